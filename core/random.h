@@ -1,0 +1,81 @@
+// Counter-based random streams (Philox4x32-10, Salmon et al., SC 2011).
+//
+// Every random draw in fedrec comes from a stream named by a StreamKey
+// (seed, purpose, round, client, step). The stream's output is a pure function
+// of the key and the position in the stream, so results never depend on
+// thread scheduling or on which worker hosts a client, and a stream can be
+// resumed from a saved position.
+//
+// Layout of one Philox block:
+//   key     (2 x 32 bit) = SplitMix64(seed ^ Fnv1a64(purpose))
+//   counter (4 x 32 bit) = [block index, step, client, round]
+// so each stream holds 2^32 blocks (2^34 32-bit words) before it would wrap;
+// RandomStream refuses to wrap (it aborts: that is a programming error).
+//
+// These streams are for simulation (sampling, dropout masks, rounding). They
+// are NOT for secrets: use core/csprng.h for keys and DP noise.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace fedrec {
+
+using PhiloxKey = std::array<uint32_t, 2>;
+using PhiloxCounter = std::array<uint32_t, 4>;
+
+// The Philox4x32 bijection with 10 rounds: one 128-bit output block.
+PhiloxCounter Philox4x32_10(PhiloxCounter counter, PhiloxKey key);
+
+// 64-bit FNV-1a of a string; used to turn a purpose name into key material.
+constexpr uint64_t Fnv1a64(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : s) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+struct StreamKey {
+  uint64_t seed = 0;
+  std::string_view purpose;  // e.g. "cohort", "dropout", "eval_negatives"
+  uint32_t round = 0;
+  uint32_t client = 0;
+  uint32_t step = 0;
+};
+
+// A position-addressable random stream. Cheap to construct (no state beyond
+// the key and a 4-word buffer); not thread-safe: use one per thread or task.
+class RandomStream {
+ public:
+  explicit RandomStream(const StreamKey& key);
+
+  uint32_t NextU32();
+  uint64_t NextU64();
+  // Uniform in [0, 1) with 53 random bits.
+  double NextDouble();
+  // Uniform in [0, 1) with 24 random bits.
+  float NextFloat();
+  // Uniform integer in [0, bound), bound > 0, without modulo bias (Lemire).
+  uint32_t NextBelow(uint32_t bound);
+  uint64_t NextBelow64(uint64_t bound);
+  // Standard normal (Box-Muller on two 53-bit uniforms; simulation only).
+  double NextNormal();
+  bool NextBernoulli(double p) { return NextDouble() < p; }
+
+  // Number of 32-bit words drawn so far; Seek() restores a saved position.
+  uint64_t position() const { return position_; }
+  void Seek(uint64_t position);
+
+ private:
+  void Refill();
+
+  PhiloxKey key_{};
+  PhiloxCounter counter_{};  // counter_[0] is the block index
+  PhiloxCounter block_{};
+  uint64_t position_ = 0;
+};
+
+}  // namespace fedrec
