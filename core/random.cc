@@ -63,9 +63,7 @@ uint64_t RandomStream::NextU64() {
   return (hi << 32) | lo;
 }
 
-double RandomStream::NextDouble() {
-  return static_cast<double>(NextU64() >> 11) * 0x1.0p-53;
-}
+double RandomStream::NextDouble() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
 
 float RandomStream::NextFloat() { return static_cast<float>(NextU32() >> 8) * 0x1.0p-24f; }
 

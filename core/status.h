@@ -20,10 +20,10 @@
 #define FEDREC_STATUS_CONCAT_(x, y) FEDREC_STATUS_CONCAT_INNER_(x, y)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define FEDREC_RETURN_IF_ERROR(expr)                     \
-  do {                                                   \
-    ::absl::Status fedrec_status_ = (expr);              \
-    if (!fedrec_status_.ok()) return fedrec_status_;     \
+#define FEDREC_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status fedrec_status_ = (expr);          \
+    if (!fedrec_status_.ok()) return fedrec_status_; \
   } while (0)
 
 // `lhs = value of expr` (a StatusOr), or returns its error.

@@ -1,0 +1,164 @@
+#include "models/evaluation.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/random.h"
+
+namespace fedrec {
+namespace {
+
+// Counts candidates scored strictly above and equal to the target. A NaN
+// target ranks below everything; NaN candidates rank below the target.
+struct RankCount {
+  uint64_t greater = 0;
+  uint64_t ties = 0;
+};
+
+inline void CountAgainst(float target, float other, RankCount* c) {
+  if (std::isnan(target)) {
+    ++c->greater;
+  } else if (other > target) {
+    ++c->greater;
+  } else if (other == target) {
+    ++c->ties;
+  }
+}
+
+// Per-thread scratch reused across users.
+struct Scratch {
+  std::vector<uint8_t> marked;  // item -> 1 while it belongs to the current user's set
+  std::vector<uint32_t> candidates;
+  std::vector<float> scores;
+};
+
+// Returns false when the user has no untouched item to draw negatives from.
+bool EvaluateUser(const Scorer& scorer, const LeaveOneOutSplit& split, const EvalOptions& opt,
+                  uint32_t user, Scratch* s, MetricSums* sums) {
+  const Dataset& data = split.data();
+  const uint32_t num_items = data.num_items();
+  const auto input = split.Input(user, opt.part);
+  const uint32_t target = split.Target(user, opt.part);
+  RankCount count;
+
+  if (opt.protocol == EvalProtocol::kSampled) {
+    const auto touched = data.Sequence(user);
+    uint32_t distinct = 0;
+    for (uint32_t item : touched) {
+      distinct += s->marked[item] == 0;
+      s->marked[item] = 1;
+    }
+    const bool possible = distinct < num_items;
+    if (possible) {
+      RandomStream stream({.seed = opt.seed,
+                           .purpose = "eval_negatives",
+                           .round = static_cast<uint32_t>(opt.part),
+                           .client = user});
+      s->candidates.assign(1, target);
+      for (uint32_t j = 0; j < opt.negatives; ++j) {
+        uint32_t item;
+        do {
+          item = stream.NextBelow(num_items);
+        } while (s->marked[item] != 0);
+        s->candidates.push_back(item);
+      }
+    }
+    for (uint32_t item : touched) s->marked[item] = 0;
+    if (!possible) return false;
+    s->scores.resize(s->candidates.size());
+    scorer.ScoreCandidates(input, s->candidates, s->scores);
+    for (size_t j = 1; j < s->scores.size(); ++j) CountAgainst(s->scores[0], s->scores[j], &count);
+  } else {
+    s->scores.resize(num_items);
+    scorer.ScoreAll(input, s->scores);
+    for (uint32_t item : input) s->marked[item] = 1;
+    s->marked[target] = 1;  // the target is compared below, not against itself
+    const float t = s->scores[target];
+    for (uint32_t item = 0; item < num_items; ++item) {
+      if (s->marked[item] == 0) CountAgainst(t, s->scores[item], &count);
+    }
+    for (uint32_t item : input) s->marked[item] = 0;
+    s->marked[target] = 0;
+  }
+  sums->Add(ExpectedRankMetrics(count.greater, count.ties, opt.k));
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<EvalProtocol> ParseEvalProtocol(const std::string& name) {
+  if (name == "sampled") return EvalProtocol::kSampled;
+  if (name == "full") return EvalProtocol::kFull;
+  return absl::InvalidArgumentError("protocol '" + name + "' is not one of: sampled, full");
+}
+
+absl::StatusOr<SplitPart> ParseSplitPart(const std::string& name) {
+  if (name == "valid" || name == "validation") return SplitPart::kValidation;
+  if (name == "test") return SplitPart::kTest;
+  return absl::InvalidArgumentError("split '" + name + "' is not one of: valid, test");
+}
+
+const char* EvalProtocolName(EvalProtocol p) {
+  return p == EvalProtocol::kSampled ? "sampled" : "full";
+}
+const char* SplitPartName(SplitPart p) { return p == SplitPart::kValidation ? "valid" : "test"; }
+
+absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit& split,
+                                    const EvalOptions& opt) {
+  const Dataset& data = split.data();
+  if (opt.k == 0) return absl::InvalidArgumentError("eval: k must be at least 1");
+  if (opt.protocol == EvalProtocol::kSampled && opt.negatives == 0) {
+    return absl::InvalidArgumentError(
+        "eval: negatives must be at least 1 for the sampled protocol");
+  }
+  if (opt.user_stride == 0 || opt.user_offset >= opt.user_stride) {
+    return absl::InvalidArgumentError("eval: user_offset must be below a non-zero user_stride");
+  }
+  if (scorer.num_items() != data.num_items()) {
+    return absl::InvalidArgumentError(
+        "eval: the model scores " + std::to_string(scorer.num_items()) +
+        " items but the dataset has " + std::to_string(data.num_items()));
+  }
+
+  const uint32_t threads =
+      opt.threads != 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  constexpr uint32_t kBlock = 64;  // users per work item
+  const uint32_t num_users = data.num_users();
+  std::atomic<uint32_t> next_block{0};
+  std::mutex merge_mu;
+  EvalResult result;
+
+  auto work = [&] {
+    Scratch scratch;
+    scratch.marked.assign(data.num_items(), 0);
+    MetricSums local;
+    uint64_t skipped = 0;
+    for (;;) {
+      const uint64_t begin = static_cast<uint64_t>(next_block.fetch_add(1)) * kBlock;
+      if (begin >= num_users) break;
+      const uint32_t end = static_cast<uint32_t>(std::min<uint64_t>(begin + kBlock, num_users));
+      for (uint32_t u = static_cast<uint32_t>(begin); u < end; ++u) {
+        if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
+        if (!EvaluateUser(scorer, split, opt, u, &scratch, &local)) ++skipped;
+      }
+    }
+    std::lock_guard<std::mutex> lock(merge_mu);
+    result.sums.Merge(local);  // integer sums: order does not matter
+    result.skipped_users += skipped;
+  };
+
+  if (threads == 1) {
+    work();
+  } else {
+    std::vector<std::thread> pool;
+    for (uint32_t t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (auto& th : pool) th.join();
+  }
+  return result;
+}
+
+}  // namespace fedrec

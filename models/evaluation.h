@@ -1,0 +1,61 @@
+// The evaluation protocol every model is measured with (DESIGN.md
+// "Evaluation protocol", docs/ARCHITECTURE.md "Evaluation").
+//
+// For each evaluable user (>= 3 interactions) and the chosen split part, the
+// model scores the held-out target given the input prefix, and the target's
+// rank gives HR@K, NDCG@K and MRR (models/metrics.h, ties in expectation):
+//   sampled: the target against `negatives` items drawn uniformly, with
+//            replacement as in the SASRec paper's code, from the items the
+//            user never touched (whole sequence, including both targets),
+//            from the stream (seed, "eval_negatives", part, user, 0).
+//            All users are evaluated (no 10k-user subsample).
+//   full:    the target against every item except the items of the input
+//            history (the target itself is always kept, even when it
+//            repeats an earlier item).
+// Results are independent of the thread count: per-user metrics are summed
+// in fixed point (MetricSums).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "data/split.h"
+#include "models/metrics.h"
+#include "models/scorer.h"
+
+namespace fedrec {
+
+enum class EvalProtocol { kSampled, kFull };
+
+absl::StatusOr<EvalProtocol> ParseEvalProtocol(const std::string& name);
+absl::StatusOr<SplitPart> ParseSplitPart(const std::string& name);
+const char* EvalProtocolName(EvalProtocol p);
+const char* SplitPartName(SplitPart p);
+
+struct EvalOptions {
+  EvalProtocol protocol = EvalProtocol::kSampled;
+  SplitPart part = SplitPart::kValidation;
+  uint32_t k = 10;
+  uint32_t negatives = 100;
+  uint64_t seed = 0;
+  uint32_t threads = 0;  // 0 = all cores
+  // Evaluate only users u with u % user_stride == user_offset: lets W workers
+  // each take a share; their MetricSums merge to the single-process result.
+  uint32_t user_offset = 0;
+  uint32_t user_stride = 1;
+};
+
+struct EvalResult {
+  MetricSums sums;
+  uint64_t skipped_users = 0;  // evaluable users with no untouched item to sample
+  RankMetrics Mean() const { return sums.Mean(); }
+};
+
+// Evaluates `scorer` on `split`. InvalidArgument for bad options (k == 0,
+// negatives == 0 with the sampled protocol, stride 0, scorer item count not
+// matching the dataset).
+absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit& split,
+                                    const EvalOptions& options);
+
+}  // namespace fedrec

@@ -1,0 +1,29 @@
+// The one seam between models and the evaluation protocol: a Scorer scores
+// items for a user's history. Every model (pop, MF, GRU4Rec, SASRec) offers
+// one; evaluation and `fedrec recommend` only see this interface.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace fedrec {
+
+// Implementations must allow concurrent const calls from several threads
+// (evaluation is parallel over users).
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+
+  virtual uint32_t num_items() const = 0;
+
+  // scores[i] = score of item i for a user whose history is `history`
+  // (dense item ids, time order). scores.size() == num_items(). Higher is better.
+  virtual void ScoreAll(std::span<const uint32_t> history, std::span<float> scores) const = 0;
+
+  // scores[j] = score of candidates[j]. The default scores all items and
+  // gathers; models override it when a candidate list is cheaper.
+  virtual void ScoreCandidates(std::span<const uint32_t> history,
+                               std::span<const uint32_t> candidates, std::span<float> scores) const;
+};
+
+}  // namespace fedrec
