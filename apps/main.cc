@@ -1,2 +1,48 @@
+// The `fedrec` command line (README "Command line"; DESIGN.md contract).
 #include <cstdio>
-int main() { std::puts("fedrec skeleton"); return 0; }
+#include <iostream>
+#include <string>
+
+#include "apps/cli_common.h"
+#include "core/logging.h"
+
+namespace fedrec::cli {
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << "\n" << std::flush; }
+
+}  // namespace fedrec::cli
+
+int main(int argc, char** argv) {
+  using fedrec::cli::Dispatch;
+  CLI::App app{"fedrec: federated recommender training with secure aggregation and DP"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fedrec 0.1.0");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+
+  Dispatch dispatch;
+  fedrec::cli::RegisterDataCommands(app, dispatch);
+  fedrec::cli::RegisterEvalCommand(app, dispatch);
+  fedrec::cli::RegisterInspectCommand(app, dispatch);
+  fedrec::cli::RegisterPendingCommands(app, dispatch);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes are replaced by the contract's: usage errors are
+    // user errors (2), reported on one line.
+    std::string what = e.what();
+    std::fprintf(stderr, "fedrec: error: command line: %s\n", what.c_str());
+    return 2;
+  }
+
+  absl::Status status = fedrec::InitLogging(log_level, "");
+  if (status.ok() && dispatch.run) status = dispatch.run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
+  }
+  return fedrec::ExitCodeFor(status);
+}

@@ -1,0 +1,33 @@
+// Shared plumbing of the `fedrec` subcommands: every command is a function
+// returning absl::Status; main() turns a failure into one line
+// "fedrec: error: <where>: <what>" and exit code 2 (user error) or 1.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace fedrec::cli {
+
+using CommandFn = std::function<absl::Status()>;
+
+// Holds the command chosen on the command line; set by the subcommand
+// callbacks, run by main() after parsing succeeded.
+struct Dispatch {
+  CommandFn run;
+};
+
+// Prints `j` to stdout as indented JSON followed by a newline.
+void PrintJson(const nlohmann::json& j);
+
+void RegisterDataCommands(CLI::App& app, Dispatch& dispatch);
+void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch);
+void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch);
+// train, recommend, privacy, sweep: part of the contract, built by later issues.
+void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch);
+
+}  // namespace fedrec::cli

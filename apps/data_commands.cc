@@ -1,0 +1,84 @@
+// fedrec data stats | data synth
+#include <chrono>
+
+#include "apps/cli_common.h"
+#include "apps/data_flags.h"
+#include "data/stats.h"
+#include "data/synth.h"
+
+namespace fedrec::cli {
+
+void DataFlags::AddTo(CLI::App* cmd, const std::string& input_flag) {
+  cmd->add_option(input_flag, input, "interaction file")->required();
+  cmd->add_option("--format", format, "auto|movielens|movielens-dat|movielens-csv|sasrec|csv")
+      ->capture_default_str();
+  cmd->add_option("--min-count", min_count,
+                  "drop users and items with fewer interactions (one pass, as SASRec)");
+  cmd->add_option("--kcore", kcore, "iterative k-core filter");
+  cmd->add_flag("--dedupe", dedupe, "remove consecutive repeats of an item");
+  cmd->add_flag("--no-cache", no_cache, "do not read or write the binary dataset cache");
+  cmd->add_option("--cache-dir", cache_dir, "cache directory (default $FEDREC_CACHE_DIR, ~/.cache/fedrec)");
+}
+
+absl::StatusOr<LoadOptions> DataFlags::ToLoadOptions() const {
+  LoadOptions options;
+  FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(format));
+  options.min_count = min_count;
+  options.kcore = kcore;
+  options.dedupe_consecutive = dedupe;
+  options.use_cache = !no_cache;
+  options.cache_dir = cache_dir;
+  return options;
+}
+
+namespace {
+
+struct StatsArgs {
+  DataFlags data;
+};
+
+absl::Status RunStats(const StatsArgs& args) {
+  FEDREC_ASSIGN_OR_RETURN(LoadOptions options, args.data.ToLoadOptions());
+  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(args.data.input, options));
+  nlohmann::json j = ToJson(ComputeStats(dataset));
+  j["input"] = args.data.input;
+  PrintJson(j);
+  return absl::OkStatus();
+}
+
+struct SynthArgs {
+  SynthOptions options;
+  std::string out;
+};
+
+absl::Status RunSynth(const SynthArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  FEDREC_ASSIGN_OR_RETURN(SynthSummary summary, WriteSyntheticDataset(args.options, args.out));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json j = ToJson(summary);
+  j["out"] = args.out;
+  j["seconds"] = seconds;
+  PrintJson(j);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterDataCommands(CLI::App& app, Dispatch& dispatch) {
+  CLI::App* data = app.add_subcommand("data", "dataset tools");
+  data->require_subcommand(1);
+
+  static StatsArgs stats;
+  CLI::App* stats_cmd = data->add_subcommand("stats", "parse a dataset and print its statistics");
+  stats.data.AddTo(stats_cmd, "--input");
+  stats_cmd->callback([&dispatch] { dispatch.run = [] { return RunStats(stats); }; });
+
+  static SynthArgs synth;
+  CLI::App* synth_cmd = data->add_subcommand("synth", "write a synthetic dataset with known structure");
+  AddSynthFlags(synth_cmd, &synth.options);
+  synth_cmd->add_option("--out", synth.out, "output file (.txt: SASRec text, .csv: CSV)")->required();
+  synth_cmd->callback([&dispatch] { dispatch.run = [] { return RunSynth(synth); }; });
+}
+
+}  // namespace fedrec::cli

@@ -1,0 +1,27 @@
+// Command-line flags shared by every command that loads a dataset.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+#include "data/reader.h"
+
+namespace fedrec::cli {
+
+struct DataFlags {
+  std::string input;
+  std::string format = "auto";
+  uint32_t min_count = 0;
+  uint32_t kcore = 0;
+  bool dedupe = false;
+  bool no_cache = false;
+  std::string cache_dir;
+
+  // `input_flag` is "--input" for `data stats` and "--data" for `eval`.
+  void AddTo(CLI::App* cmd, const std::string& input_flag);
+  absl::StatusOr<LoadOptions> ToLoadOptions() const;
+};
+
+}  // namespace fedrec::cli

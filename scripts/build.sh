@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs dependencies (scripts/setup.sh), configures and builds.
+#   FEDREC_BUILD_DIR   build directory (default build, or build-san with sanitizers)
+#   FEDREC_SANITIZE    e.g. address,undefined (Debug build)
+#   FEDREC_BUILD_TYPE  default RelWithDebInfo
+#   FEDREC_BUILD_BENCH ON|OFF (default ON)
+#   FEDREC_CUDA        AUTO|ON|OFF (default AUTO)
+#   FEDREC_JOBS        parallel jobs (default nproc)
+# Prints the build directory on its last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+sanitize=${FEDREC_SANITIZE:-}
+if [[ -n "$sanitize" ]]; then
+  build_dir=${FEDREC_BUILD_DIR:-build-san}
+  build_type=Debug
+else
+  build_dir=${FEDREC_BUILD_DIR:-build}
+  build_type=${FEDREC_BUILD_TYPE:-RelWithDebInfo}
+fi
+jobs=${FEDREC_JOBS:-$(nproc)}
+
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
+    -DFEDREC_SANITIZE="$sanitize" -DFEDREC_BUILD_BENCH="${FEDREC_BUILD_BENCH:-ON}" \
+    -DFEDREC_CUDA="${FEDREC_CUDA:-AUTO}" >&2
+fi
+cmake --build "$build_dir" -j "$jobs" >&2
+echo "$build_dir"

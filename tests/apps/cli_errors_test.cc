@@ -1,0 +1,120 @@
+// Every class of bad input ends with exit code 2, one line
+// "fedrec: error: <where>: <what>", and no partial output.
+#include <filesystem>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/apps/cli_test_util.h"
+
+namespace fedrec::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+void ExpectUserError(const CliResult& r, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, StartsWith("fedrec: error: "));
+  EXPECT_THAT(r.err, HasSubstr(fragment));
+  // One line: the message and its newline, nothing else.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+std::string Stats(const std::string& path, const std::string& extra = "") {
+  return "data stats --no-cache --input '" + path + "' " + extra;
+}
+
+class CliErrors : public ::testing::Test {
+ protected:
+  TempDir dir_{"cli"};
+};
+
+TEST_F(CliErrors, MissingFile) {
+  ExpectUserError(RunFedrec(Stats((dir_.path() / "nope.data").string()), dir_.path()),
+                  "nope.data: no such file");
+}
+
+TEST_F(CliErrors, Directory) {
+  ExpectUserError(RunFedrec(Stats(dir_.path().string()), dir_.path()), "is a directory");
+}
+
+TEST_F(CliErrors, EmptyFile) {
+  ExpectUserError(RunFedrec(Stats(dir_.File("e.data", "")), dir_.path()), "e.data");
+  ExpectUserError(RunFedrec(Stats(dir_.File("blank.data", "\n\n  \n")), dir_.path()), "blank.data");
+}
+
+TEST_F(CliErrors, WrongColumnCount) {
+  const auto p = dir_.File("u.data", "1\t2\t5\t100\n1\t3\t4\n");
+  ExpectUserError(RunFedrec(Stats(p, "--format movielens"), dir_.path()), "u.data:2:");
+}
+
+TEST_F(CliErrors, NonIntegerId) {
+  const auto p = dir_.File("u.data", "1\t2\t5\t100\nabc\t3\t4\t101\n");
+  ExpectUserError(RunFedrec(Stats(p, "--format movielens"), dir_.path()), "u.data:2:");
+}
+
+TEST_F(CliErrors, NegativeId) {
+  const auto p = dir_.File("u.data", "1\t-2\t5\t100\n");
+  ExpectUserError(RunFedrec(Stats(p, "--format movielens"), dir_.path()), "u.data:1:");
+}
+
+TEST_F(CliErrors, IdOverflowing64Bits) {
+  const auto p = dir_.File("seq.txt", "1 2\n18446744073709551616 3\n");
+  ExpectUserError(RunFedrec(Stats(p, "--format sasrec"), dir_.path()), "seq.txt:2:");
+}
+
+TEST_F(CliErrors, NanOrInfiniteRating) {
+  const auto nan = dir_.File("nan.data", "1\t2\tnan\t100\n");
+  ExpectUserError(RunFedrec(Stats(nan, "--format movielens"), dir_.path()), "nan.data:1:");
+  const auto inf = dir_.File("inf.data", "1\t2\t5\t100\n1\t3\tinf\t101\n");
+  ExpectUserError(RunFedrec(Stats(inf, "--format movielens"), dir_.path()), "inf.data:2:");
+}
+
+TEST_F(CliErrors, LineLongerThanOneMebibyte) {
+  std::string big = "1 2\n1 " + std::string(1 << 20, '7') + "\n";
+  const auto p = dir_.File("long.txt", big);
+  ExpectUserError(RunFedrec(Stats(p, "--format sasrec"), dir_.path()), "long.txt:2:");
+}
+
+TEST_F(CliErrors, UnknownFormat) {
+  const auto p = dir_.File("u.data", "1\t2\t5\t100\n");
+  ExpectUserError(RunFedrec(Stats(p, "--format parquet"), dir_.path()), "parquet");
+}
+
+TEST_F(CliErrors, BadConfigKeyOrValueWritesNoRunDirectory) {
+  const auto out = dir_.path() / "run";
+  const auto bad_key = dir_.File("k.toml", "seed = 1\n[train]\nlrr = 0.1\n");
+  ExpectUserError(RunFedrec("train --config '" + bad_key + "' --out '" + out.string() + "'",
+                            dir_.path()),
+                  "k.toml:3:");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  const auto bad_value = dir_.File("v.toml", "[train]\nlr = -1.0\n");
+  ExpectUserError(RunFedrec("train --config '" + bad_value + "' --out '" + out.string() + "'",
+                            dir_.path()),
+                  "train.lr");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  ExpectUserError(RunFedrec("train --config '" + bad_value + "' --set train.lr=abc --out '" +
+                                out.string() + "'",
+                            dir_.path()),
+                  "train.lr");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST_F(CliErrors, UnknownSubcommandOrFlagIsAUsageError) {
+  ExpectUserError(RunFedrec("frobnicate", dir_.path()), "command line");
+  ExpectUserError(RunFedrec("eval --bogus", dir_.path()), "command line");
+}
+
+TEST_F(CliErrors, SynthWithBadOptionsWritesNothing) {
+  const auto out = dir_.path() / "s.txt";
+  ExpectUserError(RunFedrec("data synth --users 0 --items 10 --out '" + out.string() + "'",
+                            dir_.path()),
+                  "users");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace
+}  // namespace fedrec::testing
