@@ -1,0 +1,728 @@
+#include "core/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "core/atomic_file.h"
+#include "fmt/format.h"
+
+namespace fedrec {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Values and key types
+// ---------------------------------------------------------------------------
+
+enum class KeyType { kInt, kFloat, kBool, kString };
+using Value = std::variant<int64_t, double, bool, std::string>;
+
+const char* TypeName(KeyType t) {
+  switch (t) {
+    case KeyType::kInt:
+      return "integer";
+    case KeyType::kFloat:
+      return "number";
+    case KeyType::kBool:
+      return "boolean";
+    case KeyType::kString:
+      return "string";
+  }
+  return "?";
+}
+
+const char* ArticleFor(KeyType t) { return t == KeyType::kInt ? "an" : "a"; }
+
+const char* TomlTypeName(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
+  }
+}
+
+// Shortest text that parses back to exactly `v` as a TOML float.
+std::string FormatFloat(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, end);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  // TOML wants a digit before an exponent's mantissa dot, which to_chars
+  // already produces ("1e-05" is valid TOML).
+  return s;
+}
+
+std::string QuoteTomlString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += fmt::format("\\u{:04X}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatValue(const Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          return std::to_string(x);
+        } else if constexpr (std::is_same_v<T, double>) {
+          return FormatFloat(x);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return x ? "true" : "false";
+        } else {
+          return QuoteTomlString(x);
+        }
+      },
+      v);
+}
+
+// ---------------------------------------------------------------------------
+// Validators: return "" when the value is fine, else what is wrong
+// ---------------------------------------------------------------------------
+
+using Validator = std::function<std::string(const Value&)>;
+
+Validator IntAtLeast(int64_t lo) {
+  return [lo](const Value& v) {
+    return std::get<int64_t>(v) >= lo ? std::string() : fmt::format("must be >= {}", lo);
+  };
+}
+
+Validator Positive() {
+  return [](const Value& v) {
+    const double x = std::get<double>(v);
+    return std::isfinite(x) && x > 0 ? std::string() : std::string("must be > 0");
+  };
+}
+
+Validator NonNegative() {
+  return [](const Value& v) {
+    const double x = std::get<double>(v);
+    return std::isfinite(x) && x >= 0 ? std::string() : std::string("must be >= 0");
+  };
+}
+
+// lo <= x < hi or lo < x <= hi etc., described by the interval text.
+Validator InInterval(double lo, bool lo_open, double hi, bool hi_open) {
+  return [=](const Value& v) {
+    const double x = std::get<double>(v);
+    const bool ok =
+        std::isfinite(x) && (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
+    if (ok) return std::string();
+    return fmt::format("must be in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+  };
+}
+
+Validator OneOf(std::vector<std::string> allowed) {
+  return [allowed = std::move(allowed)](const Value& v) {
+    const std::string& s = std::get<std::string>(v);
+    for (const std::string& a : allowed) {
+      if (s == a) return std::string();
+    }
+    std::string list;
+    for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return fmt::format("unknown value '{}' (allowed: {})", s, list);
+  };
+}
+
+Validator Bits() {
+  return [](const Value& v) {
+    const int64_t b = std::get<int64_t>(v);
+    return b == 32 || b == 64 ? std::string() : std::string("must be 32 or 64");
+  };
+}
+
+Validator PartitionSpec() {
+  return [](const Value& v) {
+    const std::string& s = std::get<std::string>(v);
+    if (s == "hash" || s == "contiguous") return std::string();
+    constexpr std::string_view kPrefix = "dirichlet:";
+    if (s.rfind(kPrefix, 0) == 0) {
+      const std::string alpha_text = s.substr(kPrefix.size());
+      double alpha = 0;
+      auto [end, ec] =
+          std::from_chars(alpha_text.data(), alpha_text.data() + alpha_text.size(), alpha);
+      if (ec == std::errc() && end == alpha_text.data() + alpha_text.size() &&
+          !alpha_text.empty() && std::isfinite(alpha) && alpha > 0) {
+        return std::string();
+      }
+      return fmt::format("'{}': dirichlet needs a positive ALPHA (e.g. dirichlet:0.5)", s);
+    }
+    return fmt::format("unknown value '{}' (allowed: hash, contiguous, dirichlet:ALPHA)", s);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The key registry
+// ---------------------------------------------------------------------------
+
+struct KeySpec {
+  std::string section;  // "" for top-level keys
+  std::string key;
+  KeyType type;
+  bool optional;  // may be unset (std::optional member)
+  std::string doc;
+  Validator validate;  // may be empty
+  // Reads the member (nullopt for an unset optional).
+  std::function<std::optional<Value>(const Config&)> get;
+  // Writes the member; the value has the key's type.
+  std::function<void(Config&, const Value&)> set;
+
+  std::string Name() const { return section.empty() ? key : section + "." + key; }
+};
+
+template <typename T>
+struct FieldTraits;
+template <>
+struct FieldTraits<int64_t> {
+  static constexpr KeyType kType = KeyType::kInt;
+  static Value ToValue(int64_t v) { return v; }
+  static int64_t FromValue(const Value& v) { return std::get<int64_t>(v); }
+};
+template <>
+struct FieldTraits<uint64_t> {
+  // Stored as a TOML integer (int64); validated to be >= 0.
+  static constexpr KeyType kType = KeyType::kInt;
+  static Value ToValue(uint64_t v) { return static_cast<int64_t>(v); }
+  static uint64_t FromValue(const Value& v) { return static_cast<uint64_t>(std::get<int64_t>(v)); }
+};
+template <>
+struct FieldTraits<double> {
+  static constexpr KeyType kType = KeyType::kFloat;
+  static Value ToValue(double v) { return v; }
+  static double FromValue(const Value& v) { return std::get<double>(v); }
+};
+template <>
+struct FieldTraits<bool> {
+  static constexpr KeyType kType = KeyType::kBool;
+  static Value ToValue(bool v) { return v; }
+  static bool FromValue(const Value& v) { return std::get<bool>(v); }
+};
+template <>
+struct FieldTraits<std::string> {
+  static constexpr KeyType kType = KeyType::kString;
+  static Value ToValue(const std::string& v) { return v; }
+  static std::string FromValue(const Value& v) { return std::get<std::string>(v); }
+};
+
+template <typename T>
+struct IsOptional : std::false_type {};
+template <typename T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+// Accessor for a member of a section struct, or of Config itself when
+// `Section` is Config (top-level keys).
+template <typename Section, typename T>
+KeySpec MakeKey(std::string section, std::string key, Section Config::*sec, T Section::*member,
+                std::string doc, Validator validate = {}) {
+  KeySpec spec;
+  spec.section = std::move(section);
+  spec.key = std::move(key);
+  spec.doc = std::move(doc);
+  spec.validate = std::move(validate);
+  if constexpr (IsOptional<T>::value) {
+    using Inner = typename T::value_type;
+    spec.type = FieldTraits<Inner>::kType;
+    spec.optional = true;
+    spec.get = [sec, member](const Config& c) -> std::optional<Value> {
+      const T& field = c.*sec.*member;
+      if (!field) return std::nullopt;
+      return FieldTraits<Inner>::ToValue(*field);
+    };
+    spec.set = [sec, member](Config& c, const Value& v) {
+      c.*sec.*member = FieldTraits<Inner>::FromValue(v);
+    };
+  } else {
+    spec.type = FieldTraits<T>::kType;
+    spec.optional = false;
+    spec.get = [sec, member](const Config& c) -> std::optional<Value> {
+      return FieldTraits<T>::ToValue(c.*sec.*member);
+    };
+    spec.set = [sec, member](Config& c, const Value& v) {
+      c.*sec.*member = FieldTraits<T>::FromValue(v);
+    };
+  }
+  return spec;
+}
+
+template <typename T>
+KeySpec MakeTopKey(std::string key, T Config::*member, std::string doc, Validator validate = {}) {
+  KeySpec spec;
+  spec.key = std::move(key);
+  spec.doc = std::move(doc);
+  spec.validate = std::move(validate);
+  spec.type = FieldTraits<T>::kType;
+  spec.optional = false;
+  spec.get = [member](const Config& c) -> std::optional<Value> {
+    return FieldTraits<T>::ToValue(c.*member);
+  };
+  spec.set = [member](Config& c, const Value& v) { c.*member = FieldTraits<T>::FromValue(v); };
+  return spec;
+}
+
+std::vector<KeySpec> BuildRegistry() {
+  using C = Config;
+  std::vector<KeySpec> r;
+  r.push_back(MakeTopKey("seed", &C::seed, "Seed of every counter-based simulation stream.",
+                         IntAtLeast(0)));
+  // [data]
+  r.push_back(MakeKey("data", "path", &C::data, &DataConfig::path,
+                      "Input file or directory (required by `fedrec train`)."));
+  r.push_back(MakeKey("data", "format", &C::data, &DataConfig::format,
+                      "Input format: auto, movielens, sasrec or csv.",
+                      OneOf({"auto", "movielens", "sasrec", "csv"})));
+  r.push_back(MakeKey("data", "min_count", &C::data, &DataConfig::min_count,
+                      "Drop items with fewer interactions (0 keeps all).", IntAtLeast(0)));
+  r.push_back(MakeKey("data", "kcore", &C::data, &DataConfig::kcore,
+                      "Iterated k-core filter on users and items (0 is off).", IntAtLeast(0)));
+  r.push_back(MakeKey("data", "dedupe_consecutive", &C::data, &DataConfig::dedupe_consecutive,
+                      "Collapse repeated consecutive interactions with the same item."));
+  r.push_back(MakeKey("data", "max_len", &C::data, &DataConfig::max_len,
+                      "Maximum sequence length seen by sequence models.", IntAtLeast(1)));
+  // [model]
+  r.push_back(MakeKey("model", "type", &C::model, &ModelConfig::type,
+                      "Model: sasrec, gru4rec, mf_bpr, mf_rating or pop.",
+                      OneOf({"sasrec", "gru4rec", "mf_bpr", "mf_rating", "pop"})));
+  r.push_back(MakeKey("model", "dim", &C::model, &ModelConfig::dim, "Embedding and hidden size.",
+                      IntAtLeast(1)));
+  r.push_back(MakeKey("model", "blocks", &C::model, &ModelConfig::blocks,
+                      "Transformer blocks (sasrec) or GRU layers (gru4rec).", IntAtLeast(1)));
+  r.push_back(MakeKey("model", "heads", &C::model, &ModelConfig::heads,
+                      "Attention heads (sasrec); must divide model.dim.", IntAtLeast(1)));
+  r.push_back(MakeKey("model", "dropout", &C::model, &ModelConfig::dropout,
+                      "Dropout rate during training.", InInterval(0, false, 1, true)));
+  // [train]
+  r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,
+                      "Central training: passes over the training data.", IntAtLeast(1)));
+  r.push_back(MakeKey("train", "batch_size", &C::train, &TrainConfig::batch_size,
+                      "Central training: users per mini-batch.", IntAtLeast(1)));
+  r.push_back(MakeKey("train", "lr", &C::train, &TrainConfig::lr,
+                      "Central training: learning rate.", Positive()));
+  r.push_back(MakeKey("train", "optimizer", &C::train, &TrainConfig::optimizer,
+                      "Central training optimizer: adam or sgd.", OneOf({"adam", "sgd"})));
+  r.push_back(MakeKey("train", "loss", &C::train, &TrainConfig::loss,
+                      "Loss: bce, bpr, ce or sampled_softmax.",
+                      OneOf({"bce", "bpr", "ce", "sampled_softmax"})));
+  r.push_back(MakeKey("train", "local_epochs", &C::train, &TrainConfig::local_epochs,
+                      "Federated: local epochs per client per round.", IntAtLeast(1)));
+  r.push_back(MakeKey("train", "local_lr", &C::train, &TrainConfig::local_lr,
+                      "Federated: client SGD learning rate.", Positive()));
+  // [federation]
+  r.push_back(MakeKey("federation", "mode", &C::federation, &FederationConfig::mode,
+                      "federated (clients train locally) or central (pooled mini-batches).",
+                      OneOf({"federated", "central"})));
+  r.push_back(MakeKey("federation", "workers", &C::federation, &FederationConfig::workers,
+                      "Worker threads in a local run (under mpirun: ranks - 1).", IntAtLeast(1)));
+  r.push_back(MakeKey("federation", "rounds", &C::federation, &FederationConfig::rounds,
+                      "Federated training rounds.", IntAtLeast(1)));
+  r.push_back(
+      MakeKey("federation", "sampling_rate", &C::federation, &FederationConfig::sampling_rate,
+              "Poisson sampling rate q of clients per round.", InInterval(0, true, 1, false)));
+  r.push_back(MakeKey("federation", "clients_per_round", &C::federation,
+                      &FederationConfig::clients_per_round,
+                      "If > 0, a fixed cohort size instead of Poisson sampling.", IntAtLeast(0)));
+  r.push_back(MakeKey("federation", "dropout_rate", &C::federation, &FederationConfig::dropout_rate,
+                      "Probability that a sampled client drops out of a round (simulation).",
+                      InInterval(0, false, 1, true)));
+  r.push_back(MakeKey("federation", "server_optimizer", &C::federation,
+                      &FederationConfig::server_optimizer,
+                      "Server optimizer: fedavg, fedavgm, fedadam, fedyogi or fedadagrad.",
+                      OneOf({"fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"})));
+  r.push_back(MakeKey("federation", "server_lr", &C::federation, &FederationConfig::server_lr,
+                      "Server optimizer learning rate.", Positive()));
+  r.push_back(MakeKey("federation", "partition", &C::federation, &FederationConfig::partition,
+                      "Users to workers: hash, contiguous or dirichlet:ALPHA.", PartitionSpec()));
+  // [aggregation]
+  r.push_back(MakeKey("aggregation", "clip_norm", &C::aggregation, &AggregationConfig::clip_norm,
+                      "L2 clip norm C of each client update.", Positive()));
+  r.push_back(MakeKey("aggregation", "bits", &C::aggregation, &AggregationConfig::bits,
+                      "Fixed-point ring Z_(2^bits) of the aggregation: 32 or 64.", Bits()));
+  // [privacy]
+  r.push_back(MakeKey("privacy", "mode", &C::privacy, &PrivacyConfig::mode,
+                      "Differential privacy: none, central or distributed.",
+                      OneOf({"none", "central", "distributed"})));
+  r.push_back(MakeKey("privacy", "noise_multiplier", &C::privacy, &PrivacyConfig::noise_multiplier,
+                      "Noise std / clip norm; 0 calibrates it to privacy.target_epsilon.",
+                      NonNegative()));
+  r.push_back(MakeKey("privacy", "target_epsilon", &C::privacy, &PrivacyConfig::target_epsilon,
+                      "Privacy budget; training stops before a round would exceed it (unset: "
+                      "no budget).",
+                      Positive()));
+  r.push_back(MakeKey("privacy", "delta", &C::privacy, &PrivacyConfig::delta,
+                      "Delta of (epsilon, delta)-DP.", InInterval(0, true, 1, true)));
+  r.push_back(MakeKey("privacy", "accountant", &C::privacy, &PrivacyConfig::accountant,
+                      "Privacy accountant: rdp or pld.", OneOf({"rdp", "pld"})));
+  r.push_back(MakeKey("privacy", "noise_seed", &C::privacy, &PrivacyConfig::noise_seed,
+                      "Pins the DP noise for a reproducible experiment (NOT private; unset: "
+                      "OS CSPRNG).",
+                      IntAtLeast(0)));
+  r.push_back(MakeKey("privacy", "adaptive_clip", &C::privacy, &PrivacyConfig::adaptive_clip,
+                      "Adapt the clip norm to a quantile of update norms."));
+  // [secagg]
+  r.push_back(MakeKey("secagg", "enabled", &C::secagg, &SecaggConfig::enabled,
+                      "Secure aggregation on or off (the result is bitwise the same)."));
+  r.push_back(MakeKey("secagg", "scope", &C::secagg, &SecaggConfig::scope,
+                      "Participants: worker (one per worker) or client (one per sampled client).",
+                      OneOf({"worker", "client"})));
+  r.push_back(MakeKey("secagg", "graph", &C::secagg, &SecaggConfig::graph,
+                      "Masking graph: complete or harary.", OneOf({"complete", "harary"})));
+  r.push_back(MakeKey("secagg", "degree", &C::secagg, &SecaggConfig::degree,
+                      "Harary graph: neighbours per participant (0 chooses automatically).",
+                      IntAtLeast(0)));
+  r.push_back(MakeKey("secagg", "threshold", &C::secagg, &SecaggConfig::threshold,
+                      "Fraction of a participant's neighbours needed to unmask it.",
+                      InInterval(0, true, 1, false)));
+  r.push_back(MakeKey("secagg", "authenticate", &C::secagg, &SecaggConfig::authenticate,
+                      "Sign the key-agreement messages."));
+  // [eval]
+  r.push_back(MakeKey("eval", "every", &C::eval, &EvalConfig::every,
+                      "Evaluate every N rounds or epochs (0: only at the end).", IntAtLeast(0)));
+  r.push_back(MakeKey("eval", "protocol", &C::eval, &EvalConfig::protocol,
+                      "Ranking protocol: sampled (100 negatives) or full.",
+                      OneOf({"sampled", "full"})));
+  r.push_back(MakeKey("eval", "negatives", &C::eval, &EvalConfig::negatives,
+                      "Sampled protocol: negatives per user.", IntAtLeast(1)));
+  r.push_back(MakeKey("eval", "k", &C::eval, &EvalConfig::k, "Cutoff K of HR@K and NDCG@K.",
+                      IntAtLeast(1)));
+  // [checkpoint]
+  r.push_back(MakeKey("checkpoint", "every", &C::checkpoint, &CheckpointConfig::every,
+                      "Checkpoint every N rounds or epochs (0: only the final one).",
+                      IntAtLeast(0)));
+  r.push_back(MakeKey("checkpoint", "keep", &C::checkpoint, &CheckpointConfig::keep,
+                      "Checkpoints kept on disk (0: all).", IntAtLeast(0)));
+  // [backend]
+  r.push_back(MakeKey("backend", "compute", &C::backend, &BackendConfig::compute,
+                      "Compute backend: cpu or cuda.", OneOf({"cpu", "cuda"})));
+  r.push_back(MakeKey("backend", "comm", &C::backend, &BackendConfig::comm,
+                      "Collective backend: auto, local, mpi or nccl.",
+                      OneOf({"auto", "local", "mpi", "nccl"})));
+  r.push_back(MakeKey("backend", "threads", &C::backend, &BackendConfig::threads,
+                      "Threads per process (0: all cores).", IntAtLeast(0)));
+  return r;
+}
+
+const std::vector<KeySpec>& Registry() {
+  static const std::vector<KeySpec>* registry = new std::vector<KeySpec>(BuildRegistry());
+  return *registry;
+}
+
+const KeySpec* FindKey(std::string_view section, std::string_view key) {
+  for (const KeySpec& spec : Registry()) {
+    if (spec.section == section && spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+bool IsSection(std::string_view name) {
+  if (name.empty()) return false;
+  for (const KeySpec& spec : Registry()) {
+    if (spec.section == name) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------
+
+std::string Where(const std::string& source, const toml::source_region& region) {
+  if (region.begin.line == 0) return source;
+  return fmt::format("{}:{}", source, region.begin.line);
+}
+
+// Converts a TOML node to the key's type; on failure returns the error text
+// ("expected a number, got string").
+absl::StatusOr<Value> ConvertNode(const toml::node& node, KeyType type) {
+  auto mismatch = [&]() {
+    return absl::InvalidArgumentError(fmt::format("expected {} {}, got {}", ArticleFor(type),
+                                                  TypeName(type), TomlTypeName(node.type())));
+  };
+  switch (type) {
+    case KeyType::kInt:
+      if (auto v = node.as_integer()) return Value(v->get());
+      return mismatch();
+    case KeyType::kFloat:
+      if (auto v = node.as_floating_point()) return Value(v->get());
+      if (auto v = node.as_integer()) return Value(static_cast<double>(v->get()));
+      return mismatch();
+    case KeyType::kBool:
+      if (auto v = node.as_boolean()) return Value(v->get());
+      return mismatch();
+    case KeyType::kString:
+      if (auto v = node.as_string()) return Value(v->get());
+      return mismatch();
+  }
+  return mismatch();
+}
+
+// Sets one key, prefixing errors with `where` and (if `name_key`) the key's
+// dotted name.
+absl::Status SetKey(Config& config, const KeySpec& spec, const Value& value,
+                    const std::string& where, bool name_key) {
+  if (spec.validate) {
+    std::string problem = spec.validate(value);
+    if (!problem.empty()) {
+      return InvalidInput(where, name_key ? spec.Name() + ": " + problem : problem);
+    }
+  }
+  spec.set(config, value);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyNode(Config& config, const KeySpec& spec, const toml::node& node,
+                       const std::string& source) {
+  const std::string where = Where(source, node.source());
+  absl::StatusOr<Value> value = ConvertNode(node, spec.type);
+  if (!value.ok()) {
+    return InvalidInput(where, spec.Name() + ": " + std::string(value.status().message()));
+  }
+  return SetKey(config, spec, *value, where, /*name_key=*/true);
+}
+
+absl::Status ApplyTable(Config& config, const toml::table& root, const std::string& source) {
+  for (auto&& [k, node] : root) {
+    const std::string name(k.str());
+    const std::string where = Where(source, k.source());
+    if (IsSection(name)) {
+      const toml::table* section = node.as_table();
+      if (section == nullptr) {
+        return InvalidInput(where, fmt::format("'{}' must be a table ([{}]), got {}", name, name,
+                                               TomlTypeName(node.type())));
+      }
+      for (auto&& [sk, snode] : *section) {
+        const std::string key(sk.str());
+        const KeySpec* spec = FindKey(name, key);
+        if (spec == nullptr) {
+          return InvalidInput(Where(source, sk.source()),
+                              fmt::format("unknown key '{}.{}'", name, key));
+        }
+        FEDREC_RETURN_IF_ERROR(ApplyNode(config, *spec, snode, source));
+      }
+      continue;
+    }
+    const KeySpec* spec = FindKey("", name);
+    if (spec != nullptr) {
+      FEDREC_RETURN_IF_ERROR(ApplyNode(config, *spec, node, source));
+      continue;
+    }
+    if (node.is_table()) return InvalidInput(where, fmt::format("unknown section '{}'", name));
+    return InvalidInput(where, fmt::format("unknown key '{}'", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<toml::table> ParseToml(const std::string& text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return InvalidInput(Where(source, e.source()), std::string(e.description()));
+  }
+}
+
+std::string Trim(std::string_view s) {
+  const size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return "";
+  const size_t e = s.find_last_not_of(" \t");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+absl::Status ApplyOverride(Config& config, const std::string& text) {
+  const std::string where = "--set " + text;
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) return InvalidInput(where, "expected section.key=value");
+  const std::string name = Trim(std::string_view(text).substr(0, eq));
+  const std::string raw = Trim(std::string_view(text).substr(eq + 1));
+  const size_t dot = name.find('.');
+  const std::string section = dot == std::string::npos ? "" : name.substr(0, dot);
+  const std::string key = dot == std::string::npos ? name : name.substr(dot + 1);
+  const KeySpec* spec = FindKey(section, key);
+  if (spec == nullptr) {
+    if (!section.empty() && !IsSection(section)) {
+      return InvalidInput(where, fmt::format("unknown section '{}'", section));
+    }
+    return InvalidInput(where, fmt::format("unknown key '{}'", name));
+  }
+  // Infer the value's TOML type by parsing "v = <raw>"; strings may be given
+  // bare (--set model.type=sasrec) or quoted.
+  std::optional<Value> value;
+  std::string toml_error;
+  if (raw.find('\n') == std::string::npos) {
+    try {
+      toml::table t = toml::parse("v = " + raw);
+      if (t.size() == 1 && t.contains("v")) {
+        absl::StatusOr<Value> converted = ConvertNode(*t.get("v"), spec->type);
+        if (converted.ok()) {
+          value = *converted;
+        } else {
+          toml_error = std::string(converted.status().message());
+        }
+      }
+    } catch (const toml::parse_error&) {
+    }
+  }
+  if (!value && spec->type == KeyType::kString) {
+    const bool quoted = !raw.empty() && (raw.front() == '"' || raw.front() == '\'');
+    if (quoted) return InvalidInput(where, "malformed quoted string");
+    value = Value(raw);
+  }
+  if (!value) {
+    return InvalidInput(
+        where, fmt::format("expected {} {}", ArticleFor(spec->type), TypeName(spec->type)));
+  }
+  return SetKey(config, *spec, *value, where, /*name_key=*/false);
+}
+
+absl::StatusOr<Config> Resolve(const std::optional<toml::table>& root, const std::string& source,
+                               const std::vector<std::string>& overrides) {
+  Config config;
+  if (root) FEDREC_RETURN_IF_ERROR(ApplyTable(config, *root, source));
+  for (const std::string& o : overrides) FEDREC_RETURN_IF_ERROR(ApplyOverride(config, o));
+  FEDREC_RETURN_IF_ERROR(ValidateConfig(config, source.empty() ? "config" : source));
+  return config;
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const Config& c, const std::string& where) {
+  // Per-key checks first (a Config built in code may bypass the parser).
+  for (const KeySpec& spec : Registry()) {
+    std::optional<Value> v = spec.get(c);
+    if (!v || !spec.validate) continue;
+    std::string problem = spec.validate(*v);
+    if (!problem.empty()) return InvalidInput(where, spec.Name() + ": " + problem);
+  }
+  if (c.model.dim % c.model.heads != 0) {
+    return InvalidInput(
+        where, fmt::format("model.dim: must be a multiple of model.heads ({})", c.model.heads));
+  }
+  if (c.privacy.mode != "none" && c.privacy.noise_multiplier == 0 && !c.privacy.target_epsilon) {
+    return InvalidInput(where, "privacy: mode '" + c.privacy.mode +
+                                   "' needs privacy.noise_multiplier > 0 or "
+                                   "privacy.target_epsilon");
+  }
+  if (c.privacy.mode == "distributed" && !c.secagg.enabled) {
+    return InvalidInput(where,
+                        "privacy.mode: 'distributed' needs secagg.enabled = true (the noise "
+                        "shares are only private under secure aggregation)");
+  }
+  if (c.secagg.graph == "harary" && c.secagg.degree == 1) {
+    return InvalidInput(where, "secagg.degree: must be 0 (auto) or >= 2 for a harary graph");
+  }
+  if (c.backend.comm == "nccl" && c.backend.compute != "cuda") {
+    return InvalidInput(where, "backend.comm: 'nccl' needs backend.compute = \"cuda\"");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> ParseConfig(const std::string& toml_text, const std::string& source_name,
+                                   const std::vector<std::string>& overrides) {
+  FEDREC_ASSIGN_OR_RETURN(toml::table root, ParseToml(toml_text, source_name));
+  return Resolve(std::move(root), source_name, overrides);
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path,
+                                  const std::vector<std::string>& overrides) {
+  if (path.empty()) return Resolve(std::nullopt, "", overrides);
+  FEDREC_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  return ParseConfig(text, path, overrides);
+}
+
+std::string ToToml(const Config& config) {
+  std::string out = "# fedrec run configuration (fully resolved)\n";
+  std::string current_section;
+  bool first = true;
+  for (const KeySpec& spec : Registry()) {
+    if (spec.section != current_section || first) {
+      if (!spec.section.empty()) out += "\n[" + spec.section + "]\n";
+      current_section = spec.section;
+      first = false;
+    }
+    out += "# " + spec.doc + "\n";
+    std::optional<Value> v = spec.get(config);
+    if (v) {
+      out += spec.key + " = " + FormatValue(*v) + "\n";
+    } else {
+      out += "# " + spec.key + " = (unset)\n";
+    }
+  }
+  return out;
+}
+
+std::string ConfigKeysMarkdown() {
+  const Config defaults;
+  std::string out =
+      "| key | type | default | description |\n"
+      "|---|---|---|---|\n";
+  for (const KeySpec& spec : Registry()) {
+    std::optional<Value> v = spec.get(defaults);
+    std::string def = v ? FormatValue(*v) : "unset";
+    if (def == "\"\"") def = "\"\" (none)";
+    std::string doc = spec.doc;
+    // Escape pipes for the markdown table.
+    std::string escaped;
+    for (char ch : doc) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    out +=
+        fmt::format("| `{}` | {} | `{}` | {} |\n", spec.Name(), TypeName(spec.type), def, escaped);
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigKeyNames() {
+  std::vector<std::string> names;
+  for (const KeySpec& spec : Registry()) names.push_back(spec.Name());
+  return names;
+}
+
+}  // namespace fedrec

@@ -1,0 +1,57 @@
+#include "core/logging.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <vector>
+
+namespace fedrec {
+namespace {
+
+constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e [%l] %v";
+
+std::optional<spdlog::level::level_enum> ParseLevel(const std::string& level) {
+  if (level == "trace") return spdlog::level::trace;
+  if (level == "debug") return spdlog::level::debug;
+  if (level == "info") return spdlog::level::info;
+  if (level == "warn" || level == "warning") return spdlog::level::warn;
+  if (level == "error") return spdlog::level::err;
+  if (level == "critical") return spdlog::level::critical;
+  if (level == "off") return spdlog::level::off;
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool IsValidLogLevel(const std::string& level) { return ParseLevel(level).has_value(); }
+
+absl::Status InitLogging(const std::string& level, const std::optional<std::string>& log_file) {
+  const auto parsed = ParseLevel(level);
+  if (!parsed) {
+    std::string allowed;
+    for (const char* name : kLogLevels) {
+      if (!allowed.empty()) allowed += ", ";
+      allowed += name;
+    }
+    return InvalidInput("--log-level", "unknown level '" + level + "' (allowed: " + allowed + ")");
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (log_file) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(*log_file));
+    } catch (const spdlog::spdlog_ex& e) {
+      return absl::FailedPreconditionError(*log_file + ": cannot open log file: " + e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("fedrec", sinks.begin(), sinks.end());
+  logger->set_pattern(kPattern);
+  logger->set_level(*parsed);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(logger));
+  return absl::OkStatus();
+}
+
+}  // namespace fedrec
