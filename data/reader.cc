@@ -488,6 +488,79 @@ absl::Status CheckCsvColumns(const std::string& path, const CsvColumns& c) {
   return absl::OkStatus();
 }
 
+enum Role : uint8_t { kIgnore, kUser, kItem, kRating, kTimestamp };
+
+// Parses a well-formed line in one pass without splitting it first: plain
+// digits for ids and timestamps, a plain number for the rating, exactly
+// `columns` fields. Returns false for anything else (quotes, padding,
+// signs, bad values, wrong column count); the caller then re-parses the line
+// on the general path, which also produces the error message.
+inline bool FastLine(std::string_view line, const LineSpec& spec, const Role* roles, int columns,
+                     uint64_t* user, uint64_t* item, float* rating, int64_t* ts) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  const bool ws = spec.delim == Delim::kWhitespace;
+  if (spec.delim == Delim::kDoubleColon) return false;
+  const char delim = spec.ch;
+  if (ws) {
+    while (p < end && IsBlank(*p)) ++p;
+  }
+  for (int col = 0;; ++col) {
+    if (col >= columns) return false;
+    const Role role = roles[col];
+    if (role == kUser || role == kItem || role == kTimestamp) {
+      const char* b = p;
+      uint64_t v = 0;
+      while (p < end) {
+        const unsigned d = static_cast<unsigned char>(*p) - '0';
+        if (d > 9) break;
+        v = v * 10 + d;
+        ++p;
+      }
+      // Up to 18 digits cannot overflow either uint64 or int64.
+      if (p == b || p - b > 18) return false;
+      if (role == kUser) {
+        *user = v;
+      } else if (role == kItem) {
+        *item = v;
+      } else {
+        *ts = static_cast<int64_t>(v);
+      }
+    } else {
+      const char* b = p;
+      if (ws) {
+        while (p < end && !IsBlank(*p)) ++p;
+      } else {
+        const void* q = std::memchr(p, delim, static_cast<size_t>(end - p));
+        p = q == nullptr ? end : static_cast<const char*>(q);
+      }
+      if (role == kRating) {
+        if (p - b == 1 && static_cast<unsigned>(*b - '0') <= 9) {
+          *rating = static_cast<float>(*b - '0');
+        } else {
+          double v = 0;
+          const auto r = std::from_chars(b, p, v);
+          if (r.ec != std::errc() || r.ptr != p || !std::isfinite(v) ||
+              std::fabs(v) > std::numeric_limits<float>::max()) {
+            return false;
+          }
+          *rating = static_cast<float>(v);
+        }
+      }
+    }
+    if (ws) {
+      const char* q = p;
+      while (p < end && IsBlank(*p)) ++p;
+      if (p == end) return col + 1 == columns;
+      if (p == q) return false;
+    } else {
+      if (p == end) return col + 1 == columns;
+      if (*p != delim) return false;
+      ++p;
+    }
+  }
+}
+
 absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view text,
                                       const ResolvedFormat& format) {
   const LineSpec spec = SpecFor(format);
@@ -512,10 +585,44 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
   int columns = spec.columns;
   std::array<std::string_view, kMaxFields> f;
   std::string reason;
+  const auto add = [&](uint64_t user, uint64_t item, float rating, int64_t ts) {
+    const uint32_t u = user_map.GetOrAdd(user, &out.user_ids);
+    const uint32_t i = item_map.GetOrAdd(item, &out.item_ids);
+    if (u == kNone || i == kNone || out.users.size() >= kNone) return false;
+    out.users.push_back(u);
+    out.items.push_back(i);
+    out.timestamps.push_back(ts);
+    out.ratings.push_back(rating);
+    return true;
+  };
+  std::array<Role, kMaxFields> roles{};
+  const auto set_roles = [&] {
+    roles.fill(kIgnore);
+    roles[spec.user] = kUser;
+    roles[spec.item] = kItem;
+    if (spec.rating >= 0) roles[spec.rating] = kRating;
+    if (spec.timestamp >= 0) roles[spec.timestamp] = kTimestamp;
+  };
+  if (columns > 0) set_roles();
+  const auto too_many = [&](uint64_t line_no) {
+    return ErrorAt(path, line_no, "more than 2^32-1 distinct ids or interactions");
+  };
   while (cursor.Next(&line, &too_long)) {
     const uint64_t line_no = cursor.line_no();
     if (too_long) return ErrorAt(path, line_no, "line longer than 1 MiB");
-    if (line.empty() || IsBlankLine(line)) continue;
+    if (line.empty()) continue;
+    if (columns > 0 && columns <= kMaxFields && !header_pending) {
+      uint64_t user = 0, item = 0;
+      float rating = 1.0f;
+      int64_t ts = static_cast<int64_t>(line_no);
+      if (FastLine(line, spec, roles.data(), columns, &user, &item, &rating, &ts)) {
+        if (!add(user, item, rating, ts)) return too_many(line_no);
+        continue;
+      }
+    }
+    // General path: blank lines, the first line, headers, unusual but valid
+    // lines, and every error.
+    if (IsBlankLine(line)) continue;
     const int n = Split(line, spec, &f);
     if (columns < 0) {
       columns = n;
@@ -524,6 +631,7 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
                        "expected at least " + std::to_string(needed) + " columns, found " +
                            std::to_string(n));
       }
+      if (columns <= kMaxFields) set_roles();
     }
     if (n != columns) {
       return ErrorAt(path, line_no,
@@ -550,14 +658,7 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
     if (spec.timestamp >= 0 && !ParseI64(f[spec.timestamp], &ts)) {
       return ErrorAt(path, line_no, TimestampError(f[spec.timestamp]));
     }
-    const uint32_t u = user_map.GetOrAdd(user, &out.user_ids);
-    const uint32_t i = item_map.GetOrAdd(item, &out.item_ids);
-    if (u == kNone || i == kNone) return ErrorAt(path, line_no, "more than 2^32-1 distinct ids");
-    if (out.users.size() >= kNone) return ErrorAt(path, line_no, "more than 2^32-1 interactions");
-    out.users.push_back(u);
-    out.items.push_back(i);
-    out.timestamps.push_back(ts);
-    out.ratings.push_back(rating);
+    if (!add(user, item, rating, ts)) return too_many(line_no);
   }
   if (out.users.empty()) {
     return InvalidInput(path, saw_header ? "file has a header but no interactions" : "file is empty");
