@@ -1,0 +1,87 @@
+#include "data/loader.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "core/sha256.h"
+#include "data/cache.h"
+#include "data/filters.h"
+
+namespace fedrec {
+
+std::string DatasetCacheKey(const std::string& path, const LoadOptions& o) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::weakly_canonical(path, ec);
+  if (ec) abs = std::filesystem::absolute(path, ec);
+  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  std::string key = "fedrec-dataset v" + std::to_string(kDatasetCacheVersion);
+  key += "|path=" + abs.string();
+  key += "|size=" + std::to_string(st.st_size);
+  key += "|mtime_ns=" + std::to_string(mtime_ns);
+  key += "|inode=" + std::to_string(st.st_ino);
+  key += "|format=" + std::string(DataFormatName(o.format));
+  if (o.format == DataFormat::kCsv) {
+    key += "|csv=" + std::to_string(static_cast<int>(o.csv.delimiter)) + "," +
+           std::to_string(o.csv.has_header) + "," + std::to_string(o.csv.user) + "," +
+           std::to_string(o.csv.item) + "," + std::to_string(o.csv.rating) + "," +
+           std::to_string(o.csv.timestamp);
+  }
+  key += "|min_count=" + std::to_string(o.min_count);
+  key += "|kcore=" + std::to_string(o.kcore);
+  key += "|dedupe=" + std::to_string(o.dedupe_consecutive);
+  return key;
+}
+
+std::string DatasetCachePath(const std::string& key, const LoadOptions& o) {
+  const std::string dir = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
+  if (dir.empty() || key.empty()) return "";
+  return dir + "/dataset-" + ToHex(Sha256Of(key)).substr(0, 32) + ".bin";
+}
+
+absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
+                                    LoadInfo* info) {
+  LoadInfo local;
+  LoadInfo& li = info != nullptr ? *info : local;
+  li = LoadInfo{};
+  std::string key, cache_path;
+  if (options.use_cache) {
+    key = DatasetCacheKey(path, options);
+    cache_path = DatasetCachePath(key, options);
+    li.cache_path = cache_path;
+    if (!cache_path.empty()) {
+      absl::StatusOr<Dataset> cached = ReadDatasetCache(cache_path, key);
+      if (cached.ok()) {
+        li.cache_hit = true;
+        return cached;
+      }
+    }
+  }
+  FEDREC_ASSIGN_OR_RETURN(const ResolvedFormat format,
+                          ResolveFormat(path, options.format, options.csv));
+  FEDREC_ASSIGN_OR_RETURN(const RawInteractions raw, ReadInteractions(path, format));
+  li.raw_interactions = raw.size();
+  FilterOptions filters;
+  filters.min_count = options.min_count;
+  filters.kcore = options.kcore;
+  filters.dedupe_consecutive = options.dedupe_consecutive;
+  const KeepMask keep = ApplyFilters(raw, filters);
+  Dataset data = BuildDataset(raw, keep);
+  if (data.num_interactions() == 0) {
+    return InvalidInput(path, "no interactions left after filtering (min_count=" +
+                                  std::to_string(options.min_count) +
+                                  ", kcore=" + std::to_string(options.kcore) + ")");
+  }
+  // Write only if the source did not change while we parsed it (else the
+  // cache would pair new metadata with old content).
+  if (!cache_path.empty() && DatasetCacheKey(path, options) == key) {
+    // Best effort: a cache that cannot be written only costs the next load.
+    if (!WriteDatasetCache(cache_path, data, key).ok()) li.cache_path.clear();
+  }
+  return data;
+}
+
+}  // namespace fedrec

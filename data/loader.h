@@ -1,0 +1,50 @@
+// LoadDataset: the one entry point from a file on disk to a Dataset.
+//
+//   read (data/reader.h) -> filter (data/filters.h) -> dense remap + CSR
+//
+// with a binary cache in front (data/cache.h): the cache key covers the
+// source's absolute path, size, mtime (ns) and inode, and every LoadOptions
+// field that changes the result; a hit skips parsing entirely. A cache that
+// cannot be read, is corrupt or stale is rebuilt silently; a cache that
+// cannot be written (read-only dir) is skipped silently. The cache never
+// lives next to the data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "data/dataset.h"
+#include "data/reader.h"
+
+namespace fedrec {
+
+struct LoadOptions {
+  DataFormat format = DataFormat::kAuto;
+  CsvColumns csv;                   // used when format == kCsv
+  uint32_t min_count = 0;           // SASRec one-pass minimum count (0: off)
+  uint32_t kcore = 0;               // iterative k-core (0: off)
+  bool dedupe_consecutive = false;  // drop A A -> A within a user's sequence
+  std::string cache_dir;            // empty: DefaultCacheDir()
+  bool use_cache = true;
+};
+
+// What LoadDataset did, for logs and tests.
+struct LoadInfo {
+  bool cache_hit = false;
+  std::string cache_path;       // empty when caching was off or impossible
+  uint64_t raw_interactions = 0;  // lines parsed (0 on a cache hit)
+};
+
+// Errors: NotFound (missing file), InvalidArgument "<path>[:<line>]: <reason>"
+// for bad input, and "<path>: no interactions left after filtering ..." when
+// the filters remove everything.
+absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
+                                    LoadInfo* info = nullptr);
+
+// The cache key string and file for (path, options); empty when the source
+// cannot be stat'ed or no cache directory is known.
+std::string DatasetCacheKey(const std::string& path, const LoadOptions& options);
+std::string DatasetCachePath(const std::string& key, const LoadOptions& options);
+
+}  // namespace fedrec
