@@ -27,7 +27,9 @@ void PrintJson(const nlohmann::json& j);
 void RegisterDataCommands(CLI::App& app, Dispatch& dispatch);
 void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch);
 void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch);
-// train, recommend, privacy, sweep: part of the contract, built by later issues.
+// train (validates its config today) and config show|keys.
+void RegisterTrainCommands(CLI::App& app, Dispatch& dispatch);
+// recommend, privacy, sweep: part of the contract, built by later issues.
 void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch);
 
 }  // namespace fedrec::cli

@@ -1,5 +1,6 @@
 // fedrec data stats | data synth
 #include <chrono>
+#include <filesystem>
 
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
@@ -53,14 +54,41 @@ struct SynthArgs {
 
 absl::Status RunSynth(const SynthArgs& args) {
   const auto start = std::chrono::steady_clock::now();
-  FEDREC_ASSIGN_OR_RETURN(SynthSummary summary, WriteSyntheticDataset(args.options, args.out));
+  FEDREC_RETURN_IF_ERROR(WriteSyntheticDataset(args.options, args.out));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::json j = ToJson(summary);
+  nlohmann::json j;
   j["out"] = args.out;
+  j["users"] = args.options.users;
+  j["items"] = args.options.items;
+  j["seed"] = args.options.seed;
+  j["bytes"] = std::filesystem::file_size(args.out);
   j["seconds"] = seconds;
   PrintJson(j);
   return absl::OkStatus();
+}
+
+void AddSynthFlags(CLI::App* cmd, SynthOptions* o) {
+  cmd->add_option("--users", o->users, "number of users")->capture_default_str();
+  cmd->add_option("--items", o->items, "number of items")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed: same seed, same bytes")->capture_default_str();
+  cmd->add_option("--clusters", o->clusters, "item clusters (interests)")->capture_default_str();
+  cmd->add_option("--zipf", o->zipf_exponent, "Zipf exponent of popularity within a cluster")
+      ->capture_default_str();
+  cmd->add_option("--interests", o->interests_per_user, "clusters per user")->capture_default_str();
+  cmd->add_option("--interest-alpha", o->interest_alpha, "Dirichlet concentration of interests")
+      ->capture_default_str();
+  cmd->add_option("--p-markov", o->p_markov, "probability the next item follows a successor")
+      ->capture_default_str();
+  cmd->add_option("--successors", o->successors, "successor items per item")->capture_default_str();
+  cmd->add_option("--mean-length", o->mean_length, "mean sequence length (log-normal)")
+      ->capture_default_str();
+  cmd->add_option("--length-sigma", o->length_sigma, "log-normal shape of lengths")
+      ->capture_default_str();
+  cmd->add_option("--min-length", o->min_length, "shortest sequence")->capture_default_str();
+  cmd->add_option("--max-length", o->max_length, "longest sequence")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "0 = all cores (output does not depend on it)")
+      ->capture_default_str();
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
-#include "data/reader.h"
+#include "data/loader.h"
 
 namespace fedrec::cli {
 

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   fedrec::cli::RegisterDataCommands(app, dispatch);
   fedrec::cli::RegisterEvalCommand(app, dispatch);
   fedrec::cli::RegisterInspectCommand(app, dispatch);
+  fedrec::cli::RegisterTrainCommands(app, dispatch);
   fedrec::cli::RegisterPendingCommands(app, dispatch);
 
   try {
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  absl::Status status = fedrec::InitLogging(log_level, "");
+  absl::Status status = fedrec::InitLogging(log_level);
   if (status.ok() && dispatch.run) status = dispatch.run();
   if (!status.ok()) {
     std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
