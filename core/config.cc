@@ -319,12 +319,16 @@ std::vector<KeySpec> BuildRegistry() {
                          IntAtLeast(0)));
   // [data]
   r.push_back(MakeKey("data", "path", &C::data, &DataConfig::path,
-                      "Input file or directory (required by `fedrec train`)."));
+                      "Interaction file (required by `fedrec train`)."));
   r.push_back(MakeKey("data", "format", &C::data, &DataConfig::format,
-                      "Input format: auto, movielens, sasrec or csv.",
-                      OneOf({"auto", "movielens", "sasrec", "csv"})));
+                      "Input format: auto, movielens (u.data), movielens-dat (ratings.dat), "
+                      "movielens-csv (ratings.csv), sasrec or csv.",
+                      // Same names as data/reader.h ParseDataFormat (pinned by a data test).
+                      OneOf({"auto", "movielens", "movielens-dat", "movielens-csv", "sasrec", "csv"})));
   r.push_back(MakeKey("data", "min_count", &C::data, &DataConfig::min_count,
-                      "Drop items with fewer interactions (0 keeps all).", IntAtLeast(0)));
+                      "Drop users and items with fewer interactions, one pass over the raw "
+                      "counts as in SASRec (0 keeps all).",
+                      IntAtLeast(0)));
   r.push_back(MakeKey("data", "kcore", &C::data, &DataConfig::kcore,
                       "Iterated k-core filter on users and items (0 is off).", IntAtLeast(0)));
   r.push_back(MakeKey("data", "dedupe_consecutive", &C::data, &DataConfig::dedupe_consecutive,
