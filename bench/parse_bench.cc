@@ -4,7 +4,8 @@
 //     10-million-line u.data-like file written once to a temp dir; reports
 //     bytes/s (SetBytesProcessed) = MB/s of source text.
 //   BM_ReadInteractions: the parsing stage alone on the same file.
-//   BM_Synth: WriteSyntheticDataset for 100k users x 20k items (SASRec text).
+//   BM_Synth/<threads>: WriteSyntheticDataset, 100k users x 20k items (SASRec text).
+//   BM_Synth1M: 1M users x 100k items with all hardware threads.
 #include <unistd.h>
 
 #include <cstdio>
@@ -118,6 +119,23 @@ void BM_Synth(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(o.users), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Synth)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The acceptance size: 1,000,000 users x 100,000 items, all hardware threads.
+void BM_Synth1M(benchmark::State& state) {
+  SynthOptions o;
+  o.users = 1000000;
+  o.items = 100000;
+  const std::string out = (BenchDir() / "synth1m.txt").string();
+  for (auto _ : state) {
+    if (!WriteSyntheticDataset(o, out).ok()) {
+      state.SkipWithError("synth failed");
+      return;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(fs::file_size(out)));
+  fs::remove(out);
+}
+BENCHMARK(BM_Synth1M)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 }  // namespace
 }  // namespace fedrec

@@ -364,13 +364,18 @@ inline bool IsBlankLine(std::string_view line) {
   return std::all_of(line.begin(), line.end(), [](char c) { return IsBlank(c) || c == '\r'; });
 }
 
-// First non-blank line (for detection); empty when there is none.
-std::string_view FirstDataLine(std::string_view text) {
+// First non-blank line (for detection): empty when there is none;
+// `*too_long_line` is its line number when it exceeds 1 MiB (else 0).
+std::string_view FirstDataLine(std::string_view text, uint64_t* too_long_line) {
   LineCursor cursor(text);
   std::string_view line;
   bool too_long = false;
+  *too_long_line = 0;
   while (cursor.Next(&line, &too_long)) {
-    if (too_long) return line.substr(0, 4096);
+    if (too_long) {
+      *too_long_line = cursor.line_no();
+      return line;
+    }
     if (!IsBlankLine(line)) return line;
   }
   return {};
@@ -410,7 +415,9 @@ bool ColumnsFromHeader(const std::array<std::string_view, kMaxFields>& fields, i
 }
 
 absl::StatusOr<ResolvedFormat> Detect(const std::string& path, std::string_view text) {
-  const std::string_view line = FirstDataLine(text);
+  uint64_t too_long_line = 0;
+  const std::string_view line = FirstDataLine(text, &too_long_line);
+  if (too_long_line > 0) return ErrorAt(path, too_long_line, "line longer than 1 MiB");
   if (line.empty()) return InvalidInput(path, "file is empty");
   std::array<std::string_view, kMaxFields> f;
   const std::string shown = Quoted(line.substr(0, 80));
@@ -446,7 +453,10 @@ absl::StatusOr<ResolvedFormat> Detect(const std::string& path, std::string_view 
       r.format = DataFormat::kMovieLens;
       return r;
     }
-    if (spec.delim == Delim::kWhitespace && n == 2) {
+    // Two whitespace-separated ids, or two tab-separated ids in a ".txt"
+    // file (the SASRec convention), are SASRec text.
+    if (n == 2 && (spec.delim == Delim::kWhitespace ||
+                   (spec.ch == '\t' && std::filesystem::path(path).extension() == ".txt"))) {
       r.format = DataFormat::kSasrec;
       return r;
     }

@@ -88,7 +88,8 @@ struct ResolvedFormat {
 //   other header with user/item names -> csv, columns taken from the names
 //                                        (user|user_id|userId, item|item_id|
 //                                        itemId|movieId, rating, timestamp|time)
-//   2 whitespace-separated integers   -> sasrec
+//   2 whitespace-separated integers   -> sasrec (also 2 tab-separated
+//                                        integers in a ".txt" file)
 //   2..4 comma-separated integers     -> csv user,item[,rating[,timestamp]]
 absl::StatusOr<ResolvedFormat> ResolveFormat(const std::string& path, DataFormat requested,
                                              const CsvColumns& csv = {});

@@ -97,6 +97,8 @@ TEST(Reader, DetectsFormats) {
   EXPECT_EQ(detect("c", "userId,movieId,rating,timestamp\n1,2,3,4\n"), DataFormat::kMovieLensCsv);
   EXPECT_EQ(detect("d.txt", "\n\n1 2\n"), DataFormat::kSasrec);
   EXPECT_EQ(detect("e", "1,2\n"), DataFormat::kCsv);
+  EXPECT_EQ(detect("tabs.txt", "1\t2\n"), DataFormat::kSasrec);
+  EXPECT_EQ(detect("tabs.tsv", "1\t2\n"), DataFormat::kCsv);
   auto header = ResolveFormat(WriteText(dir / "f.csv", "item,user,timestamp\n1,2,3\n"), DataFormat::kAuto);
   ASSERT_TRUE(header.ok());
   EXPECT_EQ(header->format, DataFormat::kCsv);
@@ -193,6 +195,9 @@ TEST(Reader, RefusesMissingFileDirectoryAndHugeLines) {
   auto huge = Load(big, DataFormat::kSasrec);
   EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(huge.status()), big + ":2: line longer than 1 MiB");
+  // Also when auto detection meets the long line first.
+  const std::string first = WriteText(dir / "first.txt", "\n" + std::string((1 << 20) + 1, '7') + " 3\n");
+  EXPECT_EQ(Message(Load(first).status()), first + ":2: line longer than 1 MiB");
   // Exactly 1 MiB is fine as far as the length rule goes (it then fails on
   // the column count, which proves the line was read).
   const std::string edge = WriteText(dir / "edge.txt", std::string(1 << 20, '7') + "\n");
