@@ -6,13 +6,12 @@
 //   BM_ReadInteractions: the parsing stage alone on the same file.
 //   BM_Synth/<threads>: WriteSyntheticDataset, 100k users x 20k items (SASRec text).
 //   BM_Synth1M: 1M users x 100k items with all hardware threads.
+#include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <benchmark/benchmark.h>
 
 #include "core/random.h"
 #include "data/loader.h"
@@ -115,8 +114,8 @@ void BM_Synth(benchmark::State& state) {
     bytes = fs::file_size(out);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
-  state.counters["users_per_s"] =
-      benchmark::Counter(static_cast<double>(o.users), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["users_per_s"] = benchmark::Counter(static_cast<double>(o.users),
+                                                     benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Synth)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -55,7 +55,9 @@ class Reader {
   size_t pos_ = 0;
 };
 
-absl::Status Corrupt(const std::string& why) { return absl::DataLossError("dataset cache: " + why); }
+absl::Status Corrupt(const std::string& why) {
+  return absl::DataLossError("dataset cache: " + why);
+}
 
 }  // namespace
 
@@ -135,10 +137,12 @@ absl::StatusOr<Dataset> DeserializeDatasetCache(std::string_view bytes, const st
   return d;
 }
 
-absl::Status WriteDatasetCache(const std::string& path, const Dataset& data, const std::string& key) {
+absl::Status WriteDatasetCache(const std::string& path, const Dataset& data,
+                               const std::string& key) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  if (ec) return absl::FailedPreconditionError(path + ": cannot create cache directory: " + ec.message());
+  if (ec)
+    return absl::FailedPreconditionError(path + ": cannot create cache directory: " + ec.message());
   return WriteFileAtomic(path, SerializeDatasetCache(data, key));
 }
 

@@ -17,7 +17,8 @@ std::string DatasetCacheKey(const std::string& path, const LoadOptions& o) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::weakly_canonical(path, ec);
   if (ec) abs = std::filesystem::absolute(path, ec);
-  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const int64_t mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::string key = "fedrec-dataset v" + std::to_string(kDatasetCacheVersion);
   key += "|path=" + abs.string();
   key += "|size=" + std::to_string(st.st_size);

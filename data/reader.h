@@ -62,12 +62,12 @@ struct CsvColumns {
 
 // The parsed file, in line order. users[k]/items[k] index user_ids/item_ids.
 struct RawInteractions {
-  std::vector<uint64_t> user_ids;  // raw dense user -> original id
-  std::vector<uint64_t> item_ids;  // raw dense item -> original id
-  std::vector<uint32_t> users;     // per line
-  std::vector<uint32_t> items;     // per line
-  std::vector<int64_t> timestamps; // per line (line number when absent)
-  std::vector<float> ratings;      // per line (1.0 when absent)
+  std::vector<uint64_t> user_ids;   // raw dense user -> original id
+  std::vector<uint64_t> item_ids;   // raw dense item -> original id
+  std::vector<uint32_t> users;      // per line
+  std::vector<uint32_t> items;      // per line
+  std::vector<int64_t> timestamps;  // per line (line number when absent)
+  std::vector<float> ratings;       // per line (1.0 when absent)
 
   size_t size() const { return users.size(); }
 };

@@ -1,9 +1,9 @@
 #include "data/cache.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "data/loader.h"
 #include "tests/data/test_util.h"
@@ -149,7 +149,10 @@ TEST(DefaultCacheDir, FollowsTheEnvironment) {
   const std::string xdg_value = xdg ? xdg : "";
   ::setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
   EXPECT_EQ(DefaultCacheDir(), "/tmp/xdg/fedrec");
-  if (xdg) ::setenv("XDG_CACHE_HOME", xdg_value.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
+  if (xdg)
+    ::setenv("XDG_CACHE_HOME", xdg_value.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
   if (saved) ::setenv("FEDREC_CACHE_DIR", saved_value.c_str(), 1);
 }
 

@@ -49,7 +49,8 @@ TEST(SlowData, SynthAtScaleIsThreadIndependentAndParsesBack) {
   // Partitions cover every user exactly once and SelectUsers keeps all data.
   const auto assignment = *AssignWorkers(*d, *ParsePartitionSpec("dirichlet:0.3:20"), 8, 3);
   uint64_t total = 0;
-  for (const auto& users : UsersByWorker(assignment, 8)) total += SelectUsers(*d, users).num_interactions();
+  for (const auto& users : UsersByWorker(assignment, 8))
+    total += SelectUsers(*d, users).num_interactions();
   EXPECT_EQ(total, d->num_interactions());
 }
 

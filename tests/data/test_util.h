@@ -1,13 +1,12 @@
 // Fixture helpers for data tests: a fresh temp dir per test and file writers.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace fedrec::testing {
 
