@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/random.h"
 #include "data/loader.h"
 #include "tests/data/test_util.h"
 
@@ -226,6 +227,55 @@ TEST(Reader, LastLineWithoutNewlineAndQuotedCsvFields) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->ratings, (std::vector<float>{4.5f}));
   EXPECT_EQ(d->item_ids, (std::vector<uint64_t>{2}));
+}
+
+}  // namespace
+}  // namespace fedrec
+
+namespace fedrec {
+namespace {
+
+// The one-pass fast path and the general path must agree: the same data
+// written plainly and with every accepted quirk (padding, quotes, CRLF,
+// blank lines, decimals, negative timestamps, huge ids) loads identically.
+TEST(Reader, FastAndGeneralPathsAgree) {
+  const auto dir = testing::TestDir();
+  RandomStream rng({.seed = 3, .purpose = "reader_test"});
+  std::string plain = "user,item,rating,timestamp\n";
+  std::string quirky = "\xEF\xBB\xBF user , \"item\",rating,timestamp\r\n";
+  for (int k = 0; k < 20000; ++k) {
+    // Small ids (direct map) and ids near 2^64 (hash map, many rehashes).
+    const uint64_t user =
+        rng.NextBernoulli(0.5) ? rng.NextBelow(300) : ~uint64_t{0} - rng.NextBelow(5000);
+    const uint64_t item =
+        rng.NextBernoulli(0.5) ? rng.NextBelow(1000) : (uint64_t{1} << 40) + rng.NextBelow(9000);
+    const int64_t ts = static_cast<int64_t>(rng.NextBelow(100)) - 50;
+    const std::string rating = rng.NextBernoulli(0.5) ? "4" : "3.5";
+    plain += std::to_string(user) + "," + std::to_string(item) + "," + rating + "," +
+             std::to_string(ts) + "\n";
+    quirky += " " + std::to_string(user) + ",\"" + std::to_string(item) + "\", " + rating + " ," +
+              std::to_string(ts) + "\r\n";
+    if (k % 97 == 0) quirky += "  \r\n";
+  }
+  LoadOptions o;
+  o.use_cache = false;
+  auto a = LoadDataset(testing::WriteText(dir / "plain.csv", plain), o);
+  auto b = LoadDataset(testing::WriteText(dir / "quirky.csv", quirky), o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->user_ids, b->user_ids);
+  EXPECT_EQ(a->item_ids, b->item_ids);
+  EXPECT_EQ(a->offsets, b->offsets);
+  EXPECT_EQ(a->items, b->items);
+  EXPECT_EQ(a->timestamps, b->timestamps);
+  EXPECT_EQ(a->ratings, b->ratings);
+  EXPECT_EQ(a->num_interactions(), 20000u);
+  // Per-user time order holds, with negative timestamps too.
+  for (uint32_t u = 0; u < a->num_users(); ++u) {
+    for (uint64_t p = a->offsets[u] + 1; p < a->offsets[u + 1]; ++p) {
+      ASSERT_LE(a->timestamps[p - 1], a->timestamps[p]);
+    }
+  }
 }
 
 }  // namespace
