@@ -57,6 +57,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
       absl::StatusOr<Dataset> cached = ReadDatasetCache(cache_path, key);
       if (cached.ok()) {
         li.cache_hit = true;
+        // Cheap (first line only) and keeps LoadInfo the same on a hit.
+        absl::StatusOr<ResolvedFormat> format = ResolveFormat(path, options.format, options.csv);
+        if (format.ok()) li.format = *format;
         return cached;
       }
     }
@@ -65,6 +68,7 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
                           ResolveFormat(path, options.format, options.csv));
   FEDREC_ASSIGN_OR_RETURN(const RawInteractions raw, ReadInteractions(path, format));
   li.raw_interactions = raw.size();
+  li.format = format;
   FilterOptions filters;
   filters.min_count = options.min_count;
   filters.kcore = options.kcore;

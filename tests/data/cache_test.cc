@@ -49,6 +49,9 @@ TEST_F(CacheTest, SecondLoadIsAHitWithTheSameDataset) {
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(second.cache_hit);
   ExpectSame(*a, *b);
+  EXPECT_EQ(first.format.format, DataFormat::kMovieLens);
+  EXPECT_EQ(second.format.format, DataFormat::kMovieLens);
+  EXPECT_EQ(first.raw_interactions, 3u);
   // Nothing was written next to the data.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "data"), fs::directory_iterator{}), 1);
 }
