@@ -1,5 +1,10 @@
 #include "data/cache.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -17,10 +22,6 @@ constexpr size_t kHeaderSize = 8 + 4 + 4 + 8 + 32;
 template <typename T>
 void Put(std::string* out, const T& v) {
   out->append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-template <typename T>
-void PutArray(std::string* out, const std::vector<T>& v) {
-  out->append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
 // Bounds-checked reader over the payload.
@@ -55,7 +56,9 @@ class Reader {
   size_t pos_ = 0;
 };
 
-absl::Status Corrupt(const std::string& why) { return absl::DataLossError("dataset cache: " + why); }
+absl::Status Corrupt(const std::string& why) {
+  return absl::DataLossError("dataset cache: " + why);
+}
 
 }  // namespace
 
@@ -70,30 +73,62 @@ std::string DefaultCacheDir() {
   return "";
 }
 
-std::string SerializeDatasetCache(const Dataset& d, const std::string& key) {
-  std::string payload;
-  payload.reserve(64 + key.size() + 8 * (d.user_ids.size() * 2 + d.item_ids.size()) +
-                  16 * d.items.size());
-  Put<uint64_t>(&payload, key.size());
-  payload.append(key);
-  Put<uint64_t>(&payload, d.user_ids.size());
-  Put<uint64_t>(&payload, d.item_ids.size());
-  Put<uint64_t>(&payload, d.items.size());
-  PutArray(&payload, d.user_ids);
-  PutArray(&payload, d.item_ids);
-  PutArray(&payload, d.offsets);
-  PutArray(&payload, d.items);
-  PutArray(&payload, d.timestamps);
-  PutArray(&payload, d.ratings);
-  std::string out;
-  out.reserve(kHeaderSize + payload.size());
-  out.append(kMagic, sizeof(kMagic));
+namespace {
+
+// The payload as a list of byte ranges over `d` (no copies), so the cache
+// can be hashed and then streamed to disk without building it in memory.
+struct Payload {
+  uint64_t key_size, users, items, n;
+  std::vector<std::string_view> pieces;
+  uint64_t size = 0;
+};
+
+template <typename T>
+std::string_view Bytes(const T* p, size_t count) {
+  return {reinterpret_cast<const char*>(p), count * sizeof(T)};
+}
+
+// `p` points into itself and into `d` and `key`: it must not be copied.
+void MakePayload(const Dataset& d, const std::string& key, Payload* p) {
+  p->key_size = key.size();
+  p->users = d.user_ids.size();
+  p->items = d.item_ids.size();
+  p->n = d.items.size();
+  p->pieces = {Bytes(&p->key_size, 1),
+               std::string_view(key),
+               Bytes(&p->users, 1),
+               Bytes(&p->items, 1),
+               Bytes(&p->n, 1),
+               Bytes(d.user_ids.data(), d.user_ids.size()),
+               Bytes(d.item_ids.data(), d.item_ids.size()),
+               Bytes(d.offsets.data(), d.offsets.size()),
+               Bytes(d.items.data(), d.items.size()),
+               Bytes(d.timestamps.data(), d.timestamps.size()),
+               Bytes(d.ratings.data(), d.ratings.size())};
+  p->size = 0;
+  for (std::string_view piece : p->pieces) p->size += piece.size();
+}
+
+std::string Header(const Payload& p) {
+  Sha256 sha;
+  for (std::string_view piece : p.pieces) sha.Update(piece.data(), piece.size());
+  const Sha256Digest digest = sha.Finish();
+  std::string out(kMagic, sizeof(kMagic));
   Put<uint32_t>(&out, kDatasetCacheVersion);
   Put<uint32_t>(&out, 0);
-  Put<uint64_t>(&out, payload.size());
-  const Sha256Digest digest = Sha256Of(payload);
+  Put<uint64_t>(&out, p.size);
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  out.append(payload);
+  return out;
+}
+
+}  // namespace
+
+std::string SerializeDatasetCache(const Dataset& d, const std::string& key) {
+  Payload p;
+  MakePayload(d, key, &p);
+  std::string out = Header(p);
+  out.reserve(out.size() + p.size);
+  for (std::string_view piece : p.pieces) out.append(piece.data(), piece.size());
   return out;
 }
 
@@ -135,16 +170,41 @@ absl::StatusOr<Dataset> DeserializeDatasetCache(std::string_view bytes, const st
   return d;
 }
 
-absl::Status WriteDatasetCache(const std::string& path, const Dataset& data, const std::string& key) {
+absl::Status WriteDatasetCache(const std::string& path, const Dataset& data,
+                               const std::string& key) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  if (ec) return absl::FailedPreconditionError(path + ": cannot create cache directory: " + ec.message());
-  return WriteFileAtomic(path, SerializeDatasetCache(data, key));
+  if (ec) {
+    return absl::FailedPreconditionError(path + ": cannot create cache directory: " + ec.message());
+  }
+  // Hash first, then stream header and pieces: no in-memory copy.
+  Payload p;
+  MakePayload(data, key, &p);
+  FEDREC_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Open(path));
+  FEDREC_RETURN_IF_ERROR(writer.Append(Header(p)));
+  for (std::string_view piece : p.pieces) FEDREC_RETURN_IF_ERROR(writer.Append(piece));
+  return std::move(writer).Commit();
 }
 
 absl::StatusOr<Dataset> ReadDatasetCache(const std::string& path, const std::string& key) {
-  FEDREC_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(path));
-  return DeserializeDatasetCache(bytes, key);
+  // mmap rather than read: the arrays are copied once, straight into the
+  // Dataset.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(path + ": cannot open cache");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+    ::close(fd);
+    return Corrupt("not a regular non-empty file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return Corrupt("cannot map");
+  ::madvise(p, size, MADV_SEQUENTIAL | MADV_WILLNEED);
+  absl::StatusOr<Dataset> d =
+      DeserializeDatasetCache(std::string_view(static_cast<const char*>(p), size), key);
+  ::munmap(p, size);
+  return d;
 }
 
 }  // namespace fedrec

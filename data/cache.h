@@ -39,7 +39,8 @@ absl::StatusOr<Dataset> DeserializeDatasetCache(std::string_view bytes, const st
 
 // File-level helpers: Write is atomic (core/atomic_file.h) and creates the
 // directory; Read fails (NotFound / DataLoss) on a missing or untrusted file.
-absl::Status WriteDatasetCache(const std::string& path, const Dataset& data, const std::string& key);
+absl::Status WriteDatasetCache(const std::string& path, const Dataset& data,
+                               const std::string& key);
 absl::StatusOr<Dataset> ReadDatasetCache(const std::string& path, const std::string& key);
 
 }  // namespace fedrec

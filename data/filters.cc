@@ -151,7 +151,8 @@ Dataset BuildDataset(const RawInteractions& raw, const KeepMask& keep) {
       __builtin_prefetch(&records[cursor[user_new[raw.users[n + kAhead]]]], 1);
     }
     if (!keep[n]) continue;
-    records[cursor[user_new[raw.users[n]]]++] = {raw.timestamps[n], item_new[raw.items[n]], raw.ratings[n]};
+    records[cursor[user_new[raw.users[n]]]++] = {raw.timestamps[n], item_new[raw.items[n]],
+                                                 raw.ratings[n]};
   }
   // Then sort each sequence by timestamp; std::stable_sort keeps ties in
   // line order. Sequences are contiguous, so this is cache friendly.

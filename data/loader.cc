@@ -17,7 +17,8 @@ std::string DatasetCacheKey(const std::string& path, const LoadOptions& o) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::weakly_canonical(path, ec);
   if (ec) abs = std::filesystem::absolute(path, ec);
-  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const int64_t mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::string key = "fedrec-dataset v" + std::to_string(kDatasetCacheVersion);
   key += "|path=" + abs.string();
   key += "|size=" + std::to_string(st.st_size);
@@ -56,6 +57,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
       absl::StatusOr<Dataset> cached = ReadDatasetCache(cache_path, key);
       if (cached.ok()) {
         li.cache_hit = true;
+        // Cheap (first line only) and keeps LoadInfo the same on a hit.
+        absl::StatusOr<ResolvedFormat> format = ResolveFormat(path, options.format, options.csv);
+        if (format.ok()) li.format = *format;
         return cached;
       }
     }
@@ -64,6 +68,7 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
                           ResolveFormat(path, options.format, options.csv));
   FEDREC_ASSIGN_OR_RETURN(const RawInteractions raw, ReadInteractions(path, format));
   li.raw_interactions = raw.size();
+  li.format = format;
   FilterOptions filters;
   filters.min_count = options.min_count;
   filters.kcore = options.kcore;

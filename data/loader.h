@@ -32,8 +32,9 @@ struct LoadOptions {
 // What LoadDataset did, for logs and tests.
 struct LoadInfo {
   bool cache_hit = false;
-  std::string cache_path;       // empty when caching was off or impossible
+  std::string cache_path;         // empty when caching was off or impossible
   uint64_t raw_interactions = 0;  // lines parsed (0 on a cache hit)
+  ResolvedFormat format;          // the format used (auto resolved), also on a hit
 };
 
 // Errors: NotFound (missing file), InvalidArgument "<path>[:<line>]: <reason>"

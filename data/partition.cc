@@ -50,13 +50,15 @@ absl::StatusOr<PartitionSpec> ParsePartitionSpec(const std::string& text) {
     rest = rest.substr(0, colon);
   }
   const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), spec.alpha);
-  if (rest.empty() || ec != std::errc() || ptr != rest.data() + rest.size() || !std::isfinite(spec.alpha) ||
-      spec.alpha <= 0) {
+  if (rest.empty() || ec != std::errc() || ptr != rest.data() + rest.size() ||
+      !std::isfinite(spec.alpha) || spec.alpha <= 0) {
     return Bad(text, "alpha must be a positive number");
   }
   if (!groups.empty() || text.back() == ':') {
-    const auto [gp, gec] = std::from_chars(groups.data(), groups.data() + groups.size(), spec.groups);
-    if (groups.empty() || gec != std::errc() || gp != groups.data() + groups.size() || spec.groups == 0) {
+    const auto [gp, gec] =
+        std::from_chars(groups.data(), groups.data() + groups.size(), spec.groups);
+    if (groups.empty() || gec != std::errc() || gp != groups.data() + groups.size() ||
+        spec.groups == 0) {
       return Bad(text, "groups must be a positive integer");
     }
   }
@@ -99,7 +101,8 @@ absl::StatusOr<std::vector<uint32_t>> AssignWorkers(const Dataset& data, const P
   switch (spec.kind) {
     case PartitionKind::kHash: {
       const uint64_t k = SplitMix64(seed ^ Fnv1a64("partition_hash"));
-      for (uint32_t u = 0; u < n; ++u) worker[u] = FastRange(SplitMix64(data.user_ids[u] ^ k), num_workers);
+      for (uint32_t u = 0; u < n; ++u)
+        worker[u] = FastRange(SplitMix64(data.user_ids[u] ^ k), num_workers);
       break;
     }
     case PartitionKind::kContiguous:
@@ -122,7 +125,8 @@ absl::StatusOr<std::vector<uint32_t>> AssignWorkers(const Dataset& data, const P
       for (uint32_t u = 0; u < n; ++u) {
         std::fill(counts.begin(), counts.end(), 0);
         for (uint32_t item : data.Sequence(u)) ++counts[group[item]];
-        const uint32_t g = static_cast<uint32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+        const uint32_t g =
+            static_cast<uint32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
         RandomStream rng({.seed = seed, .purpose = "partition_dirichlet_user", .client = u});
         const double x = rng.NextDouble() * cdf[g].back();
         const auto it = std::upper_bound(cdf[g].begin(), cdf[g].end(), x);
@@ -157,7 +161,8 @@ Dataset SelectUsers(const Dataset& data, std::span<const uint32_t> users) {
     const auto b = static_cast<ptrdiff_t>(data.offsets[u]);
     const auto e = static_cast<ptrdiff_t>(data.offsets[u + 1]);
     out.items.insert(out.items.end(), data.items.begin() + b, data.items.begin() + e);
-    out.timestamps.insert(out.timestamps.end(), data.timestamps.begin() + b, data.timestamps.begin() + e);
+    out.timestamps.insert(out.timestamps.end(), data.timestamps.begin() + b,
+                          data.timestamps.begin() + e);
     out.ratings.insert(out.ratings.end(), data.ratings.begin() + b, data.ratings.begin() + e);
     out.offsets.push_back(out.items.size());
   }

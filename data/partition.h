@@ -41,8 +41,8 @@ enum class PartitionKind { kHash, kContiguous, kDirichlet };
 
 struct PartitionSpec {
   PartitionKind kind = PartitionKind::kHash;
-  double alpha = 0.5;   // dirichlet only, > 0
-  uint32_t groups = 10; // dirichlet only, >= 1
+  double alpha = 0.5;    // dirichlet only, > 0
+  uint32_t groups = 10;  // dirichlet only, >= 1
 };
 
 // "hash" | "contiguous" | "dirichlet:<alpha>" | "dirichlet:<alpha>:<groups>";

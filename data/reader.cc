@@ -19,7 +19,7 @@ namespace fedrec {
 namespace {
 
 constexpr size_t kMaxLineBytes = size_t{1} << 20;  // 1 MiB
-constexpr int kMaxFields = 64;                      // fields beyond this are only counted
+constexpr int kMaxFields = 64;                     // fields beyond this are only counted
 constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 
 absl::Status ErrorAt(const std::string& path, uint64_t line, std::string_view reason) {
@@ -89,8 +89,9 @@ class IdMap {
   uint32_t GetOrAdd(uint64_t id, std::vector<uint64_t>* table) {
     if (id < kDirectLimit) {
       if (id >= direct_.size()) {
-        direct_.resize(std::min<uint64_t>(kDirectLimit, std::max<uint64_t>(id + 1, 2 * direct_.size())),
-                       kNone);
+        direct_.resize(
+            std::min<uint64_t>(kDirectLimit, std::max<uint64_t>(id + 1, 2 * direct_.size())),
+            kNone);
       }
       uint32_t& slot = direct_[id];
       if (slot == kNone) slot = Append(id, table);
@@ -190,7 +191,8 @@ inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 // Splits `line` into fields; returns the total count (fields past kMaxFields
 // are counted, not stored).
-int Split(std::string_view line, const LineSpec& spec, std::array<std::string_view, kMaxFields>* out) {
+int Split(std::string_view line, const LineSpec& spec,
+          std::array<std::string_view, kMaxFields>* out) {
   const char* p = line.data();
   const char* end = p + line.size();
   int n = 0;
@@ -207,7 +209,8 @@ int Split(std::string_view line, const LineSpec& spec, std::array<std::string_vi
     case Delim::kChar: {
       const char* b = p;
       for (;;) {
-        const char* q = static_cast<const char*>(std::memchr(b, spec.ch, static_cast<size_t>(end - b)));
+        const char* q =
+            static_cast<const char*>(std::memchr(b, spec.ch, static_cast<size_t>(end - b)));
         if (q == nullptr) {
           push(b, end);
           break;
@@ -343,7 +346,8 @@ class LineCursor {
   bool Next(std::string_view* line, bool* too_long) {
     if (p_ >= end_) return false;
     ++line_no_;
-    const char* nl = static_cast<const char*>(std::memchr(p_, '\n', static_cast<size_t>(end_ - p_)));
+    const char* nl =
+        static_cast<const char*>(std::memchr(p_, '\n', static_cast<size_t>(end_ - p_)));
     const char* e = nl == nullptr ? end_ : nl;
     size_t len = static_cast<size_t>(e - p_);
     if (len > 0 && p_[len - 1] == '\r') --len;
@@ -364,13 +368,18 @@ inline bool IsBlankLine(std::string_view line) {
   return std::all_of(line.begin(), line.end(), [](char c) { return IsBlank(c) || c == '\r'; });
 }
 
-// First non-blank line (for detection); empty when there is none.
-std::string_view FirstDataLine(std::string_view text) {
+// First non-blank line (for detection): empty when there is none;
+// `*too_long_line` is its line number when it exceeds 1 MiB (else 0).
+std::string_view FirstDataLine(std::string_view text, uint64_t* too_long_line) {
   LineCursor cursor(text);
   std::string_view line;
   bool too_long = false;
+  *too_long_line = 0;
   while (cursor.Next(&line, &too_long)) {
-    if (too_long) return line.substr(0, 4096);
+    if (too_long) {
+      *too_long_line = cursor.line_no();
+      return line;
+    }
     if (!IsBlankLine(line)) return line;
   }
   return {};
@@ -410,13 +419,15 @@ bool ColumnsFromHeader(const std::array<std::string_view, kMaxFields>& fields, i
 }
 
 absl::StatusOr<ResolvedFormat> Detect(const std::string& path, std::string_view text) {
-  const std::string_view line = FirstDataLine(text);
+  uint64_t too_long_line = 0;
+  const std::string_view line = FirstDataLine(text, &too_long_line);
+  if (too_long_line > 0) return ErrorAt(path, too_long_line, "line longer than 1 MiB");
   if (line.empty()) return InvalidInput(path, "file is empty");
   std::array<std::string_view, kMaxFields> f;
   const std::string shown = Quoted(line.substr(0, 80));
   const auto undetectable = [&]() {
-    return InvalidInput(path, "cannot detect the format from the first line " + shown +
-                                  "; name it with --format");
+    return InvalidInput(
+        path, "cannot detect the format from the first line " + shown + "; name it with --format");
   };
   ResolvedFormat r;
   if (line.find("::") != std::string_view::npos) {
@@ -446,7 +457,10 @@ absl::StatusOr<ResolvedFormat> Detect(const std::string& path, std::string_view 
       r.format = DataFormat::kMovieLens;
       return r;
     }
-    if (spec.delim == Delim::kWhitespace && n == 2) {
+    // Two whitespace-separated ids, or two tab-separated ids in a ".txt"
+    // file (the SASRec convention), are SASRec text.
+    if (n == 2 && (spec.delim == Delim::kWhitespace ||
+                   (spec.ch == '\t' && std::filesystem::path(path).extension() == ".txt"))) {
       r.format = DataFormat::kSasrec;
       return r;
     }
@@ -475,11 +489,12 @@ absl::StatusOr<ResolvedFormat> Detect(const std::string& path, std::string_view 
 }
 
 absl::Status CheckCsvColumns(const std::string& path, const CsvColumns& c) {
-  if (c.user < 0 || c.item < 0) return InvalidInput(path, "csv: user and item columns are required");
+  if (c.user < 0 || c.item < 0)
+    return InvalidInput(path, "csv: user and item columns are required");
   const int maxcol = std::max({c.user, c.item, c.rating, c.timestamp});
   if (maxcol >= kMaxFields) {
-    return InvalidInput(path, "csv: column index " + std::to_string(maxcol) + " is over the limit of " +
-                                  std::to_string(kMaxFields - 1));
+    return InvalidInput(path, "csv: column index " + std::to_string(maxcol) +
+                                  " is over the limit of " + std::to_string(kMaxFields - 1));
   }
   if (c.rating < -1 || c.timestamp < -1) return InvalidInput(path, "csv: negative column index");
   if (c.delimiter == '\n' || c.delimiter == '\r' || c.delimiter == '"') {
@@ -627,15 +642,16 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
     if (columns < 0) {
       columns = n;
       if (columns < needed) {
-        return ErrorAt(path, line_no,
-                       "expected at least " + std::to_string(needed) + " columns, found " +
-                           std::to_string(n));
+        return ErrorAt(
+            path, line_no,
+            "expected at least " + std::to_string(needed) + " columns, found " + std::to_string(n));
       }
       if (columns <= kMaxFields) set_roles();
     }
     if (n != columns) {
-      return ErrorAt(path, line_no,
-                     "expected " + std::to_string(columns) + " columns, found " + std::to_string(n));
+      return ErrorAt(
+          path, line_no,
+          "expected " + std::to_string(columns) + " columns, found " + std::to_string(n));
     }
     if (header_pending) {
       header_pending = false;
@@ -648,8 +664,10 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
       }
     }
     uint64_t user = 0, item = 0;
-    if (!ParseU64(f[spec.user], &user)) return ErrorAt(path, line_no, IdError("user", f[spec.user]));
-    if (!ParseU64(f[spec.item], &item)) return ErrorAt(path, line_no, IdError("item", f[spec.item]));
+    if (!ParseU64(f[spec.user], &user))
+      return ErrorAt(path, line_no, IdError("user", f[spec.user]));
+    if (!ParseU64(f[spec.item], &item))
+      return ErrorAt(path, line_no, IdError("item", f[spec.item]));
     float rating = 1.0f;
     if (spec.rating >= 0 && !ParseRating(f[spec.rating], &rating, &reason)) {
       return ErrorAt(path, line_no, reason);
@@ -661,7 +679,8 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
     if (!add(user, item, rating, ts)) return too_many(line_no);
   }
   if (out.users.empty()) {
-    return InvalidInput(path, saw_header ? "file has a header but no interactions" : "file is empty");
+    return InvalidInput(path,
+                        saw_header ? "file has a header but no interactions" : "file is empty");
   }
   return out;
 }

@@ -62,12 +62,12 @@ struct CsvColumns {
 
 // The parsed file, in line order. users[k]/items[k] index user_ids/item_ids.
 struct RawInteractions {
-  std::vector<uint64_t> user_ids;  // raw dense user -> original id
-  std::vector<uint64_t> item_ids;  // raw dense item -> original id
-  std::vector<uint32_t> users;     // per line
-  std::vector<uint32_t> items;     // per line
-  std::vector<int64_t> timestamps; // per line (line number when absent)
-  std::vector<float> ratings;      // per line (1.0 when absent)
+  std::vector<uint64_t> user_ids;   // raw dense user -> original id
+  std::vector<uint64_t> item_ids;   // raw dense item -> original id
+  std::vector<uint32_t> users;      // per line
+  std::vector<uint32_t> items;      // per line
+  std::vector<int64_t> timestamps;  // per line (line number when absent)
+  std::vector<float> ratings;       // per line (1.0 when absent)
 
   size_t size() const { return users.size(); }
 };
@@ -88,7 +88,8 @@ struct ResolvedFormat {
 //   other header with user/item names -> csv, columns taken from the names
 //                                        (user|user_id|userId, item|item_id|
 //                                        itemId|movieId, rating, timestamp|time)
-//   2 whitespace-separated integers   -> sasrec
+//   2 whitespace-separated integers   -> sasrec (also 2 tab-separated
+//                                        integers in a ".txt" file)
 //   2..4 comma-separated integers     -> csv user,item[,rating[,timestamp]]
 absl::StatusOr<ResolvedFormat> ResolveFormat(const std::string& path, DataFormat requested,
                                              const CsvColumns& csv = {});

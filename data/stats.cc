@@ -46,7 +46,10 @@ nlohmann::json ToJson(const DatasetStats& s) {
       {"items", s.items},
       {"interactions", s.interactions},
       {"sequence_length",
-       {{"min", s.min_length}, {"median", s.median_length}, {"mean", s.mean_length}, {"max", s.max_length}}},
+       {{"min", s.min_length},
+        {"median", s.median_length},
+        {"mean", s.mean_length},
+        {"max", s.max_length}}},
       {"density", s.density},
       {"tied_timestamp_fraction", s.tied_timestamp_fraction},
   };

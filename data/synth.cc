@@ -17,7 +17,8 @@ namespace {
 absl::Status Bad(const std::string& what) { return absl::InvalidArgumentError("synth: " + what); }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Everything drawn once at setup and shared read-only by the workers.
@@ -73,8 +74,8 @@ class Model {
     const uint32_t start = ClusterStart(o_, c);
     const uint32_t size = ClusterStart(o_, c + 1) - start;
     const double u = rng.NextDouble() * cdf_[size - 1];
-    const uint32_t r = static_cast<uint32_t>(std::upper_bound(cdf_.begin(), cdf_.begin() + size, u) -
-                                             cdf_.begin());
+    const uint32_t r = static_cast<uint32_t>(
+        std::upper_bound(cdf_.begin(), cdf_.begin() + size, u) - cdf_.begin());
     return start + std::min(r, size - 1);
   }
 
@@ -125,7 +126,8 @@ class BlockWriter {
       }
     }
     SampleDirichlet(rng, o_.interest_alpha, weights_);
-    const size_t top = static_cast<size_t>(std::max_element(weights_.begin(), weights_.end()) - weights_.begin());
+    const size_t top =
+        static_cast<size_t>(std::max_element(weights_.begin(), weights_.end()) - weights_.begin());
     int64_t ts = 1'000'000'000 + rng.NextBelow(10'000'000);
     uint32_t previous = 0;
     for (uint32_t t = 0; t < length; ++t) {
@@ -178,8 +180,8 @@ absl::Status ValidateSynthOptions(const SynthOptions& o) {
   if (o.items == 0) return Bad("--items must be at least 1");
   if (o.clusters == 0) return Bad("clusters must be at least 1");
   if (o.items < o.clusters) {
-    return Bad("--items (" + std::to_string(o.items) + ") must be at least the number of clusters (" +
-               std::to_string(o.clusters) + ")");
+    return Bad("--items (" + std::to_string(o.items) +
+               ") must be at least the number of clusters (" + std::to_string(o.clusters) + ")");
   }
   if (!(o.zipf_exponent >= 0.0) || !std::isfinite(o.zipf_exponent)) {
     return Bad("zipf exponent must be a finite number >= 0");
@@ -193,7 +195,8 @@ absl::Status ValidateSynthOptions(const SynthOptions& o) {
   if (o.min_length == 0) return Bad("min length must be at least 1");
   if (o.max_length < o.min_length) return Bad("max length must be >= min length");
   if (!(o.mean_length >= o.min_length) || !std::isfinite(o.mean_length)) {
-    return Bad("mean length must be a finite number >= min length (" + std::to_string(o.min_length) + ")");
+    return Bad("mean length must be a finite number >= min length (" +
+               std::to_string(o.min_length) + ")");
   }
   if (!(o.length_sigma >= 0.0) || !std::isfinite(o.length_sigma) || o.length_sigma > 10.0) {
     return Bad("length sigma must be in [0, 10]");
@@ -261,7 +264,9 @@ absl::Status WriteSyntheticDataset(const SynthOptions& options, const std::strin
         uint64_t b;
         {
           std::unique_lock lock(mu);
-          cv.wait(lock, [&] { return stop || next_block >= num_blocks || next_block < written + window; });
+          cv.wait(lock, [&] {
+            return stop || next_block >= num_blocks || next_block < written + window;
+          });
           if (stop || next_block >= num_blocks) return;
           b = next_block++;
         }

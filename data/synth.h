@@ -38,7 +38,7 @@
 namespace fedrec {
 
 enum class SynthFormat {
-  kAuto,    // ".csv" extension -> kCsv, anything else -> kSasrec
+  kAuto,  // ".csv" extension -> kCsv, anything else -> kSasrec
   kSasrec,
   kCsv,
 };
@@ -58,8 +58,8 @@ struct SynthOptions {
   uint32_t min_length = 3;          // >= 1
   uint32_t max_length = 2000;       // >= min_length
   SynthFormat format = SynthFormat::kAuto;
-  int threads = 0;                  // 0: all hardware threads
-  uint32_t block_users = 2048;      // users per parallel work unit, >= 1
+  int threads = 0;              // 0: all hardware threads
+  uint32_t block_users = 2048;  // users per parallel work unit, >= 1
 };
 
 // InvalidArgument "synth: <what>" when an option is out of range.

@@ -1,9 +1,9 @@
 #include "data/cache.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "data/loader.h"
 #include "tests/data/test_util.h"
@@ -49,6 +49,9 @@ TEST_F(CacheTest, SecondLoadIsAHitWithTheSameDataset) {
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(second.cache_hit);
   ExpectSame(*a, *b);
+  EXPECT_EQ(first.format.format, DataFormat::kMovieLens);
+  EXPECT_EQ(second.format.format, DataFormat::kMovieLens);
+  EXPECT_EQ(first.raw_interactions, 3u);
   // Nothing was written next to the data.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "data"), fs::directory_iterator{}), 1);
 }
@@ -149,7 +152,10 @@ TEST(DefaultCacheDir, FollowsTheEnvironment) {
   const std::string xdg_value = xdg ? xdg : "";
   ::setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
   EXPECT_EQ(DefaultCacheDir(), "/tmp/xdg/fedrec");
-  if (xdg) ::setenv("XDG_CACHE_HOME", xdg_value.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
+  if (xdg)
+    ::setenv("XDG_CACHE_HOME", xdg_value.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
   if (saved) ::setenv("FEDREC_CACHE_DIR", saved_value.c_str(), 1);
 }
 

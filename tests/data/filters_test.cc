@@ -95,8 +95,8 @@ TEST(Filters, LoadDatasetAppliesThemAndRefusesAnEmptyResult) {
 TEST(Stats, CountsLengthsAndTies) {
   const auto dir = TestDir();
   // User 1: t=5,5,6 (two tied); user 2: t=1; user 3: t=2,3.
-  const std::string path =
-      WriteText(dir / "u.data", "1\t1\t1\t5\n1\t2\t1\t5\n1\t3\t1\t6\n2\t1\t1\t1\n3\t2\t1\t2\n3\t1\t1\t3\n");
+  const std::string path = WriteText(
+      dir / "u.data", "1\t1\t1\t5\n1\t2\t1\t5\n1\t3\t1\t6\n2\t1\t1\t1\n3\t2\t1\t2\n3\t1\t1\t3\n");
   LoadOptions o;
   o.use_cache = false;
   auto d = LoadDataset(path, o);

@@ -43,8 +43,9 @@ TEST(PartitionSpec, ParsesAndRefuses) {
   EXPECT_EQ(d->groups, 10u);
   EXPECT_EQ(ParsePartitionSpec("dirichlet:2:7")->groups, 7u);
   EXPECT_EQ(PartitionSpecName(*ParsePartitionSpec("dirichlet:0.25:4")), "dirichlet:0.25:4");
-  for (const char* bad : {"", "random", "dirichlet", "dirichlet:", "dirichlet:0", "dirichlet:-1",
-                          "dirichlet:abc", "dirichlet:inf", "dirichlet:1:", "dirichlet:1:0", "dirichlet:1:x"}) {
+  for (const char* bad :
+       {"", "random", "dirichlet", "dirichlet:", "dirichlet:0", "dirichlet:-1", "dirichlet:abc",
+        "dirichlet:inf", "dirichlet:1:", "dirichlet:1:0", "dirichlet:1:x"}) {
     auto s = ParsePartitionSpec(bad);
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(std::string(s.status().message()), ::testing::StartsWith("partition: '")) << bad;
@@ -82,7 +83,9 @@ TEST(Partition, ContiguousRangesDifferByAtMostOne) {
   const auto a = *AssignWorkers(d, {.kind = PartitionKind::kContiguous}, 10, 0);
   EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
   const auto sizes = Sizes(a, 10);
-  EXPECT_EQ(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()), 1u);
+  EXPECT_EQ(
+      *std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()),
+      1u);
   EXPECT_EQ(a.front(), 0u);
   EXPECT_EQ(a.back(), 9u);
 }
@@ -139,8 +142,8 @@ TEST_F(DirichletTest, LargeAlphaIsNearIidSmallAlphaIsSkewed) {
   // alpha = 0.01: each group lands almost entirely on one worker.
   EXPECT_GT(MeanMaxShare(0.01, kWorkers, 1), 0.9);
   // Near-balanced worker sizes for large alpha.
-  const auto a = *AssignWorkers(*data_, {.kind = PartitionKind::kDirichlet, .alpha = 1000, .groups = 10},
-                                kWorkers, 1);
+  const auto a = *AssignWorkers(
+      *data_, {.kind = PartitionKind::kDirichlet, .alpha = 1000, .groups = 10}, kWorkers, 1);
   for (uint64_t s : Sizes(a, kWorkers)) EXPECT_NEAR(static_cast<double>(s), 1500.0, 150.0);
 }
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/random.h"
 #include "data/loader.h"
 #include "tests/data/test_util.h"
 
@@ -55,19 +56,21 @@ TEST(Reader, MovieLensRemapsDenselyAndOrdersByTimeStably) {
 TEST(Reader, AllFormatsGiveTheSameDataset) {
   const auto dir = TestDir();
   const std::string tsv = WriteText(dir / "u.data", "1\t2\t3.5\t10\n1\t3\t4\t11\n2\t2\t1\t5\n");
-  const std::string dat = WriteText(dir / "ratings.dat", "1::2::3.5::10\n1::3::4::11\n2::2::1::5\n");
-  const std::string csv = WriteText(dir / "ratings.csv",
-                                    "userId,movieId,rating,timestamp\n1,2,3.5,10\n1,3,4,11\n2,2,1,5\n");
+  const std::string dat =
+      WriteText(dir / "ratings.dat", "1::2::3.5::10\n1::3::4::11\n2::2::1::5\n");
+  const std::string csv = WriteText(
+      dir / "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,10\n1,3,4,11\n2,2,1,5\n");
   // Generic CSV with another column order and an extra column.
-  const std::string gen = WriteText(dir / "g.csv", "ts;x;item;user;score\n10;a;2;1;3.5\n11;b;3;1;4\n5;c;2;2;1\n");
+  const std::string gen =
+      WriteText(dir / "g.csv", "ts;x;item;user;score\n10;a;2;1;3.5\n11;b;3;1;4\n5;c;2;2;1\n");
   auto a = Load(tsv);
   ASSERT_TRUE(a.ok()) << a.status();
-  for (const auto& [path, format] : std::vector<std::pair<std::string, DataFormat>>{
-           {tsv, DataFormat::kMovieLens},
-           {dat, DataFormat::kAuto},
-           {dat, DataFormat::kMovieLensDat},
-           {csv, DataFormat::kAuto},
-           {csv, DataFormat::kMovieLensCsv}}) {
+  for (const auto& [path, format] :
+       std::vector<std::pair<std::string, DataFormat>>{{tsv, DataFormat::kMovieLens},
+                                                       {dat, DataFormat::kAuto},
+                                                       {dat, DataFormat::kMovieLensDat},
+                                                       {csv, DataFormat::kAuto},
+                                                       {csv, DataFormat::kMovieLensCsv}}) {
     auto b = Load(path, format);
     ASSERT_TRUE(b.ok()) << path << ": " << b.status();
     EXPECT_EQ(a->items, b->items) << path;
@@ -78,7 +81,8 @@ TEST(Reader, AllFormatsGiveTheSameDataset) {
   LoadOptions o;
   o.use_cache = false;
   o.format = DataFormat::kCsv;
-  o.csv = CsvColumns{.delimiter = ';', .has_header = true, .user = 3, .item = 2, .rating = 4, .timestamp = 0};
+  o.csv = CsvColumns{
+      .delimiter = ';', .has_header = true, .user = 3, .item = 2, .rating = 4, .timestamp = 0};
   auto g = LoadDataset(gen, o);
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(a->items, g->items);
@@ -97,7 +101,10 @@ TEST(Reader, DetectsFormats) {
   EXPECT_EQ(detect("c", "userId,movieId,rating,timestamp\n1,2,3,4\n"), DataFormat::kMovieLensCsv);
   EXPECT_EQ(detect("d.txt", "\n\n1 2\n"), DataFormat::kSasrec);
   EXPECT_EQ(detect("e", "1,2\n"), DataFormat::kCsv);
-  auto header = ResolveFormat(WriteText(dir / "f.csv", "item,user,timestamp\n1,2,3\n"), DataFormat::kAuto);
+  EXPECT_EQ(detect("tabs.txt", "1\t2\n"), DataFormat::kSasrec);
+  EXPECT_EQ(detect("tabs.tsv", "1\t2\n"), DataFormat::kCsv);
+  auto header =
+      ResolveFormat(WriteText(dir / "f.csv", "item,user,timestamp\n1,2,3\n"), DataFormat::kAuto);
   ASSERT_TRUE(header.ok());
   EXPECT_EQ(header->format, DataFormat::kCsv);
   EXPECT_EQ(header->csv.user, 1);
@@ -111,7 +118,9 @@ TEST(Reader, DetectsFormats) {
 
 TEST(Reader, SasrecUsesLineNumbersAsTimeAndAcceptsBomCrlfAndBlankLines) {
   const auto dir = TestDir();
-  const std::string path = WriteText(dir / "s.txt", "\xEF\xBB\xBF" "1 5\r\n1 6\r\n\r\n2  5\r\n1\t5\r\n\r\n\n");
+  const std::string path = WriteText(dir / "s.txt",
+                                     "\xEF\xBB\xBF"
+                                     "1 5\r\n1 6\r\n\r\n2  5\r\n1\t5\r\n\r\n\n");
   auto d = Load(path);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->user_ids, (std::vector<uint64_t>{1, 2}));
@@ -122,8 +131,8 @@ TEST(Reader, SasrecUsesLineNumbersAsTimeAndAcceptsBomCrlfAndBlankLines) {
 
 TEST(Reader, LargeIdsUseTheHashPath) {
   const auto dir = TestDir();
-  const std::string path =
-      WriteText(dir / "s.txt", "18446744073709551615 9000000000\n5 9000000000\n18446744073709551615 1\n");
+  const std::string path = WriteText(
+      dir / "s.txt", "18446744073709551615 9000000000\n5 9000000000\n18446744073709551615 1\n");
   auto d = Load(path, DataFormat::kSasrec);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->user_ids, (std::vector<uint64_t>{18446744073709551615ull, 5}));
@@ -142,16 +151,21 @@ struct BadCase {
 TEST(Reader, RefusesBadInputWithExactMessages) {
   const auto dir = TestDir();
   const std::vector<BadCase> cases = {
-      {"u.data", "1\t2\t3\t4\n1\t2\t3\n", DataFormat::kAuto, "u.data:2: expected 4 columns, found 3"},
+      {"u.data", "1\t2\t3\t4\n1\t2\t3\n", DataFormat::kAuto,
+       "u.data:2: expected 4 columns, found 3"},
       {"x.csv", "user,item\n1,2\n1,-4\n", DataFormat::kAuto, "x.csv:3: item id '-4' is negative"},
       {"x.txt", "1 2\n\n18446744073709551616 3\n", DataFormat::kSasrec,
        "x.txt:3: user id '18446744073709551616' does not fit in 64 bits"},
-      {"y.txt", "1 2\nab 3\n", DataFormat::kSasrec, "y.txt:2: user id 'ab' is not a non-negative integer"},
-      {"z.txt", "1 2.5\n", DataFormat::kSasrec, "z.txt:1: item id '2.5' is not a non-negative integer"},
+      {"y.txt", "1 2\nab 3\n", DataFormat::kSasrec,
+       "y.txt:2: user id 'ab' is not a non-negative integer"},
+      {"z.txt", "1 2.5\n", DataFormat::kSasrec,
+       "z.txt:1: item id '2.5' is not a non-negative integer"},
       {"r.dat", "1::2::3::4\n1::2::3::4\n1::2::3::4\n1::2::3::4\n1::2::nan::4\n", DataFormat::kAuto,
        "r.dat:5: rating 'nan' is not a finite number"},
-      {"inf.dat", "1::2::inf::4\n", DataFormat::kAuto, "inf.dat:1: rating 'inf' is not a finite number"},
-      {"big.dat", "1::2::1e999::4\n", DataFormat::kAuto, "big.dat:1: rating '1e999' is not a finite number"},
+      {"inf.dat", "1::2::inf::4\n", DataFormat::kAuto,
+       "inf.dat:1: rating 'inf' is not a finite number"},
+      {"big.dat", "1::2::1e999::4\n", DataFormat::kAuto,
+       "big.dat:1: rating '1e999' is not a finite number"},
       {"s.dat", "1::2::good::4\n", DataFormat::kAuto, "s.dat:1: rating 'good' is not a number"},
       {"t.data", "1\t2\t3\tyesterday\n", DataFormat::kMovieLens,
        "t.data:1: timestamp 'yesterday' is not an integer"},
@@ -189,23 +203,79 @@ TEST(Reader, RefusesMissingFileDirectoryAndHugeLines) {
   auto directory_auto = Load(dir.string());
   EXPECT_EQ(Message(directory_auto.status()), dir.string() + ": is a directory");
 
-  const std::string big = WriteText(dir / "big.txt", "1 2\n" + std::string((1 << 20) + 1, '7') + " 3\n");
+  const std::string big =
+      WriteText(dir / "big.txt", "1 2\n" + std::string((1 << 20) + 1, '7') + " 3\n");
   auto huge = Load(big, DataFormat::kSasrec);
   EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(huge.status()), big + ":2: line longer than 1 MiB");
+  // Also when auto detection meets the long line first.
+  const std::string first =
+      WriteText(dir / "first.txt", "\n" + std::string((1 << 20) + 1, '7') + " 3\n");
+  EXPECT_EQ(Message(Load(first).status()), first + ":2: line longer than 1 MiB");
   // Exactly 1 MiB is fine as far as the length rule goes (it then fails on
   // the column count, which proves the line was read).
   const std::string edge = WriteText(dir / "edge.txt", std::string(1 << 20, '7') + "\n");
-  EXPECT_EQ(Message(Load(edge, DataFormat::kSasrec).status()), edge + ":1: expected 2 columns, found 1");
+  EXPECT_EQ(Message(Load(edge, DataFormat::kSasrec).status()),
+            edge + ":1: expected 2 columns, found 1");
 }
 
 TEST(Reader, LastLineWithoutNewlineAndQuotedCsvFields) {
   const auto dir = TestDir();
-  const std::string path = WriteText(dir / "q.csv", "\"user\",\"item\",\"rating\"\n\"1\", \"2\", 4.5");
+  const std::string path =
+      WriteText(dir / "q.csv", "\"user\",\"item\",\"rating\"\n\"1\", \"2\", 4.5");
   auto d = Load(path);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->ratings, (std::vector<float>{4.5f}));
   EXPECT_EQ(d->item_ids, (std::vector<uint64_t>{2}));
+}
+
+}  // namespace
+}  // namespace fedrec
+
+namespace fedrec {
+namespace {
+
+// The one-pass fast path and the general path must agree: the same data
+// written plainly and with every accepted quirk (padding, quotes, CRLF,
+// blank lines, decimals, negative timestamps, huge ids) loads identically.
+TEST(Reader, FastAndGeneralPathsAgree) {
+  const auto dir = testing::TestDir();
+  RandomStream rng({.seed = 3, .purpose = "reader_test"});
+  std::string plain = "user,item,rating,timestamp\n";
+  std::string quirky = "\xEF\xBB\xBF user , \"item\",rating,timestamp\r\n";
+  for (int k = 0; k < 20000; ++k) {
+    // Small ids (direct map) and ids near 2^64 (hash map, many rehashes).
+    const uint64_t user =
+        rng.NextBernoulli(0.5) ? rng.NextBelow(300) : ~uint64_t{0} - rng.NextBelow(5000);
+    const uint64_t item =
+        rng.NextBernoulli(0.5) ? rng.NextBelow(1000) : (uint64_t{1} << 40) + rng.NextBelow(9000);
+    const int64_t ts = static_cast<int64_t>(rng.NextBelow(100)) - 50;
+    const std::string rating = rng.NextBernoulli(0.5) ? "4" : "3.5";
+    plain += std::to_string(user) + "," + std::to_string(item) + "," + rating + "," +
+             std::to_string(ts) + "\n";
+    quirky += " " + std::to_string(user) + ",\"" + std::to_string(item) + "\", " + rating + " ," +
+              std::to_string(ts) + "\r\n";
+    if (k % 97 == 0) quirky += "  \r\n";
+  }
+  LoadOptions o;
+  o.use_cache = false;
+  auto a = LoadDataset(testing::WriteText(dir / "plain.csv", plain), o);
+  auto b = LoadDataset(testing::WriteText(dir / "quirky.csv", quirky), o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->user_ids, b->user_ids);
+  EXPECT_EQ(a->item_ids, b->item_ids);
+  EXPECT_EQ(a->offsets, b->offsets);
+  EXPECT_EQ(a->items, b->items);
+  EXPECT_EQ(a->timestamps, b->timestamps);
+  EXPECT_EQ(a->ratings, b->ratings);
+  EXPECT_EQ(a->num_interactions(), 20000u);
+  // Per-user time order holds, with negative timestamps too.
+  for (uint32_t u = 0; u < a->num_users(); ++u) {
+    for (uint64_t p = a->offsets[u] + 1; p < a->offsets[u + 1]; ++p) {
+      ASSERT_LE(a->timestamps[p - 1], a->timestamps[p]);
+    }
+  }
 }
 
 }  // namespace

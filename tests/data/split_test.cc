@@ -34,8 +34,10 @@ TEST(LeaveOneOutSplit, LastIsTestSecondToLastIsValidation) {
   EXPECT_EQ(split.Target(0, SplitPart::kTest), 5u);
   const auto valid_in = split.Input(0, SplitPart::kValidation);
   const auto test_in = split.Input(0, SplitPart::kTest);
-  EXPECT_EQ(std::vector<uint32_t>(valid_in.begin(), valid_in.end()), (std::vector<uint32_t>{1, 2, 3}));
-  EXPECT_EQ(std::vector<uint32_t>(test_in.begin(), test_in.end()), (std::vector<uint32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(std::vector<uint32_t>(valid_in.begin(), valid_in.end()),
+            (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(std::vector<uint32_t>(test_in.begin(), test_in.end()),
+            (std::vector<uint32_t>{1, 2, 3, 4}));
 }
 
 TEST(LeaveOneOutSplit, UsersWithFewerThanThreeInteractionsOnlyTrain) {

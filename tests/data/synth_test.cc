@@ -1,10 +1,10 @@
 #include "data/synth.h"
 
-#include <algorithm>
-#include <map>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
 
 #include "core/atomic_file.h"
 #include "data/loader.h"

@@ -1,15 +1,33 @@
 // Fixture helpers for data tests: a fresh temp dir per test and file writers.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
+#include <system_error>
+#include <vector>
 
 namespace fedrec::testing {
+
+// Directories made by TestDir(), removed when the test binary exits (kept
+// when FEDREC_KEEP_TEST_DIRS is set, for debugging).
+inline std::vector<std::filesystem::path>& CreatedTestDirs() {
+  static std::vector<std::filesystem::path> dirs;
+  static const bool registered = [] {
+    std::atexit([] {
+      if (std::getenv("FEDREC_KEEP_TEST_DIRS") != nullptr) return;
+      std::error_code ec;
+      for (const auto& d : CreatedTestDirs()) std::filesystem::remove_all(d, ec);
+    });
+    return true;
+  }();
+  (void)registered;
+  return dirs;
+}
 
 // A fresh, empty directory named after the running test.
 inline std::filesystem::path TestDir() {
@@ -19,6 +37,7 @@ inline std::filesystem::path TestDir() {
                                info->name() + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  CreatedTestDirs().push_back(dir);
   return dir;
 }
 
