@@ -3,11 +3,10 @@
 // "fedrec: error: <where>: <what>" and exit code 2 (user error) or 1.
 #pragma once
 
-#include <functional>
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/status.h"
 

@@ -1,9 +1,8 @@
 // Command-line flags shared by every command that loads a dataset.
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "core/status.h"
 #include "data/loader.h"
@@ -18,6 +17,11 @@ struct DataFlags {
   bool dedupe = false;
   bool no_cache = false;
   std::string cache_dir;
+  // Generic CSV (--format csv): "user,item[,rating[,timestamp]]" as 0-based
+  // column indices ("-" for an absent column), a delimiter, a header flag.
+  std::string csv_columns = "0,1";
+  std::string csv_delimiter = ",";
+  bool csv_no_header = false;
 
   // `input_flag` is "--input" for `data stats` and "--data" for `eval`.
   void AddTo(CLI::App* cmd, const std::string& input_flag);

@@ -81,7 +81,8 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("-k", args.k, "cut-off K of HR@K and NDCG@K")->capture_default_str();
   cmd->add_option("--negatives", args.negatives, "negatives per user (sampled protocol)")
       ->capture_default_str();
-  cmd->add_option("--seed", args.seed, "seed of the negative-sampling stream")->capture_default_str();
+  cmd->add_option("--seed", args.seed, "seed of the negative-sampling stream")
+      ->capture_default_str();
   cmd->add_option("--threads", args.threads, "0 = all cores")->capture_default_str();
   cmd->callback([&dispatch] { dispatch.run = [] { return RunEval(args); }; });
 }

@@ -26,7 +26,8 @@ absl::Status RunInspect(const InspectArgs& args) {
 
 void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch) {
   static InspectArgs args;
-  CLI::App* cmd = app.add_subcommand("inspect", "verify a checkpoint and print its header and digest");
+  CLI::App* cmd =
+      app.add_subcommand("inspect", "verify a checkpoint and print its header and digest");
   cmd->add_option("checkpoint", args.path, "checkpoint file")->required();
   cmd->add_flag("--json", args.json, "print the description as JSON");
   cmd->callback([&dispatch] { dispatch.run = [] { return RunInspect(args); }; });

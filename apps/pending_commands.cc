@@ -8,7 +8,8 @@ namespace {
 // command names of the contract reserved.
 void AddPending(CLI::App& parent, Dispatch& dispatch, const std::string& name,
                 const std::string& description, const std::string& issue) {
-  CLI::App* sub = parent.add_subcommand(name, description + " (not implemented yet: " + issue + ")");
+  CLI::App* sub =
+      parent.add_subcommand(name, description + " (not implemented yet: " + issue + ")");
   sub->allow_extras();
   sub->callback([&dispatch, name, issue] {
     dispatch.run = [name, issue] {

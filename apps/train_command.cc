@@ -34,7 +34,8 @@ absl::Status RunTrain(const TrainArgs& args) {
   (void)config;
   return absl::UnimplementedError(
       "train: the configuration is valid, but training is not implemented yet (central: issue "
-      "#3, federated: issue #4); nothing was written to " + args.out);
+      "#3, federated: issue #4); nothing was written to " +
+      args.out);
 }
 
 absl::Status RunConfigShow(const ConfigArgs& args) {

@@ -1,10 +1,10 @@
 // The commands of the contract, end to end through the real binary.
-#include <filesystem>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/apps/cli_test_util.h"
 
@@ -41,10 +41,25 @@ TEST_F(CliCommands, DataStatsCountsAndFilters) {
   EXPECT_EQ(filtered["interactions"], 6);
 }
 
+TEST_F(CliCommands, GenericCsvWithColumnMapping) {
+  // Columns: timestamp;item;user with a header; rating absent.
+  const auto p = dir_.File("events.csv", "ts;item;user\n30;7;1\n10;8;1\n20;9;1\n5;7;2\n");
+  nlohmann::json stats = RunJson(
+      "data stats --no-cache --format csv --csv-delimiter ';' "
+      "--csv-columns 2,1,-,0 --input '" +
+      p + "'");
+  EXPECT_EQ(stats["users"], 2);
+  EXPECT_EQ(stats["items"], 3);
+  EXPECT_EQ(stats["interactions"], 4);
+  const CliResult bad = RunFedrec(
+      "data stats --no-cache --format csv --csv-columns 2 --input '" + p + "'", dir_.path());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--csv-columns"));
+}
+
 TEST_F(CliCommands, SynthThenStatsThenEvalPop) {
   const std::string out = (dir_.path() / "s.txt").string();
-  nlohmann::json synth =
-      RunJson("data synth --users 400 --items 300 --seed 3 --out '" + out + "'");
+  nlohmann::json synth = RunJson("data synth --users 400 --items 300 --seed 3 --out '" + out + "'");
   ASSERT_TRUE(std::filesystem::exists(out));
   nlohmann::json stats = RunJson("data stats --no-cache --input '" + out + "'");
   EXPECT_EQ(stats["users"], 400);

@@ -1,11 +1,12 @@
 // Every class of bad input ends with exit code 2, one line
 // "fedrec: error: <where>: <what>", and no partial output.
-#include <filesystem>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
+
+#include "proto/checkpoint.h"
 #include "tests/apps/cli_test_util.h"
 
 namespace fedrec::testing {
@@ -87,14 +88,14 @@ TEST_F(CliErrors, UnknownFormat) {
 TEST_F(CliErrors, BadConfigKeyOrValueWritesNoRunDirectory) {
   const auto out = dir_.path() / "run";
   const auto bad_key = dir_.File("k.toml", "seed = 1\n[train]\nlrr = 0.1\n");
-  ExpectUserError(RunFedrec("train --config '" + bad_key + "' --out '" + out.string() + "'",
-                            dir_.path()),
-                  "k.toml:3:");
+  ExpectUserError(
+      RunFedrec("train --config '" + bad_key + "' --out '" + out.string() + "'", dir_.path()),
+      "k.toml:3:");
   EXPECT_FALSE(std::filesystem::exists(out));
   const auto bad_value = dir_.File("v.toml", "[train]\nlr = -1.0\n");
-  ExpectUserError(RunFedrec("train --config '" + bad_value + "' --out '" + out.string() + "'",
-                            dir_.path()),
-                  "train.lr");
+  ExpectUserError(
+      RunFedrec("train --config '" + bad_value + "' --out '" + out.string() + "'", dir_.path()),
+      "train.lr");
   EXPECT_FALSE(std::filesystem::exists(out));
   ExpectUserError(RunFedrec("train --config '" + bad_value + "' --set train.lr=abc --out '" +
                                 out.string() + "'",
@@ -110,10 +111,62 @@ TEST_F(CliErrors, UnknownSubcommandOrFlagIsAUsageError) {
 
 TEST_F(CliErrors, SynthWithBadOptionsWritesNothing) {
   const auto out = dir_.path() / "s.txt";
-  ExpectUserError(RunFedrec("data synth --users 0 --items 10 --out '" + out.string() + "'",
-                            dir_.path()),
-                  "users");
+  ExpectUserError(
+      RunFedrec("data synth --users 0 --items 10 --out '" + out.string() + "'", dir_.path()),
+      "users");
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// A small real checkpoint, written through the library.
+std::string WriteSmallCheckpoint(const TempDir& dir) {
+  Checkpoint ckpt;
+  ckpt.mutable_model()->set_type("pop");
+  ckpt.mutable_model()->set_num_items(3);
+  const float scores[3] = {3.0f, 1.0f, 2.0f};
+  *ckpt.add_tensors() = TensorToProto("item_scores", ConstTensorView{scores, 1, 3});
+  ckpt.set_round(7);
+  StampCheckpoint(&ckpt);
+  const std::string path = (dir.path() / "model.ckpt").string();
+  EXPECT_TRUE(WriteCheckpoint(path, ckpt).ok());
+  return path;
+}
+
+TEST_F(CliErrors, InspectReadsAGoodCheckpoint) {
+  const std::string path = WriteSmallCheckpoint(dir_);
+  const CliResult r = RunFedrec("inspect --json '" + path + "'", dir_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"round\": 7"));
+  const CliResult text = RunFedrec("inspect '" + path + "'", dir_.path());
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.out, HasSubstr("sha256"));
+}
+
+TEST_F(CliErrors, TruncatedCheckpoint) {
+  const std::string path = WriteSmallCheckpoint(dir_);
+  const std::string bytes = Slurp(path);
+  for (size_t keep : {size_t{0}, size_t{5}, size_t{30}, bytes.size() - 1}) {
+    const std::string cut = dir_.File("cut.ckpt", bytes.substr(0, keep));
+    const CliResult r = RunFedrec("inspect '" + cut + "'", dir_.path());
+    ExpectUserError(r, "cut.ckpt: ");
+  }
+}
+
+TEST_F(CliErrors, AlteredCheckpoint) {
+  const std::string path = WriteSmallCheckpoint(dir_);
+  std::string bytes = Slurp(path);
+  bytes[bytes.size() - 3] ^= 0x10;  // one bit of the payload
+  const std::string flipped = dir_.File("flip.ckpt", bytes);
+  ExpectUserError(RunFedrec("inspect '" + flipped + "'", dir_.path()), "digest mismatch");
+}
+
+TEST_F(CliErrors, WrongVersionOrNotACheckpoint) {
+  const std::string path = WriteSmallCheckpoint(dir_);
+  std::string bytes = Slurp(path);
+  bytes[8] = 9;  // format version 9
+  const std::string v9 = dir_.File("v9.ckpt", bytes);
+  ExpectUserError(RunFedrec("inspect '" + v9 + "'", dir_.path()), "version");
+  const std::string junk = dir_.File("junk.ckpt", std::string(100, 'x'));
+  ExpectUserError(RunFedrec("inspect '" + junk + "'", dir_.path()), "not a fedrec checkpoint");
 }
 
 }  // namespace
