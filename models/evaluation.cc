@@ -70,11 +70,11 @@ bool EvaluateUser(const Scorer& scorer, const LeaveOneOutSplit& split, const Eva
     for (uint32_t item : touched) s->marked[item] = 0;
     if (!possible) return false;
     s->scores.resize(s->candidates.size());
-    scorer.ScoreCandidates(input, s->candidates, s->scores);
+    scorer.ScoreCandidates(user, input, s->candidates, s->scores);
     for (size_t j = 1; j < s->scores.size(); ++j) CountAgainst(s->scores[0], s->scores[j], &count);
   } else {
     s->scores.resize(num_items);
-    scorer.ScoreAll(input, s->scores);
+    scorer.ScoreAll(user, input, s->scores);
     for (uint32_t item : input) s->marked[item] = 1;
     s->marked[target] = 1;  // the target is compared below, not against itself
     const float t = s->scores[target];

@@ -14,11 +14,11 @@ PopularityModel PopularityModel::Fit(const LeaveOneOutSplit& split) {
   return model;
 }
 
-void PopularityModel::ScoreAll(std::span<const uint32_t>, std::span<float> scores) const {
+void PopularityModel::ScoreAll(uint32_t, std::span<const uint32_t>, std::span<float> scores) const {
   std::copy(counts_.begin(), counts_.end(), scores.begin());
 }
 
-void PopularityModel::ScoreCandidates(std::span<const uint32_t>,
+void PopularityModel::ScoreCandidates(uint32_t, std::span<const uint32_t>,
                                       std::span<const uint32_t> candidates,
                                       std::span<float> scores) const {
   for (size_t j = 0; j < candidates.size(); ++j) scores[j] = counts_[candidates[j]];

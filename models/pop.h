@@ -16,8 +16,10 @@ class PopularityModel final : public Scorer {
   static PopularityModel Fit(const LeaveOneOutSplit& split);
 
   uint32_t num_items() const override { return static_cast<uint32_t>(counts_.size()); }
-  void ScoreAll(std::span<const uint32_t> history, std::span<float> scores) const override;
-  void ScoreCandidates(std::span<const uint32_t> history, std::span<const uint32_t> candidates,
+  void ScoreAll(uint32_t user, std::span<const uint32_t> history,
+                std::span<float> scores) const override;
+  void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
+                       std::span<const uint32_t> candidates,
                        std::span<float> scores) const override;
 
   const std::vector<float>& counts() const { return counts_; }

@@ -12,17 +12,22 @@ namespace fedrec {
 // (evaluation is parallel over users).
 class Scorer {
  public:
+  static constexpr uint32_t kUnknownUser = 0xFFFFFFFFu;
+
   virtual ~Scorer() = default;
 
   virtual uint32_t num_items() const = 0;
 
-  // scores[i] = score of item i for a user whose history is `history`
-  // (dense item ids, time order). scores.size() == num_items(). Higher is better.
-  virtual void ScoreAll(std::span<const uint32_t> history, std::span<float> scores) const = 0;
+  // scores[i] = score of item i for `user` (dense id, or kUnknownUser for
+  // a history typed in by hand) whose history is `history` (dense item ids,
+  // time order). scores.size() == num_items(). Higher is better. Sequence
+  // models read only the history; MF reads only the user.
+  virtual void ScoreAll(uint32_t user, std::span<const uint32_t> history,
+                        std::span<float> scores) const = 0;
 
   // scores[j] = score of candidates[j]. The default scores all items and
   // gathers; models override it when a candidate list is cheaper.
-  virtual void ScoreCandidates(std::span<const uint32_t> history,
+  virtual void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
                                std::span<const uint32_t> candidates, std::span<float> scores) const;
 };
 

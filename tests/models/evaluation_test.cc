@@ -34,7 +34,8 @@ class TableScorer final : public Scorer {
  public:
   explicit TableScorer(std::vector<float> fixed) : fixed_(std::move(fixed)) {}
   uint32_t num_items() const override { return static_cast<uint32_t>(fixed_.size()); }
-  void ScoreAll(std::span<const uint32_t> history, std::span<float> scores) const override {
+  void ScoreAll(uint32_t, std::span<const uint32_t> history,
+                std::span<float> scores) const override {
     std::copy(fixed_.begin(), fixed_.end(), scores.begin());
     if (oracle_ && !history.empty()) scores[(history.back() + 1) % fixed_.size()] = 1e9f;
   }
