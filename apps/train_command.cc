@@ -1,12 +1,16 @@
 // fedrec train --config FILE [--set key=value ...] --out RUN_DIR [--resume]
 // fedrec config show [--config FILE] [--set ...] | config keys
 //
-// Training itself arrives with issues #3 (central) and #4 (federated). Today
-// `train` resolves and validates the configuration exactly as a real run
-// will, so a bad config is refused the same way, and writes nothing.
+// federation.mode = "central" trains here (coordinator/central_trainer.h);
+// "federated" arrives with issue #4. The configuration is resolved and
+// validated, and the data loaded, before anything is written.
+// --resume continues RUN_DIR with the configuration stored in it; a --config
+// given as well must resolve to the same configuration.
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/cli_common.h"
+#include "coordinator/central_trainer.h"
 #include "core/config.h"
 
 namespace fedrec::cli {
@@ -49,7 +53,7 @@ absl::Status RunConfigShow(const ConfigArgs& args) {
 void RegisterTrainCommands(CLI::App& app, Dispatch& dispatch) {
   static TrainArgs train;
   CLI::App* cmd = app.add_subcommand("train", "train a model centrally or federated");
-  AddConfigFlags(cmd, &train.config, /*required=*/true);
+  AddConfigFlags(cmd, &train.config, /*required=*/false);
   cmd->add_option("--out", train.out, "run directory")->required();
   cmd->add_flag("--resume", train.resume, "continue the run in --out from its last checkpoint");
   cmd->callback([&dispatch] { dispatch.run = [] { return RunTrain(train); }; });

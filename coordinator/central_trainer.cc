@@ -1,0 +1,365 @@
+#include "coordinator/central_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+#include "coordinator/run_dir.h"
+#include "core/logging.h"
+#include "core/progress.h"
+#include "core/random.h"
+#include "core/sha256.h"
+#include "core/thread_pool.h"
+#include "core/timing.h"
+#include "data/loader.h"
+#include "data/split.h"
+#include "models/evaluation.h"
+#include "models/factory.h"
+#include "models/optimizer.h"
+#include "proto/checkpoint.h"
+#include "spdlog/spdlog.h"
+
+namespace fedrec {
+namespace {
+
+absl::StatusOr<LoadOptions> LoadOptionsFromConfig(const DataConfig& data) {
+  LoadOptions options;
+  FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(data.format));
+  options.min_count = static_cast<uint32_t>(data.min_count);
+  options.kcore = static_cast<uint32_t>(data.kcore);
+  options.dedupe_consecutive = data.dedupe_consecutive;
+  return options;
+}
+
+std::string ParamsDigest(const Model& model) {
+  Sha256 h;
+  const auto flat = model.global_params().Flat();
+  h.Update(flat.data(), flat.size_bytes());
+  if (const ParameterStore* local = model.local_params()) {
+    h.Update(local->Flat().data(), local->Flat().size_bytes());
+  }
+  return ToHex(h.Finish());
+}
+
+nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users) {
+  const std::string ks = std::to_string(k);
+  return {{"HR@" + ks, m.hr}, {"NDCG@" + ks, m.ndcg}, {"MRR", m.mrr}, {"users", users}};
+}
+
+// A training step's per-chunk state, reused across batches.
+struct Chunk {
+  std::unique_ptr<Workspace> workspace;
+  Gradients global;
+  Gradients local;
+  LossSum loss;
+};
+
+class CentralTrainer {
+ public:
+  CentralTrainer(const Config& config, const Dataset& data, std::unique_ptr<Model> model,
+                 proto::ModelSpec spec, RunDirectory dir, const TrainRunOptions& run)
+      : config_(config),
+        data_(data),
+        split_(data),
+        model_(std::move(model)),
+        spec_(std::move(spec)),
+        dir_(std::move(dir)),
+        run_(run) {}
+
+  absl::Status Setup() {
+    OptimizerOptions opt{.kind = config_.train.optimizer, .lr = config_.train.lr};
+    FEDREC_ASSIGN_OR_RETURN(optimizer_, Optimizer::Create(opt, model_->global_params()));
+    if (ParameterStore* local = model_->local_params()) {
+      // Local rows of a user are touched only by that user: lazy Adam keeps
+      // untouched users' rows (and their cost) out of every step.
+      opt.lazy_sparse = true;
+      FEDREC_ASSIGN_OR_RETURN(local_optimizer_, Optimizer::Create(opt, *local));
+    }
+    for (uint32_t u = 0; u < data_.num_users(); ++u) {
+      if (split_.Train(u).size() >= 2) trainable_users_.push_back(u);
+    }
+    if (trainable_users_.empty()) {
+      return absl::InvalidArgumentError(config_.data.path +
+                                        ": no user has two training interactions");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Resume(const Checkpoint& ckpt) {
+    FEDREC_RETURN_IF_ERROR(
+        WithContext(StoreFromTensors(ckpt.tensors(), &model_->global_params()), "checkpoint"));
+    if (ParameterStore* local = model_->local_params()) {
+      FEDREC_RETURN_IF_ERROR(
+          WithContext(StoreFromTensors(ckpt.local_tensors(), local), "checkpoint"));
+      FEDREC_RETURN_IF_ERROR(local_optimizer_->LoadState(ckpt.local_optimizer()));
+    }
+    FEDREC_RETURN_IF_ERROR(optimizer_->LoadState(ckpt.optimizer()));
+    start_epoch_ = static_cast<uint32_t>(ckpt.round());
+    best_epoch_ = ckpt.best_round();
+    for (const auto& [name, value] : ckpt.best_valid_metrics()) best_valid_[name] = value;
+    if (best_valid_.contains("NDCG")) best_ndcg_ = best_valid_["NDCG"];
+    // The best model so far is in best.ckpt.
+    if (best_epoch_ > 0) {
+      FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
+      best_params_ = model_->global_params();
+      FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &*best_params_));
+      if (const ParameterStore* local = model_->local_params()) {
+        best_local_ = *local;
+        FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &*best_local_));
+      }
+    }
+    return dir_.TruncateMetricsAfter(start_epoch_);
+  }
+
+  absl::StatusOr<nlohmann::json> Run() {
+    Stopwatch wall;
+    const uint32_t epochs = static_cast<uint32_t>(config_.train.epochs);
+    const uint32_t every = static_cast<uint32_t>(config_.eval.every);
+    std::vector<double> throughput;
+    double train_seconds = 0;
+    for (uint32_t epoch = start_epoch_ + 1; epoch <= epochs; ++epoch) {
+      Stopwatch sw;
+      FEDREC_ASSIGN_OR_RETURN(LossSum loss, TrainEpoch(epoch));
+      const double seconds = sw.ElapsedSeconds();
+      train_seconds += seconds;
+      throughput.push_back(static_cast<double>(trainable_users_.size()) / seconds);
+      nlohmann::json line = {{"epoch", epoch},
+                             {"loss", loss.examples ? loss.loss / loss.examples : 0.0},
+                             {"train_seconds", seconds},
+                             {"sequences_per_second", throughput.back()}};
+      if ((every != 0 && epoch % every == 0) || epoch == epochs) {
+        Stopwatch esw;
+        FEDREC_ASSIGN_OR_RETURN(EvalResult valid, Eval(SplitPart::kValidation, Protocol()));
+        line["valid"] = MetricsJson(valid.Mean(), K(), valid.sums.users);
+        line["eval_seconds"] = esw.ElapsedSeconds();
+        if (valid.Mean().ndcg > best_ndcg_ || best_epoch_ == 0) {
+          best_ndcg_ = valid.Mean().ndcg;
+          best_epoch_ = epoch;
+          best_valid_ = {
+              {"HR", valid.Mean().hr}, {"NDCG", valid.Mean().ndcg}, {"MRR", valid.Mean().mrr}};
+          best_params_ = model_->global_params();
+          if (const ParameterStore* local = model_->local_params()) best_local_ = *local;
+          FEDREC_RETURN_IF_ERROR(dir_.WriteBestCheckpoint(MakeCheckpoint(epoch)));
+        }
+        spdlog::info("epoch {}/{}: loss {:.4f}, valid NDCG@{} {:.4f} (best {:.4f} at epoch {})",
+                     epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, best_ndcg_,
+                     best_epoch_);
+      }
+      FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
+      const uint32_t ckpt_every = static_cast<uint32_t>(config_.checkpoint.every);
+      if ((ckpt_every != 0 && epoch % ckpt_every == 0) || epoch == epochs) {
+        FEDREC_RETURN_IF_ERROR(dir_.WriteRoundCheckpoint(
+            epoch, MakeCheckpoint(epoch), static_cast<uint32_t>(config_.checkpoint.keep)));
+      }
+    }
+    return Finish(wall.ElapsedSeconds(), train_seconds, throughput);
+  }
+
+ private:
+  EvalProtocol Protocol() const {
+    return config_.eval.protocol == "full" ? EvalProtocol::kFull : EvalProtocol::kSampled;
+  }
+  uint32_t K() const { return static_cast<uint32_t>(config_.eval.k); }
+  uint32_t Threads() const { return static_cast<uint32_t>(config_.backend.threads); }
+
+  absl::StatusOr<EvalResult> Eval(SplitPart part, EvalProtocol protocol) const {
+    EvalOptions o;
+    o.protocol = protocol;
+    o.part = part;
+    o.k = K();
+    o.negatives = static_cast<uint32_t>(config_.eval.negatives);
+    o.seed = static_cast<uint64_t>(config_.seed);
+    o.threads = Threads();
+    return Evaluate(*model_, split_, o);
+  }
+
+  absl::StatusOr<LossSum> TrainEpoch(uint32_t epoch) {
+    // Fisher-Yates over the trainable users from the epoch's own stream.
+    std::vector<uint32_t> order = trainable_users_;
+    RandomStream rng(
+        {.seed = static_cast<uint64_t>(config_.seed), .purpose = "batch_order", .round = epoch});
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.NextBelow64(i)]);
+
+    const size_t batch = static_cast<size_t>(config_.train.batch_size);
+    const size_t num_batches = (order.size() + batch - 1) / batch;
+    ProgressReporter progress("epoch " + std::to_string(epoch), num_batches, {.quiet = run_.quiet});
+    LossSum total;
+    for (size_t b = 0; b < num_batches; ++b) {
+      const size_t begin = b * batch, end = std::min(order.size(), begin + batch);
+      std::vector<UserSequence> seqs;
+      seqs.reserve(end - begin);
+      for (size_t i = begin; i < end; ++i) {
+        const uint32_t u = order[i];
+        const auto train = split_.Train(u);
+        const auto ratings = data_.Ratings(u).first(train.size());
+        seqs.push_back({.user = u, .items = train, .ratings = ratings});
+      }
+      FEDREC_ASSIGN_OR_RETURN(LossSum loss, Step(seqs, {.seed = static_cast<uint64_t>(config_.seed),
+                                                        .epoch = epoch,
+                                                        .step = static_cast<uint32_t>(b)}));
+      total.loss += loss.loss;
+      total.examples += loss.examples;
+      progress.Advance();
+    }
+    progress.Finish();
+    return total;
+  }
+
+  absl::StatusOr<LossSum> Step(std::span<const UserSequence> batch, const StepKey& key) {
+    const size_t num_chunks = (batch.size() + kChunkUsers - 1) / kChunkUsers;
+    while (chunks_.size() < num_chunks) {
+      Chunk c;
+      c.workspace = model_->NewWorkspace();
+      c.global = model_->NewGlobalGradients();
+      c.local = model_->NewLocalGradients();
+      chunks_.push_back(std::move(c));
+    }
+    FEDREC_RETURN_IF_ERROR(ParallelFor(
+        num_chunks, 1, Threads(), [&](size_t begin, size_t end, size_t) -> absl::Status {
+          for (size_t c = begin; c < end; ++c) {
+            Chunk& chunk = chunks_[c];
+            chunk.global.Clear();
+            if (model_->local_params() != nullptr) chunk.local.Clear();
+            const size_t first = c * kChunkUsers;
+            const auto users =
+                batch.subspan(first, std::min<size_t>(kChunkUsers, batch.size() - first));
+            chunk.loss = model_->ForwardBackward(users, key, chunk.workspace.get(), &chunk.global,
+                                                 model_->local_params() ? &chunk.local : nullptr);
+          }
+          return absl::OkStatus();
+        }));
+    // Fixed-order reduction: chunk 0 + chunk 1 + ... whatever ran where.
+    LossSum loss;
+    Gradients& total = chunks_[0].global;
+    for (size_t c = 0; c < num_chunks; ++c) {
+      if (c > 0) total.AddFrom(chunks_[c].global);
+      loss.loss += chunks_[c].loss.loss;
+      loss.examples += chunks_[c].loss.examples;
+    }
+    if (loss.examples == 0) return loss;
+    const float scale = 1.0f / static_cast<float>(loss.examples);
+    total.Scale(scale);
+    optimizer_->Step(total, &model_->global_params());
+    if (ParameterStore* local = model_->local_params()) {
+      Gradients& local_total = chunks_[0].local;
+      for (size_t c = 1; c < num_chunks; ++c) local_total.AddFrom(chunks_[c].local);
+      local_total.Scale(scale);
+      local_optimizer_->Step(local_total, local);
+    }
+    return loss;
+  }
+
+  Checkpoint MakeCheckpoint(uint32_t epoch) const {
+    Checkpoint ckpt;
+    SaveModel(spec_, *model_, &ckpt);
+    optimizer_->SaveState(ckpt.mutable_optimizer());
+    if (local_optimizer_) local_optimizer_->SaveState(ckpt.mutable_local_optimizer());
+    ckpt.set_round(epoch);
+    ckpt.set_best_round(best_epoch_);
+    for (const auto& [name, value] : best_valid_)
+      (*ckpt.mutable_best_valid_metrics())[name] = value;
+    ckpt.set_config_toml(ToToml(config_));
+    proto::DatasetFingerprint* fp = ckpt.mutable_dataset();
+    fp->set_source_path(config_.data.path);
+    fp->set_num_users(data_.num_users());
+    fp->set_num_items(data_.num_items());
+    fp->set_num_interactions(data_.num_interactions());
+    fp->set_options("format=" + config_.data.format +
+                    " min_count=" + std::to_string(config_.data.min_count) +
+                    " kcore=" + std::to_string(config_.data.kcore) +
+                    " dedupe_consecutive=" + (config_.data.dedupe_consecutive ? "true" : "false"));
+    StampCheckpoint(&ckpt);
+    return ckpt;
+  }
+
+  absl::StatusOr<nlohmann::json> Finish(double wall_seconds, double train_seconds,
+                                        std::vector<double> throughput) {
+    const std::string final_digest = ParamsDigest(*model_);
+    // Test metrics of the model selected on validation.
+    if (best_params_) {
+      model_->global_params() = *best_params_;
+      if (best_local_) *model_->local_params() = *best_local_;
+    }
+    nlohmann::json test;
+    for (EvalProtocol p : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
+      FEDREC_ASSIGN_OR_RETURN(EvalResult r, Eval(SplitPart::kTest, p));
+      test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
+    }
+    FEDREC_ASSIGN_OR_RETURN(EvalResult valid, Eval(SplitPart::kValidation, Protocol()));
+    std::sort(throughput.begin(), throughput.end());
+    nlohmann::json summary = {{"mode", "central"},
+                              {"model", spec_.type()},
+                              {"epochs", config_.train.epochs},
+                              {"best_epoch", best_epoch_},
+                              {"valid_at_best", MetricsJson(valid.Mean(), K(), valid.sums.users)},
+                              {"valid_protocol", EvalProtocolName(Protocol())},
+                              {"test_at_best", test},
+                              {"model_sha256", final_digest},
+                              {"best_model_sha256", ParamsDigest(*model_)},
+                              {"wall_seconds", wall_seconds},
+                              {"train_seconds", train_seconds},
+                              {"threads", Threads()},
+                              {"users", data_.num_users()},
+                              {"items", data_.num_items()},
+                              {"interactions", data_.num_interactions()}};
+    if (!throughput.empty()) {
+      summary["sequences_per_second_median"] = throughput[throughput.size() / 2];
+    }
+    FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
+    return summary;
+  }
+
+  const Config& config_;
+  const Dataset& data_;
+  LeaveOneOutSplit split_;
+  std::unique_ptr<Model> model_;
+  proto::ModelSpec spec_;
+  RunDirectory dir_;
+  TrainRunOptions run_;
+  std::unique_ptr<Optimizer> optimizer_, local_optimizer_;
+  std::vector<uint32_t> trainable_users_;
+  std::vector<Chunk> chunks_;
+  uint32_t start_epoch_ = 0;
+  uint64_t best_epoch_ = 0;
+  double best_ndcg_ = -1;
+  std::map<std::string, double> best_valid_;
+  std::optional<ParameterStore> best_params_, best_local_;
+};
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
+                                                  const TrainRunOptions& run) {
+  if (config.data.path.empty()) {
+    return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
+  }
+  FEDREC_ASSIGN_OR_RETURN(LoadOptions load, LoadOptionsFromConfig(config.data));
+  FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
+  FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
+                          ModelSpecFromConfig(config, data.num_users(), data.num_items()));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec));
+  model->Initialize(static_cast<uint64_t>(config.seed));
+
+  // Everything that can be refused has been checked: now the run directory.
+  std::optional<Checkpoint> resume_from;
+  absl::StatusOr<RunDirectory> dir = run.resume ? RunDirectory::Reopen(run.out_dir)
+                                                : RunDirectory::Create(run.out_dir, ToToml(config));
+  if (!dir.ok()) return dir.status();
+  if (run.resume) {
+    if (auto latest = dir->LatestCheckpoint()) {
+      FEDREC_ASSIGN_OR_RETURN(resume_from, ReadCheckpoint(*latest));
+    }
+  }
+
+  CentralTrainer trainer(config, data, std::move(model), spec, std::move(*dir), run);
+  FEDREC_RETURN_IF_ERROR(trainer.Setup());
+  if (resume_from) FEDREC_RETURN_IF_ERROR(trainer.Resume(*resume_from));
+  return trainer.Run();
+}
+
+}  // namespace fedrec

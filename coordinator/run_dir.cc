@@ -1,0 +1,135 @@
+#include "coordinator/run_dir.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "core/atomic_file.h"
+
+namespace fedrec {
+namespace fs = std::filesystem;
+namespace {
+
+// Rounds of the ckpt-<round>.ckpt files in `dir`, ascending.
+std::vector<uint64_t> CheckpointRounds(const std::string& dir) {
+  std::vector<uint64_t> rounds;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 10 && name.starts_with("ckpt-") && name.ends_with(".ckpt")) {
+      const std::string digits = name.substr(5, name.size() - 10);
+      if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+        rounds.push_back(std::stoull(digits));
+      }
+    }
+  }
+  std::sort(rounds.begin(), rounds.end());
+  return rounds;
+}
+
+std::string RoundFile(const std::string& dir, uint64_t round) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "/ckpt-%08llu.ckpt", static_cast<unsigned long long>(round));
+  return dir + name;
+}
+
+}  // namespace
+
+absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
+                                                  const std::string& config_toml) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && !(fs::is_directory(path, ec) && fs::is_empty(path, ec))) {
+    return absl::AlreadyExistsError(path +
+                                    ": run directory exists and is not empty (use --resume to "
+                                    "continue it, or choose another --out)");
+  }
+  fs::create_directories(path + "/checkpoints", ec);
+  if (ec) return absl::FailedPreconditionError(path + ": cannot create: " + ec.message());
+  RunDirectory dir(path);
+  FEDREC_RETURN_IF_ERROR(WriteFileAtomic(path + "/config.toml", config_toml));
+  FEDREC_RETURN_IF_ERROR(dir.OpenMetrics());
+  return dir;
+}
+
+absl::StatusOr<RunDirectory> RunDirectory::Reopen(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path + "/config.toml", ec)) {
+    return absl::NotFoundError(path + ": not a run directory (no config.toml) to resume");
+  }
+  fs::create_directories(path + "/checkpoints", ec);
+  RunDirectory dir(path);
+  FEDREC_RETURN_IF_ERROR(dir.OpenMetrics());
+  return dir;
+}
+
+RunDirectory::RunDirectory(RunDirectory&& other) noexcept
+    : path_(std::move(other.path_)), metrics_(std::exchange(other.metrics_, nullptr)) {}
+
+RunDirectory::~RunDirectory() {
+  if (metrics_ != nullptr) std::fclose(metrics_);
+}
+
+absl::Status RunDirectory::OpenMetrics() {
+  metrics_ = std::fopen((path_ + "/metrics.jsonl").c_str(), "a");
+  if (metrics_ == nullptr) {
+    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: cannot open for append");
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::string> RunDirectory::LatestCheckpoint() const {
+  const auto rounds = CheckpointRounds(CheckpointDir());
+  if (rounds.empty()) return std::nullopt;
+  return RoundFile(CheckpointDir(), rounds.back());
+}
+
+absl::Status RunDirectory::TruncateMetricsAfter(uint64_t round) {
+  const std::string file = path_ + "/metrics.jsonl";
+  std::ifstream in(file);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) break;  // a torn last line from a killed run
+    const uint64_t r = j.value("round", j.value("epoch", uint64_t{0}));
+    if (r <= round) kept += line + "\n";
+  }
+  in.close();
+  if (metrics_ != nullptr) std::fclose(metrics_);
+  metrics_ = nullptr;
+  FEDREC_RETURN_IF_ERROR(WriteFileAtomic(file, kept));
+  return OpenMetrics();
+}
+
+absl::Status RunDirectory::AppendMetrics(const nlohmann::json& line) {
+  const std::string text = line.dump() + "\n";
+  if (std::fwrite(text.data(), 1, text.size(), metrics_) != text.size() ||
+      std::fflush(metrics_) != 0) {
+    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: write failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDirectory::WriteSummary(const nlohmann::json& summary) {
+  return WriteFileAtomic(path_ + "/summary.json", summary.dump(2) + "\n");
+}
+
+absl::Status RunDirectory::WriteRoundCheckpoint(uint64_t round, const Checkpoint& checkpoint,
+                                                uint32_t keep) {
+  FEDREC_RETURN_IF_ERROR(WriteCheckpoint(RoundFile(CheckpointDir(), round), checkpoint));
+  if (keep == 0) return absl::OkStatus();
+  const auto rounds = CheckpointRounds(CheckpointDir());
+  for (size_t i = 0; i + keep < rounds.size(); ++i) {
+    std::error_code ec;
+    fs::remove(RoundFile(CheckpointDir(), rounds[i]), ec);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDirectory::WriteBestCheckpoint(const Checkpoint& checkpoint) {
+  return WriteCheckpoint(BestCheckpointPath(), checkpoint);
+}
+
+}  // namespace fedrec

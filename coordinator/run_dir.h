@@ -1,0 +1,63 @@
+// A run directory (DESIGN.md "Command line"): what a training run leaves.
+//
+//   RUN_DIR/config.toml       the fully resolved configuration
+//   RUN_DIR/metrics.jsonl     one JSON object per epoch or round (appended, flushed)
+//   RUN_DIR/summary.json      final metrics, timings, model_sha256 (atomic)
+//   RUN_DIR/checkpoints/      ckpt-<round>.ckpt (the last `keep`) and best.ckpt
+//
+// Nothing partial: the directory is created only after the configuration and
+// the data were accepted, every file but metrics.jsonl is written atomically,
+// and metrics.jsonl lines are written whole. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "proto/checkpoint.h"
+
+namespace fedrec {
+
+class RunDirectory {
+ public:
+  // A new run: refuses (AlreadyExists) a directory that exists and is not
+  // empty. Writes config.toml.
+  static absl::StatusOr<RunDirectory> Create(const std::string& path,
+                                             const std::string& config_toml);
+  // Continues a run: the directory must hold config.toml; metrics.jsonl is
+  // truncated to the lines of rounds <= `resumed_round`.
+  static absl::StatusOr<RunDirectory> Reopen(const std::string& path);
+
+  RunDirectory(RunDirectory&& other) noexcept;
+  RunDirectory& operator=(RunDirectory&&) = delete;
+  RunDirectory(const RunDirectory&) = delete;
+  ~RunDirectory();
+
+  const std::string& path() const { return path_; }
+  std::string CheckpointDir() const { return path_ + "/checkpoints"; }
+  std::string BestCheckpointPath() const { return CheckpointDir() + "/best.ckpt"; }
+
+  // The newest ckpt-<round>.ckpt, if any.
+  std::optional<std::string> LatestCheckpoint() const;
+  // Keeps only metrics lines whose "round" (or "epoch") is <= round, so a
+  // resumed run does not repeat lines.
+  absl::Status TruncateMetricsAfter(uint64_t round);
+
+  absl::Status AppendMetrics(const nlohmann::json& line);
+  absl::Status WriteSummary(const nlohmann::json& summary);
+  // Writes ckpt-<round>.ckpt and deletes the oldest beyond `keep` (0 = all).
+  absl::Status WriteRoundCheckpoint(uint64_t round, const Checkpoint& checkpoint, uint32_t keep);
+  absl::Status WriteBestCheckpoint(const Checkpoint& checkpoint);
+
+ private:
+  explicit RunDirectory(std::string path) : path_(std::move(path)) {}
+  absl::Status OpenMetrics();
+
+  std::string path_;
+  std::FILE* metrics_ = nullptr;
+};
+
+}  // namespace fedrec
