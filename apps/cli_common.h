@@ -28,7 +28,8 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch);
 void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch);
 // train (validates its config today) and config show|keys.
 void RegisterTrainCommands(CLI::App& app, Dispatch& dispatch);
-// recommend, privacy, sweep: part of the contract, built by later issues.
+void RegisterRecommendCommand(CLI::App& app, Dispatch& dispatch);
+// privacy, sweep: part of the contract, built by later issues.
 void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch);
 
 }  // namespace fedrec::cli

@@ -1,11 +1,15 @@
 // fedrec eval --model pop --data PATH | --checkpoint CKPT
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
 #include "data/split.h"
 #include "models/evaluation.h"
+#include "models/factory.h"
 #include "models/pop.h"
+#include "proto/checkpoint.h"
 
 namespace fedrec::cli {
 namespace {
@@ -22,15 +26,36 @@ struct EvalArgs {
   uint32_t threads = 0;
 };
 
-absl::Status RunEval(const EvalArgs& args) {
-  if (!args.checkpoint.empty()) {
-    return absl::UnimplementedError(
-        "eval --checkpoint: trained models arrive with issue #3; use --model pop for now");
+// Loads the data the way the checkpoint's run did (its config's cleaning
+// options), so dense ids agree, and checks that they do.
+absl::StatusOr<Dataset> LoadDataForCheckpoint(const EvalArgs& args, const Checkpoint& ckpt) {
+  FEDREC_ASSIGN_OR_RETURN(LoadOptions load, args.data.ToLoadOptions());
+  if (!ckpt.config_toml().empty()) {
+    FEDREC_ASSIGN_OR_RETURN(Config config,
+                            ParseConfig(ckpt.config_toml(), args.checkpoint + " (config)"));
+    FEDREC_ASSIGN_OR_RETURN(load.format, ParseDataFormat(config.data.format));
+    load.min_count = static_cast<uint32_t>(config.data.min_count);
+    load.kcore = static_cast<uint32_t>(config.data.kcore);
+    load.dedupe_consecutive = config.data.dedupe_consecutive;
   }
-  if (args.model != "pop") {
+  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(args.data.input, load));
+  const bool same_items = ckpt.item_ids_size() == 0
+                              ? dataset.num_items() == ckpt.model().num_items()
+                              : std::equal(dataset.item_ids.begin(), dataset.item_ids.end(),
+                                           ckpt.item_ids().begin(), ckpt.item_ids().end());
+  if (!same_items) {
+    return absl::InvalidArgumentError(
+        args.data.input + ": its items do not match the checkpoint's (" +
+        std::to_string(dataset.num_items()) + " vs " + std::to_string(ckpt.model().num_items()) +
+        " items, or another order): evaluate on the data the model was trained on");
+  }
+  return dataset;
+}
+
+absl::Status RunEval(const EvalArgs& args) {
+  if (args.checkpoint.empty() && args.model != "pop") {
     return absl::InvalidArgumentError("eval: --model '" + args.model +
-                                      "' cannot be evaluated without a checkpoint; "
-                                      "only 'pop' is fitted on the fly");
+                                      "' needs --checkpoint; only 'pop' is fitted on the fly");
   }
   EvalOptions options;
   FEDREC_ASSIGN_OR_RETURN(options.protocol, ParseEvalProtocol(args.protocol));
@@ -40,19 +65,30 @@ absl::Status RunEval(const EvalArgs& args) {
   options.seed = args.seed;
   options.threads = args.threads;
 
-  FEDREC_ASSIGN_OR_RETURN(LoadOptions load, args.data.ToLoadOptions());
-  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(args.data.input, load));
+  Dataset dataset;
+  std::unique_ptr<Scorer> scorer;
+  std::string model_name = args.model;
+  if (!args.checkpoint.empty()) {
+    FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpoint(args.checkpoint));
+    FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataForCheckpoint(args, ckpt));
+    FEDREC_ASSIGN_OR_RETURN(scorer, LoadModel(ckpt));
+    model_name = ckpt.model().type();
+  } else {
+    FEDREC_ASSIGN_OR_RETURN(LoadOptions load, args.data.ToLoadOptions());
+    FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataset(args.data.input, load));
+  }
   const LeaveOneOutSplit split(dataset);
   const auto start = std::chrono::steady_clock::now();
-  const PopularityModel pop = PopularityModel::Fit(split);
-  FEDREC_ASSIGN_OR_RETURN(EvalResult result, Evaluate(pop, split, options));
+  if (!scorer) scorer = std::make_unique<PopularityModel>(PopularityModel::Fit(split));
+  FEDREC_ASSIGN_OR_RETURN(EvalResult result, Evaluate(*scorer, split, options));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const RankMetrics mean = result.Mean();
   const std::string k = std::to_string(options.k);
   nlohmann::json j;
-  j["model"] = args.model;
+  j["model"] = model_name;
+  if (!args.checkpoint.empty()) j["checkpoint"] = args.checkpoint;
   j["data"] = args.data.input;
   j["protocol"] = EvalProtocolName(options.protocol);
   j["split"] = SplitPartName(options.part);
@@ -75,7 +111,8 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a model (HR@K, NDCG@K, MRR) on a split");
   args.data.AddTo(cmd, "--data");
   cmd->add_option("--model", args.model, "model fitted on the fly: pop")->capture_default_str();
-  cmd->add_option("--checkpoint", args.checkpoint, "evaluate a saved model (issue #3)");
+  cmd->add_option("--checkpoint", args.checkpoint,
+                  "evaluate a saved model (data cleaned as in its run)");
   cmd->add_option("--protocol", args.protocol, "sampled|full")->capture_default_str();
   cmd->add_option("--split", args.split, "valid|test")->capture_default_str();
   cmd->add_option("-k", args.k, "cut-off K of HR@K and NDCG@K")->capture_default_str();

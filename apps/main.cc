@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   fedrec::cli::RegisterEvalCommand(app, dispatch);
   fedrec::cli::RegisterInspectCommand(app, dispatch);
   fedrec::cli::RegisterTrainCommands(app, dispatch);
+  fedrec::cli::RegisterRecommendCommand(app, dispatch);
   fedrec::cli::RegisterPendingCommands(app, dispatch);
 
   try {

@@ -273,6 +273,8 @@ class CentralTrainer {
                     " min_count=" + std::to_string(config_.data.min_count) +
                     " kcore=" + std::to_string(config_.data.kcore) +
                     " dedupe_consecutive=" + (config_.data.dedupe_consecutive ? "true" : "false"));
+    ckpt.mutable_item_ids()->Add(data_.item_ids.begin(), data_.item_ids.end());
+    ckpt.mutable_user_ids()->Add(data_.user_ids.begin(), data_.user_ids.end());
     StampCheckpoint(&ckpt);
     return ckpt;
   }
