@@ -1,0 +1,138 @@
+// Causal multi-head self-attention WITHOUT an output projection, exactly as
+// the SASRec paper and its official code (modules.multihead_attention):
+//
+//   Q = queries Wq + bq,  K = keys Wk + bk,  V = keys Wv + bv     (L x d each)
+//   for head h (columns [h*dh, (h+1)*dh), dh = d / heads):
+//     P_h   = softmax_row(Q_h K_h^T / sqrt(dh))  with P_h[i][j] = 0 for j > i
+//     Pd_h  = dropout(P_h)                        (inverted dropout on weights)
+//     out_h = Pd_h V_h
+//   out = [out_1 ... out_heads]                                   (L x d)
+//
+// The residual (the official code adds the normalised queries) is added by
+// the caller. Only valid (non-padded) positions are ever passed in: with the
+// official key masking a padded key gets weight exp(-2^32) = 0, and with
+// right-aligned sequences padded queries come first and are never read by
+// valid positions, so computing on the valid suffix alone is exact.
+#pragma once
+
+#include <cmath>
+
+#include "core/random.h"
+#include "models/layers/dropout.h"
+#include "models/layers/eigen_types.h"
+#include "models/layers/linear.h"
+
+namespace fedrec::layers {
+
+template <typename S>
+struct AttentionParams {
+  ConstMatrixMap<S> wq, wk, wv;     // d x d
+  ConstRowVectorMap<S> bq, bk, bv;  // 1 x d
+};
+
+template <typename S>
+struct AttentionGrads {
+  MatrixMap<S> wq, wk, wv;
+  RowVectorMap<S> bq, bk, bv;
+};
+
+// Caller-owned buffers written by Forward and read by Backward.
+template <typename S>
+struct AttentionCache {
+  MatrixMap<S> q, k, v;  // L x d projections
+  S* probs;              // heads x L x L: P_h (zero above the diagonal)
+  S* dropped;            // heads x L x L: Pd_h (may equal probs when no dropout)
+  S* mask;               // heads x L x L dropout mask; unused without dropout
+};
+
+// Scratch for Backward (contents irrelevant on entry).
+template <typename S>
+struct AttentionScratch {
+  MatrixMap<S> dq, dk, dv;  // L x d
+  S* dp;                    // L x L
+};
+
+// out[L x d] = attention(queries[L x d], keys[L x d]) as above. Dropout on
+// the weights when `dropout_stream` is not null and rate > 0 (then
+// cache.dropped and cache.mask must be distinct buffers from cache.probs).
+template <typename S>
+void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
+                            const AttentionParams<S>& p, int heads, RandomStream* dropout_stream,
+                            double rate, AttentionCache<S> cache, MatrixMap<S> out) {
+  const Eigen::Index len = queries.rows();
+  const Eigen::Index d = queries.cols();
+  const Eigen::Index dh = d / heads;
+  const S scale = S(1) / std::sqrt(S(dh));
+  const bool drop = dropout_stream != nullptr && rate > 0;
+  LinearForward<S>(queries, p.wq, p.bq, cache.q);
+  LinearForward<S>(keys, p.wk, p.bk, cache.k);
+  LinearForward<S>(keys, p.wv, p.bv, cache.v);
+  for (int h = 0; h < heads; ++h) {
+    MatrixMap<S> prob(cache.probs + h * len * len, len, len);
+    prob.noalias() = cache.q.middleCols(h * dh, dh) * cache.k.middleCols(h * dh, dh).transpose();
+    for (Eigen::Index i = 0; i < len; ++i) {
+      auto row = prob.row(i).head(i + 1).array();
+      const S mx = row.maxCoeff();
+      row = ((row - mx) * scale).exp();
+      row /= row.sum();
+      prob.row(i).tail(len - i - 1).setZero();
+    }
+    if (drop) {
+      MatrixMap<S> dropped(cache.dropped + h * len * len, len, len);
+      S* mask = cache.mask + h * len * len;
+      for (Eigen::Index i = 0; i < len; ++i) {
+        FillDropoutMask(*dropout_stream, rate, mask + i * len, static_cast<size_t>(i + 1));
+        dropped.row(i).head(i + 1) =
+            prob.row(i).head(i + 1).cwiseProduct(RowVectorMap<S>(mask + i * len, i + 1));
+        dropped.row(i).tail(len - i - 1).setZero();
+      }
+      out.middleCols(h * dh, dh).noalias() = dropped * cache.v.middleCols(h * dh, dh);
+    } else {
+      out.middleCols(h * dh, dh).noalias() = prob * cache.v.middleCols(h * dh, dh);
+    }
+  }
+}
+
+// Given dout[L x d]: accumulates parameter gradients into `g`, and
+// dqueries += dL/dqueries, dkeys += dL/dkeys (they may be the same buffer
+// when queries and keys are the same tensor). `dropped_used` tells whether
+// Forward applied dropout.
+template <typename S>
+void CausalAttentionBackward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
+                             const AttentionParams<S>& p, int heads, bool dropped_used,
+                             const AttentionCache<S>& cache, ConstMatrixMap<S> dout,
+                             AttentionGrads<S> g, AttentionScratch<S> s, MatrixMap<S> dqueries,
+                             MatrixMap<S> dkeys) {
+  const Eigen::Index len = queries.rows();
+  const Eigen::Index d = queries.cols();
+  const Eigen::Index dh = d / heads;
+  const S scale = S(1) / std::sqrt(S(dh));
+  MatrixMap<S> dp(s.dp, len, len);
+  for (int h = 0; h < heads; ++h) {
+    ConstMatrixMap<S> prob(cache.probs + h * len * len, len, len);
+    ConstMatrixMap<S> dropped(dropped_used ? cache.dropped + h * len * len
+                                           : cache.probs + h * len * len,
+                              len, len);
+    auto dout_h = dout.middleCols(h * dh, dh);
+    s.dv.middleCols(h * dh, dh).noalias() = dropped.transpose() * dout_h;
+    dp.noalias() = dout_h * cache.v.middleCols(h * dh, dh).transpose();
+    // dS = P o (dP - rowsum(dP o P)), with dP = dPd o mask; times the scale.
+    for (Eigen::Index i = 0; i < len; ++i) {
+      auto dprow = dp.row(i).head(i + 1).array();
+      if (dropped_used) dprow *= Eigen::Map<const Eigen::Array<S, 1, Eigen::Dynamic>>(
+                             cache.mask + h * len * len + i * len, i + 1);
+      auto prow = prob.row(i).head(i + 1).array();
+      const S c = (dprow * prow).sum();
+      dprow = prow * (dprow - c) * scale;
+      dp.row(i).tail(len - i - 1).setZero();
+    }
+    s.dq.middleCols(h * dh, dh).noalias() = dp * cache.k.middleCols(h * dh, dh);
+    s.dk.middleCols(h * dh, dh).noalias() = dp.transpose() * cache.q.middleCols(h * dh, dh);
+  }
+  ConstMatrixMap<S> dq(s.dq.data(), len, d), dk(s.dk.data(), len, d), dv(s.dv.data(), len, d);
+  LinearBackward<S>(queries, p.wq, dq, g.wq, g.bq, &dqueries);
+  LinearBackward<S>(keys, p.wk, dk, g.wk, g.bk, &dkeys);
+  LinearBackward<S>(keys, p.wv, dv, g.wv, g.bv, &dkeys);
+}
+
+}  // namespace fedrec::layers

@@ -1,0 +1,27 @@
+// Affine layer y = x W + b, applied row-wise (a point-wise dense layer or
+// TF's 1x1 conv1d).
+#pragma once
+
+#include "models/layers/eigen_types.h"
+
+namespace fedrec::layers {
+
+// y[n x out] = x[n x in] * w[in x out] + b[1 x out].
+template <typename S>
+void LinearForward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstRowVectorMap<S> b,
+                   MatrixMap<S> y) {
+  y.noalias() = x * w;
+  y.rowwise() += b;
+}
+
+// dw[in x out] += x^T dy; db[1 x out] += colsum(dy); dx[n x in] += dy w^T
+// (skipped when dx == nullptr, e.g. for an input that needs no gradient).
+template <typename S>
+void LinearBackward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstMatrixMap<S> dy,
+                    MatrixMap<S> dw, RowVectorMap<S> db, MatrixMap<S>* dx) {
+  dw.noalias() += x.transpose() * dy;
+  db += dy.colwise().sum();
+  if (dx != nullptr) dx->noalias() += dy * w.transpose();
+}
+
+}  // namespace fedrec::layers

@@ -1,0 +1,169 @@
+#include "models/sasrec.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "models/sasrec_impl.h"
+
+namespace fedrec {
+namespace {
+
+using sasrec_internal::SeqWorkspace;
+
+class SasRecWorkspace final : public Workspace {
+ public:
+  SeqWorkspace<float> ws;
+};
+
+std::vector<const float*> ParamPointers(const ParameterStore& store) {
+  std::vector<const float*> p(store.num_tensors());
+  for (size_t k = 0; k < p.size(); ++k) p[k] = store.ViewAt(k).data;
+  return p;
+}
+
+}  // namespace
+
+absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
+  auto bad = [](const std::string& field, const std::string& why) {
+    return InvalidInput("sasrec: " + field, why);
+  };
+  if (o.num_items == 0) return bad("num_items", "must be positive");
+  if (o.dim == 0) return bad("dim", "must be positive");
+  if (o.heads == 0 || o.dim % o.heads != 0) return bad("heads", "must divide dim");
+  if (o.max_len == 0) return bad("max_len", "must be positive");
+  if (!(o.dropout >= 0 && o.dropout < 1)) return bad("dropout", "must be in [0, 1)");
+  if (!(o.l2_emb >= 0)) return bad("l2_emb", "must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SasRecModel>> SasRecModel::Create(const SasRecOptions& options) {
+  FEDREC_RETURN_IF_ERROR(ValidateSasRecOptions(options));
+  return std::unique_ptr<SasRecModel>(new SasRecModel(options));
+}
+
+SasRecModel::SasRecModel(const SasRecOptions& o) : options_(o) {
+  // Add() cannot fail: names are unique and shapes positive (validated).
+  const size_t d = o.dim;
+  (void)params_.Add("item_emb", o.num_items, d);
+  (void)params_.Add("pos_emb", o.max_len, d);
+  for (uint32_t b = 0; b < o.blocks; ++b) {
+    const std::string p = "block" + std::to_string(b) + ".";
+    (void)params_.Add(p + "attn_ln.gamma", 1, d);
+    (void)params_.Add(p + "attn_ln.beta", 1, d);
+    (void)params_.Add(p + "attn.wq", d, d);
+    (void)params_.Add(p + "attn.bq", 1, d);
+    (void)params_.Add(p + "attn.wk", d, d);
+    (void)params_.Add(p + "attn.bk", 1, d);
+    (void)params_.Add(p + "attn.wv", d, d);
+    (void)params_.Add(p + "attn.bv", 1, d);
+    (void)params_.Add(p + "ffn_ln.gamma", 1, d);
+    (void)params_.Add(p + "ffn_ln.beta", 1, d);
+    (void)params_.Add(p + "ffn.w1", d, d);
+    (void)params_.Add(p + "ffn.b1", 1, d);
+    (void)params_.Add(p + "ffn.w2", d, d);
+    (void)params_.Add(p + "ffn.b2", 1, d);
+  }
+  (void)params_.Add("final_ln.gamma", 1, d);
+  (void)params_.Add("final_ln.beta", 1, d);
+  params_.Finalize();
+}
+
+Gradients SasRecModel::NewGlobalGradients() const {
+  std::vector<bool> sparse(params_.num_tensors(), false);
+  sparse[sasrec_internal::kItemEmb] = true;
+  return Gradients(params_, std::move(sparse));
+}
+
+std::unique_ptr<Workspace> SasRecModel::NewWorkspace() const {
+  return std::make_unique<SasRecWorkspace>();
+}
+
+void SasRecModel::Initialize(uint64_t seed) {
+  for (size_t k = 0; k < params_.num_tensors(); ++k) {
+    const TensorLayout& t = params_.layout()[k];
+    TensorView v = params_.ViewAt(k);
+    const std::string& name = t.name;
+    const bool is_gamma = name.ends_with(".gamma");
+    if (t.rows == 1) {  // biases, LayerNorm beta and gamma
+      std::fill(v.data, v.data + v.size(), is_gamma ? 1.0f : 0.0f);
+      continue;
+    }
+    const double limit = std::sqrt(6.0 / static_cast<double>(t.rows + t.cols));
+    RandomStream stream({seed, "init", 0, static_cast<uint32_t>(k), 0});
+    for (size_t i = 0; i < v.size(); ++i) {
+      v.data[i] = static_cast<float>((2.0 * stream.NextDouble() - 1.0) * limit);
+    }
+  }
+}
+
+LossSum SasRecModel::ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
+                                     Workspace* workspace, Gradients* global_grads,
+                                     Gradients* local_grads) const {
+  std::unique_ptr<Workspace> owned;
+  if (workspace == nullptr) {
+    owned = NewWorkspace();
+    workspace = owned.get();
+  }
+  SeqWorkspace<float>& ws = static_cast<SasRecWorkspace*>(workspace)->ws;
+  const std::vector<const float*> params = ParamPointers(params_);
+  std::vector<float*> grads(params_.num_tensors());
+  for (size_t k = 0; k < grads.size(); ++k) grads[k] = global_grads->View(k).data;
+  LossSum sum;
+  for (const UserSequence& seq : batch) {
+    sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), grads.data(),
+                                                     global_grads, seq.user, seq.items, key,
+                                                     /*dropout_on=*/true, ws, &sum.examples);
+  }
+  return sum;
+}
+
+LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& key,
+                          bool dropout) const {
+  SeqWorkspace<float> ws;
+  const std::vector<const float*> params = ParamPointers(params_);
+  LossSum sum;
+  for (const UserSequence& seq : batch) {
+    sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr,
+                                                     seq.user, seq.items, key, dropout, ws,
+                                                     &sum.examples);
+  }
+  return sum;
+}
+
+void SasRecModel::LastHiddenState(std::span<const uint32_t> history, std::span<float> out) const {
+  thread_local SeqWorkspace<float> ws;
+  const std::vector<const float*> params = ParamPointers(params_);
+  sasrec_internal::LastHidden<float>(options_, params.data(), history, ws, out.data());
+}
+
+void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
+                           std::span<float> scores) const {
+  std::vector<float> h(options_.dim);
+  LastHiddenState(history, h);
+  ConstTensorView emb = params_.ViewAt(sasrec_internal::kItemEmb);
+  Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
+  // Row by row with the same dot as ScoreCandidates: bitwise-equal scores.
+  for (uint32_t i = 0; i < options_.num_items; ++i) {
+    scores[i] = Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{i} * options_.dim,
+                                                     options_.dim)
+                    .dot(hv);
+  }
+}
+
+void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
+                                  std::span<const uint32_t> candidates,
+                                  std::span<float> scores) const {
+  std::vector<float> h(options_.dim);
+  LastHiddenState(history, h);
+  ConstTensorView emb = params_.ViewAt(sasrec_internal::kItemEmb);
+  Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    scores[j] = Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{candidates[j]} * options_.dim,
+                                                     options_.dim)
+                    .dot(hv);
+  }
+}
+
+}  // namespace fedrec

@@ -1,0 +1,100 @@
+// SASRec (Kang & McAuley, ICDM 2018, "Self-Attentive Sequential
+// Recommendation"), faithful to the official TF code (kang205/SASRec):
+//
+//   x   = dropout(E[item] * sqrt(d) + P[slot])     slot = absolute position in
+//                                                  the right-aligned max_len
+//                                                  window (last item: max_len-1)
+//   per block (default, as the official code):
+//     z   = LN(x);  a = Attn(queries = z, keys = x) + z
+//     f   = LN(a);  x = FFN(f) + f
+//   per block (pre_ln):
+//     z   = LN(x);  x = x + Attn(z, z);  x = x + FFN(LN(x))
+//   H   = LN(x)                                      final LayerNorm
+//   score(item) = H_last . E[item]                   shared item embedding
+//
+// Attention is causal, without output projection (models/layers/attention.h);
+// FFN = dropout(dropout(relu(f W1 + b1)) W2 + b2). LayerNorm eps = 1e-8.
+//
+// Training (ForwardBackward): a sequence s of length n gives inputs
+// s[0..n-2] and targets s[1..n-1], truncated to the last max_len positions.
+// Loss kBce (the paper): per position softplus(-pos) + softplus(neg) with one
+// negative drawn uniformly from items not in s, from RandomStream
+// {seed, "train_negatives", epoch, user, step} (the stable form of the
+// official -log(sigmoid + 1e-24) terms). Loss kCe: softmax cross-entropy
+// against ce_negatives sampled negatives or the whole catalogue. Dropout
+// masks come from RandomStream{seed, "dropout", epoch, user, step}.
+// LossSum.examples = number of predicted positions.
+//
+// Only the valid suffix of each sequence is computed, which is exactly the
+// official padded computation with key masking (see sasrec_impl.h); so no
+// padding row is needed in the item table: item ids are 0..num_items-1.
+//
+// Parameters ("item_emb" is sparse; layout order is the checkpoint format):
+//   item_emb [num_items x d], pos_emb [max_len x d],
+//   block{i}.attn_ln.gamma/beta [1 x d], block{i}.attn.wq/wk/wv [d x d],
+//   block{i}.attn.bq/bk/bv [1 x d], block{i}.ffn_ln.gamma/beta [1 x d],
+//   block{i}.ffn.w1/w2 [d x d], block{i}.ffn.b1/b2 [1 x d],
+//   final_ln.gamma/beta [1 x d].
+// Initialize(seed): Glorot-uniform (TF's xavier_initializer, fan_in = rows,
+// fan_out = cols) for embeddings and weights from RandomStream{seed, "init",
+// 0, tensor index, 0}; LayerNorm gamma 1, beta 0; biases 0.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/model.h"
+#include "models/sasrec_options.h"
+
+namespace fedrec {
+
+class SasRecModel final : public Model {
+ public:
+  // Validates the options and builds the parameter layout (zeroed; call
+  // Initialize).
+  static absl::StatusOr<std::unique_ptr<SasRecModel>> Create(const SasRecOptions& options);
+
+  const SasRecOptions& options() const { return options_; }
+
+  std::string type() const override { return "sasrec"; }
+  uint32_t num_items() const override { return options_.num_items; }
+
+  ParameterStore& global_params() override { return params_; }
+  const ParameterStore& global_params() const override { return params_; }
+
+  Gradients NewGlobalGradients() const override;
+  std::unique_ptr<Workspace> NewWorkspace() const override;
+
+  // Sequences are processed one after another into the same gradients;
+  // dropout on. `workspace` must come from NewWorkspace() of a SASRec model
+  // (nullptr: a temporary one). `local_grads` is ignored (no local params).
+  LossSum ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
+                          Workspace* workspace, Gradients* global_grads,
+                          Gradients* local_grads) const override;
+
+  void Initialize(uint64_t seed) override;
+
+  // Scores from the last hidden state of the history's last max_len items,
+  // dropout off; thread-safe (thread-local scratch). An empty history scores
+  // every item 0.
+  void ScoreAll(uint32_t user, std::span<const uint32_t> history,
+                std::span<float> scores) const override;
+  void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
+                       std::span<const uint32_t> candidates,
+                       std::span<float> scores) const override;
+
+  // The final hidden state of the last position (d floats): what scoring
+  // dots with the item embeddings. Thread-safe.
+  void LastHiddenState(std::span<const uint32_t> history, std::span<float> out) const;
+
+  // Loss only (no gradients) with the dropout/negatives of `key`; for tests.
+  LossSum Loss(std::span<const UserSequence> batch, const StepKey& key, bool dropout) const;
+
+ private:
+  explicit SasRecModel(const SasRecOptions& options);
+
+  SasRecOptions options_;
+  ParameterStore params_;
+};
+
+}  // namespace fedrec

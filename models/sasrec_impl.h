@@ -1,0 +1,431 @@
+// The SASRec computation on one sequence, templated on the scalar so that the
+// model runs it in float and the gradient checks in double. Internal to
+// models/sasrec.cc and tests; not an API.
+//
+// Parameters are addressed by tensor index in the layout SasRecModel builds
+// (TensorIndex below); `params[k]` / `grads[k]` point at tensor k's
+// row-major data.
+//
+// Only the valid (non-padded) suffix of a sequence is computed. That is
+// exactly the official padded computation restricted to valid positions:
+// sequences are right-aligned, so padding sits before every valid position;
+// key masking gives padded keys weight exp(-2^32 + 1 - max) = 0 in float, so
+// they never reach a valid position, and padded rows are zeroed after every
+// block (the official `seq *= mask`), so no loss term reads them. Position
+// indices stay absolute: a suffix of length L occupies slots
+// max_len - L .. max_len - 1 of the window.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/random.h"
+#include "models/gradients.h"
+#include "models/layers/attention.h"
+#include "models/layers/dropout.h"
+#include "models/layers/embedding.h"
+#include "models/layers/feed_forward.h"
+#include "models/layers/layer_norm.h"
+#include "models/losses.h"
+#include "models/model.h"
+#include "models/sasrec_options.h"
+
+namespace fedrec::sasrec_internal {
+
+using layers::ConstMatrixMap;
+using layers::ConstRowVectorMap;
+using layers::MatrixMap;
+using layers::RowVectorMap;
+
+// Tensor order of the ParameterStore (part of the checkpoint format).
+inline constexpr size_t kItemEmb = 0;
+inline constexpr size_t kPosEmb = 1;
+inline constexpr size_t kBlockBase = 2;
+inline constexpr size_t kPerBlock = 14;
+enum BlockTensor : size_t {
+  kAttnLnGamma = 0,
+  kAttnLnBeta,
+  kWq,
+  kBq,
+  kWk,
+  kBk,
+  kWv,
+  kBv,
+  kFfnLnGamma,
+  kFfnLnBeta,
+  kW1,
+  kB1,
+  kW2,
+  kB2,
+};
+inline size_t BlockTensorIndex(size_t block, BlockTensor t) {
+  return kBlockBase + block * kPerBlock + t;
+}
+inline size_t FinalGamma(size_t blocks) { return kBlockBase + blocks * kPerBlock; }
+inline size_t FinalBeta(size_t blocks) { return FinalGamma(blocks) + 1; }
+
+// Grow-only buffer: Get(n) returns at least n scalars, reallocating only
+// when a longer sequence than ever before arrives.
+template <typename S>
+class Buffer {
+ public:
+  S* Get(size_t n) {
+    if (data_.size() < n) data_.resize(n);
+    return data_.data();
+  }
+
+ private:
+  std::vector<S> data_;
+};
+
+template <typename S>
+struct BlockCache {
+  Buffer<S> x_in, ln1_xhat, ln1_rstd, ln1_out, q, k, v, probs, dropped, attn_mask, attn_out, mid,
+      ln2_xhat, ln2_rstd, ln2_out, hidden, mask1, mask2, ffn_out;
+};
+
+// Scratch of one thread: forward caches for backward, backward scratch, and
+// the negative-sampling bitmap.
+template <typename S>
+struct SeqWorkspace {
+  std::vector<BlockCache<S>> blocks;
+  Buffer<S> emb_mask, final_in, final_xhat, final_rstd, hidden_out;
+  Buffer<S> g0, g1, g2, g3, sdq, sdk, sdv, sdp, sdh, sdy2, logits, dlogits;
+  std::vector<uint32_t> targets, negatives;
+  std::vector<uint8_t> seen;
+};
+
+template <typename S>
+MatrixMap<S> Mat(S* p, Eigen::Index r, Eigen::Index c) {
+  return MatrixMap<S>(p, r, c);
+}
+template <typename S>
+ConstMatrixMap<S> CMat(const S* p, Eigen::Index r, Eigen::Index c) {
+  return ConstMatrixMap<S>(p, r, c);
+}
+template <typename S>
+ConstRowVectorMap<S> CVec(const S* p, Eigen::Index n) {
+  return ConstRowVectorMap<S>(p, n);
+}
+template <typename S>
+RowVectorMap<S> Vec(S* p, Eigen::Index n) {
+  return RowVectorMap<S>(p, n);
+}
+
+// Runs the network on `inputs` (L <= max_len items, time order, right-aligned
+// at the end of the window). Dropout when `dropout` is not null and the rate
+// is positive. The final hidden states (L x d) are in ws.hidden_out.
+template <typename S>
+void Forward(const SasRecOptions& o, const S* const* params, std::span<const uint32_t> inputs,
+             RandomStream* dropout, SeqWorkspace<S>& ws) {
+  const Eigen::Index len = static_cast<Eigen::Index>(inputs.size());
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = len * d;
+  const int heads = static_cast<int>(o.heads);
+  const bool drop = dropout != nullptr && o.dropout > 0;
+  const size_t p0 = o.max_len - inputs.size();
+  if (ws.blocks.size() < o.blocks) ws.blocks.resize(o.blocks);
+
+  // Embedding: E[item] * sqrt(d) + P[slot], then dropout.
+  S* x = o.blocks > 0 ? ws.blocks[0].x_in.Get(nd) : ws.final_in.Get(nd);
+  MatrixMap<S> x0 = Mat(x, len, d);
+  layers::EmbeddingForward<S>(CMat(params[kItemEmb], o.num_items, d), inputs,
+                              std::sqrt(S(d)), x0);
+  x0 += CMat(params[kPosEmb] + p0 * d, len, d);
+  if (drop) {
+    S* mask = ws.emb_mask.Get(nd);
+    layers::FillDropoutMask(*dropout, o.dropout, mask, nd);
+    x0 = x0.cwiseProduct(CMat(mask, len, d));
+  }
+
+  for (size_t b = 0; b < o.blocks; ++b) {
+    BlockCache<S>& c = ws.blocks[b];
+    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(b, t)]; };
+    const S* xin = c.x_in.Get(nd);
+    S* out = b + 1 < o.blocks ? ws.blocks[b + 1].x_in.Get(nd) : ws.final_in.Get(nd);
+    // z = LN(x): the queries (post-LN) or queries and keys (pre-LN).
+    layers::LayerNormForward<S>(CMat(xin, len, d), CVec(P(kAttnLnGamma), d),
+                                CVec(P(kAttnLnBeta), d),
+                                {Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)},
+                                Mat(c.ln1_out.Get(nd), len, d));
+    const S* z = c.ln1_out.Get(nd);
+    const S* keys = o.pre_ln ? z : xin;
+    const size_t nll = static_cast<size_t>(heads * len * len);
+    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d), Mat(c.k.Get(nd), len, d),
+                                 Mat(c.v.Get(nd), len, d), c.probs.Get(nll),
+                                 drop ? c.dropped.Get(nll) : c.probs.Get(nll),
+                                 drop ? c.attn_mask.Get(nll) : nullptr};
+    layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
+                                  CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+    MatrixMap<S> attn = Mat(c.attn_out.Get(nd), len, d);
+    layers::CausalAttentionForward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads, dropout,
+                                      o.dropout, ac, attn);
+    // Residual: post-LN adds the normalised queries (official code); pre-LN x.
+    MatrixMap<S> mid = Mat(c.mid.Get(nd), len, d);
+    mid = attn + CMat(o.pre_ln ? xin : z, len, d);
+    MatrixMap<S> f_in = Mat(c.ln2_out.Get(nd), len, d);
+    layers::LayerNormForward<S>(CMat(mid.data(), len, d), CVec(P(kFfnLnGamma), d),
+                                CVec(P(kFfnLnBeta), d),
+                                {Mat(c.ln2_xhat.Get(nd), len, d), c.ln2_rstd.Get(len)}, f_in);
+    layers::FeedForwardParams<S> fp{CMat(P(kW1), d, d), CVec(P(kB1), d), CMat(P(kW2), d, d),
+                                    CVec(P(kB2), d)};
+    layers::FeedForwardCache<S> fc{Mat(c.hidden.Get(nd), len, d),
+                                   Mat(drop ? c.mask1.Get(nd) : c.hidden.Get(nd), len, d),
+                                   Mat(drop ? c.mask2.Get(nd) : c.hidden.Get(nd), len, d)};
+    MatrixMap<S> ffn = Mat(c.ffn_out.Get(nd), len, d);
+    layers::FeedForwardForward<S>(CMat(f_in.data(), len, d), fp, dropout, o.dropout, fc, ffn);
+    // Residual: post-LN from the FFN's own normalised input; pre-LN from mid.
+    Mat(out, len, d) = ffn + (o.pre_ln ? mid : f_in);
+  }
+  const size_t fg = FinalGamma(o.blocks);
+  layers::LayerNormForward<S>(CMat(ws.final_in.Get(nd), len, d), CVec(params[fg], d),
+                              CVec(params[fg + 1], d),
+                              {Mat(ws.final_xhat.Get(nd), len, d), ws.final_rstd.Get(len)},
+                              Mat(ws.hidden_out.Get(nd), len, d));
+}
+
+// Backward of Forward given dH (L x d) in ws.g0; accumulates into grads.
+template <typename S>
+void Backward(const SasRecOptions& o, const S* const* params, S* const* grads,
+              Gradients* tracker, std::span<const uint32_t> inputs, bool dropped_used,
+              SeqWorkspace<S>& ws) {
+  const Eigen::Index len = static_cast<Eigen::Index>(inputs.size());
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = len * d;
+  const int heads = static_cast<int>(o.heads);
+  const size_t p0 = o.max_len - inputs.size();
+  S* gx = ws.g1.Get(nd);  // gradient w.r.t. the current block output
+  {
+    MatrixMap<S> dx = Mat(gx, len, d);
+    dx.setZero();
+    const size_t fg = FinalGamma(o.blocks);
+    layers::LayerNormBackward<S>({Mat(ws.final_xhat.Get(nd), len, d), ws.final_rstd.Get(len)},
+                                 CVec(params[fg], d), CMat(ws.g0.Get(nd), len, d),
+                                 Vec(grads[fg], d), Vec(grads[fg + 1], d), dx);
+  }
+  S* ga = ws.g0.Get(nd);
+  S* gb = ws.g2.Get(nd);
+  S* gc = ws.g3.Get(nd);
+  for (size_t bb = o.blocks; bb-- > 0;) {
+    BlockCache<S>& c = ws.blocks[bb];
+    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(bb, t)]; };
+    auto G = [&](BlockTensor t) { return grads[BlockTensorIndex(bb, t)]; };
+    const S* xin = c.x_in.Get(nd);
+    const S* z = c.ln1_out.Get(nd);
+    const S* f_in = c.ln2_out.Get(nd);
+    // out = ffn(f_in) + residual, residual = f_in (post) or mid (pre).
+    // d_fin: gradient w.r.t. the FFN input; d_mid: w.r.t. mid.
+    MatrixMap<S> d_fin = Mat(ga, len, d);
+    MatrixMap<S> d_mid = Mat(gb, len, d);
+    ConstMatrixMap<S> dout = CMat(gx, len, d);
+    if (o.pre_ln) {
+      d_fin.setZero();
+      d_mid = dout;
+    } else {
+      d_fin = dout;
+      d_mid.setZero();
+    }
+    layers::FeedForwardParams<S> fp{CMat(P(kW1), d, d), CVec(P(kB1), d), CMat(P(kW2), d, d),
+                                    CVec(P(kB2), d)};
+    layers::FeedForwardCache<S> fc{Mat(c.hidden.Get(nd), len, d),
+                                   Mat(dropped_used ? c.mask1.Get(nd) : c.hidden.Get(nd), len, d),
+                                   Mat(dropped_used ? c.mask2.Get(nd) : c.hidden.Get(nd), len, d)};
+    layers::FeedForwardGrads<S> fg{Mat(G(kW1), d, d), Vec(G(kB1), d), Mat(G(kW2), d, d),
+                                   Vec(G(kB2), d)};
+    layers::FeedForwardBackward<S>(CMat(f_in, len, d), fp, dropped_used, fc, dout, fg,
+                                   Mat(ws.sdh.Get(nd), len, d), Mat(ws.sdy2.Get(nd), len, d),
+                                   d_fin);
+    layers::LayerNormBackward<S>({Mat(c.ln2_xhat.Get(nd), len, d), c.ln2_rstd.Get(len)},
+                                 CVec(P(kFfnLnGamma), d), CMat(ga, len, d), Vec(G(kFfnLnGamma), d),
+                                 Vec(G(kFfnLnBeta), d), d_mid);
+    // mid = attn(z, keys) + residual, residual = z (post) or x (pre).
+    // dz: gradient w.r.t. z; dx_in (into gx's replacement gc) w.r.t. x.
+    MatrixMap<S> dz = Mat(ga, len, d);
+    MatrixMap<S> dxin = Mat(gc, len, d);
+    if (o.pre_ln) {
+      dz.setZero();
+      dxin = CMat(gb, len, d);
+    } else {
+      dz = CMat(gb, len, d);
+      dxin.setZero();
+    }
+    const size_t nll = static_cast<size_t>(heads * len * len);
+    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d), Mat(c.k.Get(nd), len, d),
+                                 Mat(c.v.Get(nd), len, d), c.probs.Get(nll),
+                                 dropped_used ? c.dropped.Get(nll) : c.probs.Get(nll),
+                                 dropped_used ? c.attn_mask.Get(nll) : nullptr};
+    layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
+                                  CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+    layers::AttentionGrads<S> ag{Mat(G(kWq), d, d), Mat(G(kWk), d, d), Mat(G(kWv), d, d),
+                                 Vec(G(kBq), d),    Vec(G(kBk), d),    Vec(G(kBv), d)};
+    layers::AttentionScratch<S> as{Mat(ws.sdq.Get(nd), len, d), Mat(ws.sdk.Get(nd), len, d),
+                                   Mat(ws.sdv.Get(nd), len, d),
+                                   ws.sdp.Get(static_cast<size_t>(len * len))};
+    const S* keys = o.pre_ln ? z : xin;
+    layers::CausalAttentionBackward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads,
+                                       dropped_used, ac, CMat(gb, len, d), ag, as, dz,
+                                       o.pre_ln ? dz : dxin);
+    layers::LayerNormBackward<S>({Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)},
+                                 CVec(P(kAttnLnGamma), d), CMat(ga, len, d),
+                                 Vec(G(kAttnLnGamma), d), Vec(G(kAttnLnBeta), d), dxin);
+    std::swap(gx, gc);
+  }
+  // Embedding: x0 = dropout(E[item] * sqrt(d) + P[slot]).
+  MatrixMap<S> dx0 = Mat(gx, len, d);
+  if (dropped_used) dx0 = dx0.cwiseProduct(CMat(ws.emb_mask.Get(nd), len, d));
+  Mat(grads[kPosEmb] + p0 * d, len, d) += dx0;
+  layers::EmbeddingBackward<S>(inputs, std::sqrt(S(d)), CMat(gx, len, d),
+                               Mat(grads[kItemEmb], o.num_items, d), tracker, kItemEmb);
+}
+
+// Draws `count` items uniformly from those not in the sequence (ws.seen must
+// mark the sequence's items; `distinct` = how many are marked). When the
+// sequence covers the whole catalogue, draws from all items.
+inline uint32_t DrawNegative(RandomStream& stream, const std::vector<uint8_t>& seen,
+                             uint32_t num_items, uint32_t distinct) {
+  if (distinct >= num_items) return stream.NextBelow(num_items);
+  uint32_t j;
+  do {
+    j = stream.NextBelow(num_items);
+  } while (seen[j]);
+  return j;
+}
+
+// The training loss of one user's sequence and its gradient (added to
+// `grads`; `grads` == nullptr: loss only). Returns the summed loss;
+// *examples += number of predicted positions.
+template <typename S>
+S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
+               Gradients* tracker, uint32_t user, std::span<const uint32_t> items,
+               const StepKey& key, bool dropout_on, SeqWorkspace<S>& ws, uint64_t* examples) {
+  if (items.size() < 2) return S(0);
+  const size_t len = std::min<size_t>(items.size() - 1, o.max_len);
+  const size_t first = items.size() - 1 - len;
+  std::span<const uint32_t> inputs = items.subspan(first, len);
+  std::span<const uint32_t> targets = items.subspan(first + 1, len);
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = static_cast<Eigen::Index>(len) * d;
+
+  // Negatives from (seed, "train_negatives", epoch, user, step), drawn
+  // position by position, excluding every item of the user's sequence.
+  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+  const uint32_t nneg = o.loss == SasRecLoss::kBce ? 1 : o.ce_negatives;
+  if (!full_ce) {
+    if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
+    uint32_t distinct = 0;
+    for (uint32_t i : items) {
+      distinct += ws.seen[i] == 0;
+      ws.seen[i] = 1;
+    }
+    RandomStream neg_stream({key.seed, "train_negatives", key.epoch, user, key.step});
+    ws.negatives.resize(len * nneg);
+    for (uint32_t& n : ws.negatives) n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
+    for (uint32_t i : items) ws.seen[i] = 0;
+  }
+
+  const bool drop = dropout_on && o.dropout > 0;
+  RandomStream drop_stream({key.seed, "dropout", key.epoch, user, key.step});
+  Forward<S>(o, params, inputs, drop ? &drop_stream : nullptr, ws);
+
+  ConstMatrixMap<S> h = CMat(ws.hidden_out.Get(nd), static_cast<Eigen::Index>(len), d);
+  ConstMatrixMap<S> emb = CMat(params[kItemEmb], o.num_items, d);
+  MatrixMap<S> dh = Mat(ws.g0.Get(nd), static_cast<Eigen::Index>(len), d);
+  dh.setZero();
+  MatrixMap<S> demb = Mat(grads ? grads[kItemEmb] : nullptr, grads ? o.num_items : 0, d);
+  auto touch = [&](uint32_t row, const auto& g) {
+    if (tracker != nullptr) tracker->MarkRow(kItemEmb, row);
+    demb.row(row) += g;
+  };
+  const S l2 = S(o.l2_emb);
+  S loss = 0;
+  auto add_l2 = [&](uint32_t row) {
+    if (l2 == S(0)) return;
+    loss += S(0.5) * l2 * emb.row(row).squaredNorm();
+    if (grads) touch(row, l2 * emb.row(row));
+  };
+
+  if (o.loss == SasRecLoss::kBce) {
+    for (size_t t = 0; t < len; ++t) {
+      const uint32_t pos = targets[t], neg = ws.negatives[t];
+      S gp, gn;
+      loss += BceWithLogits<S>(h.row(t).dot(emb.row(pos)), S(1), &gp);
+      loss += BceWithLogits<S>(h.row(t).dot(emb.row(neg)), S(0), &gn);
+      if (grads) {
+        dh.row(t) += gp * emb.row(pos) + gn * emb.row(neg);
+        touch(pos, gp * h.row(t));
+        touch(neg, gn * h.row(t));
+      }
+      add_l2(inputs[t]);
+      add_l2(pos);
+      add_l2(neg);
+    }
+  } else if (!full_ce) {
+    S* logits = ws.logits.Get(nneg + 1);
+    S* dlogits = ws.dlogits.Get(nneg + 1);
+    for (size_t t = 0; t < len; ++t) {
+      const uint32_t* negs = ws.negatives.data() + t * nneg;
+      logits[0] = h.row(t).dot(emb.row(targets[t]));
+      for (uint32_t k = 0; k < nneg; ++k) logits[k + 1] = h.row(t).dot(emb.row(negs[k]));
+      loss += SoftmaxCrossEntropy<S>({logits, nneg + 1u}, 0, {dlogits, nneg + 1u});
+      if (grads) {
+        dh.row(t) += dlogits[0] * emb.row(targets[t]);
+        touch(targets[t], dlogits[0] * h.row(t));
+        for (uint32_t k = 0; k < nneg; ++k) {
+          dh.row(t) += dlogits[k + 1] * emb.row(negs[k]);
+          touch(negs[k], dlogits[k + 1] * h.row(t));
+        }
+      }
+      add_l2(inputs[t]);
+      add_l2(targets[t]);
+      for (uint32_t k = 0; k < nneg; ++k) add_l2(negs[k]);
+    }
+  } else {
+    // Full softmax over the catalogue, in chunks of rows to bound memory.
+    constexpr size_t kChunk = 32;
+    const Eigen::Index n = o.num_items;
+    if (grads && tracker != nullptr) {
+      for (uint32_t i = 0; i < o.num_items; ++i) tracker->MarkRow(kItemEmb, i);
+    }
+    for (size_t t0 = 0; t0 < len; t0 += kChunk) {
+      const Eigen::Index rows = static_cast<Eigen::Index>(std::min(kChunk, len - t0));
+      MatrixMap<S> lg = Mat(ws.logits.Get(rows * n), rows, n);
+      MatrixMap<S> dl = Mat(ws.dlogits.Get(rows * n), rows, n);
+      lg.noalias() = h.middleRows(t0, rows) * emb.transpose();
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        loss += SoftmaxCrossEntropy<S>({lg.row(r).data(), static_cast<size_t>(n)},
+                                       targets[t0 + r], {dl.row(r).data(), static_cast<size_t>(n)});
+      }
+      if (grads) {
+        dh.middleRows(t0, rows).noalias() += dl * emb;
+        demb.noalias() += dl.transpose() * h.middleRows(t0, rows);
+      }
+    }
+    for (size_t t = 0; t < len; ++t) {
+      add_l2(inputs[t]);
+      add_l2(targets[t]);
+    }
+  }
+  *examples += len;
+  if (grads) Backward<S>(o, params, grads, tracker, inputs, drop, ws);
+  return loss;
+}
+
+// Hidden state of the last position for `history` (its last max_len items),
+// dropout off. `out` has d entries. An empty history gives zeros.
+template <typename S>
+void LastHidden(const SasRecOptions& o, const S* const* params,
+                std::span<const uint32_t> history, SeqWorkspace<S>& ws, S* out) {
+  if (history.empty()) {
+    std::fill(out, out + o.dim, S(0));
+    return;
+  }
+  const size_t len = std::min<size_t>(history.size(), o.max_len);
+  Forward<S>(o, params, history.subspan(history.size() - len), nullptr, ws);
+  const S* h = ws.hidden_out.Get(len * o.dim) + (len - 1) * o.dim;
+  std::copy(h, h + o.dim, out);
+}
+
+}  // namespace fedrec::sasrec_internal
