@@ -1,0 +1,106 @@
+// GRU4Rec (Hidasi et al., ICLR 2016; with the sequence-to-sequence training
+// of the later "GRU4Rec+" reproductions): item embedding -> stacked GRU
+// layers -> the hidden state at every position is scored against the SHARED
+// item embedding table (tied output: logit(i) = h_t . item_emb[i]).
+//
+// Training (ForwardBackward): per user, the last max_len + 1 training items
+// give T = min(n - 1, max_len) positions; position t reads items[0..t] and
+// predicts items[t + 1]. Loss per position:
+//   kBpr: mean over `negatives` (>= 1) sampled items j of
+//         -log sigmoid(logit(target) - logit(j));
+//   kCe:  negatives >= 1: sampled softmax, cross-entropy over
+//         [target, negatives...] (no logQ correction, negatives are uniform);
+//         negatives == 0: full softmax over the whole catalogue (every
+//         item_emb row gets a gradient).
+// Negatives are drawn uniformly, with replacement, from the items NOT in the
+// user's training sequence, from (seed, "train_negatives", epoch, user,
+// step); a user who touched every item is skipped by the sampled losses.
+// LossSum.examples counts positions.
+//
+// Dropout (inverted, rate `dropout`) with masks from (seed, "dropout",
+// epoch, user, step), drawn in this order: the embedded inputs of layer 0,
+// the input of each further layer (the previous layer's output), and the
+// last layer's output before scoring. Scoring uses no dropout.
+//
+// Scoring: the last max_len items of the history are run through the
+// layers; scores = item_emb * h_last. An empty history scores every item 0.
+// The user id is not read.
+//
+// Global parameters (in this order): "item_emb" (num_items x dim, sparse),
+// then per layer l: "gru{l}.w_ih" (3dim x dim), "gru{l}.w_hh" (3dim x dim),
+// "gru{l}.b_ih" (1 x 3dim), "gru{l}.b_hh" (1 x 3dim), gates stacked [r; z; n]
+// as in PyTorch (models/layers/gru.h). No local parameters.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/param_store.h"
+#include "core/status.h"
+#include "models/model.h"
+
+namespace fedrec {
+
+enum class SeqLoss { kBpr, kCe };
+
+// "bpr" or "ce"; InvalidArgument otherwise.
+absl::StatusOr<SeqLoss> ParseSeqLoss(const std::string& name);
+const char* SeqLossName(SeqLoss loss);
+
+struct Gru4RecOptions {
+  uint32_t num_items = 0;
+  uint32_t dim = 64;  // embedding size = hidden size
+  uint32_t layers = 1;
+  uint32_t max_len = 200;
+  float dropout = 0.0f;  // in [0, 1)
+  SeqLoss loss = SeqLoss::kBpr;
+  uint32_t negatives = 1;  // per position; 0 = full softmax (kCe only)
+  // item_emb ~ N(0, init_std^2); GRU weights ~ U(-1/sqrt(dim), 1/sqrt(dim))
+  // as in PyTorch.
+  float init_std = 0.1f;
+};
+
+class Gru4RecModel final : public Model {
+ public:
+  // InvalidArgument for num_items, dim, layers or max_len of 0, dropout
+  // outside [0, 1), negatives == 0 with kBpr, or negative init_std.
+  static absl::StatusOr<std::unique_ptr<Gru4RecModel>> Create(const Gru4RecOptions& options);
+
+  const Gru4RecOptions& options() const { return options_; }
+  std::string type() const override { return "gru4rec"; }
+  uint32_t num_items() const override { return options_.num_items; }
+
+  ParameterStore& global_params() override { return global_; }
+  const ParameterStore& global_params() const override { return global_; }
+  Gradients NewGlobalGradients() const override;
+  std::unique_ptr<Workspace> NewWorkspace() const override;
+
+  // `workspace` must come from this model's NewWorkspace(); local_grads is
+  // ignored (no local parameters).
+  LossSum ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
+                          Workspace* workspace, Gradients* global_grads,
+                          Gradients* local_grads) const override;
+  void Initialize(uint64_t seed) override;
+
+  void ScoreAll(uint32_t user, std::span<const uint32_t> history,
+                std::span<float> scores) const override;
+  void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
+                       std::span<const uint32_t> candidates,
+                       std::span<float> scores) const override;
+
+  static constexpr size_t kItemEmb = 0;
+  // Index of tensor `which` (0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh) of GRU layer l.
+  static constexpr size_t GruTensor(uint32_t layer, uint32_t which) {
+    return 1 + 4 * static_cast<size_t>(layer) + which;
+  }
+
+ private:
+  explicit Gru4RecModel(const Gru4RecOptions& options);
+
+  Gru4RecOptions options_;
+  ParameterStore global_;
+};
+
+}  // namespace fedrec

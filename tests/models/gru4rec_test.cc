@@ -1,0 +1,190 @@
+#include "models/gru4rec.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/models/model_test_util.h"
+
+namespace fedrec {
+namespace {
+
+using testing::Batch;
+
+std::unique_ptr<Gru4RecModel> Make(Gru4RecOptions o) {
+  auto m = Gru4RecModel::Create(o);
+  EXPECT_TRUE(m.ok()) << m.status();
+  (*m)->Initialize(11);
+  return std::move(*m);
+}
+
+Gru4RecOptions Small() {
+  return {.num_items = 25, .dim = 5, .layers = 1, .max_len = 6, .init_std = 0.5f};
+}
+
+Batch Users() {
+  Batch b;
+  b.Add(0, {1, 4, 4, 9, 2, 17, 3, 8, 11});  // longer than max_len + 1: truncated
+  b.Add(3, {20, 5, 6});
+  b.Add(7, {13});  // no position to predict
+  return b;
+}
+
+TEST(Gru4Rec, CreateValidatesOptionsAndLayout) {
+  EXPECT_FALSE(Gru4RecModel::Create({.num_items = 0}).ok());
+  EXPECT_FALSE(Gru4RecModel::Create({.num_items = 5, .layers = 0}).ok());
+  EXPECT_FALSE(Gru4RecModel::Create({.num_items = 5, .dropout = 1.0f}).ok());
+  EXPECT_FALSE(Gru4RecModel::Create({.num_items = 5, .loss = SeqLoss::kBpr, .negatives = 0}).ok());
+  EXPECT_TRUE(Gru4RecModel::Create({.num_items = 5, .loss = SeqLoss::kCe, .negatives = 0}).ok());
+  auto m = Gru4RecModel::Create({.num_items = 5, .dim = 3, .layers = 2});
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ((*m)->type(), "gru4rec");
+  EXPECT_EQ((*m)->local_params(), nullptr);
+  std::vector<std::string> names;
+  for (const auto& t : (*m)->global_params().layout()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"item_emb", "gru0.w_ih", "gru0.w_hh", "gru0.b_ih",
+                                             "gru0.b_hh", "gru1.w_ih", "gru1.w_hh", "gru1.b_ih",
+                                             "gru1.b_hh"}));
+  const auto& w = (*m)->global_params().layout()[Gru4RecModel::GruTensor(1, 1)];
+  EXPECT_EQ(w.rows, 9u);
+  EXPECT_EQ(w.cols, 3u);
+  EXPECT_EQ(ParseSeqLoss("ce").value(), SeqLoss::kCe);
+  EXPECT_FALSE(ParseSeqLoss("bce").ok());
+}
+
+struct Variant {
+  const char* name;
+  SeqLoss loss;
+  uint32_t negatives;
+  uint32_t layers;
+  float dropout;
+};
+
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+
+class Gru4RecVariants : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(Gru4RecVariants, GradientCheck) {
+  const Variant v = GetParam();
+  Gru4RecOptions o = Small();
+  o.loss = v.loss;
+  o.negatives = v.negatives;
+  o.layers = v.layers;
+  o.dropout = v.dropout;
+  auto m = Make(o);
+  const Batch b = Users();
+  testing::CheckGradients(
+      *m, b.View(), {.seed = 3, .epoch = 2, .step = 1},
+      {.step = 4e-3f, .abs_tol = 2e-3, .rel_tol = 3e-2, .entries_per_tensor = 10});
+}
+
+TEST_P(Gru4RecVariants, Deterministic) {
+  const Variant v = GetParam();
+  Gru4RecOptions o = Small();
+  o.loss = v.loss;
+  o.negatives = v.negatives;
+  o.layers = v.layers;
+  o.dropout = v.dropout;
+  auto m = Make(o);
+  const Batch b = Users();
+  const bool random = v.negatives > 0 || v.dropout > 0;
+  testing::CheckDeterminism(*m, b.View(), {.seed = 3, .epoch = 2, .step = 1}, random);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Gru4RecVariants,
+    ::testing::Values(Variant{"bpr1", SeqLoss::kBpr, 1, 1, 0.0f},
+                      Variant{"bpr3_dropout", SeqLoss::kBpr, 3, 1, 0.3f},
+                      Variant{"ce_sampled", SeqLoss::kCe, 4, 1, 0.0f},
+                      Variant{"ce_full", SeqLoss::kCe, 0, 1, 0.0f},
+                      Variant{"ce_two_layers_dropout", SeqLoss::kCe, 2, 2, 0.25f},
+                      Variant{"ce_full_two_layers_dropout", SeqLoss::kCe, 0, 2, 0.2f}),
+    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+
+TEST(Gru4Rec, OnlyInputTargetAndNegativeRowsAreTouched) {
+  Gru4RecOptions o = Small();
+  o.negatives = 2;
+  auto m = Make(o);
+  Batch b;
+  b.Add(2, {3, 5, 7, 9});
+  auto ws = m->NewWorkspace();
+  Gradients g = m->NewGlobalGradients();
+  const LossSum s = m->ForwardBackward(b.View(), {.seed = 1}, ws.get(), &g, nullptr);
+  EXPECT_EQ(s.examples, 3u);
+  const auto& rows = g.TouchedRows(Gru4RecModel::kItemEmb);
+  std::set<uint32_t> touched(rows.begin(), rows.end());
+  for (uint32_t i : {3u, 5u, 7u, 9u}) EXPECT_TRUE(touched.contains(i));
+  // 4 sequence items + at most 3 positions x 2 negatives, never another
+  // sequence item as a negative.
+  EXPECT_LE(touched.size(), 4u + 6u);
+  EXPECT_GT(touched.size(), 4u);
+  const auto emb = g.values().ViewAt(Gru4RecModel::kItemEmb);
+  for (uint32_t i = 0; i < o.num_items; ++i) {
+    if (touched.contains(i)) continue;
+    for (float x : emb.Row(i)) EXPECT_EQ(x, 0.0f);
+  }
+  // Full softmax touches every row.
+  o.negatives = 0;
+  o.loss = SeqLoss::kCe;
+  auto full = Make(o);
+  auto ws2 = full->NewWorkspace();
+  Gradients g2 = full->NewGlobalGradients();
+  full->ForwardBackward(b.View(), {.seed = 1}, ws2.get(), &g2, nullptr);
+  EXPECT_EQ(g2.TouchedRows(Gru4RecModel::kItemEmb).size(), o.num_items);
+}
+
+TEST(Gru4Rec, TruncatesToMaxLen) {
+  // Only the last max_len + 1 items matter for training, and the last
+  // max_len of the history for scoring.
+  auto m = Make(Small());
+  Batch long_seq, short_seq;
+  long_seq.Add(0, {21, 22, 23, 1, 4, 4, 9, 2, 17, 3});
+  short_seq.Add(0, {1, 4, 4, 9, 2, 17, 3});
+  auto ws = m->NewWorkspace();
+  Gradients a = m->NewGlobalGradients(), b = m->NewGlobalGradients();
+  // Negatives exclude the whole training sequence, so use full softmax to
+  // compare like with like.
+  Gru4RecOptions o = Small();
+  o.loss = SeqLoss::kCe;
+  o.negatives = 0;
+  auto full = Make(o);
+  auto fws = full->NewWorkspace();
+  const LossSum la = full->ForwardBackward(long_seq.View(), {}, fws.get(), &a, nullptr);
+  const LossSum lb = full->ForwardBackward(short_seq.View(), {}, fws.get(), &b, nullptr);
+  EXPECT_EQ(la.examples, 6u);
+  EXPECT_EQ(la.loss, lb.loss);
+  EXPECT_TRUE(testing::BitwiseEqual(a, b));
+  std::vector<float> s1(25), s2(25);
+  m->ScoreAll(0, long_seq.items[0], s1);
+  const std::vector<uint32_t> tail(long_seq.items[0].end() - 6, long_seq.items[0].end());
+  m->ScoreAll(0, tail, s2);
+  EXPECT_EQ(s1, s2);
+}
+
+TEST(Gru4Rec, Scoring) {
+  Gru4RecOptions o = Small();
+  o.layers = 2;
+  auto m = Make(o);
+  testing::CheckScoring(*m, {0, 1, Scorer::kUnknownUser, 5},
+                        {{1, 2, 3}, {}, {24, 0, 0, 7, 9, 10, 11, 12}, {4}});
+  std::vector<float> a(25), b(25);
+  m->ScoreAll(0, std::vector<uint32_t>{1, 2, 3}, a);
+  m->ScoreAll(Scorer::kUnknownUser, std::vector<uint32_t>{1, 2, 3}, b);
+  EXPECT_EQ(a, b);  // the user id is not read
+  m->ScoreAll(0, std::vector<uint32_t>{}, a);
+  for (float x : a) EXPECT_EQ(x, 0.0f);
+}
+
+TEST(Gru4Rec, ScoringIgnoresTrainingDropout) {
+  Gru4RecOptions o = Small();
+  auto plain = Make(o);
+  o.dropout = 0.5f;
+  auto dropped = Make(o);
+  std::vector<float> a(25), b(25);
+  plain->ScoreAll(0, std::vector<uint32_t>{5, 6, 7}, a);
+  dropped->ScoreAll(0, std::vector<uint32_t>{5, 6, 7}, b);
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
+}  // namespace fedrec
