@@ -20,6 +20,7 @@
 #include "data/split.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
+#include "models/mf.h"
 #include "models/optimizer.h"
 #include "proto/checkpoint.h"
 #include "spdlog/spdlog.h"
@@ -344,6 +345,11 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items()));
+  if (spec.type() == "mf_rating") {
+    // The global bias starts at the mean training rating.
+    (*spec.mutable_extra())["global_mean"] =
+        std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
+  }
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec));
   model->Initialize(static_cast<uint64_t>(config.seed));
 

@@ -347,6 +347,11 @@ std::vector<KeySpec> BuildRegistry() {
                       "Attention heads (sasrec); must divide model.dim.", IntAtLeast(1)));
   r.push_back(MakeKey("model", "dropout", &C::model, &ModelConfig::dropout,
                       "Dropout rate during training.", InInterval(0, false, 1, true)));
+  r.push_back(MakeKey("model", "pre_ln", &C::model, &ModelConfig::pre_ln,
+                      "SASRec: Pre-LN blocks instead of the paper's placement."));
+  r.push_back(MakeKey("model", "l2", &C::model, &ModelConfig::l2,
+                      "L2 weight on the embedding rows an example uses (0 is off).",
+                      InInterval(0, false, 1e9, false)));
   // [train]
   r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,
                       "Central training: passes over the training data.", IntAtLeast(1)));
@@ -357,8 +362,12 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("train", "optimizer", &C::train, &TrainConfig::optimizer,
                       "Central training optimizer: adam or sgd.", OneOf({"adam", "sgd"})));
   r.push_back(MakeKey("train", "loss", &C::train, &TrainConfig::loss,
-                      "Loss: bce, bpr, ce or sampled_softmax.",
-                      OneOf({"bce", "bpr", "ce", "sampled_softmax"})));
+                      "Loss: auto (the model's paper loss: sasrec bce, gru4rec bpr, mf_bpr bpr, "
+                      "mf_rating mse), bce, bpr, ce (full softmax), sampled_softmax or mse.",
+                      OneOf({"auto", "bce", "bpr", "ce", "sampled_softmax", "mse"})));
+  r.push_back(MakeKey("train", "negatives", &C::train, &TrainConfig::negatives,
+                      "sampled_softmax: uniform negatives per predicted position.",
+                      IntAtLeast(1)));
   r.push_back(MakeKey("train", "local_epochs", &C::train, &TrainConfig::local_epochs,
                       "Federated: local epochs per client per round.", IntAtLeast(1)));
   r.push_back(MakeKey("train", "local_lr", &C::train, &TrainConfig::local_lr,

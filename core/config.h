@@ -44,6 +44,8 @@ struct ModelConfig {
   int64_t blocks = 2;           // transformer blocks (sasrec) or GRU layers (gru4rec)
   int64_t heads = 1;            // attention heads (sasrec); dim % heads == 0
   double dropout = 0.2;         // dropout rate in [0, 1)
+  bool pre_ln = false;          // sasrec: Pre-LN blocks
+  double l2 = 0.0;              // L2 on the embedding rows an example uses
   bool operator==(const ModelConfig&) const = default;
 };
 
@@ -52,7 +54,8 @@ struct TrainConfig {
   int64_t batch_size = 128;        // central: users per mini-batch
   double lr = 1e-3;                // central: learning rate
   std::string optimizer = "adam";  // adam|sgd (central)
-  std::string loss = "bce";        // bce|bpr|ce|sampled_softmax
+  std::string loss = "auto";       // auto|bce|bpr|ce|sampled_softmax|mse
+  int64_t negatives = 100;         // sampled_softmax: negatives per position
   int64_t local_epochs = 1;        // federated: local epochs per client per round
   double local_lr = 0.05;          // federated: client SGD learning rate
   bool operator==(const TrainConfig&) const = default;

@@ -1,31 +1,148 @@
 #include "models/factory.h"
 
+#include <charconv>
+#include <cstdlib>
+
+#include "models/gru4rec.h"
+#include "models/mf.h"
+#include "models/sasrec.h"
 #include "proto/checkpoint.h"
 
 namespace fedrec {
+namespace {
+
+std::string Extra(const proto::ModelSpec& spec, const std::string& key, const std::string& def) {
+  const auto it = spec.extra().find(key);
+  return it == spec.extra().end() ? def : it->second;
+}
+
+absl::StatusOr<double> ExtraNumber(const proto::ModelSpec& spec, const std::string& key,
+                                   double def) {
+  const std::string text = Extra(spec, key, "");
+  if (text.empty()) return def;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) {
+    return absl::InvalidArgumentError("model spec: " + key + " = '" + text + "' is not a number");
+  }
+  return v;
+}
+
+// The paper loss of each model, for train.loss = "auto".
+std::string ResolveLoss(const std::string& type, const std::string& loss) {
+  if (loss != "auto") return loss;
+  if (type == "sasrec") return "bce";
+  if (type == "mf_rating") return "mse";
+  return "bpr";  // gru4rec, mf_bpr
+}
+
+absl::Status LossError(const std::string& type, const std::string& loss,
+                       const std::string& allowed) {
+  return absl::InvalidArgumentError("train.loss: '" + loss + "' is not available for model '" +
+                                    type + "' (use " + allowed + ")");
+}
+
+}  // namespace
 
 absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint32_t num_users,
                                                      uint32_t num_items) {
+  const std::string& type = config.model.type;
+  if (type == "pop") {
+    return absl::InvalidArgumentError(
+        "model.type 'pop' is not trained; evaluate it with `fedrec eval --model pop`");
+  }
   proto::ModelSpec spec;
-  spec.set_type(config.model.type);
+  spec.set_type(type);
   spec.set_dim(static_cast<uint32_t>(config.model.dim));
   spec.set_blocks(static_cast<uint32_t>(config.model.blocks));
   spec.set_heads(static_cast<uint32_t>(config.model.heads));
   spec.set_max_len(static_cast<uint32_t>(config.data.max_len));
   spec.set_num_items(num_items);
   spec.set_num_users(num_users);
-  (*spec.mutable_extra())["dropout"] = std::to_string(config.model.dropout);
-  (*spec.mutable_extra())["loss"] = config.train.loss;
-  if (config.model.type == "pop") {
-    return absl::InvalidArgumentError(
-        "model.type 'pop' is not trained; evaluate it with `fedrec eval --model pop`");
-  }
+  auto& extra = *spec.mutable_extra();
+  extra["dropout"] = std::to_string(config.model.dropout);
+  extra["loss"] = ResolveLoss(type, config.train.loss);
+  extra["negatives"] = std::to_string(config.train.negatives);
+  extra["pre_ln"] = config.model.pre_ln ? "true" : "false";
+  extra["l2"] = std::to_string(config.model.l2);
+  // Building the model once validates the combination before any work.
+  FEDREC_RETURN_IF_ERROR(CreateModel(spec).status());
   return spec;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec) {
-  return absl::UnimplementedError("model type '" + spec.type() +
-                                  "' is not available in this build (issue #3)");
+  const std::string& type = spec.type();
+  const std::string loss = Extra(spec, "loss", ResolveLoss(type, "auto"));
+  FEDREC_ASSIGN_OR_RETURN(const double dropout, ExtraNumber(spec, "dropout", 0.0));
+  FEDREC_ASSIGN_OR_RETURN(const double l2, ExtraNumber(spec, "l2", 0.0));
+  FEDREC_ASSIGN_OR_RETURN(const double negatives, ExtraNumber(spec, "negatives", 100));
+  const auto items = static_cast<uint32_t>(spec.num_items());
+  const auto users = static_cast<uint32_t>(spec.num_users());
+
+  if (type == "sasrec") {
+    SasRecOptions o;
+    o.num_items = items;
+    o.dim = spec.dim();
+    o.blocks = spec.blocks();
+    o.heads = spec.heads();
+    o.max_len = spec.max_len();
+    o.dropout = dropout;
+    o.pre_ln = Extra(spec, "pre_ln", "false") == "true";
+    o.l2_emb = l2;
+    if (loss == "bce") {
+      o.loss = SasRecLoss::kBce;
+    } else if (loss == "ce" || loss == "sampled_softmax") {
+      o.loss = SasRecLoss::kCe;
+      o.ce_negatives = loss == "ce" ? 0 : static_cast<uint32_t>(negatives);
+    } else {
+      return LossError(type, loss, "bce, ce or sampled_softmax");
+    }
+    FEDREC_ASSIGN_OR_RETURN(auto model, SasRecModel::Create(o));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+  if (type == "gru4rec") {
+    Gru4RecOptions o;
+    o.num_items = items;
+    o.dim = spec.dim();
+    o.layers = spec.blocks();
+    o.max_len = spec.max_len();
+    o.dropout = static_cast<float>(dropout);
+    if (loss == "bpr") {
+      o.loss = SeqLoss::kBpr;
+      o.negatives = 1;
+    } else if (loss == "ce" || loss == "sampled_softmax") {
+      o.loss = SeqLoss::kCe;
+      o.negatives = loss == "ce" ? 0 : static_cast<uint32_t>(negatives);
+    } else {
+      return LossError(type, loss, "bpr, ce or sampled_softmax");
+    }
+    FEDREC_ASSIGN_OR_RETURN(auto model, Gru4RecModel::Create(o));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+  if (type == "mf_bpr") {
+    if (loss != "bpr") return LossError(type, loss, "bpr");
+    MfBprOptions o;
+    o.num_users = users;
+    o.num_items = items;
+    o.dim = spec.dim();
+    o.l2 = static_cast<float>(l2);
+    FEDREC_ASSIGN_OR_RETURN(auto model, MfBprModel::Create(o));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+  if (type == "mf_rating") {
+    if (loss != "mse") return LossError(type, loss, "mse");
+    MfRatingOptions o;
+    o.num_users = users;
+    o.num_items = items;
+    o.dim = spec.dim();
+    o.l2 = static_cast<float>(l2);
+    FEDREC_ASSIGN_OR_RETURN(const double mean, ExtraNumber(spec, "global_mean", 0.0));
+    o.global_mean = static_cast<float>(mean);
+    FEDREC_ASSIGN_OR_RETURN(auto model, MfRatingModel::Create(o));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+  return absl::InvalidArgumentError("model.type: '" + type +
+                                    "' is not one of: sasrec, gru4rec, mf_bpr, mf_rating");
 }
 
 void SaveModel(const proto::ModelSpec& spec, const Model& model, proto::Checkpoint* checkpoint) {
