@@ -15,6 +15,7 @@
 // valid positions, so computing on the valid suffix alone is exact.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/random.h"
@@ -23,6 +24,9 @@
 #include "models/layers/linear.h"
 
 namespace fedrec::layers {
+
+// Rows per block of the causal GEMMs.
+inline constexpr Eigen::Index kAttentionRowBlock = 32;
 
 template <typename S>
 struct AttentionParams {
@@ -69,26 +73,32 @@ void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
   LinearForward<S>(keys, p.wv, p.bv, cache.v);
   for (int h = 0; h < heads; ++h) {
     MatrixMap<S> prob(cache.probs + h * len * len, len, len);
-    prob.noalias() = cache.q.middleCols(h * dh, dh) * cache.k.middleCols(h * dh, dh).transpose();
-    for (Eigen::Index i = 0; i < len; ++i) {
-      auto row = prob.row(i).head(i + 1).array();
-      const S mx = row.maxCoeff();
-      row = ((row - mx) * scale).exp();
-      row /= row.sum();
-      prob.row(i).tail(len - i - 1).setZero();
-    }
-    if (drop) {
-      MatrixMap<S> dropped(cache.dropped + h * len * len, len, len);
-      S* mask = cache.mask + h * len * len;
-      for (Eigen::Index i = 0; i < len; ++i) {
-        FillDropoutMask(*dropout_stream, rate, mask + i * len, static_cast<size_t>(i + 1));
-        dropped.row(i).head(i + 1) =
-            prob.row(i).head(i + 1).cwiseProduct(RowVectorMap<S>(mask + i * len, i + 1));
-        dropped.row(i).tail(len - i - 1).setZero();
+    MatrixMap<S> dropped(drop ? cache.dropped + h * len * len : cache.probs + h * len * len, len,
+                         len);
+    auto qh = cache.q.middleCols(h * dh, dh);
+    auto kh = cache.k.middleCols(h * dh, dh);
+    auto vh = cache.v.middleCols(h * dh, dh);
+    auto outh = out.middleCols(h * dh, dh);
+    // Row blocks [r0, r1) only need key columns [0, r1): the causal mask
+    // makes the rest zero, so the GEMMs skip most of the upper triangle.
+    for (Eigen::Index r0 = 0; r0 < len; r0 += kAttentionRowBlock) {
+      const Eigen::Index r1 = std::min(len, r0 + kAttentionRowBlock), rb = r1 - r0;
+      prob.block(r0, 0, rb, r1).noalias() = qh.middleRows(r0, rb) * kh.topRows(r1).transpose();
+      for (Eigen::Index i = r0; i < r1; ++i) {
+        auto row = prob.row(i).head(i + 1).array();
+        const S mx = row.maxCoeff();
+        row = ((row - mx) * scale).exp();
+        row /= row.sum();
+        prob.row(i).tail(len - i - 1).setZero();
+        if (drop) {
+          S* mask = cache.mask + h * len * len + i * len;
+          FillDropoutMask(*dropout_stream, rate, mask, static_cast<size_t>(i + 1));
+          dropped.row(i).head(i + 1) =
+              prob.row(i).head(i + 1).cwiseProduct(RowVectorMap<S>(mask, i + 1));
+          dropped.row(i).tail(len - i - 1).setZero();
+        }
       }
-      out.middleCols(h * dh, dh).noalias() = dropped * cache.v.middleCols(h * dh, dh);
-    } else {
-      out.middleCols(h * dh, dh).noalias() = prob * cache.v.middleCols(h * dh, dh);
+      outh.middleRows(r0, rb).noalias() = dropped.block(r0, 0, rb, r1) * vh.topRows(r1);
     }
   }
 }
@@ -114,20 +124,33 @@ void CausalAttentionBackward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
                                            : cache.probs + h * len * len,
                               len, len);
     auto dout_h = dout.middleCols(h * dh, dh);
-    s.dv.middleCols(h * dh, dh).noalias() = dropped.transpose() * dout_h;
-    dp.noalias() = dout_h * cache.v.middleCols(h * dh, dh).transpose();
-    // dS = P o (dP - rowsum(dP o P)), with dP = dPd o mask; times the scale.
-    for (Eigen::Index i = 0; i < len; ++i) {
-      auto dprow = dp.row(i).head(i + 1).array();
-      if (dropped_used) dprow *= Eigen::Map<const Eigen::Array<S, 1, Eigen::Dynamic>>(
-                             cache.mask + h * len * len + i * len, i + 1);
-      auto prow = prob.row(i).head(i + 1).array();
-      const S c = (dprow * prow).sum();
-      dprow = prow * (dprow - c) * scale;
-      dp.row(i).tail(len - i - 1).setZero();
+    auto qh = cache.q.middleCols(h * dh, dh);
+    auto kh = cache.k.middleCols(h * dh, dh);
+    auto vh = cache.v.middleCols(h * dh, dh);
+    auto dqh = s.dq.middleCols(h * dh, dh);
+    auto dkh = s.dk.middleCols(h * dh, dh);
+    auto dvh = s.dv.middleCols(h * dh, dh);
+    dkh.setZero();
+    dvh.setZero();
+    for (Eigen::Index r0 = 0; r0 < len; r0 += kAttentionRowBlock) {
+      const Eigen::Index r1 = std::min(len, r0 + kAttentionRowBlock), rb = r1 - r0;
+      dvh.topRows(r1).noalias() += dropped.block(r0, 0, rb, r1).transpose() * dout_h.middleRows(r0, rb);
+      dp.block(r0, 0, rb, r1).noalias() = dout_h.middleRows(r0, rb) * vh.topRows(r1).transpose();
+      // dS = P o (dP - rowsum(dP o P)), with dP = dPd o mask; times the scale.
+      for (Eigen::Index i = r0; i < r1; ++i) {
+        auto dprow = dp.row(i).head(i + 1).array();
+        if (dropped_used) {
+          dprow *= Eigen::Map<const Eigen::Array<S, 1, Eigen::Dynamic>>(
+              cache.mask + h * len * len + i * len, i + 1);
+        }
+        auto prow = prob.row(i).head(i + 1).array();
+        const S c = (dprow * prow).sum();
+        dprow = prow * (dprow - c) * scale;
+        dp.row(i).segment(i + 1, r1 - i - 1).setZero();
+      }
+      dqh.middleRows(r0, rb).noalias() = dp.block(r0, 0, rb, r1) * kh.topRows(r1);
+      dkh.topRows(r1).noalias() += dp.block(r0, 0, rb, r1).transpose() * qh.middleRows(r0, rb);
     }
-    s.dq.middleCols(h * dh, dh).noalias() = dp * cache.k.middleCols(h * dh, dh);
-    s.dk.middleCols(h * dh, dh).noalias() = dp.transpose() * cache.q.middleCols(h * dh, dh);
   }
   ConstMatrixMap<S> dq(s.dq.data(), len, d), dk(s.dk.data(), len, d), dv(s.dv.data(), len, d);
   LinearBackward<S>(queries, p.wq, dq, g.wq, g.bq, &dqueries);

@@ -107,16 +107,17 @@ TEST(SasRecLayers, LayerNormGradients) {
 struct AttentionCase {
   int heads;
   double dropout;
+  int len = 5;  // > kAttentionRowBlock exercises the blocked causal GEMMs
 };
 
 void PrintTo(const AttentionCase& c, std::ostream* os) {
-  *os << "heads=" << c.heads << " dropout=" << c.dropout;
+  *os << "heads=" << c.heads << " dropout=" << c.dropout << " len=" << c.len;
 }
 
 class AttentionGradients : public ::testing::TestWithParam<AttentionCase> {};
 
 TEST_P(AttentionGradients, MatchFiniteDifferences) {
-  const int len = 5, d = 6, heads = GetParam().heads;
+  const int len = GetParam().len, d = 6, heads = GetParam().heads;
   const double rate = GetParam().dropout;
   Vec qin = Random(len * d, 10), kin = Random(len * d, 11), r = Random(len * d, 12);
   Vec wq = Random(d * d, 13), wk = Random(d * d, 14), wv = Random(d * d, 15);
@@ -158,7 +159,7 @@ TEST_P(AttentionGradients, MatchFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Heads, AttentionGradients,
                          ::testing::Values(AttentionCase{1, 0.0}, AttentionCase{2, 0.0},
                                            AttentionCase{3, 0.0}, AttentionCase{1, 0.4},
-                                           AttentionCase{2, 0.4}));
+                                           AttentionCase{2, 0.4}, AttentionCase{2, 0.3, 70}));
 
 TEST(SasRecLayers, AttentionIsCausal) {
   const int len = 6, d = 4, heads = 2;
