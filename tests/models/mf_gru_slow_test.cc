@@ -3,15 +3,34 @@
 // the predict-the-mean baseline, and per-step timings on single sequences.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 
 #include "core/random.h"
 #include "data/split.h"
 #include "models/evaluation.h"
 #include "models/gru4rec.h"
 #include "models/mf.h"
+
+// GCC flags free() in a replaced operator delete once it inlines it into
+// std::allocator (a false positive: the matching operator new uses malloc).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Counts heap allocations so the steady-state test can check that a
+// client's step does not allocate once its workspace has warmed up.
+std::atomic<uint64_t> g_allocations{0};
+
+void* operator new(size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace fedrec {
 namespace {
@@ -221,6 +240,54 @@ TEST(SlowTraining, SingleSequenceStepTimings) {
   time_model(gru_ce->get(), "gru4rec dim 64, 1 layer, sampled ce 100 negatives");
   auto mf = MfBprModel::Create({.num_users = 1, .num_items = items, .dim = 64});
   time_model(mf->get(), "mf_bpr dim 64");
+}
+
+}  // namespace
+}  // namespace fedrec
+
+namespace fedrec {
+namespace {
+
+TEST(SlowTraining, SteadyStateStepsDoNotAllocate) {
+  std::vector<uint32_t> a = {1, 5, 9, 13, 2, 7, 30, 31, 8}, b = {4, 3, 40, 41, 42};
+  std::vector<float> ra(a.size(), 3.0f), rb(b.size(), 4.0f);
+  const UserSequence users[2] = {{0, a, ra}, {1, b, rb}};
+  auto check = [&](Model* m) {
+    m->Initialize(1);
+    auto ws = m->NewWorkspace();
+    Gradients g = m->NewGlobalGradients(), l = m->NewLocalGradients();
+    Gradients* lp = m->local_params() ? &l : nullptr;
+    std::vector<float> scores(m->num_items());
+    for (uint32_t step = 0; step < 3; ++step) {  // warm up: buffers grow here
+      g.Clear();
+      l.Clear();
+      m->ForwardBackward(users, {.step = step}, ws.get(), &g, lp);
+      m->ScoreAll(0, a, scores);
+    }
+    const uint64_t before = g_allocations.load();
+    for (uint32_t step = 3; step < 20; ++step) {
+      g.Clear();
+      l.Clear();
+      m->ForwardBackward(std::span<const UserSequence>(&users[step % 2], 1), {.step = step},
+                         ws.get(), &g, lp);
+      m->ScoreAll(0, step % 2 ? b : a, scores);
+    }
+    EXPECT_EQ(g_allocations.load() - before, 0u) << m->type();
+  };
+  auto gru = Gru4RecModel::Create({.num_items = 50,
+                                   .dim = 8,
+                                   .layers = 2,
+                                   .dropout = 0.2f,
+                                   .loss = SeqLoss::kCe,
+                                   .negatives = 5});
+  check(gru->get());
+  auto full =
+      Gru4RecModel::Create({.num_items = 50, .dim = 8, .loss = SeqLoss::kCe, .negatives = 0});
+  check(full->get());
+  auto bpr = MfBprModel::Create({.num_users = 2, .num_items = 50, .dim = 8});
+  check(bpr->get());
+  auto rating = MfRatingModel::Create({.num_users = 2, .num_items = 50, .dim = 8});
+  check(rating->get());
 }
 
 }  // namespace
