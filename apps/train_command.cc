@@ -33,13 +33,41 @@ void AddConfigFlags(CLI::App* cmd, ConfigArgs* args, bool required) {
   cmd->add_option("--set", args->overrides, "override a key: section.key=value (repeatable)");
 }
 
+absl::StatusOr<Config> ResolveTrainConfig(const TrainArgs& args) {
+  if (!args.resume) {
+    if (args.config.config.empty()) {
+      return absl::InvalidArgumentError("train: --config is required (or --resume a run)");
+    }
+    return LoadConfig(args.config.config, args.config.overrides);
+  }
+  const std::string stored = args.out + "/config.toml";
+  if (!std::filesystem::exists(stored)) {
+    return absl::NotFoundError(args.out + ": not a run directory (no config.toml) to resume");
+  }
+  FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(stored));
+  if (!args.config.config.empty() || !args.config.overrides.empty()) {
+    FEDREC_ASSIGN_OR_RETURN(Config given, LoadConfig(args.config.config, args.config.overrides));
+    if (ToToml(given) != ToToml(config)) {
+      return absl::InvalidArgumentError(
+          "train --resume: the given configuration differs from " + stored +
+          "; resume with the run's own configuration (omit --config/--set)");
+    }
+  }
+  return config;
+}
+
 absl::Status RunTrain(const TrainArgs& args) {
-  FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config.config, args.config.overrides));
-  (void)config;
-  return absl::UnimplementedError(
-      "train: the configuration is valid, but training is not implemented yet (central: issue "
-      "#3, federated: issue #4); nothing was written to " +
-      args.out);
+  FEDREC_ASSIGN_OR_RETURN(Config config, ResolveTrainConfig(args));
+  if (config.federation.mode != "central") {
+    return absl::UnimplementedError(
+        "train: federation.mode = \"federated\" is not implemented yet (issue #4); set "
+        "federation.mode = \"central\". Nothing was written to " +
+        args.out);
+  }
+  FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary,
+                          RunCentralTraining(config, {.out_dir = args.out, .resume = args.resume}));
+  PrintJson(summary);
+  return absl::OkStatus();
 }
 
 absl::Status RunConfigShow(const ConfigArgs& args) {

@@ -123,6 +123,11 @@ class CentralTrainer {
     const uint32_t every = static_cast<uint32_t>(config_.eval.every);
     std::vector<double> throughput;
     double train_seconds = 0;
+    const size_t batch = static_cast<size_t>(config_.train.batch_size);
+    const uint64_t batches_per_epoch = (trainable_users_.size() + batch - 1) / batch;
+    progress_ = std::make_unique<ProgressReporter>(
+        "train", batches_per_epoch * (epochs - std::min(epochs, start_epoch_)),
+        ProgressOptions{.quiet = run_.quiet});
     for (uint32_t epoch = start_epoch_ + 1; epoch <= epochs; ++epoch) {
       Stopwatch sw;
       FEDREC_ASSIGN_OR_RETURN(LossSum loss, TrainEpoch(epoch));
@@ -158,6 +163,7 @@ class CentralTrainer {
             epoch, MakeCheckpoint(epoch), static_cast<uint32_t>(config_.checkpoint.keep)));
       }
     }
+    progress_->Finish();
     return Finish(wall.ElapsedSeconds(), train_seconds, throughput);
   }
 
@@ -188,7 +194,6 @@ class CentralTrainer {
 
     const size_t batch = static_cast<size_t>(config_.train.batch_size);
     const size_t num_batches = (order.size() + batch - 1) / batch;
-    ProgressReporter progress("epoch " + std::to_string(epoch), num_batches, {.quiet = run_.quiet});
     LossSum total;
     for (size_t b = 0; b < num_batches; ++b) {
       const size_t begin = b * batch, end = std::min(order.size(), begin + batch);
@@ -205,9 +210,8 @@ class CentralTrainer {
                                                         .step = static_cast<uint32_t>(b)}));
       total.loss += loss.loss;
       total.examples += loss.examples;
-      progress.Advance();
+      progress_->Advance();
     }
-    progress.Finish();
     return total;
   }
 
@@ -327,6 +331,7 @@ class CentralTrainer {
   std::unique_ptr<Optimizer> optimizer_, local_optimizer_;
   std::vector<uint32_t> trainable_users_;
   std::vector<Chunk> chunks_;
+  std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
   uint64_t best_epoch_ = 0;
   double best_ndcg_ = -1;
