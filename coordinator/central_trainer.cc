@@ -117,6 +117,8 @@ class CentralTrainer {
     return dir_.TruncateMetricsAfter(start_epoch_);
   }
 
+  absl::Status ForgetMetrics() { return dir_.TruncateMetricsAfter(0); }
+
   absl::StatusOr<nlohmann::json> Run() {
     Stopwatch wall;
     const uint32_t epochs = static_cast<uint32_t>(config_.train.epochs);
@@ -371,7 +373,13 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
 
   CentralTrainer trainer(config, data, std::move(model), spec, std::move(*dir), run);
   FEDREC_RETURN_IF_ERROR(trainer.Setup());
-  if (resume_from) FEDREC_RETURN_IF_ERROR(trainer.Resume(*resume_from));
+  if (resume_from) {
+    FEDREC_RETURN_IF_ERROR(trainer.Resume(*resume_from));
+  } else if (run.resume) {
+    // Killed before its first checkpoint: start over, forgetting metrics.
+    FEDREC_RETURN_IF_ERROR(trainer.ForgetMetrics());
+  }
+
   return trainer.Run();
 }
 
