@@ -94,6 +94,51 @@ TEST_F(CliCommands, SynthIsDeterministicBySeed) {
   EXPECT_EQ(Slurp(a), Slurp(b));
 }
 
+TEST_F(CliCommands, TrainThenEvalCheckpointThenRecommend) {
+  const std::string data = (dir_.path() / "s.txt").string();
+  RunJson("data synth --users 300 --items 120 --seed 4 --out '" + data + "'");
+  const std::string config = dir_.File(
+      "c.toml", "seed = 7\n[data]\npath = '" + data +
+                    "'\nmax_len = 30\n[model]\ntype = 'sasrec'\ndim = 16\nblocks = 1\n"
+                    "[train]\nepochs = 3\nbatch_size = 64\n[federation]\nmode = 'central'\n"
+                    "[eval]\nevery = 1\n");
+  const std::string run = (dir_.path() / "run").string();
+  nlohmann::json summary =
+      RunJson("--log-level off train --config '" + config + "' --out '" + run + "'");
+  ASSERT_TRUE(summary.contains("test_at_best"));
+  EXPECT_EQ(summary["model"], "sasrec");
+  EXPECT_EQ(summary["model_sha256"].get<std::string>().size(), 64u);
+
+  // Evaluating the best checkpoint with the run's seed reproduces the
+  // summary's test metrics exactly.
+  nlohmann::json e = RunJson("eval --no-cache --checkpoint '" + run +
+                             "/checkpoints/best.ckpt' --data '" + data + "' --split test --seed 7");
+  EXPECT_EQ(e["model"], "sasrec");
+  EXPECT_EQ(e["HR@10"], summary["test_at_best"]["sampled"]["HR@10"]);
+  EXPECT_EQ(e["NDCG@10"], summary["test_at_best"]["sampled"]["NDCG@10"]);
+
+  // Original ids in, original ids out, history excluded.
+  nlohmann::json rec =
+      RunJson("recommend --checkpoint '" + run + "/checkpoints/best.ckpt' --history '5 17 3' -k 7");
+  ASSERT_EQ(rec["recommendations"].size(), 7u);
+  for (const auto& r : rec["recommendations"]) {
+    const uint64_t item = r["item"];
+    EXPECT_TRUE(item != 5 && item != 17 && item != 3);
+    EXPECT_GE(item, 1u);
+    EXPECT_LE(item, 120u);
+  }
+  const CliResult unknown =
+      RunFedrec("recommend --checkpoint '" + run + "/checkpoints/best.ckpt' --history '5 999999'",
+                dir_.path());
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("999999 is not in the model's catalogue"));
+  // A second run into the same directory is refused; nothing is overwritten.
+  const CliResult again =
+      RunFedrec("train --config '" + config + "' --out '" + run + "'", dir_.path());
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("not empty"));
+}
+
 TEST_F(CliCommands, PendingCommandsSayWhichIssueBuildsThem) {
   const CliResult r = RunFedrec("sweep --config x.toml --epsilons 1 --out d", dir_.path());
   EXPECT_EQ(r.exit_code, 2);
