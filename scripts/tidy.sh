@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs clang-tidy (.clang-tidy) over fedrec's sources using build/compile_commands.json.
+#   scripts/tidy.sh [FILE...]     default: every .cc under the rooms and apps/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ -f build/compile_commands.json ]] || scripts/build.sh >/dev/null
+files=("$@")
+if [[ ${#files[@]} -eq 0 ]]; then
+  mapfile -t files < <(git ls-files 'core/*.cc' 'data/*.cc' 'models/*.cc' 'coordinator/*.cc' \
+    'apps/*.cc' 'proto/*.cc')
+fi
+clang-tidy -p build --quiet "${files[@]}"
