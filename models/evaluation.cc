@@ -20,11 +20,10 @@ struct RankCount {
 };
 
 inline void CountAgainst(float target, float other, RankCount* c) {
-  if (std::isnan(target)) {
-    ++c->greater;
-  } else if (other > target) {
+  if (std::isnan(target) || other > target) {
     ++c->greater;
   } else if (other == target) {
+
     ++c->ties;
   }
 }
