@@ -8,6 +8,7 @@
 #include "data/split.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
+#include "models/mf.h"
 #include "models/pop.h"
 #include "proto/checkpoint.h"
 
@@ -99,6 +100,13 @@ absl::Status RunEval(const EvalArgs& args) {
   j["HR@" + k] = mean.hr;
   j["NDCG@" + k] = mean.ndcg;
   j["MRR"] = mean.mrr;
+  if (const auto* mf = dynamic_cast<const MfRatingModel*>(scorer.get())) {
+    FEDREC_ASSIGN_OR_RETURN(RatingMetrics r,
+                            EvaluateRatings(*mf, split, options.part, options.threads));
+    j["RMSE"] = r.rmse;
+    j["MAE"] = r.mae;
+  }
+
   j["seconds"] = seconds;
   PrintJson(j);
   return absl::OkStatus();

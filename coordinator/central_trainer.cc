@@ -103,7 +103,7 @@ class CentralTrainer {
     start_epoch_ = static_cast<uint32_t>(ckpt.round());
     best_epoch_ = ckpt.best_round();
     for (const auto& [name, value] : ckpt.best_valid_metrics()) best_valid_[name] = value;
-    if (best_valid_.contains("NDCG")) best_ndcg_ = best_valid_["NDCG"];
+    if (best_valid_.contains("score")) best_score_ = best_valid_["score"];
     // The best model so far is in best.ckpt.
     if (best_epoch_ > 0) {
       FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
@@ -144,19 +144,33 @@ class CentralTrainer {
         Stopwatch esw;
         FEDREC_ASSIGN_OR_RETURN(EvalResult valid, Eval(SplitPart::kValidation, Protocol()));
         line["valid"] = MetricsJson(valid.Mean(), K(), valid.sums.users);
+        // Selection score: validation NDCG@K, or -RMSE for explicit ratings.
+        double score = valid.Mean().ndcg;
+        if (const auto* mf = dynamic_cast<const MfRatingModel*>(model_.get())) {
+          FEDREC_ASSIGN_OR_RETURN(RatingMetrics r,
+                                  EvaluateRatings(*mf, split_, SplitPart::kValidation, Threads()));
+          line["valid"]["RMSE"] = r.rmse;
+          line["valid"]["MAE"] = r.mae;
+          score = -r.rmse;
+        }
         line["eval_seconds"] = esw.ElapsedSeconds();
-        if (valid.Mean().ndcg > best_ndcg_ || best_epoch_ == 0) {
-          best_ndcg_ = valid.Mean().ndcg;
+        if (score > best_score_ || best_epoch_ == 0) {
+          best_score_ = score;
           best_epoch_ = epoch;
-          best_valid_ = {
-              {"HR", valid.Mean().hr}, {"NDCG", valid.Mean().ndcg}, {"MRR", valid.Mean().mrr}};
+          best_valid_ = {{"HR", valid.Mean().hr},
+                         {"NDCG", valid.Mean().ndcg},
+                         {"MRR", valid.Mean().mrr},
+                         {"score", score}};
+
           best_params_ = model_->global_params();
           if (const ParameterStore* local = model_->local_params()) best_local_ = *local;
           FEDREC_RETURN_IF_ERROR(dir_.WriteBestCheckpoint(MakeCheckpoint(epoch)));
         }
-        spdlog::info("epoch {}/{}: loss {:.4f}, valid NDCG@{} {:.4f} (best {:.4f} at epoch {})",
-                     epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, best_ndcg_,
-                     best_epoch_);
+        spdlog::info(
+            "epoch {}/{}: loss {:.4f}, valid NDCG@{} {:.4f}, selection score {:.4f} "
+            "(best {:.4f} at epoch {})",
+            epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, score, best_score_,
+            best_epoch_);
       }
       FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       const uint32_t ckpt_every = static_cast<uint32_t>(config_.checkpoint.every);
@@ -300,7 +314,16 @@ class CentralTrainer {
       test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
     }
     FEDREC_ASSIGN_OR_RETURN(EvalResult valid, Eval(SplitPart::kValidation, Protocol()));
+    if (const auto* mf = dynamic_cast<const MfRatingModel*>(model_.get())) {
+      // Explicit ratings: the rating-prediction metrics of the same model.
+      for (SplitPart part : {SplitPart::kValidation, SplitPart::kTest}) {
+        FEDREC_ASSIGN_OR_RETURN(RatingMetrics r, EvaluateRatings(*mf, split_, part, Threads()));
+        test[std::string("ratings_") + SplitPartName(part)] = {
+            {"RMSE", r.rmse}, {"MAE", r.mae}, {"count", r.count}};
+      }
+    }
     std::sort(throughput.begin(), throughput.end());
+
     nlohmann::json summary = {{"mode", "central"},
                               {"model", spec_.type()},
                               {"epochs", config_.train.epochs},
@@ -336,7 +359,7 @@ class CentralTrainer {
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
   uint64_t best_epoch_ = 0;
-  double best_ndcg_ = -1;
+  double best_score_ = -1e300;
   std::map<std::string, double> best_valid_;
   std::optional<ParameterStore> best_params_, best_local_;
 };
