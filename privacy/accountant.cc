@@ -16,7 +16,62 @@ absl::Status CheckOrders(const std::vector<double>& orders) {
   return absl::OkStatus();
 }
 
+absl::Status BadState(const std::string& what) {
+  return absl::InvalidArgumentError("privacy: state: " + what);
+}
+
 }  // namespace
+
+nlohmann::json RdpStateToJson(const RdpState& state) {
+  nlohmann::json rdp = nlohmann::json::array();
+  for (double r : state.rdp) {
+    if (std::isinf(r)) {
+      rdp.push_back("inf");
+    } else {
+      rdp.push_back(r);
+    }
+  }
+  nlohmann::json j;
+  j["accountant"] = "rdp";
+  j["adjacency"] = state.adjacency == Adjacency::kAddRemoveOne ? "add_remove_one" : "replace_one";
+  j["orders"] = state.orders;
+  j["rdp"] = std::move(rdp);
+  return j;
+}
+
+absl::StatusOr<RdpState> RdpStateFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return BadState("not a JSON object");
+  if (j.value("accountant", "") != "rdp") return BadState("accountant: must be \"rdp\"");
+  RdpState state;
+  const std::string adjacency = j.value("adjacency", "");
+  if (adjacency == "add_remove_one") {
+    state.adjacency = Adjacency::kAddRemoveOne;
+  } else if (adjacency == "replace_one") {
+    state.adjacency = Adjacency::kReplaceOne;
+  } else {
+    return BadState("adjacency: must be add_remove_one or replace_one");
+  }
+  if (!j.contains("orders") || !j["orders"].is_array() || !j.contains("rdp") ||
+      !j["rdp"].is_array()) {
+    return BadState("orders and rdp must be arrays");
+  }
+  for (const auto& a : j["orders"]) {
+    if (!a.is_number()) return BadState("orders: must be numbers");
+    state.orders.push_back(a.get<double>());
+  }
+  for (const auto& r : j["rdp"]) {
+    if (r.is_string() && r.get<std::string>() == "inf") {
+      state.rdp.push_back(std::numeric_limits<double>::infinity());
+    } else if (r.is_number()) {
+      state.rdp.push_back(r.get<double>());
+    } else {
+      return BadState("rdp: must be numbers or \"inf\"");
+    }
+  }
+  // The remaining checks (lengths, orders > 1, rdp >= 0) are FromState's.
+  FEDREC_RETURN_IF_ERROR(RdpAccountant::FromState(state).status());
+  return state;
+}
 
 RdpAccountant::RdpAccountant(Adjacency adjacency) {
   state_.adjacency = adjacency;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/status.h"
@@ -21,6 +22,15 @@ struct RdpState {
   std::vector<double> rdp;
   Adjacency adjacency = Adjacency::kAddRemoveOne;
 };
+
+// The state as JSON, for privacy.json and the checkpoint's ledger:
+//   {"accountant": "rdp", "adjacency": "add_remove_one" | "replace_one",
+//    "orders": [...], "rdp": [...]}
+// with +inf RDP (sigma = 0 was spent) written as the string "inf". Doubles
+// round-trip exactly (nlohmann writes 17 significant digits).
+nlohmann::json RdpStateToJson(const RdpState& state);
+// InvalidArgument "privacy: state: ..." on a malformed document.
+absl::StatusOr<RdpState> RdpStateFromJson(const nlohmann::json& j);
 
 class RdpAccountant {
  public:

@@ -52,6 +52,33 @@ TEST(Accountant, ComposeIsAdditiveAndStateRoundTrips) {
   EXPECT_FALSE(RdpAccountant::FromState(bad).ok());
 }
 
+TEST(Accountant, StateJsonRoundTripsExactly) {
+  RdpAccountant acc;
+  ASSERT_TRUE(acc.Compose(256.0 / 60000, 1.1, 14063).ok());
+  const std::string text = RdpStateToJson(acc.state()).dump();
+  auto state = RdpStateFromJson(nlohmann::json::parse(text));
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->orders, acc.orders());
+  EXPECT_EQ(state->rdp, acc.rdp());
+  EXPECT_EQ(state->adjacency, Adjacency::kAddRemoveOne);
+
+  // +inf (a release without noise) survives as "inf"; the adjacency is kept.
+  RdpAccountant open(Adjacency::kReplaceOne);
+  ASSERT_TRUE(open.Compose(0.1, 0.0, 1, SamplingScheme::kFixedSize).ok());
+  auto inf_state = RdpStateFromJson(nlohmann::json::parse(RdpStateToJson(open.state()).dump()));
+  ASSERT_TRUE(inf_state.ok()) << inf_state.status();
+  EXPECT_EQ(inf_state->rdp, open.rdp());
+  EXPECT_EQ(inf_state->adjacency, Adjacency::kReplaceOne);
+
+  nlohmann::json bad = RdpStateToJson(acc.state());
+  bad["rdp"].erase(0);
+  EXPECT_FALSE(RdpStateFromJson(bad).ok());
+  bad = RdpStateToJson(acc.state());
+  bad["adjacency"] = "swap";
+  EXPECT_FALSE(RdpStateFromJson(bad).ok());
+  EXPECT_FALSE(RdpStateFromJson(nlohmann::json::array()).ok());
+}
+
 TEST(AccountantCalibration, RoundTrip) {
   struct Case {
     double q;

@@ -48,3 +48,14 @@ for n, m, sigma, steps, delta in [(60000, 256, 1.1, 1000, 1e-5), (1000, 10, 1.0,
       n, m, dp_accounting.GaussianDpEvent(sigma)), steps)
   eps, order = acc.get_epsilon_and_optimal_order(delta)
   print(f"    {{{m / n!r}, {sigma!r}, {steps}, {delta!r}, {float(eps)!r}, {float(order)!r}}},")
+
+# Extremes (kExtremes).
+print("# extremes")
+for q, sigma, steps, delta in [(1e-6, 0.3, 1000, 1e-5), (1e-8, 1.0, 10**9, 1e-5),
+                               (0.9999, 0.5, 10, 1e-5), (0.5, 50.0, 1000, 1e-6),
+                               (0.01, 0.2, 10, 1e-5), (0.3, 0.1, 1, 1e-5),
+                               (0.05, 0.4, 1000000, 1e-6)]:
+  acc = rdp.RdpAccountant()
+  acc.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+  eps, order = acc.get_epsilon_and_optimal_order(delta)
+  print(f"    {{{q!r}, {sigma!r}, {steps}, {delta!r}, {float(eps)!r}, {float(order)!r}}},")

@@ -169,6 +169,32 @@ TEST(RdpReference, Grid) {
             << "\n";
 }
 
+// Extremes: tiny q, 1e9 steps, q near 1, large and small sigma (where the
+// fractional series and the epsilon = 0 guard matter). dp_accounting 0.6.0.
+const Point kExtremes[] = {
+    {1e-06, 0.3, 1000, 1e-05, 4.951549008119774, 3.0},
+    {1e-08, 1.0, 1000000000, 1e-05, 0.1983868033307406, 36.0},
+    {0.9999, 0.5, 10, 1e-05, 48.79941184478081, 1.7},
+    {0.5, 50.0, 1000, 1e-06, 1.4728981073511582, 16.0},
+    {0.01, 0.2, 10, 1e-05, 45.209590283729014, 1.3},
+    {0.3, 0.1, 1, 1e-05, 92.47446528724204, 1.4},
+    {0.05, 0.4, 1000000, 1e-06, 210978.6478318547, 1.6},
+};
+
+TEST(RdpReference, Extremes) {
+  for (const Point& p : kExtremes) {
+    auto e = PoissonGaussianEpsilon(p.q, p.sigma, p.steps, p.delta);
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_LT(RelErr(e->epsilon, p.epsilon), 1e-3)
+        << "q=" << p.q << " sigma=" << p.sigma << " steps=" << p.steps << ": got " << e->epsilon;
+    EXPECT_DOUBLE_EQ(e->order, p.order);
+  }
+  // Epsilon 0 when delta >= sqrt(1 - exp(-rdp)) (dp_accounting's guard).
+  auto zero = PoissonGaussianEpsilon(1e-4, 10.0, 1, 1e-5);
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->epsilon, 0);
+}
+
 // DP-SGD on MNIST, TF Privacy tutorial: q = 256/60000, sigma = 1.1, 60 epochs
 // = 14063 steps, delta = 1e-5. dp_accounting 0.6.0: 2.5967 (order 8.1) with
 // the improved conversion and default orders; classic conversion [M17] over
