@@ -16,7 +16,15 @@ struct PrivacyArgs {
   double delta = -1;
   double epsilon = -1;
   std::string accountant = "rdp";
+  std::string sampling = "poisson";
 };
+
+absl::StatusOr<privacy::SamplingScheme> ParseSampling(const std::string& sampling) {
+  if (sampling == "poisson") return privacy::SamplingScheme::kPoisson;
+  if (sampling == "fixed-size") return privacy::SamplingScheme::kFixedSize;
+  return InvalidInput("privacy: --sampling",
+                      "must be poisson or fixed-size (got " + sampling + ")");
+}
 
 absl::Status CheckAccountant(const std::string& accountant) {
   if (accountant == "pld") {
@@ -38,6 +46,10 @@ nlohmann::json Report(const PrivacyArgs& a, double sigma, const privacy::Epsilon
   j["delta"] = a.delta;
   j["epsilon"] = e.epsilon;  // +inf (sigma = 0) prints as null
   j["order"] = e.order;
+  j["sampling"] = a.sampling;
+  // Poisson: add/remove one user; fixed-size (without replacement): replace
+  // one user, the only adjacency its analysis covers.
+  j["adjacency"] = a.sampling == "poisson" ? "add_remove_one" : "replace_one";
   return j;
 }
 
@@ -47,8 +59,9 @@ absl::Status RunEpsilon(const PrivacyArgs& a) {
   FEDREC_RETURN_IF_ERROR(privacy::ValidateSteps(a.steps, "--steps"));
   FEDREC_RETURN_IF_ERROR(privacy::ValidateDelta(a.delta, "--delta"));
   FEDREC_RETURN_IF_ERROR(CheckAccountant(a.accountant));
-  FEDREC_ASSIGN_OR_RETURN(privacy::EpsilonAndOrder e,
-                          privacy::PoissonGaussianEpsilon(a.q, a.sigma, a.steps, a.delta));
+  FEDREC_ASSIGN_OR_RETURN(privacy::SamplingScheme scheme, ParseSampling(a.sampling));
+  FEDREC_ASSIGN_OR_RETURN(privacy::EpsilonAndOrder e, privacy::SubsampledGaussianEpsilon(
+                                                          scheme, a.q, a.sigma, a.steps, a.delta));
   PrintJson(Report(a, a.sigma, e));
   return absl::OkStatus();
 }
@@ -59,10 +72,13 @@ absl::Status RunSigma(const PrivacyArgs& a) {
   FEDREC_RETURN_IF_ERROR(privacy::ValidateDelta(a.delta, "--delta"));
   FEDREC_RETURN_IF_ERROR(privacy::ValidateEpsilon(a.epsilon, "--epsilon"));
   FEDREC_RETURN_IF_ERROR(CheckAccountant(a.accountant));
-  FEDREC_ASSIGN_OR_RETURN(double sigma,
-                          privacy::CalibrateNoiseMultiplier(a.q, a.steps, a.delta, a.epsilon));
+  FEDREC_ASSIGN_OR_RETURN(privacy::SamplingScheme scheme, ParseSampling(a.sampling));
+  privacy::CalibrationOptions options;
+  options.scheme = scheme;
+  FEDREC_ASSIGN_OR_RETURN(
+      double sigma, privacy::CalibrateNoiseMultiplier(a.q, a.steps, a.delta, a.epsilon, options));
   FEDREC_ASSIGN_OR_RETURN(privacy::EpsilonAndOrder e,
-                          privacy::PoissonGaussianEpsilon(a.q, sigma, a.steps, a.delta));
+                          privacy::SubsampledGaussianEpsilon(scheme, a.q, sigma, a.steps, a.delta));
   nlohmann::json j = Report(a, sigma, e);
   j["target_epsilon"] = a.epsilon;
   PrintJson(j);
@@ -86,6 +102,9 @@ void RegisterPrivacyCommand(CLI::App& app, Dispatch& dispatch) {
   eps->add_option("--steps", args.steps, "number of rounds, >= 0")->required();
   eps->add_option("--delta", args.delta, "delta, in (0, 1)")->required();
   eps->add_option("--accountant", args.accountant, "rdp|pld")->capture_default_str();
+  eps->add_option("--sampling", args.sampling,
+                  "poisson (add/remove-one) | fixed-size (without replacement, replace-one)")
+      ->capture_default_str();
   eps->callback([&dispatch] { dispatch.run = [] { return RunEpsilon(args); }; });
 
   CLI::App* sig =
@@ -95,6 +114,7 @@ void RegisterPrivacyCommand(CLI::App& app, Dispatch& dispatch) {
   sig->add_option("--delta", args.delta, "delta, in (0, 1)")->required();
   sig->add_option("--epsilon", args.epsilon, "target epsilon, > 0")->required();
   sig->add_option("--accountant", args.accountant, "rdp")->capture_default_str();
+  sig->add_option("--sampling", args.sampling, "poisson | fixed-size")->capture_default_str();
   sig->callback([&dispatch] { dispatch.run = [] { return RunSigma(args); }; });
 }
 

@@ -135,18 +135,31 @@ absl::StatusOr<DeltaAndOrder> RdpAccountant::Delta(double epsilon) const {
   return DeltaFromRdp(state_.orders, state_.rdp, epsilon);
 }
 
+Adjacency AdjacencyFor(SamplingScheme scheme) {
+  return scheme == SamplingScheme::kPoisson ? Adjacency::kAddRemoveOne : Adjacency::kReplaceOne;
+}
+
+absl::StatusOr<EpsilonAndOrder> SubsampledGaussianEpsilon(SamplingScheme scheme, double q,
+                                                          double sigma, int64_t steps, double delta,
+                                                          const std::vector<double>& orders) {
+  FEDREC_RETURN_IF_ERROR(ValidateDelta(delta, "delta"));
+  FEDREC_ASSIGN_OR_RETURN(RdpAccountant accountant,
+                          RdpAccountant::WithOrders(orders, AdjacencyFor(scheme)));
+  FEDREC_RETURN_IF_ERROR(accountant.Compose(q, sigma, steps, scheme));
+  return accountant.Epsilon(delta);
+}
+
 absl::StatusOr<EpsilonAndOrder> PoissonGaussianEpsilon(double q, double sigma, int64_t steps,
                                                        double delta,
                                                        const std::vector<double>& orders) {
-  FEDREC_RETURN_IF_ERROR(ValidateDelta(delta, "delta"));
-  FEDREC_ASSIGN_OR_RETURN(RdpAccountant accountant, RdpAccountant::WithOrders(orders));
-  FEDREC_RETURN_IF_ERROR(accountant.Compose(q, sigma, steps));
-  return accountant.Epsilon(delta);
+  return SubsampledGaussianEpsilon(SamplingScheme::kPoisson, q, sigma, steps, delta, orders);
 }
 
 absl::StatusOr<double> CalibrateNoiseMultiplier(double q, int64_t steps, double delta,
                                                 double target_epsilon,
-                                                const std::vector<double>& orders, double rel_tol) {
+                                                const CalibrationOptions& options) {
+  const std::vector<double>& orders = options.orders;
+  const double rel_tol = options.rel_tol;
   FEDREC_RETURN_IF_ERROR(ValidateSamplingRate(q, "q"));
   FEDREC_RETURN_IF_ERROR(ValidateSteps(steps, "steps"));
   FEDREC_RETURN_IF_ERROR(ValidateDelta(delta, "delta"));
@@ -158,8 +171,8 @@ absl::StatusOr<double> CalibrateNoiseMultiplier(double q, int64_t steps, double 
   if (q == 0 || steps == 0) return 0.0;  // nothing is released about anyone
 
   auto epsilon_at = [&](double sigma) -> absl::StatusOr<double> {
-    FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e,
-                            PoissonGaussianEpsilon(q, sigma, steps, delta, orders));
+    FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e, SubsampledGaussianEpsilon(options.scheme, q, sigma,
+                                                                         steps, delta, orders));
     return e.epsilon;
   };
   // Epsilon decreases in sigma. Bracket: lo has epsilon > target (sigma = 0

@@ -69,21 +69,37 @@ class RdpAccountant {
   RdpState state_;
 };
 
-// Epsilon of `steps` steps of the Poisson-subsampled Gaussian (q, sigma) at
-// `delta`, improved conversion over `orders`; validates every argument.
+// The adjacency under which `scheme` is analysed: Poisson -> add/remove-one,
+// FixedSize -> replace-one.
+Adjacency AdjacencyFor(SamplingScheme scheme);
+
+// Epsilon of `steps` steps of the subsampled Gaussian (q, sigma), cohorts drawn
+// by `scheme` (with AdjacencyFor(scheme)), at `delta`, improved conversion over
+// `orders`; validates every argument.
+absl::StatusOr<EpsilonAndOrder> SubsampledGaussianEpsilon(
+    SamplingScheme scheme, double q, double sigma, int64_t steps, double delta,
+    const std::vector<double>& orders = DefaultRdpOrders());
+// The same for Poisson sampling.
 absl::StatusOr<EpsilonAndOrder> PoissonGaussianEpsilon(
     double q, double sigma, int64_t steps, double delta,
     const std::vector<double>& orders = DefaultRdpOrders());
 
-// The smallest noise multiplier sigma (to relative tolerance `rel_tol`) such
-// that `steps` steps of the Poisson-subsampled Gaussian with rate q are
-// (target_epsilon, delta)-DP by the RDP accountant over `orders`. The result
-// always satisfies epsilon(sigma) <= target_epsilon (the upper end of the
-// bisection bracket is returned). q = 0 or steps = 0 gives 0 (no noise needed).
-// Bracketing doubles sigma from 1; bisection on [lo, hi] until
-// hi - lo <= rel_tol * hi. InvalidArgument on bad values.
-absl::StatusOr<double> CalibrateNoiseMultiplier(
-    double q, int64_t steps, double delta, double target_epsilon,
-    const std::vector<double>& orders = DefaultRdpOrders(), double rel_tol = 1e-6);
+struct CalibrationOptions {
+  SamplingScheme scheme = SamplingScheme::kPoisson;
+  std::vector<double> orders = DefaultRdpOrders();
+  double rel_tol = 1e-6;  // in (0, 1)
+};
+
+// The smallest noise multiplier sigma (to relative tolerance rel_tol) such
+// that `steps` steps of the subsampled Gaussian with rate q are
+// (target_epsilon, delta)-DP by the RDP accountant (SubsampledGaussianEpsilon
+// with the options' scheme and orders). The result always satisfies
+// epsilon(sigma) <= target_epsilon (the upper end of the bisection bracket is
+// returned). q = 0 or steps = 0 gives 0 (no noise needed). Bracketing doubles
+// sigma from 1; bisection on [lo, hi] until hi - lo <= rel_tol * hi.
+// InvalidArgument on bad values.
+absl::StatusOr<double> CalibrateNoiseMultiplier(double q, int64_t steps, double delta,
+                                                double target_epsilon,
+                                                const CalibrationOptions& options = {});
 
 }  // namespace fedrec::privacy

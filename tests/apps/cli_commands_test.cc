@@ -149,17 +149,24 @@ TEST_F(CliCommands, PendingCommandsSayWhichIssueBuildsThem) {
 // steps, delta = 1e-5 -> epsilon 2.5967 at order 8.1 (Google dp_accounting
 // 0.6.0, RdpAccountant, default orders, improved conversion).
 TEST_F(CliCommands, PrivacyEpsilonMnist) {
-  nlohmann::json j = RunJson(
-      "privacy epsilon --q 0.004266666666666667 --sigma 1.1 --steps 14063 --delta 1e-5");
+  nlohmann::json j =
+      RunJson("privacy epsilon --q 0.004266666666666667 --sigma 1.1 --steps 14063 --delta 1e-5");
   EXPECT_EQ(j["accountant"], "rdp");
   EXPECT_EQ(j["steps"], 14063);
   EXPECT_NEAR(j["epsilon"].get<double>(), 2.596655529521983, 2.6e-3);
   EXPECT_DOUBLE_EQ(j["order"].get<double>(), 8.1);
 
-  nlohmann::json s = RunJson(
-      "privacy sigma --q 0.004266666666666667 --steps 14063 --delta 1e-5 --epsilon 2.5967");
+  nlohmann::json s =
+      RunJson("privacy sigma --q 0.004266666666666667 --steps 14063 --delta 1e-5 --epsilon 2.5967");
   EXPECT_NEAR(s["sigma"].get<double>(), 1.1, 1e-3);
   EXPECT_LE(s["epsilon"].get<double>(), 2.5967);
+
+  // A fixed-size cohort of 10 out of 1000 users, replace-one adjacency:
+  // 1.4825 (dp_accounting 0.6.0, SampledWithoutReplacementDpEvent).
+  nlohmann::json f =
+      RunJson("privacy epsilon --q 0.01 --sigma 1 --steps 100 --delta 1e-5 --sampling fixed-size");
+  EXPECT_NEAR(f["epsilon"].get<double>(), 1.482525669114427, 1.5e-3);
+  EXPECT_EQ(f["adjacency"], "replace_one");
 }
 
 TEST_F(CliCommands, PrivacyBadValuesAreUserErrors) {

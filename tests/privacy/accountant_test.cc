@@ -102,6 +102,14 @@ TEST(AccountantCalibration, RoundTrip) {
   // The MNIST point comes back to sigma = 1.1.
   auto mnist = CalibrateNoiseMultiplier(256.0 / 60000, 14063, 1e-5, 2.596655529521983);
   EXPECT_NEAR(*mnist, 1.1, 1e-3);
+  // Fixed-size cohorts (replace-one) calibrate the same way.
+  CalibrationOptions fixed;
+  fixed.scheme = SamplingScheme::kFixedSize;
+  auto wor = CalibrateNoiseMultiplier(0.01, 100, 1e-5, 1.482525669114427, fixed);
+  ASSERT_TRUE(wor.ok()) << wor.status();
+  EXPECT_NEAR(*wor, 1.0, 1e-3);  // the dp_accounting point of rdp_test.cc
+  auto e_wor = SubsampledGaussianEpsilon(SamplingScheme::kFixedSize, 0.01, *wor, 100, 1e-5);
+  EXPECT_LE(e_wor->epsilon, 1.482525669114427);
   // Nothing released: no noise needed.
   EXPECT_EQ(*CalibrateNoiseMultiplier(0.0, 100, 1e-5, 1.0), 0.0);
   EXPECT_EQ(*CalibrateNoiseMultiplier(0.5, 0, 1e-5, 1.0), 0.0);
