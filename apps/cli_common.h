@@ -29,7 +29,9 @@ void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch);
 // train (validates its config today) and config show|keys.
 void RegisterTrainCommands(CLI::App& app, Dispatch& dispatch);
 void RegisterRecommendCommand(CLI::App& app, Dispatch& dispatch);
-// privacy, sweep: part of the contract, built by later issues.
+// privacy epsilon|sigma (issue #5).
+void RegisterPrivacyCommand(CLI::App& app, Dispatch& dispatch);
+// sweep: part of the contract, built by a later part of issue #5.
 void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch);
 
 }  // namespace fedrec::cli

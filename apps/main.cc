@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   fedrec::cli::RegisterInspectCommand(app, dispatch);
   fedrec::cli::RegisterTrainCommands(app, dispatch);
   fedrec::cli::RegisterRecommendCommand(app, dispatch);
+  fedrec::cli::RegisterPrivacyCommand(app, dispatch);
   fedrec::cli::RegisterPendingCommands(app, dispatch);
 
   try {

@@ -21,7 +21,6 @@ void AddPending(CLI::App& parent, Dispatch& dispatch, const std::string& name,
 }  // namespace
 
 void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch) {
-  AddPending(app, dispatch, "privacy", "epsilon and noise calibration", "issue #5");
   AddPending(app, dispatch, "sweep", "privacy/utility sweep over target epsilons", "issue #5");
 }
 

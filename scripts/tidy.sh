@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 files=("$@")
 if [[ ${#files[@]} -eq 0 ]]; then
   mapfile -t files < <(git ls-files 'core/*.cc' 'data/*.cc' 'models/*.cc' 'coordinator/*.cc' \
-    'apps/*.cc' 'proto/*.cc')
+    'apps/*.cc' 'proto/*.cc' 'privacy/*.cc')
 fi
 clang-tidy -p build --quiet "${files[@]}"

@@ -145,6 +145,43 @@ TEST_F(CliCommands, PendingCommandsSayWhichIssueBuildsThem) {
   EXPECT_THAT(r.err, HasSubstr("not implemented yet"));
 }
 
+// DP-SGD on MNIST (TF Privacy tutorial): q = 256/60000, sigma = 1.1, 14063
+// steps, delta = 1e-5 -> epsilon 2.5967 at order 8.1 (Google dp_accounting
+// 0.6.0, RdpAccountant, default orders, improved conversion).
+TEST_F(CliCommands, PrivacyEpsilonMnist) {
+  nlohmann::json j =
+      RunJson("privacy epsilon --q 0.004266666666666667 --sigma 1.1 --steps 14063 --delta 1e-5");
+  EXPECT_EQ(j["accountant"], "rdp");
+  EXPECT_EQ(j["steps"], 14063);
+  EXPECT_NEAR(j["epsilon"].get<double>(), 2.596655529521983, 2.6e-3);
+  EXPECT_DOUBLE_EQ(j["order"].get<double>(), 8.1);
+
+  nlohmann::json s =
+      RunJson("privacy sigma --q 0.004266666666666667 --steps 14063 --delta 1e-5 --epsilon 2.5967");
+  EXPECT_NEAR(s["sigma"].get<double>(), 1.1, 1e-3);
+  EXPECT_LE(s["epsilon"].get<double>(), 2.5967);
+
+  // A fixed-size cohort of 10 out of 1000 users, replace-one adjacency:
+  // 1.4825 (dp_accounting 0.6.0, SampledWithoutReplacementDpEvent).
+  nlohmann::json f =
+      RunJson("privacy epsilon --q 0.01 --sigma 1 --steps 100 --delta 1e-5 --sampling fixed-size");
+  EXPECT_NEAR(f["epsilon"].get<double>(), 1.482525669114427, 1.5e-3);
+  EXPECT_EQ(f["adjacency"], "replace_one");
+}
+
+TEST_F(CliCommands, PrivacyBadValuesAreUserErrors) {
+  CliResult r = RunFedrec("privacy epsilon --q 1.5 --sigma 1 --steps 10 --delta 1e-5", dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("fedrec: error: privacy: --q: must be in [0, 1]"));
+  r = RunFedrec("privacy sigma --q 0.1 --steps 10 --delta 1 --epsilon 1", dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("fedrec: error: privacy: --delta: must be in (0, 1)"));
+  r = RunFedrec("privacy epsilon --q 0.1 --sigma 1 --steps 10 --delta 1e-5 --accountant pld",
+                dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("PLD accountant is not implemented yet"));
+}
+
 TEST_F(CliCommands, HelpExitsZero) {
   const CliResult r = RunFedrec("--help", dir_.path());
   EXPECT_EQ(r.exit_code, 0);
