@@ -34,10 +34,7 @@ absl::StatusOr<Dataset> LoadDataForCheckpoint(const EvalArgs& args, const Checkp
   if (!ckpt.config_toml().empty()) {
     FEDREC_ASSIGN_OR_RETURN(Config config,
                             ParseConfig(ckpt.config_toml(), args.checkpoint + " (config)"));
-    FEDREC_ASSIGN_OR_RETURN(load.format, ParseDataFormat(config.data.format));
-    load.min_count = static_cast<uint32_t>(config.data.min_count);
-    load.kcore = static_cast<uint32_t>(config.data.kcore);
-    load.dedupe_consecutive = config.data.dedupe_consecutive;
+    FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
   }
   FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(args.data.input, load));
   const bool same_items = ckpt.item_ids_size() == 0

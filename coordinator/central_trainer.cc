@@ -28,15 +28,6 @@
 namespace fedrec {
 namespace {
 
-absl::StatusOr<LoadOptions> LoadOptionsFromConfig(const DataConfig& data) {
-  LoadOptions options;
-  FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(data.format));
-  options.min_count = static_cast<uint32_t>(data.min_count);
-  options.kcore = static_cast<uint32_t>(data.kcore);
-  options.dedupe_consecutive = data.dedupe_consecutive;
-  return options;
-}
-
 std::string ParamsDigest(const Model& model) {
   Sha256 h;
   const auto flat = model.global_params().Flat();
@@ -371,7 +362,9 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   if (config.data.path.empty()) {
     return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
   }
-  FEDREC_ASSIGN_OR_RETURN(LoadOptions load, LoadOptionsFromConfig(config.data));
+  LoadOptions load;
+  FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
+
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items()));

@@ -90,3 +90,15 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
 }
 
 }  // namespace fedrec
+
+namespace fedrec {
+
+absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options) {
+  FEDREC_ASSIGN_OR_RETURN(options->format, ParseDataFormat(data.format));
+  options->min_count = static_cast<uint32_t>(data.min_count);
+  options->kcore = static_cast<uint32_t>(data.kcore);
+  options->dedupe_consecutive = data.dedupe_consecutive;
+  return absl::OkStatus();
+}
+
+}  // namespace fedrec

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/config.h"
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/reader.h"
@@ -40,6 +41,11 @@ struct LoadInfo {
 // Errors: NotFound (missing file), InvalidArgument "<path>[:<line>]: <reason>"
 // for bad input, and "<path>: no interactions left after filtering ..." when
 // the filters remove everything.
+// Sets the cleaning options a run's [data] section decides (format,
+// min_count, kcore, dedupe_consecutive), leaving the CSV mapping and cache
+// settings as they are. InvalidArgument for an unknown format.
+absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options);
+
 absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
                                     LoadInfo* info = nullptr);
 
