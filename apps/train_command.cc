@@ -1,8 +1,9 @@
 // fedrec train --config FILE [--set key=value ...] --out RUN_DIR [--resume]
 // fedrec config show [--config FILE] [--set ...] | config keys
 //
-// federation.mode = "central" trains here (coordinator/central_trainer.h);
-// "federated" arrives with issue #4. The configuration is resolved and
+// federation.mode = "central" trains in one process (coordinator/central_trainer.h);
+// "federated" runs the coordinator and workers as threads, or across ranks
+// under mpirun (coordinator/federated_trainer.h). The configuration is resolved and
 // validated, and the data loaded, before anything is written.
 // --resume continues RUN_DIR with the configuration stored in it; a --config
 // given as well must resolve to the same configuration.
@@ -10,7 +11,9 @@
 #include <filesystem>
 
 #include "apps/cli_common.h"
+#include "comm/mpi_collective.h"
 #include "coordinator/central_trainer.h"
+#include "coordinator/federated_trainer.h"
 #include "core/config.h"
 
 namespace fedrec::cli {
@@ -58,15 +61,19 @@ absl::StatusOr<Config> ResolveTrainConfig(const TrainArgs& args) {
 
 absl::Status RunTrain(const TrainArgs& args) {
   FEDREC_ASSIGN_OR_RETURN(Config config, ResolveTrainConfig(args));
-  if (config.federation.mode != "central") {
-    return absl::UnimplementedError(
-        "train: federation.mode = \"federated\" is not implemented yet (issue #4); set "
-        "federation.mode = \"central\". Nothing was written to " +
-        args.out);
+  const TrainRunOptions run{.out_dir = args.out, .resume = args.resume};
+  if (config.federation.mode == "federated") {
+    FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunFederatedTraining(config, run));
+    if (!summary.is_null()) PrintJson(summary);  // rank 0 only under mpirun
+    return absl::OkStatus();
   }
-  FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary,
-                          RunCentralTraining(config, {.out_dir = args.out, .resume = args.resume}));
+  if (LaunchedUnderMpirun() && MpirunWorldSize() > 1) {
+    return absl::InvalidArgumentError(
+        "train: federation.mode = \"central\" runs in one process; start it without mpirun");
+  }
+  FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunCentralTraining(config, run));
   PrintJson(summary);
+
   return absl::OkStatus();
 }
 

@@ -21,7 +21,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 for r in $(seq 1 "$repeats"); do
-  "$fedrec" --log-level warn train --config examples/ml100k-sasrec.toml \
+  "$fedrec" --log-level warn train --config examples/ml100k-sasrec-central.toml \
     --set data.min_count=0 --set "train.epochs=$epochs" --set eval.every=0 \
     --set checkpoint.every=0 --set "backend.threads=$threads" --set "seed=$r" \
     --out "$out/fedrec-$r" > "$out/fedrec-$r.json"

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "core/logging.h"
 #include "core/progress.h"
@@ -27,21 +28,6 @@
 
 namespace fedrec {
 namespace {
-
-std::string ParamsDigest(const Model& model) {
-  Sha256 h;
-  const auto flat = model.global_params().Flat();
-  h.Update(flat.data(), flat.size_bytes());
-  if (const ParameterStore* local = model.local_params()) {
-    h.Update(local->Flat().data(), local->Flat().size_bytes());
-  }
-  return ToHex(h.Finish());
-}
-
-nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users) {
-  const std::string ks = std::to_string(k);
-  return {{"HR@" + ks, m.hr}, {"NDCG@" + ks, m.ndcg}, {"MRR", m.mrr}, {"users", users}};
-}
 
 // A training step's per-chunk state, reused across batches.
 struct Chunk {
@@ -271,23 +257,10 @@ class CentralTrainer {
     SaveModel(spec_, *model_, &ckpt);
     optimizer_->SaveState(ckpt.mutable_optimizer());
     if (local_optimizer_) local_optimizer_->SaveState(ckpt.mutable_local_optimizer());
-    ckpt.set_round(epoch);
     ckpt.set_best_round(best_epoch_);
     for (const auto& [name, value] : best_valid_)
       (*ckpt.mutable_best_valid_metrics())[name] = value;
-    ckpt.set_config_toml(ToToml(config_));
-    proto::DatasetFingerprint* fp = ckpt.mutable_dataset();
-    fp->set_source_path(config_.data.path);
-    fp->set_num_users(data_.num_users());
-    fp->set_num_items(data_.num_items());
-    fp->set_num_interactions(data_.num_interactions());
-    fp->set_options("format=" + config_.data.format +
-                    " min_count=" + std::to_string(config_.data.min_count) +
-                    " kcore=" + std::to_string(config_.data.kcore) +
-                    " dedupe_consecutive=" + (config_.data.dedupe_consecutive ? "true" : "false"));
-    ckpt.mutable_item_ids()->Add(data_.item_ids.begin(), data_.item_ids.end());
-    ckpt.mutable_user_ids()->Add(data_.user_ids.begin(), data_.user_ids.end());
-    StampCheckpoint(&ckpt);
+    FinishRunCheckpoint(config_, data_, epoch, &ckpt);
     return ckpt;
   }
 

@@ -320,11 +320,12 @@ std::vector<KeySpec> BuildRegistry() {
   // [data]
   r.push_back(MakeKey("data", "path", &C::data, &DataConfig::path,
                       "Interaction file (required by `fedrec train`)."));
-  r.push_back(MakeKey("data", "format", &C::data, &DataConfig::format,
-                      "Input format: auto, movielens (u.data), movielens-dat (ratings.dat), "
-                      "movielens-csv (ratings.csv), sasrec or csv.",
-                      // Same names as data/reader.h ParseDataFormat (pinned by a data test).
-                      OneOf({"auto", "movielens", "movielens-dat", "movielens-csv", "sasrec", "csv"})));
+  r.push_back(
+      MakeKey("data", "format", &C::data, &DataConfig::format,
+              "Input format: auto, movielens (u.data), movielens-dat (ratings.dat), "
+              "movielens-csv (ratings.csv), sasrec or csv.",
+              // Same names as data/reader.h ParseDataFormat (pinned by a data test).
+              OneOf({"auto", "movielens", "movielens-dat", "movielens-csv", "sasrec", "csv"})));
   r.push_back(MakeKey("data", "min_count", &C::data, &DataConfig::min_count,
                       "Drop users and items with fewer interactions, one pass over the raw "
                       "counts as in SASRec (0 keeps all).",
@@ -366,8 +367,7 @@ std::vector<KeySpec> BuildRegistry() {
                       "mf_rating mse), bce, bpr, ce (full softmax), sampled_softmax or mse.",
                       OneOf({"auto", "bce", "bpr", "ce", "sampled_softmax", "mse"})));
   r.push_back(MakeKey("train", "negatives", &C::train, &TrainConfig::negatives,
-                      "sampled_softmax: uniform negatives per predicted position.",
-                      IntAtLeast(1)));
+                      "sampled_softmax: uniform negatives per predicted position.", IntAtLeast(1)));
   r.push_back(MakeKey("train", "local_epochs", &C::train, &TrainConfig::local_epochs,
                       "Federated: local epochs per client per round.", IntAtLeast(1)));
   r.push_back(MakeKey("train", "local_lr", &C::train, &TrainConfig::local_lr,
@@ -395,6 +395,18 @@ std::vector<KeySpec> BuildRegistry() {
                       OneOf({"fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"})));
   r.push_back(MakeKey("federation", "server_lr", &C::federation, &FederationConfig::server_lr,
                       "Server optimizer learning rate.", Positive()));
+  r.push_back(MakeKey("federation", "server_momentum", &C::federation,
+                      &FederationConfig::server_momentum, "fedavgm: server momentum beta.",
+                      InInterval(0, false, 1, true)));
+  r.push_back(MakeKey("federation", "server_beta1", &C::federation, &FederationConfig::server_beta1,
+                      "fedadam, fedyogi: first-moment decay beta1.",
+                      InInterval(0, false, 1, true)));
+  r.push_back(MakeKey("federation", "server_beta2", &C::federation, &FederationConfig::server_beta2,
+                      "fedadam, fedyogi: second-moment decay beta2.",
+                      InInterval(0, false, 1, true)));
+  r.push_back(MakeKey("federation", "server_tau", &C::federation, &FederationConfig::server_tau,
+                      "fedadam, fedyogi, fedadagrad: adaptivity tau (Reddi et al. 2021).",
+                      Positive()));
   r.push_back(MakeKey("federation", "partition", &C::federation, &FederationConfig::partition,
                       "Users to workers: hash, contiguous or dirichlet:ALPHA.", PartitionSpec()));
   // [aggregation]
@@ -402,6 +414,11 @@ std::vector<KeySpec> BuildRegistry() {
                       "L2 clip norm C of each client update.", Positive()));
   r.push_back(MakeKey("aggregation", "bits", &C::aggregation, &AggregationConfig::bits,
                       "Fixed-point ring Z_(2^bits) of the aggregation: 32 or 64.", Bits()));
+  r.push_back(MakeKey("aggregation", "weighting", &C::aggregation, &AggregationConfig::weighting,
+                      "Client weight in the average: uniform, or examples (training positions, "
+                      "capped at data.max_len).",
+                      OneOf({"uniform", "examples"})));
+
   // [privacy]
   r.push_back(MakeKey("privacy", "mode", &C::privacy, &PrivacyConfig::mode,
                       "Differential privacy: none, central or distributed.",

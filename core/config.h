@@ -70,13 +70,19 @@ struct FederationConfig {
   double dropout_rate = 0.0;                // simulated client dropout probability in [0, 1)
   std::string server_optimizer = "fedavg";  // fedavg|fedavgm|fedadam|fedyogi|fedadagrad
   double server_lr = 1.0;                   // server optimizer learning rate
+  double server_momentum = 0.9;             // fedavgm: momentum beta
+  double server_beta1 = 0.9;                // fedadam/fedyogi: first-moment decay
+  double server_beta2 = 0.99;               // fedadam/fedyogi: second-moment decay
+  double server_tau = 1e-3;                 // fedadam/fedyogi/fedadagrad: adaptivity tau
   std::string partition = "hash";           // hash|contiguous|dirichlet:ALPHA (users -> workers)
   bool operator==(const FederationConfig&) const = default;
 };
 
 struct AggregationConfig {
-  double clip_norm = 1.0;  // L2 clip norm C of a client update
-  int64_t bits = 32;       // ring Z_(2^bits) for fixed-point aggregation: 32 or 64
+  double clip_norm = 1.0;             // L2 clip norm C of a client update
+  int64_t bits = 32;                  // ring Z_(2^bits) for fixed-point aggregation: 32 or 64
+  std::string weighting = "uniform";  // uniform|examples: weight of a client in the average
+
   bool operator==(const AggregationConfig&) const = default;
 };
 

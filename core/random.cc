@@ -111,3 +111,13 @@ void RandomStream::Seek(uint64_t position) {
 }
 
 }  // namespace fedrec
+
+namespace fedrec {
+
+FastStream::FastStream(const StreamKey& key) {
+  RandomStream seed(key);
+  for (uint64_t& w : s_) w = seed.NextU64();
+  if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;  // the one forbidden state
+}
+
+}  // namespace fedrec

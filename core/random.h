@@ -78,4 +78,35 @@ class RandomStream {
   uint64_t position_ = 0;
 };
 
+// A keyed stream for bulk draws where Philox per word is too slow (the
+// stochastic rounding of every coordinate of every client update): the
+// xoshiro256++ generator (Blackman & Vigna, 2019), its 256-bit state seeded
+// from the first words of RandomStream(key). Still a pure function of the
+// key, so results never depend on scheduling; not position-addressable; not
+// for secrets. Period 2^256 - 1, far beyond one client's draws.
+class FastStream {
+ public:
+  explicit FastStream(const StreamKey& key);
+  // From an explicit non-zero state (known-answer tests).
+  explicit FastStream(const std::array<uint64_t, 4>& state)
+      : s_{state[0], state[1], state[2], state[3]} {}
+
+  uint64_t NextU64() {
+    const uint64_t result = Rotl(s_[0] + s_[3], 23) + s_[0];
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  uint32_t NextU32() { return static_cast<uint32_t>(NextU64() >> 32); }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
 }  // namespace fedrec

@@ -23,7 +23,6 @@ inline void CountAgainst(float target, float other, RankCount* c) {
   if (std::isnan(target) || other > target) {
     ++c->greater;
   } else if (other == target) {
-
     ++c->ties;
   }
 }
@@ -126,7 +125,11 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
   const uint32_t threads =
       opt.threads != 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
   constexpr uint32_t kBlock = 64;  // users per work item
-  const uint32_t num_users = data.num_users();
+  for (uint32_t u : opt.users) {
+    if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
+  }
+  const bool subset = !opt.users.empty();
+  const uint32_t num_users = subset ? static_cast<uint32_t>(opt.users.size()) : data.num_users();
   std::atomic<uint32_t> next_block{0};
   std::mutex merge_mu;
   EvalResult result;
@@ -140,8 +143,10 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
       const uint64_t begin = static_cast<uint64_t>(next_block.fetch_add(1)) * kBlock;
       if (begin >= num_users) break;
       const uint32_t end = static_cast<uint32_t>(std::min<uint64_t>(begin + kBlock, num_users));
-      for (uint32_t u = static_cast<uint32_t>(begin); u < end; ++u) {
+      for (uint32_t i = static_cast<uint32_t>(begin); i < end; ++i) {
+        const uint32_t u = subset ? opt.users[i] : i;
         if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
+
         if (!EvaluateUser(scorer, split, opt, u, &scratch, &local)) ++skipped;
       }
     }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "core/status.h"
@@ -44,6 +45,9 @@ struct EvalOptions {
   // each take a share; their MetricSums merge to the single-process result.
   uint32_t user_offset = 0;
   uint32_t user_stride = 1;
+  // When non-empty: evaluate only these users (a federated worker's own
+  // users; ascending, < num_users), combined with offset/stride.
+  std::span<const uint32_t> users;
 };
 
 struct EvalResult {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main-job demo (README): a synthetic dataset with known structure ->
-# statistics -> popularity baseline -> central SASRec training -> evaluation
-# of the best checkpoint under the full-ranking protocol -> recommendations.
-# (Federated, private, secure training arrives with issues #4-#6.)
+# statistics -> popularity baseline -> federated SASRec training (coordinator
+# and workers as threads; under mpirun too when Open MPI is there) ->
+# evaluation of the best checkpoint under the full-ranking protocol ->
+# recommendations.
 #   FEDREC_DEMO_USERS / FEDREC_DEMO_ITEMS   size of the synthetic dataset
-#   FEDREC_DEMO_EPOCHS                       SASRec epochs (default 5)
+#   FEDREC_DEMO_ROUNDS                       federated rounds (default 40)
 #   FEDREC_DEMO_DIR                          output directory (default runs/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ fedrec="$build_dir/apps/fedrec"
 out=${FEDREC_DEMO_DIR:-runs/demo}
 users=${FEDREC_DEMO_USERS:-5000}
 items=${FEDREC_DEMO_ITEMS:-2000}
-epochs=${FEDREC_DEMO_EPOCHS:-5}
+rounds=${FEDREC_DEMO_ROUNDS:-40}
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -25,7 +26,7 @@ echo "== statistics"
 echo "== popularity baseline, test split, sampled protocol"
 "$fedrec" eval --model pop --data "$out/synth.txt" --split test
 
-echo "== central SASRec, $epochs epochs (maxlen 50, d 32)"
+echo "== federated SASRec: $rounds rounds, ~5% of the clients per round, 2 workers, FedAdam"
 cat > "$out/sasrec.toml" <<TOML
 seed = 1
 [data]
@@ -37,15 +38,27 @@ dim = 32
 blocks = 2
 dropout = 0.2
 [train]
-epochs = $epochs
-batch_size = 128
-lr = 0.002
+local_epochs = 1
+local_lr = 0.1
 [federation]
-mode = "central"
+mode = "federated"
+workers = 2
+rounds = $rounds
+sampling_rate = 0.05
+server_optimizer = "fedadam"
+server_lr = 0.02
 [eval]
-every = 1
+every = 10
+[checkpoint]
+every = 10
 TOML
 "$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec"
+if command -v mpirun >/dev/null; then
+  echo "== the same job under mpirun (rank 0 coordinates, 2 worker ranks): same model_sha256"
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 3 \
+    "$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec-mpi" |
+    grep -E '"(backend|workers|model_sha256)"'
+fi
 echo "== best checkpoint, full-ranking protocol"
 "$fedrec" eval --checkpoint "$out/sasrec/checkpoints/best.ckpt" --data "$out/synth.txt" \
   --protocol full --split test --seed 1

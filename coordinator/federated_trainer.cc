@@ -1,0 +1,712 @@
+#include "coordinator/federated_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "aggregation/fixed_point.h"
+#include "aggregation/server_optimizer.h"
+#include "comm/factory.h"
+#include "comm/local_collective.h"
+#include "comm/mpi_collective.h"
+#include "coordinator/run_common.h"
+#include "coordinator/run_dir.h"
+#include "core/logging.h"
+#include "core/progress.h"
+#include "core/thread_pool.h"
+#include "core/timing.h"
+#include "data/loader.h"
+#include "data/partition.h"
+#include "data/split.h"
+#include "models/evaluation.h"
+#include "models/factory.h"
+#include "models/mf.h"
+#include "spdlog/spdlog.h"
+#include "worker/worker.h"
+
+namespace fedrec {
+namespace {
+
+// ---------------------------------------------------------------------------
+// What every process builds before any message is sent.
+
+struct FederationSetup {
+  Config config;
+  Dataset data;
+  std::unique_ptr<LeaveOneOutSplit> split;
+  proto::ModelSpec spec;
+  std::unique_ptr<Model> initial;                      // initialised from the seed
+  std::vector<uint32_t> population;                    // clients: users with >= 2 training items
+  std::vector<std::vector<uint32_t>> users_by_worker;  // population members per worker
+  std::optional<FixedPointCodec> codec;
+  uint32_t num_workers = 1;
+  uint32_t threads_per_worker = 1;
+  std::string backend;
+
+  uint64_t MaxCohort() const {
+    return config.federation.clients_per_round > 0
+               ? std::min<uint64_t>(config.federation.clients_per_round, population.size())
+               : population.size();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<FederationSetup>> BuildSetup(const Config& config,
+                                                            uint32_t num_workers,
+                                                            uint32_t threads_per_worker,
+                                                            std::string backend) {
+  auto s = std::make_unique<FederationSetup>();
+  s->config = config;
+  s->num_workers = num_workers;
+  s->threads_per_worker = threads_per_worker;
+  s->backend = std::move(backend);
+  if (config.data.path.empty()) {
+    return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
+  }
+  if (config.model.type == "pop") {
+    return absl::InvalidArgumentError(
+        "config: model.type: 'pop' has nothing to train; evaluate it with `fedrec eval --model "
+        "pop`");
+  }
+  LoadOptions load;
+  FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
+  FEDREC_ASSIGN_OR_RETURN(s->data, LoadDataset(config.data.path, load));
+  s->split = std::make_unique<LeaveOneOutSplit>(s->data);
+  FEDREC_ASSIGN_OR_RETURN(s->spec,
+                          ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items()));
+  if (s->spec.type() == "mf_rating") {
+    (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
+  }
+  FEDREC_ASSIGN_OR_RETURN(s->initial, CreateModel(s->spec));
+  s->initial->Initialize(config.seed);
+
+  for (uint32_t u = 0; u < s->data.num_users(); ++u) {
+    if (s->split->Train(u).size() >= 2) s->population.push_back(u);
+  }
+  if (s->population.empty()) {
+    return absl::InvalidArgumentError(config.data.path + ": no user has two training interactions");
+  }
+  FEDREC_ASSIGN_OR_RETURN(PartitionSpec pspec, ParsePartitionSpec(config.federation.partition));
+  FEDREC_ASSIGN_OR_RETURN(std::vector<uint32_t> assignment,
+                          AssignWorkers(s->data, pspec, num_workers, config.seed));
+  s->users_by_worker.assign(num_workers, {});
+  for (uint32_t u : s->population) s->users_by_worker[assignment[u]].push_back(u);
+
+  FEDREC_ASSIGN_OR_RETURN(s->codec,
+                          FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
+                                                  config.aggregation.clip_norm, s->MaxCohort()));
+  return s;
+}
+
+WorkerOptions MakeWorkerOptions(const FederationSetup& s) {
+  const Config& c = s.config;
+  WorkerOptions o;
+  o.client = {.seed = c.seed,
+              .local_epochs = c.train.local_epochs,
+              .local_lr = c.train.local_lr,
+              .clip_norm = c.aggregation.clip_norm,
+              .weight_by_examples = c.aggregation.weighting == "examples",
+              .weight_cap = static_cast<uint64_t>(c.data.max_len)};
+  o.cohort = {.seed = c.seed,
+              .sampling_rate = c.federation.sampling_rate,
+              .clients_per_round = static_cast<uint64_t>(c.federation.clients_per_round),
+              .dropout_rate = c.federation.dropout_rate};
+  o.threads = s.threads_per_worker;
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// Commands: [u32 header length][JSON header][raw payload].
+
+std::string PackCommand(const nlohmann::json& header, std::span<const float> payload = {},
+                        std::span<const float> payload2 = {},
+                        std::span<const float> payload3 = {}) {
+  const std::string h = header.dump();
+  const uint32_t n = static_cast<uint32_t>(h.size());
+  std::string out(4, '\0');
+  std::memcpy(out.data(), &n, 4);
+  out += h;
+  for (auto p : {payload, payload2, payload3}) {
+    out.append(reinterpret_cast<const char*>(p.data()), p.size_bytes());
+  }
+  return out;
+}
+
+struct Command {
+  nlohmann::json header;
+  std::span<const float> payload;  // into the message buffer
+};
+
+absl::StatusOr<Command> UnpackCommand(const std::string& msg) {
+  uint32_t n = 0;
+  if (msg.size() < 4) return absl::InternalError("federation: truncated command");
+  std::memcpy(&n, msg.data(), 4);
+  if (msg.size() < 4 + static_cast<size_t>(n) || (msg.size() - 4 - n) % sizeof(float) != 0) {
+    return absl::InternalError("federation: malformed command");
+  }
+  Command c;
+  try {
+    c.header = nlohmann::json::parse(msg.substr(4, n));
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("federation: bad command header: ") + e.what());
+  }
+  c.payload = {reinterpret_cast<const float*>(msg.data() + 4 + n),
+               (msg.size() - 4 - n) / sizeof(float)};
+  return c;
+}
+
+// Sums `words` (mod 2^bits) over ranks in place.
+absl::Status AllreduceWords(Collective& comm, int bits, std::vector<uint64_t>& words) {
+  if (bits == 64) return comm.AllreduceSum(std::span<uint64_t>(words));
+  std::vector<uint32_t> narrow(words.size());
+  for (size_t i = 0; i < words.size(); ++i) narrow[i] = static_cast<uint32_t>(words[i]);
+  FEDREC_RETURN_IF_ERROR(comm.AllreduceSum(std::span<uint32_t>(narrow)));
+  for (size_t i = 0; i < words.size(); ++i) words[i] = narrow[i];
+  return absl::OkStatus();
+}
+
+EvalOptions EvalOptionsFrom(const Config& c, const nlohmann::json& h) {
+  EvalOptions o;
+  o.protocol =
+      h.at("protocol").get<std::string>() == "full" ? EvalProtocol::kFull : EvalProtocol::kSampled;
+  o.part = h.at("part").get<std::string>() == "test" ? SplitPart::kTest : SplitPart::kValidation;
+  o.k = static_cast<uint32_t>(c.eval.k);
+  o.negatives = static_cast<uint32_t>(c.eval.negatives);
+  o.seed = c.seed;
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// Worker ranks.
+
+absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, uint32_t index) {
+  return Worker::Create(s.spec, *s.split, s.users_by_worker[index], s.population,
+                        s.initial->global_params(), s.initial->local_params(),
+                        MakeWorkerOptions(s));
+}
+
+// Serves the coordinator's commands until "stop".
+absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* worker) {
+  const size_t num_params = worker->global().size();
+  const int bits = s.codec->bits();
+  for (;;) {
+    std::string msg;
+    FEDREC_RETURN_IF_ERROR(comm.Broadcast(&msg, 0));
+    FEDREC_ASSIGN_OR_RETURN(Command cmd, UnpackCommand(msg));
+    const std::string name = cmd.header.at("cmd");
+    if (name == "stop") return absl::OkStatus();
+    if (name == "restore") {
+      const size_t local_size = worker->local() ? worker->local()->size() : 0;
+      const bool has_best = cmd.header.at("has_best");
+      const size_t expect = num_params + local_size * (has_best ? 2 : 1);
+      if (cmd.payload.size() != expect) return absl::InternalError("restore: payload size");
+      std::memcpy(worker->global().Flat().data(), cmd.payload.data(), num_params * 4);
+      worker->SetLocalFrom(cmd.payload.subspan(num_params, local_size),
+                           has_best ? cmd.payload.subspan(num_params + local_size, local_size)
+                                    : std::span<const float>{});
+      continue;
+    }
+    if (cmd.header.value("params", false)) {
+      if (cmd.payload.size() != num_params) return absl::InternalError("command: params size");
+      std::memcpy(worker->global().Flat().data(), cmd.payload.data(), num_params * 4);
+    }
+    if (name == "train") {
+      std::vector<uint64_t> acc(num_params, 0);
+      WorkerRoundStats stats =
+          worker->TrainRound(cmd.header.at("round").get<uint32_t>(), *s.codec, acc);
+      Stopwatch sw;
+      FEDREC_RETURN_IF_ERROR(AllreduceWords(comm, bits, acc));
+      stats.seconds_allreduce = sw.ElapsedSeconds();
+      FEDREC_RETURN_IF_ERROR(comm.Gather(stats.Serialize(), 0).status());
+    } else if (name == "eval") {
+      absl::StatusOr<EvalResult> r =
+          worker->Evaluate(EvalOptionsFrom(s.config, cmd.header), cmd.header.at("best_local"));
+      std::vector<uint64_t> sums(5, 0);
+      if (r.ok()) {
+        sums = {r->sums.hr, r->sums.ndcg, r->sums.mrr, r->sums.users, r->skipped_users};
+      }
+      sums.push_back(r.ok() ? 0 : 1);
+      FEDREC_RETURN_IF_ERROR(comm.AllreduceSum(std::span<uint64_t>(sums)));
+    } else if (name == "best") {
+      worker->SnapshotBestLocal();
+    } else if (name == "local") {
+      FEDREC_RETURN_IF_ERROR(comm.Gather(worker->LocalRows(cmd.header.at("best")), 0).status());
+    } else {
+      return absl::InternalError("federation: unknown command '" + name + "'");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The coordinator (rank 0).
+
+struct PhaseSeconds {
+  double broadcast = 0, local_train = 0, encode = 0, allreduce = 0, straggler_wait = 0,
+         decode_update = 0, eval = 0, checkpoint = 0;
+  nlohmann::json Json() const {
+    return {{"broadcast", broadcast},
+            {"local_train", local_train},
+            {"encode", encode},
+            {"allreduce", allreduce},
+            {"straggler_wait", straggler_wait},
+            {"decode_update", decode_update},
+            {"eval", eval},
+            {"checkpoint", checkpoint}};
+  }
+  void Add(const PhaseSeconds& o) {
+    broadcast += o.broadcast;
+    local_train += o.local_train;
+    encode += o.encode;
+    allreduce += o.allreduce;
+    straggler_wait += o.straggler_wait;
+    decode_update += o.decode_update;
+    eval += o.eval;
+    checkpoint += o.checkpoint;
+  }
+};
+
+class Coordinator {
+ public:
+  Coordinator(Collective& comm, const FederationSetup& s, RunDirectory dir,
+              const TrainRunOptions& run)
+      : comm_(comm), s_(s), c_(s.config), dir_(std::move(dir)), run_(run) {}
+
+  absl::Status Setup() {
+    FEDREC_ASSIGN_OR_RETURN(model_, CreateModel(s_.spec));
+    model_->global_params() = s_.initial->global_params();
+    if (ParameterStore* local = model_->local_params()) *local = *s_.initial->local_params();
+    const FederationConfig& f = c_.federation;
+    FEDREC_ASSIGN_OR_RETURN(optimizer_, ServerOptimizer::Create({.kind = f.server_optimizer,
+                                                                 .lr = f.server_lr,
+                                                                 .momentum = f.server_momentum,
+                                                                 .beta1 = f.server_beta1,
+                                                                 .beta2 = f.server_beta2,
+                                                                 .tau = f.server_tau},
+                                                                model_->global_params().size()));
+    return absl::OkStatus();
+  }
+
+  absl::Status Resume(const Checkpoint& ckpt) {
+    FEDREC_RETURN_IF_ERROR(
+        WithContext(StoreFromTensors(ckpt.tensors(), &model_->global_params()), "checkpoint"));
+    if (ParameterStore* local = model_->local_params()) {
+      FEDREC_RETURN_IF_ERROR(
+          WithContext(StoreFromTensors(ckpt.local_tensors(), local), "checkpoint"));
+    }
+    FEDREC_RETURN_IF_ERROR(
+        WithContext(optimizer_->LoadState(ckpt.server_optimizer()), "checkpoint"));
+    start_round_ = static_cast<uint32_t>(ckpt.round());
+    best_round_ = ckpt.best_round();
+    for (const auto& [name, value] : ckpt.best_valid_metrics()) best_valid_[name] = value;
+    if (best_valid_.contains("score")) best_score_ = best_valid_["score"];
+    std::optional<ParameterStore> best_local;
+    if (best_round_ > 0) {
+      FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
+      best_params_ = model_->global_params();
+      FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &*best_params_));
+      if (const ParameterStore* local = model_->local_params()) {
+        best_local = *local;
+        FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &*best_local));
+      }
+    }
+    // Workers take their users' rows of the local parameters.
+    std::span<const float> local_span, best_span;
+    if (const ParameterStore* local = model_->local_params()) local_span = local->Flat();
+    if (best_local) best_span = best_local->Flat();
+    std::string msg = PackCommand({{"cmd", "restore"}, {"has_best", !best_span.empty()}},
+                                  model_->global_params().Flat(), local_span, best_span);
+    FEDREC_RETURN_IF_ERROR(comm_.Broadcast(&msg, 0));
+    workers_current_ = true;
+    return dir_.TruncateMetricsAfter(start_round_);
+  }
+
+  absl::Status ForgetMetrics() { return dir_.TruncateMetricsAfter(0); }
+
+  absl::StatusOr<nlohmann::json> Run() {
+    Stopwatch wall;
+    const uint32_t rounds = static_cast<uint32_t>(c_.federation.rounds);
+    LogStart();
+    ProgressReporter progress("rounds", rounds - std::min(rounds, start_round_),
+                              ProgressOptions{.quiet = run_.quiet});
+    for (uint32_t round = start_round_ + 1; round <= rounds; ++round) {
+      FEDREC_ASSIGN_OR_RETURN(nlohmann::json line, TrainRound(round));
+      const uint32_t every = static_cast<uint32_t>(c_.eval.every);
+      if ((every != 0 && round % every == 0) || round == rounds) {
+        FEDREC_RETURN_IF_ERROR(EvalRound(round, &line));
+      }
+      const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
+      if ((ckpt_every != 0 && round % ckpt_every == 0) || round == rounds) {
+        Stopwatch sw;
+        FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, MakeCheckpoint(round, /*best=*/false));
+        FEDREC_RETURN_IF_ERROR(
+            dir_.WriteRoundCheckpoint(round, ckpt, static_cast<uint32_t>(c_.checkpoint.keep)));
+        line["seconds"]["checkpoint"] = sw.ElapsedSeconds();
+        totals_.checkpoint += sw.ElapsedSeconds();
+      }
+      FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
+      progress.Advance();
+    }
+    progress.Finish();
+    return Finish(wall.ElapsedSeconds());
+  }
+
+ private:
+  uint32_t K() const { return static_cast<uint32_t>(c_.eval.k); }
+
+  void LogStart() const {
+    const FederationConfig& f = c_.federation;
+    const std::string cohort =
+        f.clients_per_round > 0
+            ? fmt::format("fixed cohort of {}", s_.MaxCohort())
+            : fmt::format("Poisson q = {} (expected {:.1f} clients)", f.sampling_rate,
+                          f.sampling_rate * static_cast<double>(s_.population.size()));
+    spdlog::info("federated: {} workers over '{}', {} clients, {}, server {} (lr {})",
+                 s_.num_workers, s_.backend, s_.population.size(), cohort, f.server_optimizer,
+                 f.server_lr);
+    spdlog::info("aggregation: {}", s_.codec->Describe());
+  }
+
+  // Broadcasts a command, with the global parameters when the workers do not
+  // have the current ones.
+  absl::Status Send(nlohmann::json header, std::span<const float> params, bool params_changed) {
+    header["params"] = params_changed;
+    std::string msg = params_changed ? PackCommand(header, params) : PackCommand(header);
+    return comm_.Broadcast(&msg, 0);
+  }
+
+  absl::StatusOr<nlohmann::json> TrainRound(uint32_t round) {
+    PhaseSeconds t;
+    Stopwatch round_sw;
+    Stopwatch sw;
+    FEDREC_RETURN_IF_ERROR(Send({{"cmd", "train"}, {"round", round}},
+                                model_->global_params().Flat(), !workers_current_));
+    t.broadcast = sw.ElapsedSeconds();
+    workers_current_ = true;
+    std::vector<uint64_t> sum(model_->global_params().size(), 0);
+    FEDREC_RETURN_IF_ERROR(AllreduceWords(comm_, s_.codec->bits(), sum));
+    FEDREC_ASSIGN_OR_RETURN(std::vector<std::string> replies, comm_.Gather("", 0));
+    WorkerRoundStats stats;
+    double min_allreduce = 1e300;
+    for (int r = 1; r < comm_.size(); ++r) {
+      FEDREC_ASSIGN_OR_RETURN(WorkerRoundStats w, WorkerRoundStats::Parse(replies[r]));
+      stats.Add(w);
+      min_allreduce = std::min(min_allreduce, w.seconds_allreduce);
+    }
+    if (!stats.error.empty()) return absl::InternalError("worker: " + stats.error);
+    t.local_train = stats.seconds_train;
+    t.encode = stats.seconds_encode;
+    t.allreduce = min_allreduce;
+    t.straggler_wait = stats.seconds_allreduce - min_allreduce;
+
+    sw.Reset();
+    // The cohort denominator: uploaded clients, or their summed weights.
+    double denominator = static_cast<double>(stats.uploaded);
+    if (c_.aggregation.weighting == "examples") {
+      denominator =
+          static_cast<double>(stats.capped_examples) / static_cast<double>(c_.data.max_len);
+    }
+    if (stats.uploaded > 0 && denominator > 0) {
+      std::vector<double> delta(sum.size());
+      for (size_t i = 0; i < sum.size(); ++i) delta[i] = s_.codec->Decode(sum[i]) / denominator;
+      optimizer_->Step(delta, model_->global_params().Flat());
+      workers_current_ = false;
+    }
+    t.decode_update = sw.ElapsedSeconds();
+    const double round_seconds = round_sw.ElapsedSeconds();
+    totals_.Add(t);
+    uploaded_total_ += stats.uploaded;
+    sampled_total_ += stats.sampled;
+    const double updates_per_second =
+        t.local_train + t.encode > 0 ? stats.uploaded / (t.local_train + t.encode) : 0;
+    nlohmann::json line = {
+        {"round", round},
+        {"sampled", stats.sampled},
+        {"dropped", stats.dropped},
+        {"uploaded", stats.uploaded},
+        {"loss", stats.uploaded ? static_cast<double>(stats.loss_fixed) / 4294967296.0 /
+                                      static_cast<double>(stats.uploaded)
+                                : 0.0},
+        {"fraction_clipped",
+         stats.uploaded ? static_cast<double>(stats.clipped) / static_cast<double>(stats.uploaded)
+                        : 0.0},
+        {"mean_update_norm", stats.uploaded ? static_cast<double>(stats.norm_fixed) / 4294967296.0 /
+                                                  static_cast<double>(stats.uploaded)
+                                            : 0.0},
+        {"client_updates_per_second", updates_per_second},
+        {"round_seconds", round_seconds},
+        {"seconds", t.Json()}};
+    return line;
+  }
+
+  absl::StatusOr<EvalResult> EvalCommand(SplitPart part, EvalProtocol protocol, bool best_local,
+                                         std::span<const float> params, bool params_changed) {
+    FEDREC_RETURN_IF_ERROR(Send({{"cmd", "eval"},
+                                 {"part", SplitPartName(part)},
+                                 {"protocol", EvalProtocolName(protocol)},
+                                 {"best_local", best_local}},
+                                params, params_changed));
+    std::vector<uint64_t> sums(6, 0);
+    FEDREC_RETURN_IF_ERROR(comm_.AllreduceSum(std::span<uint64_t>(sums)));
+    if (sums[5] != 0) return absl::InternalError("evaluation failed on a worker");
+    EvalResult r;
+    r.sums.hr = sums[0];
+    r.sums.ndcg = sums[1];
+    r.sums.mrr = sums[2];
+    r.sums.users = sums[3];
+    r.skipped_users = sums[4];
+    return r;
+  }
+
+  EvalProtocol Protocol() const {
+    return c_.eval.protocol == "full" ? EvalProtocol::kFull : EvalProtocol::kSampled;
+  }
+
+  absl::Status EvalRound(uint32_t round, nlohmann::json* line) {
+    Stopwatch sw;
+    FEDREC_ASSIGN_OR_RETURN(EvalResult valid,
+                            EvalCommand(SplitPart::kValidation, Protocol(), false,
+                                        model_->global_params().Flat(), !workers_current_));
+    workers_current_ = true;
+    (*line)["valid"] = MetricsJson(valid.Mean(), K(), valid.sums.users);
+    const double score = valid.Mean().ndcg;
+    if (score > best_score_ || best_round_ == 0) {
+      best_score_ = score;
+      best_round_ = round;
+      best_valid_ = {{"HR", valid.Mean().hr},
+                     {"NDCG", valid.Mean().ndcg},
+                     {"MRR", valid.Mean().mrr},
+                     {"score", score}};
+      best_params_ = model_->global_params();
+      std::string msg = PackCommand({{"cmd", "best"}});
+      FEDREC_RETURN_IF_ERROR(comm_.Broadcast(&msg, 0));
+      FEDREC_ASSIGN_OR_RETURN(Checkpoint best, MakeCheckpoint(round, /*best=*/true));
+      FEDREC_RETURN_IF_ERROR(dir_.WriteBestCheckpoint(best));
+    }
+    (*line)["seconds"]["eval"] = sw.ElapsedSeconds();
+    totals_.eval += sw.ElapsedSeconds();
+    spdlog::info("round {}/{}: loss {:.4f}, valid NDCG@{} {:.4f} (best {:.4f} at round {})", round,
+                 c_.federation.rounds, (*line)["loss"].get<double>(), K(), score, best_score_,
+                 best_round_);
+    return absl::OkStatus();
+  }
+
+  // Collects the workers' rows of the (current or best) local parameters
+  // into `store` (all users, global order).
+  absl::Status GatherLocal(bool best, ParameterStore* store) {
+    std::string msg = PackCommand({{"cmd", "local"}, {"best", best}});
+    FEDREC_RETURN_IF_ERROR(comm_.Broadcast(&msg, 0));
+    FEDREC_ASSIGN_OR_RETURN(std::vector<std::string> parts, comm_.Gather("", 0));
+    for (uint32_t w = 0; w < s_.num_workers; ++w) {
+      const std::vector<uint32_t>& users = s_.users_by_worker[w];
+      const std::string& bytes = parts[w + 1];
+      size_t pos = 0;
+      for (size_t k = 0; k < store->num_tensors(); ++k) {
+        TensorView v = store->ViewAt(k);
+        const size_t row_bytes = v.cols * sizeof(float);
+        if (bytes.size() < pos + users.size() * row_bytes) {
+          return absl::InternalError("local parameters: short reply from a worker");
+        }
+        for (uint32_t u : users) {
+          std::memcpy(v.Row(u).data(), bytes.data() + pos, row_bytes);
+          pos += row_bytes;
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Checkpoint> MakeCheckpoint(uint32_t round, bool best) {
+    if (ParameterStore* local = model_->local_params()) {
+      FEDREC_RETURN_IF_ERROR(GatherLocal(best, local));
+    }
+    Checkpoint ckpt;
+    SaveModel(s_.spec, *model_, &ckpt);
+    optimizer_->SaveState(ckpt.mutable_server_optimizer());
+    ckpt.set_best_round(best_round_);
+    for (const auto& [name, value] : best_valid_) {
+      (*ckpt.mutable_best_valid_metrics())[name] = value;
+    }
+    FinishRunCheckpoint(c_, s_.data, round, &ckpt);
+    return ckpt;
+  }
+
+  absl::StatusOr<nlohmann::json> Finish(double wall_seconds) {
+    // The final checkpoint gathered the final local parameters.
+    const std::string final_digest = ParamsDigest(*model_);
+    const std::span<const float> best =
+        best_params_ ? best_params_->Flat() : model_->global_params().Flat();
+    nlohmann::json test;
+    bool first = true;
+    for (EvalProtocol p : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
+      FEDREC_ASSIGN_OR_RETURN(EvalResult r, EvalCommand(SplitPart::kTest, p, true, best, first));
+      first = false;
+      test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
+    }
+    FEDREC_ASSIGN_OR_RETURN(EvalResult valid,
+                            EvalCommand(SplitPart::kValidation, Protocol(), true, best, false));
+    workers_current_ = false;
+    const uint32_t rounds_run = static_cast<uint32_t>(c_.federation.rounds) - start_round_;
+    const double train_phase = totals_.local_train + totals_.encode;
+    nlohmann::json summary = {
+        {"mode", "federated"},
+        {"model", s_.spec.type()},
+        {"backend", s_.backend},
+        {"workers", s_.num_workers},
+        {"threads_per_worker", s_.threads_per_worker},
+        {"rounds", c_.federation.rounds},
+        {"clients", s_.population.size()},
+        {"aggregation", s_.codec->Describe()},
+        {"server_optimizer", c_.federation.server_optimizer},
+        {"best_round", best_round_},
+        {"valid_at_best", MetricsJson(valid.Mean(), K(), valid.sums.users)},
+        {"valid_protocol", EvalProtocolName(Protocol())},
+        {"test_at_best", test},
+        {"model_sha256", final_digest},
+        {"wall_seconds", wall_seconds},
+        {"rounds_this_session", rounds_run},
+        {"seconds_this_session", totals_.Json()},
+        {"client_updates_this_session", uploaded_total_},
+        {"mean_cohort", rounds_run ? static_cast<double>(sampled_total_) / rounds_run : 0.0},
+        {"client_updates_per_second",
+         train_phase > 0 ? static_cast<double>(uploaded_total_) / train_phase : 0.0},
+        {"users", s_.data.num_users()},
+        {"items", s_.data.num_items()},
+        {"interactions", s_.data.num_interactions()}};
+    FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
+    return summary;
+  }
+
+  Collective& comm_;
+  const FederationSetup& s_;
+  const Config& c_;
+  RunDirectory dir_;
+  TrainRunOptions run_;
+  std::unique_ptr<Model> model_;
+  std::optional<ServerOptimizer> optimizer_;
+  bool workers_current_ = false;  // do the workers hold model_'s global parameters?
+  uint32_t start_round_ = 0;
+  uint64_t best_round_ = 0;
+  double best_score_ = -1e300;
+  std::map<std::string, double> best_valid_;
+  std::optional<ParameterStore> best_params_;
+  PhaseSeconds totals_;
+  uint64_t uploaded_total_ = 0, sampled_total_ = 0;
+};
+
+// Rank 0's whole life: run directory, resume, rounds, stop.
+absl::StatusOr<nlohmann::json> CoordinatorMain(Collective& comm, const FederationSetup& s,
+                                               const TrainRunOptions& run) {
+  std::optional<Checkpoint> resume_from;
+  absl::StatusOr<RunDirectory> dir = run.resume
+                                         ? RunDirectory::Reopen(run.out_dir)
+                                         : RunDirectory::Create(run.out_dir, ToToml(s.config));
+  absl::StatusOr<nlohmann::json> result = nlohmann::json();
+  if (!dir.ok()) {
+    result = dir.status();
+  } else {
+    if (run.resume) {
+      if (auto latest = dir->LatestCheckpoint()) {
+        absl::StatusOr<Checkpoint> ckpt = ReadCheckpoint(*latest);
+        if (!ckpt.ok()) {
+          result = ckpt.status();
+        } else {
+          resume_from = std::move(*ckpt);
+        }
+      }
+    }
+    if (result.ok()) {
+      Coordinator coord(comm, s, std::move(*dir), run);
+      absl::Status st = coord.Setup();
+      if (st.ok() && resume_from) {
+        st = coord.Resume(*resume_from);
+      } else if (st.ok() && run.resume) {
+        st = coord.ForgetMetrics();  // killed before its first checkpoint
+      }
+      result = st.ok() ? coord.Run() : absl::StatusOr<nlohmann::json>(st);
+    }
+  }
+  // Whatever happened, release the workers.
+  std::string msg = PackCommand({{"cmd", "stop"}});
+  absl::Status stop = comm.Broadcast(&msg, 0);
+  if (result.ok() && !stop.ok()) return stop;
+  return result;
+}
+
+uint32_t LocalRanksPerNode() {
+  if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
+    const int n = std::atoi(v);
+    if (n > 0) return static_cast<uint32_t>(n);
+  }
+  return 1;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
+                                                    const TrainRunOptions& run) {
+  const bool mpi = config.backend.comm == "mpi" || (config.backend.comm == "auto" &&
+                                                    LaunchedUnderMpirun() && MpirunWorldSize() > 1);
+  if (config.backend.comm == "nccl") {
+    return absl::UnimplementedError(
+        "backend.comm: 'nccl' arrives with the GPU issue; use auto, local or mpi");
+  }
+  if (mpi) {
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Collective> comm, CreateCollective("mpi"));
+    if (comm->size() < 2) {
+      return absl::InvalidArgumentError(
+          "federation: under MPI the job needs at least 2 ranks (rank 0 coordinates, ranks "
+          "1.. are workers)");
+    }
+    const uint32_t workers = static_cast<uint32_t>(comm->size() - 1);
+    const size_t cores = ResolveThreads(0);
+    const uint32_t threads =
+        config.backend.threads > 0
+            ? static_cast<uint32_t>(config.backend.threads)
+            : static_cast<uint32_t>(std::max<size_t>(1, cores / LocalRanksPerNode()));
+    // Only the coordinator reports; workers speak up for warnings and errors.
+    if (comm->rank() != 0) spdlog::set_level(spdlog::level::warn);
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<FederationSetup> setup,
+                            BuildSetup(config, workers, threads, "mpi"));
+    if (comm->rank() == 0) return CoordinatorMain(*comm, *setup, run);
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker,
+                            CreateWorker(*setup, static_cast<uint32_t>(comm->rank() - 1)));
+    FEDREC_RETURN_IF_ERROR(WorkerLoop(*comm, *setup, worker.get()));
+    return nlohmann::json();
+  }
+
+  const uint32_t workers = static_cast<uint32_t>(config.federation.workers);
+  const size_t cores = ResolveThreads(static_cast<size_t>(config.backend.threads));
+  const uint32_t threads = static_cast<uint32_t>(std::max<size_t>(1, cores / workers));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<FederationSetup> setup,
+                          BuildSetup(config, workers, threads, "local"));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<LocalCollectiveGroup> group,
+                          LocalCollectiveGroup::Create(static_cast<int>(workers) + 1));
+  // Workers are built before any thread starts, so a failure cannot leave a
+  // rank waiting for a peer that never comes.
+  std::vector<std::unique_ptr<Worker>> hosted;
+  for (uint32_t w = 0; w < workers; ++w) {
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, CreateWorker(*setup, w));
+    hosted.push_back(std::move(worker));
+  }
+  std::vector<absl::Status> worker_status(workers);
+  std::vector<std::thread> pool;
+  for (uint32_t w = 0; w < workers; ++w) {
+    pool.emplace_back([&, w] {
+      worker_status[w] = WorkerLoop(group->rank(static_cast<int>(w) + 1), *setup, hosted[w].get());
+    });
+  }
+
+  absl::StatusOr<nlohmann::json> result = CoordinatorMain(group->rank(0), *setup, run);
+  for (auto& t : pool) t.join();
+  for (const absl::Status& st : worker_status) {
+    if (!st.ok() && result.ok()) return st;
+  }
+  return result;
+}
+
+}  // namespace fedrec

@@ -1,0 +1,145 @@
+// Federated runs through the real binary: the same final model locally and
+// under mpirun, and after SIGKILL + --resume at any moment (DESIGN.md
+// invariants). Label mpi: needs mpirun (Open MPI); label slow: kill/resume.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/apps/cli_test_util.h"
+
+namespace fedrec::testing {
+namespace {
+
+std::string Bin() {
+  const char* bin = std::getenv("FEDREC_BIN");
+  return bin ? bin : "";
+}
+
+// Runs `mpirun --oversubscribe -np N fedrec ARGS`.
+CliResult RunMpi(int np, const std::string& args, const std::filesystem::path& scratch) {
+  const auto out = scratch / ".mpi_stdout";
+  const auto err = scratch / ".mpi_stderr";
+  const std::string cmd =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+      "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun --oversubscribe -np " +
+      std::to_string(np) + " '" + Bin() + "' " + args + " >'" + out.string() + "' 2>'" +
+      err.string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  return r;
+}
+
+class CliFederated : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>("fed");
+    data_ = (dir_->path() / "s.txt").string();
+    ASSERT_EQ(
+        RunFedrec("data synth --users 400 --items 150 --seed 5 --out '" + data_ + "'", dir_->path())
+            .exit_code,
+        0);
+    config_ = dir_->File("c.toml", "seed = 3\n[data]\npath = '" + data_ +
+                                       "'\nmax_len = 30\n"
+                                       "[model]\ntype = 'sasrec'\ndim = 16\nblocks = 1\n"
+                                       "[train]\nlocal_epochs = 1\nlocal_lr = 0.1\n"
+                                       "[federation]\nmode = 'federated'\nworkers = 2\n"
+                                       "rounds = 12\nsampling_rate = 0.1\n"
+                                       "server_optimizer = 'fedadam'\nserver_lr = 0.02\n"
+                                       "[eval]\nevery = 4\n[checkpoint]\nevery = 2\nkeep = 2\n");
+  }
+  std::string Out(const std::string& name) const { return (dir_->path() / name).string(); }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string data_, config_;
+};
+
+TEST_F(CliFederated, MpiRunMatchesTheLocalRun) {
+  const CliResult local = RunFedrec("--log-level off train --config '" + config_ +
+                                        "' --set federation.workers=4 --out '" + Out("local") + "'",
+                                    dir_->path());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const auto expected = nlohmann::json::parse(local.out);
+  for (int np : {2, 3}) {
+    const CliResult mpi = RunMpi(np,
+                                 "--log-level warn train --config '" + config_ + "' --out '" +
+                                     Out(std::to_string(np).insert(0, "mpi")) + "'",
+                                 dir_->path());
+    ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
+    const auto got = nlohmann::json::parse(mpi.out);  // only rank 0 prints
+    EXPECT_EQ(got["backend"], "mpi");
+    EXPECT_EQ(got["workers"], np - 1);
+    EXPECT_EQ(got["model_sha256"], expected["model_sha256"]) << "np " << np;
+    EXPECT_EQ(got["test_at_best"], expected["test_at_best"]) << "np " << np;
+  }
+}
+
+TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
+  const std::string args =
+      "--log-level off train --config '" + config_ + "' --set federation.rounds=40 --out '";
+  const auto start = std::chrono::steady_clock::now();
+  const CliResult full = RunMpi(3, args + Out("full") + "'", dir_->path());
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto expected = nlohmann::json::parse(full.out);
+  // Kill the whole job part-way (timeout signals mpirun, whose ranks die
+  // with it), then resume under mpirun.
+  const std::pair<double, const char*> kills[] = {{0.5, "k50"}, {0.8, "k80"}};
+  for (const auto& [fraction, name] : kills) {
+    const std::string out = Out(name);
+    std::ostringstream kill_cmd;
+    kill_cmd << "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout -s KILL "
+             << seconds * fraction << " mpirun --oversubscribe -np 3 '" << Bin() << "' " << args
+             << out << "' >/dev/null 2>&1";
+    (void)std::system(kill_cmd.str().c_str());
+    CliResult resumed;
+    if (std::filesystem::exists(out + "/config.toml")) {
+      resumed = RunMpi(3, "--log-level off train --resume --out '" + out + "'", dir_->path());
+    } else {
+      std::filesystem::remove_all(out);
+      resumed = RunMpi(3, args + out + "'", dir_->path());
+    }
+    ASSERT_EQ(resumed.exit_code, 0) << name << ": " << resumed.err;
+    EXPECT_EQ(nlohmann::json::parse(resumed.out)["model_sha256"], expected["model_sha256"]) << name;
+  }
+}
+
+TEST_F(CliFederated, KilledAtAnyMomentAndResumedEndsIdentically) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string args =
+      "--log-level off train --config '" + config_ + "' --set federation.rounds=40 --out '";
+  const CliResult full = RunFedrec(args + Out("full") + "'", dir_->path());
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto expected = nlohmann::json::parse(full.out);
+  const std::pair<double, const char*> kills[] = {
+      {0.2, "k20"}, {0.45, "k45"}, {0.7, "k70"}, {0.95, "k95"}};
+  for (const auto& [fraction, name] : kills) {
+    const std::string out = Out(name);
+    std::ostringstream kill_cmd;
+    kill_cmd << "timeout -s KILL " << seconds * fraction << " '" << Bin() << "' " << args << out
+             << "' >/dev/null 2>&1";
+    (void)std::system(kill_cmd.str().c_str());
+    CliResult resumed;
+    if (std::filesystem::exists(out + "/config.toml")) {
+      resumed = RunFedrec("--log-level off train --resume --out '" + out + "'", dir_->path());
+    } else {
+      std::filesystem::remove_all(out);
+      resumed = RunFedrec(args + out + "'", dir_->path());
+    }
+    ASSERT_EQ(resumed.exit_code, 0) << "fraction " << fraction << ": " << resumed.err;
+    const auto got = nlohmann::json::parse(resumed.out);
+    EXPECT_EQ(got["model_sha256"], expected["model_sha256"]) << "fraction " << fraction;
+    EXPECT_EQ(got["test_at_best"], expected["test_at_best"]) << "fraction " << fraction;
+  }
+}
+
+}  // namespace
+}  // namespace fedrec::testing

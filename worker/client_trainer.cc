@@ -1,0 +1,158 @@
+#include "worker/client_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/random.h"
+#include "core/timing.h"
+#include "models/factory.h"
+
+namespace fedrec {
+
+absl::StatusOr<std::unique_ptr<ClientTrainer>> ClientTrainer::Create(
+    const proto::ModelSpec& spec, const ClientTrainingOptions& o) {
+  std::unique_ptr<ClientTrainer> t(new ClientTrainer());
+  t->options_ = o;
+  FEDREC_ASSIGN_OR_RETURN(t->model_, CreateModel(spec));
+  t->workspace_ = t->model_->NewWorkspace();
+  t->grads_ = t->model_->NewGlobalGradients();
+  t->delta_ = t->model_->NewGlobalGradients();
+  if (t->model_->local_params() != nullptr) t->local_grads_ = t->model_->NewLocalGradients();
+  return t;
+}
+
+void ClientTrainer::SetGlobal(const ParameterStore& global) {
+  auto dst = model_->global_params().Flat();
+  auto src = global.Flat();
+  std::memcpy(dst.data(), src.data(), src.size_bytes());
+}
+
+// params -= lr * grads on every valid entry of grads; with `track`, the rows
+// touched are recorded in delta_ (the client's union of touched rows).
+void ClientTrainer::SgdStep(const Gradients& grads, float lr, ParameterStore* params, bool track) {
+  for (size_t k = 0; k < params->num_tensors(); ++k) {
+    TensorView p = params->ViewAt(k);
+    const ConstTensorView g = grads.values().ViewAt(k);
+    if (grads.IsSparse(k)) {
+      for (uint32_t r : grads.TouchedRows(k)) {
+        if (track) delta_.MarkRow(k, r);
+        float* pr = p.data + static_cast<size_t>(r) * p.cols;
+        const float* gr = g.data + static_cast<size_t>(r) * g.cols;
+        for (size_t c = 0; c < p.cols; ++c) pr[c] -= lr * gr[c];
+      }
+    } else {
+      for (size_t i = 0; i < p.size(); ++i) p.data[i] -= lr * g.data[i];
+    }
+  }
+}
+
+void ClientTrainer::RestoreTouched(const ParameterStore& global) {
+  ParameterStore& work = model_->global_params();
+  for (size_t k = 0; k < work.num_tensors(); ++k) {
+    TensorView w = work.ViewAt(k);
+    const ConstTensorView g = global.ViewAt(k);
+    if (delta_.IsSparse(k)) {
+      for (uint32_t r : delta_.TouchedRows(k)) {
+        std::memcpy(w.data + static_cast<size_t>(r) * w.cols,
+                    g.data + static_cast<size_t>(r) * g.cols, w.cols * sizeof(float));
+      }
+    } else {
+      std::memcpy(w.data, g.data, w.size() * sizeof(float));
+    }
+  }
+  delta_.Clear();
+}
+
+ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t round,
+                                            const ParameterStore& global, ParameterStore* local,
+                                            const FixedPointCodec& codec,
+                                            std::span<uint64_t> accumulator) {
+  ClientOutcome out;
+  Stopwatch sw;
+  ParameterStore& work = model_->global_params();
+  ParameterStore* model_local = model_->local_params();
+  // The user's local row moves into this thread's model for the duration.
+  if (model_local != nullptr && local != nullptr) {
+    for (size_t k = 0; k < local->num_tensors(); ++k) {
+      auto src = local->ViewAt(k).Row(user.user);
+      std::memcpy(model_local->ViewAt(k).Row(user.user).data(), src.data(), src.size_bytes());
+    }
+  }
+  const float lr = static_cast<float>(options_.local_lr);
+  for (int64_t e = 0; e < options_.local_epochs; ++e) {
+    grads_.Clear();
+    if (model_local != nullptr) local_grads_.Clear();
+    const StepKey key{.seed = options_.seed, .epoch = round, .step = static_cast<uint32_t>(e)};
+    out.loss =
+        model_->ForwardBackward(std::span<const UserSequence>(&user, 1), key, workspace_.get(),
+                                &grads_, model_local != nullptr ? &local_grads_ : nullptr);
+    if (out.loss.examples == 0) break;
+    const float inv = 1.0f / static_cast<float>(out.loss.examples);
+    grads_.Scale(inv);
+    SgdStep(grads_, lr, &work, /*track=*/true);
+    if (model_local != nullptr) {
+      local_grads_.Scale(inv);
+      SgdStep(local_grads_, lr, model_local, /*track=*/false);
+    }
+  }
+  if (model_local != nullptr && local != nullptr) {
+    for (size_t k = 0; k < local->num_tensors(); ++k) {
+      auto src = model_local->ViewAt(k).Row(user.user);
+      std::memcpy(local->ViewAt(k).Row(user.user).data(), src.data(), src.size_bytes());
+    }
+  }
+  // delta = work - global on the touched rows and dense tensors.
+  for (size_t k = 0; k < work.num_tensors(); ++k) {
+    TensorView d = delta_.View(k);
+    const ConstTensorView w = std::as_const(work).ViewAt(k);
+    const ConstTensorView g = global.ViewAt(k);
+    if (delta_.IsSparse(k)) {
+      for (uint32_t r : delta_.TouchedRows(k)) {
+        const size_t base = static_cast<size_t>(r) * d.cols;
+        for (size_t c = 0; c < d.cols; ++c) d.data[base + c] = w.data[base + c] - g.data[base + c];
+      }
+    } else {
+      for (size_t i = 0; i < d.size(); ++i) d.data[i] = w.data[i] - g.data[i];
+    }
+  }
+  out.seconds_train = sw.ElapsedSeconds();
+  Stopwatch esw;
+
+  out.update_norm = std::sqrt(delta_.SquaredNorm());
+  double factor = 1.0;
+  if (out.update_norm > options_.clip_norm) {
+    factor = options_.clip_norm / out.update_norm;
+    out.clipped = true;
+  }
+  if (options_.weight_by_examples) {
+    out.weight = static_cast<double>(std::min<uint64_t>(out.loss.examples, options_.weight_cap)) /
+                 static_cast<double>(options_.weight_cap);
+    factor *= out.weight;
+  }
+  // Encode in layout order, sparse rows ascending: the rounding stream's
+  // draws are a function of the client alone.
+  FastStream rng({.seed = options_.seed, .purpose = "encode", .round = round, .client = user.user});
+  const auto& layout = work.layout();
+  for (size_t k = 0; k < work.num_tensors(); ++k) {
+    const ConstTensorView d = std::as_const(delta_).values().ViewAt(k);
+    uint64_t* acc = accumulator.data() + layout[k].offset;
+    auto encode_range = [&](size_t begin, size_t end) {
+      codec.EncodeAdd(d.data + begin, end - begin, factor, rng, acc + begin);
+    };
+    if (delta_.IsSparse(k)) {
+      sorted_rows_.assign(delta_.TouchedRows(k).begin(), delta_.TouchedRows(k).end());
+      std::sort(sorted_rows_.begin(), sorted_rows_.end());
+      for (uint32_t r : sorted_rows_) {
+        encode_range(static_cast<size_t>(r) * d.cols, static_cast<size_t>(r + 1) * d.cols);
+      }
+    } else {
+      encode_range(0, d.size());
+    }
+  }
+  RestoreTouched(global);
+  out.seconds_encode = esw.ElapsedSeconds();
+  return out;
+}
+
+}  // namespace fedrec

@@ -1,0 +1,86 @@
+// One simulated client's local training, clipping and fixed-point encoding
+// (DESIGN.md, "One round", step 2).
+//
+// A ClientTrainer belongs to one thread. It owns a private model instance
+// whose global parameters are a working copy of the round's global model.
+// For each client it:
+//   1. runs train.local_epochs SGD steps (lr train.local_lr) on the client's
+//      own training sequence, every step's negatives and dropout drawn from
+//      the client's keyed streams (seed, ..., round, user, step);
+//   2. takes the delta (local - global) on the rows the client touched
+//      (embedding tables) and on every dense tensor;
+//   3. clips it to L2 norm aggregation.clip_norm, multiplies by the client's
+//      weight (1, or its capped example count / cap), and encodes it into
+//      Z_(2^bits) with stochastic rounding from (seed, "encode", round, user),
+//      adding the words into the caller's accumulator;
+//   4. restores the working copy's touched rows from the global model, so the
+//      next client starts from the global model again at a cost proportional
+//      to what this client touched, not to the catalogue.
+// A client's result is a pure function of (global model, its data, seed,
+// round): it runs single-threaded and never depends on which worker or thread
+// hosts it. Per-user local parameters (MF user embeddings) are trained in
+// place in the worker's local store: they never leave the worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "aggregation/fixed_point.h"
+#include "core/status.h"
+#include "models/model.h"
+#include "proto/fedrec.pb.h"
+
+namespace fedrec {
+
+struct ClientTrainingOptions {
+  uint64_t seed = 0;
+  int64_t local_epochs = 1;
+  double local_lr = 0.05;
+  double clip_norm = 1.0;
+  bool weight_by_examples = false;
+  uint64_t weight_cap = 200;  // examples at which a client's weight reaches 1
+};
+
+struct ClientOutcome {
+  LossSum loss;            // of the client's last local step
+  double update_norm = 0;  // L2 norm of the delta before clipping
+  bool clipped = false;
+  double weight = 1;  // the weight the encoded update carries, in (0, 1]
+  double seconds_train = 0;
+  double seconds_encode = 0;
+};
+
+class ClientTrainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClientTrainer>> Create(const proto::ModelSpec& spec,
+                                                               const ClientTrainingOptions& o);
+
+  // The model the client trains (its global params are the working copy).
+  Model& model() { return *model_; }
+
+  // Makes the working copy equal to `global` (call once per round).
+  void SetGlobal(const ParameterStore& global);
+
+  // Trains `user`, then adds its encoded, clipped, weighted update into
+  // `accumulator` (global-parameter layout, words mod 2^codec.bits()).
+  // `global` must be what SetGlobal() was given; `local` is the worker's
+  // local-parameter store (nullptr for models without one).
+  ClientOutcome TrainAndEncode(const UserSequence& user, uint32_t round,
+                               const ParameterStore& global, ParameterStore* local,
+                               const FixedPointCodec& codec, std::span<uint64_t> accumulator);
+
+ private:
+  ClientTrainer() = default;
+  void SgdStep(const Gradients& grads, float lr, ParameterStore* params, bool track);
+  void RestoreTouched(const ParameterStore& global);
+
+  ClientTrainingOptions options_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Workspace> workspace_;
+  Gradients grads_, local_grads_;
+  Gradients delta_;  // marks the union of touched rows; holds local - global
+  std::vector<uint32_t> sorted_rows_;
+};
+
+}  // namespace fedrec

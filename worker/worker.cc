@@ -1,0 +1,219 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/timing.h"
+
+namespace fedrec {
+namespace {
+
+uint64_t ToFixed(double x) {
+  return static_cast<uint64_t>(std::llround(std::max(0.0, x) * 4294967296.0));
+}
+
+}  // namespace
+
+std::string WorkerRoundStats::Serialize() const {
+  nlohmann::json j = {{"sampled", sampled},
+                      {"dropped", dropped},
+                      {"uploaded", uploaded},
+                      {"clipped", clipped},
+                      {"loss_fixed", loss_fixed},
+                      {"norm_fixed", norm_fixed},
+                      {"examples", examples},
+                      {"capped_examples", capped_examples},
+                      {"seconds_train", seconds_train},
+                      {"seconds_encode", seconds_encode},
+                      {"seconds_allreduce", seconds_allreduce},
+                      {"error", error}};
+  return j.dump();
+}
+
+absl::StatusOr<WorkerRoundStats> WorkerRoundStats::Parse(const std::string& bytes) {
+  WorkerRoundStats s;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(bytes);
+    s.sampled = j.at("sampled");
+    s.dropped = j.at("dropped");
+    s.uploaded = j.at("uploaded");
+    s.clipped = j.at("clipped");
+    s.loss_fixed = j.at("loss_fixed");
+    s.norm_fixed = j.at("norm_fixed");
+    s.examples = j.at("examples");
+    s.capped_examples = j.at("capped_examples");
+    s.seconds_train = j.at("seconds_train");
+    s.seconds_encode = j.at("seconds_encode");
+    s.seconds_allreduce = j.at("seconds_allreduce");
+    s.error = j.at("error");
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("worker stats: ") + e.what());
+  }
+  return s;
+}
+
+void WorkerRoundStats::Add(const WorkerRoundStats& o) {
+  sampled += o.sampled;
+  dropped += o.dropped;
+  uploaded += o.uploaded;
+  clipped += o.clipped;
+  loss_fixed += o.loss_fixed;
+  norm_fixed += o.norm_fixed;
+  examples += o.examples;
+  capped_examples += o.capped_examples;
+  seconds_train = std::max(seconds_train, o.seconds_train);
+  seconds_encode = std::max(seconds_encode, o.seconds_encode);
+  seconds_allreduce = std::max(seconds_allreduce, o.seconds_allreduce);
+  if (error.empty()) error = o.error;
+}
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
+    const proto::ModelSpec& spec, const LeaveOneOutSplit& split, std::vector<uint32_t> users,
+    std::span<const uint32_t> population, const ParameterStore& initial_global,
+    const ParameterStore* initial_local, const WorkerOptions& options) {
+  std::unique_ptr<Worker> w(new Worker());
+  w->split_ = &split;
+  w->users_ = std::move(users);
+  w->population_ = population;
+  w->options_ = options;
+  w->options_.threads = std::max<uint32_t>(1, options.threads);
+  w->global_ = initial_global;
+  if (initial_local != nullptr) w->local_ = *initial_local;
+  for (uint32_t t = 0; t < w->options_.threads; ++t) {
+    FEDREC_ASSIGN_OR_RETURN(auto trainer, ClientTrainer::Create(spec, options.client));
+    if (!trainer->model().global_params().SameLayout(initial_global)) {
+      return absl::InternalError("worker: model layout differs from the global parameters");
+    }
+    w->trainers_.push_back(std::move(trainer));
+  }
+  return w;
+}
+
+WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec,
+                                    std::span<uint64_t> accumulator) {
+  WorkerRoundStats stats;
+  Stopwatch wall;
+  const std::vector<uint32_t> cohort = SampleCohort(options_.cohort, round, population_, users_);
+  std::vector<uint32_t> active;
+  for (uint32_t u : cohort) {
+    if (DropsOut(options_.cohort, round, u)) {
+      ++stats.dropped;
+    } else {
+      active.push_back(u);
+    }
+  }
+  stats.sampled = cohort.size();
+  const uint32_t threads =
+      static_cast<uint32_t>(std::min<size_t>(options_.threads, std::max<size_t>(1, active.size())));
+  if (thread_acc_.size() < threads) thread_acc_.resize(threads);
+  std::atomic<size_t> next{0};
+  std::vector<WorkerRoundStats> per_thread(threads);
+  std::vector<double> train_s(threads, 0), encode_s(threads, 0);
+  const Dataset& data = split_->data();
+  auto run = [&](uint32_t t) {
+    ClientTrainer& trainer = *trainers_[t];
+    std::span<uint64_t> acc = accumulator;
+    if (t > 0) {
+      thread_acc_[t].assign(accumulator.size(), 0);
+      acc = thread_acc_[t];
+    }
+    trainer.SetGlobal(global_);
+    WorkerRoundStats& s = per_thread[t];
+    for (size_t i = next.fetch_add(1); i < active.size(); i = next.fetch_add(1)) {
+      const uint32_t u = active[i];
+      const auto train = split_->Train(u);
+      const UserSequence seq{
+          .user = u, .items = train, .ratings = data.Ratings(u).first(train.size())};
+      const ClientOutcome out = trainer.TrainAndEncode(seq, round, global_, local(), codec, acc);
+      ++s.uploaded;
+      s.clipped += out.clipped ? 1 : 0;
+      s.examples += out.loss.examples;
+      s.capped_examples += std::min<uint64_t>(out.loss.examples, options_.client.weight_cap);
+      s.loss_fixed += ToFixed(out.loss.examples ? out.loss.loss / out.loss.examples : 0.0);
+      s.norm_fixed += ToFixed(out.update_norm);
+      train_s[t] += out.seconds_train;
+      encode_s[t] += out.seconds_encode;
+    }
+  };
+  if (threads == 1) {
+    run(0);
+  } else {
+    std::vector<std::thread> pool;
+    for (uint32_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
+    run(0);
+    for (auto& th : pool) th.join();
+    for (uint32_t t = 1; t < threads; ++t) {
+      const uint64_t* src = thread_acc_[t].data();
+      for (size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += src[i];
+    }
+  }
+  double train_total = 0, encode_total = 0;
+  for (uint32_t t = 0; t < threads; ++t) {
+    stats.Add(per_thread[t]);
+    train_total += train_s[t];
+    encode_total += encode_s[t];
+  }
+  // Wall time of the phase, split between training and encoding (which
+  // interleave per client) in proportion to their summed thread times.
+  const double phase = wall.ElapsedSeconds();
+  const double busy = train_total + encode_total;
+  stats.seconds_train = busy > 0 ? phase * train_total / busy : phase;
+  stats.seconds_encode = busy > 0 ? phase * encode_total / busy : 0;
+  return stats;
+}
+
+absl::StatusOr<EvalResult> Worker::Evaluate(EvalOptions options, bool best_local) {
+  Model& model = trainers_[0]->model();
+  trainers_[0]->SetGlobal(global_);
+  if (ParameterStore* ml = model.local_params()) {
+    const ParameterStore& src = best_local && best_local_ ? *best_local_ : *local_;
+    std::memcpy(ml->Flat().data(), src.Flat().data(), src.Flat().size_bytes());
+  }
+  options.users = users_;
+  options.threads = options_.threads;
+  if (users_.empty()) return EvalResult{};
+  return fedrec::Evaluate(model, *split_, options);
+}
+
+void Worker::SnapshotBestLocal() {
+  if (local_) best_local_ = *local_;
+}
+
+std::string Worker::LocalRows(bool best) const {
+  const std::optional<ParameterStore>& store = best && best_local_ ? best_local_ : local_;
+  if (!store) return {};
+  std::string out;
+  for (size_t k = 0; k < store->num_tensors(); ++k) {
+    const ConstTensorView v = store->ViewAt(k);
+    for (uint32_t u : users_) {
+      const auto row = v.Row(u);
+      out.append(reinterpret_cast<const char*>(row.data()), row.size_bytes());
+    }
+  }
+  return out;
+}
+
+void Worker::SetLocalFrom(std::span<const float> full, std::span<const float> best_full) {
+  if (!local_) return;
+  auto copy_rows = [&](ParameterStore& store, std::span<const float> src) {
+    for (size_t k = 0; k < store.num_tensors(); ++k) {
+      const TensorLayout& l = store.layout()[k];
+      TensorView v = store.ViewAt(k);
+      for (uint32_t u : users_) {
+        std::memcpy(v.Row(u).data(), src.data() + l.offset + static_cast<size_t>(u) * l.cols,
+                    l.cols * sizeof(float));
+      }
+    }
+  };
+  copy_rows(*local_, full);
+  if (!best_full.empty()) {
+    best_local_ = *local_;
+    copy_rows(*best_local_, best_full);
+  }
+}
+
+}  // namespace fedrec
