@@ -143,6 +143,9 @@ bool DiscreteLaplace(G& g, uint64_t t, uint64_t max_abs, int64_t* out) {
 // share (each thread brings its own URBG).
 class DiscreteGaussianSampler {
  public:
+  // The point mass at 0 (sigma^2 = 0).
+  DiscreteGaussianSampler() = default;
+
   // sigma2 = num / den >= 0 (num = 0: the point mass at 0). InvalidArgument
   // for den = 0 or parameters whose integer arithmetic would not fit in 128
   // bits (sigma^2 >= 2^62, or a numerator/denominator so large that
@@ -180,8 +183,6 @@ class DiscreteGaussianSampler {
   uint64_t laplace_scale() const { return t_; }
 
  private:
-  DiscreteGaussianSampler() = default;
-
   Uint128 p_ = 0;  // sigma^2 = p / q, reduced
   Uint128 q_ = 1;
   uint64_t t_ = 1;           // floor(sqrt(p / q)) + 1
