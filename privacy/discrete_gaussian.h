@@ -149,7 +149,8 @@ class DiscreteGaussianSampler {
   // sigma2 = num / den >= 0 (num = 0: the point mass at 0). InvalidArgument
   // for den = 0 or parameters whose integer arithmetic would not fit in 128
   // bits (sigma^2 >= 2^62, or a numerator/denominator so large that
-  // max_abs() < max(64 sigma, 8)); the message says which.
+  // max_abs() < max(64 sigma, 8)); the message says which. Every double in
+  // [2^-8, 2^58) is accepted.
   static absl::StatusOr<DiscreteGaussianSampler> Create(Rational sigma2);
   // The exact value of the double sigma2 (ExactRational).
   static absl::StatusOr<DiscreteGaussianSampler> FromVariance(double sigma2);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/csprng.h"
+#include "core/random.h"
 
 namespace fedrec::privacy {
 namespace {
@@ -220,6 +221,15 @@ TEST(DiscreteGaussian, RefusesParametersThatWouldOverflow) {
   for (double s2 : {0.0039, 0.81, 1.0 / 3.0, 1234.5678, 1e7 + 0.1, 1e12 + 0.5}) {
     EXPECT_TRUE(DiscreteGaussianSampler::FromVariance(s2).ok()) << s2;
   }
+  // Every double in [2^-8, 2^58) (the range docs/privacy.md promises), on
+  // log-uniform samples with full mantissas.
+  RandomStream r(StreamKey{3, "variance_range"});
+  for (int i = 0; i < 20'000; ++i) {
+    const double s2 = std::exp2(-8 + 66 * r.NextDouble());
+    if (s2 >= 0x1.0p58) continue;
+    ASSERT_TRUE(DiscreteGaussianSampler::FromVariance(s2).ok()) << s2;
+  }
+  EXPECT_FALSE(DiscreteGaussianSampler::FromVariance(0x1.0p59).ok());
 }
 
 TEST(DiscreteGaussian, WorksWithTheCsprng) {
