@@ -1,0 +1,366 @@
+#include "privacy/ddg.h"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <numbers>
+#include <string>
+
+#include "core/random.h"
+
+namespace fedrec::privacy {
+namespace {
+
+absl::Status Bad(const std::string& field, const std::string& what) {
+  return absl::InvalidArgumentError("privacy: ddg: " + field + ": " + what);
+}
+
+// In-place unnormalised Walsh-Hadamard transform (Sylvester order), O(D log D).
+void Fwht(std::span<double> x) {
+  const size_t n = x.size();
+  for (size_t h = 1; h < n; h <<= 1) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      for (size_t j = i; j < i + h; ++j) {
+        const double a = x[j];
+        const double b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+    }
+  }
+}
+
+// x[j] *= s_j, s_j = +-1 from bit j of the rotation stream.
+void ApplySigns(std::span<double> x, uint64_t seed) {
+  RandomStream stream(StreamKey{seed, "ddg_rotation"});
+  for (size_t j = 0; j < x.size(); j += 64) {
+    const uint64_t bits = stream.NextU64();
+    const size_t end = std::min(x.size(), j + 64);
+    for (size_t k = j; k < end; ++k) {
+      if ((bits >> (k - j)) & 1) x[k] = -x[k];
+    }
+  }
+}
+
+template <class G>
+absl::StatusOr<std::vector<int64_t>> RoundImpl(std::span<const double> z, double bound_sq,
+                                               int max_tries, G& g) {
+  if (!(bound_sq >= 0) || max_tries < 1) {
+    return absl::InvalidArgumentError("privacy: ddg: rounding: bad bound or tries");
+  }
+  for (double v : z) {
+    if (!(std::abs(v) < 0x1.0p50)) {
+      return absl::InvalidArgumentError("privacy: ddg: rounding: |value| must be < 2^50");
+    }
+  }
+  // Exact integer comparison: sum x_j^2 <= floor(bound_sq).
+  const Uint128 limit = bound_sq >= 0x1.0p127 ? ~Uint128{0} : static_cast<Uint128>(bound_sq);
+  std::vector<int64_t> out(z.size());
+  for (int attempt = 0; attempt < max_tries; ++attempt) {
+    Uint128 norm_sq = 0;
+    for (size_t j = 0; j < z.size(); ++j) {
+      const double fl = std::floor(z[j]);
+      const double frac = z[j] - fl;  // exact in [0, 1)
+      const double u = static_cast<double>(g() >> 11) * 0x1.0p-53;
+      const int64_t v = static_cast<int64_t>(fl) + (u < frac ? 1 : 0);
+      out[j] = v;
+      const uint64_t a = static_cast<uint64_t>(v < 0 ? -v : v);
+      norm_sq += static_cast<Uint128>(a) * a;  // < 2^100 each; D < 2^27 terms
+    }
+    if (norm_sq <= limit) return out;
+  }
+  return absl::ResourceExhaustedError(
+      "privacy: ddg: conditional rounding did not meet the L2 bound in " +
+      std::to_string(max_tries) + " tries (is the update clipped? is beta too large?)");
+}
+
+double LogAddExp(double a, double b) {
+  if (a == -std::numeric_limits<double>::infinity()) return b;
+  if (b == -std::numeric_limits<double>::infinity()) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::abs(a - b)));
+}
+
+double LogBinomial(int64_t n, int64_t k) {
+  return std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1);
+}
+
+// eps(alpha) of KLS21 Prop. 14 / Eq. 17 at integer alpha.
+double DdgRdpAt(const DdgPrivacyTerms& t, double alpha) {
+  if (t.central_stddev == 0) return std::numeric_limits<double>::infinity();
+  const double l2 = t.l2_sensitivity / t.central_stddev;
+  const double l1 = t.l1_sensitivity / t.central_stddev;
+  const double d = static_cast<double>(t.padded_dim);
+  const double term1 = alpha / 2 * l2 * l2 + t.tau * d;
+  const double term2 = alpha / 2 * (l2 * l2 + 2 * l1 * t.tau + t.tau * t.tau * d);
+  const double s = l2 + std::sqrt(d) * t.tau;
+  const double term3 = alpha / 2 * s * s;
+  return std::min({term1, term2, term3});
+}
+
+absl::Status CheckOrders(const std::vector<double>& orders) {
+  if (orders.empty()) return absl::InvalidArgumentError("privacy: ddg: orders: empty");
+  for (double a : orders) {
+    if (!(a > 1) || !std::isfinite(a)) {
+      return absl::InvalidArgumentError("privacy: ddg: orders: every order must be finite and > 1");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int64_t DdgPaddedDim(int64_t d) {
+  return d <= 1 ? 1 : static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(d)));
+}
+
+double DdgRoundedL2Bound(double scaled_norm, double beta, int64_t padded_dim) {
+  const double d = static_cast<double>(padded_dim);
+  const double bound1 = scaled_norm + std::sqrt(d);
+  if (beta == 0) return bound1;
+  const double bound2_sq = scaled_norm * scaled_norm + d / 4 +
+                           std::sqrt(2 * std::log(1 / beta)) * (scaled_norm + std::sqrt(d) / 2);
+  return std::min(bound1, std::sqrt(bound2_sq));
+}
+
+absl::Status ValidateDdgParams(const DdgParams& p) {
+  if (p.dim < 1 || p.dim > (int64_t{1} << 27)) return Bad("dim", "must be in [1, 2^27]");
+  if (!(p.clip > 0) || !std::isfinite(p.clip)) return Bad("clip", "must be finite and > 0");
+  if (!(p.gamma > 0) || !std::isfinite(p.gamma)) return Bad("gamma", "must be finite and > 0");
+  if (!(p.clip / p.gamma < 0x1.0p40)) return Bad("gamma", "clip / gamma must be < 2^40");
+  if (p.bits < 2 || p.bits > 62) return Bad("bits", "must be in [2, 62]");
+  if (!(p.beta >= 0 && p.beta < 1)) return Bad("beta", "must be in [0, 1)");
+  if (p.num_clients < 1) return Bad("num_clients", "must be >= 1");
+  if (!(p.local_stddev >= 0) || !std::isfinite(p.local_stddev)) {
+    return Bad("local_stddev", "must be finite and >= 0");
+  }
+  const double sigma_z = p.local_stddev / p.gamma;
+  if (p.local_stddev > 0 && sigma_z < 0.5) {
+    return Bad("local_stddev",
+               "local_stddev / gamma must be >= 1/2 (got " + std::to_string(sigma_z) + ")");
+  }
+  if (p.max_rounding_tries < 1) return Bad("max_rounding_tries", "must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> ChooseDdgGamma(double clip, int64_t padded_dim, int64_t num_clients,
+                                      int bits, double k_stddevs, double local_stddev, double rho) {
+  if (!(clip > 0) || padded_dim < 1 || num_clients < 1 || bits < 2 || bits > 62 ||
+      !(k_stddevs > 0) || !(local_stddev >= 0) || !(rho > 0)) {
+    return absl::InvalidArgumentError("privacy: ddg: gamma: bad arguments");
+  }
+  const double n = static_cast<double>(num_clients);
+  const double room = std::ldexp(1.0, 2 * bits) - n * k_stddevs * k_stddevs;
+  if (!(room > 0)) {
+    return absl::InvalidArgumentError(
+        "privacy: ddg: gamma: bits = " + std::to_string(bits) +
+        " too small: need 2^(2 bits) > num_clients * k^2 (raise bits, lower k or num_clients)");
+  }
+  const double signal = rho / static_cast<double>(padded_dim) * clip * clip * n * n;
+  return 2 * k_stddevs * std::sqrt(signal + n * local_stddev * local_stddev) / std::sqrt(room);
+}
+
+double DdgWrapProbabilityPerCoordinate(const DdgParams& p) {
+  const double n = static_cast<double>(p.num_clients);
+  const double cn = p.clip * n / p.gamma;
+  const double sz = p.local_stddev / p.gamma;
+  const double v = cn * cn / static_cast<double>(DdgPaddedDim(p.dim)) + n / 4 + n * sz * sz;
+  const double k = std::ldexp(1.0, p.bits - 1) / std::sqrt(v);
+  return std::min(1.0, 2 * std::exp(-k * k / 2));
+}
+
+void RandomizedHadamard(std::span<double> x, uint64_t seed) {
+  ApplySigns(x, seed);
+  Fwht(x);
+  const double scale = 1 / std::sqrt(static_cast<double>(x.size()));
+  for (double& v : x) v *= scale;
+}
+
+void InverseRandomizedHadamard(std::span<double> x, uint64_t seed) {
+  Fwht(x);
+  const double scale = 1 / std::sqrt(static_cast<double>(x.size()));
+  for (double& v : x) v *= scale;
+  ApplySigns(x, seed);
+}
+
+absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
+                                                                double bound_sq, int max_tries,
+                                                                SecureUrbg& g) {
+  return RoundImpl(z, bound_sq, max_tries, g);
+}
+absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
+                                                                double bound_sq, int max_tries,
+                                                                PhiloxUrbg& g) {
+  return RoundImpl(z, bound_sq, max_tries, g);
+}
+
+void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bits) {
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  const size_t n = std::min(sum.size(), x.size());
+  for (size_t i = 0; i < n; ++i) sum[i] = (sum[i] + x[i]) & mask;
+}
+
+absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params) {
+  FEDREC_RETURN_IF_ERROR(ValidateDdgParams(params));
+  DdgMechanism m;
+  m.params_ = params;
+  m.padded_dim_ = DdgPaddedDim(params.dim);
+  const double sigma_z = params.local_stddev / params.gamma;
+  auto sampler = DiscreteGaussianSampler::FromVariance(sigma_z * sigma_z);
+  if (!sampler.ok()) {
+    return Bad("local_stddev", "noise variance (local_stddev / gamma)^2: " +
+                                   std::string(sampler.status().message()));
+  }
+  m.sampler_ = *sampler;
+  m.l2_bound_ = DdgRoundedL2Bound(params.clip / params.gamma, params.beta, m.padded_dim_);
+  m.l2_bound_sq_ = m.l2_bound_ * m.l2_bound_;
+  return m;
+}
+
+template <class G>
+absl::StatusOr<std::vector<uint64_t>> DdgMechanism::EncodeImpl(std::span<const double> update,
+                                                               uint64_t rotation_seed, G& g) const {
+  if (static_cast<int64_t>(update.size()) != params_.dim) {
+    return Bad("update", "length " + std::to_string(update.size()) + " != dim " +
+                             std::to_string(params_.dim));
+  }
+  double norm_sq = 0;
+  for (double v : update) {
+    if (!std::isfinite(v)) return Bad("update", "non-finite value");
+    norm_sq += v * v;
+  }
+  // 1. clip (a no-op for a clipped update) and pad.
+  const double norm = std::sqrt(norm_sq);
+  const double clip_factor = norm > params_.clip ? params_.clip / norm : 1.0;
+  std::vector<double> z(static_cast<size_t>(padded_dim_), 0.0);
+  // 3 folded in: scale by clip_factor / gamma before rotating (linear maps commute).
+  const double scale = clip_factor / params_.gamma;
+  for (size_t j = 0; j < update.size(); ++j) z[j] = update[j] * scale;
+  // 2. flatten.
+  RandomizedHadamard(z, rotation_seed);
+  // 4. conditional randomised rounding (the exact integer check bounds the
+  // sensitivity whatever the float error of the rotation).
+  FEDREC_ASSIGN_OR_RETURN(std::vector<int64_t> rounded,
+                          RoundImpl(z, l2_bound_sq_, params_.max_rounding_tries, g));
+  // 5. noise and 6. reduction mod 2^b. |rounded| < 2^41 and |noise| <=
+  // max_abs <= 2^62, so the int64 sum cannot overflow.
+  const uint64_t mask = (uint64_t{1} << params_.bits) - 1;
+  std::vector<uint64_t> out(rounded.size());
+  for (size_t j = 0; j < rounded.size(); ++j) {
+    const int64_t y = rounded[j] + sampler_.Sample(g);
+    out[j] = static_cast<uint64_t>(y) & mask;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
+                                                           uint64_t rotation_seed,
+                                                           SecureUrbg& g) const {
+  return EncodeImpl(update, rotation_seed, g);
+}
+absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
+                                                           uint64_t rotation_seed,
+                                                           PhiloxUrbg& g) const {
+  return EncodeImpl(update, rotation_seed, g);
+}
+
+absl::StatusOr<std::vector<double>> DdgMechanism::Decode(std::span<const uint64_t> sum,
+                                                         uint64_t rotation_seed) const {
+  if (static_cast<int64_t>(sum.size()) != padded_dim_) {
+    return Bad("sum", "length " + std::to_string(sum.size()) + " != padded dim " +
+                          std::to_string(padded_dim_));
+  }
+  const uint64_t modulus_half = uint64_t{1} << (params_.bits - 1);
+  const uint64_t mask = (uint64_t{1} << params_.bits) - 1;
+  std::vector<double> x(sum.size());
+  for (size_t j = 0; j < sum.size(); ++j) {
+    const uint64_t v = sum[j] & mask;
+    const int64_t s = v >= modulus_half ? static_cast<int64_t>(v) - static_cast<int64_t>(mask) - 1
+                                        : static_cast<int64_t>(v);
+    x[j] = static_cast<double>(s) * params_.gamma;
+  }
+  InverseRandomizedHadamard(x, rotation_seed);
+  x.resize(static_cast<size_t>(params_.dim));
+  return x;
+}
+
+absl::StatusOr<DdgPrivacyTerms> DdgPrivacy(const DdgParams& p) {
+  FEDREC_RETURN_IF_ERROR(ValidateDdgParams(p));
+  DdgPrivacyTerms t;
+  t.padded_dim = DdgPaddedDim(p.dim);
+  // The rounding enforces ||x~||^2 <= floor(fl(Delta_2^2)); one ulp above
+  // Delta_2 covers the rounding of fl(Delta_2^2).
+  t.l2_sensitivity = std::nextafter(DdgRoundedL2Bound(p.clip / p.gamma, p.beta, t.padded_dim),
+                                    std::numeric_limits<double>::infinity());
+  t.l1_sensitivity =
+      t.l2_sensitivity * std::min(std::sqrt(static_cast<double>(t.padded_dim)), t.l2_sensitivity);
+  const double sigma_z = p.local_stddev / p.gamma;
+  const double n = static_cast<double>(p.num_clients);
+  t.central_stddev = std::sqrt(n) * sigma_z;
+  const double a = 2 * std::numbers::pi * std::numbers::pi * sigma_z * sigma_z;
+  double tau = 0;
+  for (int64_t k = 1; k < p.num_clients; ++k) {
+    const double term = std::exp(-a * static_cast<double>(k) / static_cast<double>(k + 1));
+    tau += term;
+    if (term == 0) break;  // terms decrease with k: the rest underflow too
+  }
+  t.tau = 10 * tau;
+  return t;
+}
+
+absl::StatusOr<std::vector<double>> DdgRdp(const DdgParams& p, const std::vector<double>& orders) {
+  FEDREC_RETURN_IF_ERROR(CheckOrders(orders));
+  FEDREC_ASSIGN_OR_RETURN(const DdgPrivacyTerms t, DdgPrivacy(p));
+  std::vector<double> rdp;
+  rdp.reserve(orders.size());
+  for (double a : orders) rdp.push_back(DdgRdpAt(t, std::ceil(a)));
+  return rdp;
+}
+
+absl::StatusOr<double> DdgEquivalentNoiseMultiplier(const DdgParams& p) {
+  FEDREC_ASSIGN_OR_RETURN(const DdgPrivacyTerms t, DdgPrivacy(p));
+  if (t.central_stddev == 0) return 0.0;
+  return 1 / (t.l2_sensitivity / t.central_stddev +
+              std::sqrt(static_cast<double>(t.padded_dim)) * t.tau);
+}
+
+absl::StatusOr<std::vector<double>> DdgPoissonSubsampledRdp(const DdgParams& p, double q,
+                                                            const std::vector<double>& orders) {
+  FEDREC_RETURN_IF_ERROR(CheckOrders(orders));
+  if (!(q >= 0 && q <= 1)) return absl::InvalidArgumentError("privacy: ddg: q: must be in [0, 1]");
+  FEDREC_ASSIGN_OR_RETURN(const DdgPrivacyTerms t, DdgPrivacy(p));
+  std::vector<double> rdp;
+  rdp.reserve(orders.size());
+  const double log_q = std::log(q);
+  const double log_1mq = std::log1p(-q);
+  for (double order : orders) {
+    const double alpha_d = std::ceil(order);
+    const double unsampled = DdgRdpAt(t, alpha_d);
+    if (q == 0) {
+      rdp.push_back(0.0);
+      continue;
+    }
+    if (q == 1 || std::isinf(unsampled)) {
+      rdp.push_back(unsampled);
+      continue;
+    }
+    const int64_t alpha = static_cast<int64_t>(alpha_d);
+    // Zhu & Wang 2019, Thm. 5:
+    //   (alpha - 1) eps'(alpha) <= log( (1-q)^(alpha-1) (alpha q - q + 1)
+    //       + C(alpha, 2) q^2 (1-q)^(alpha-2) e^{eps(2)}
+    //       + 3 sum_{l=3}^{alpha} C(alpha, l) (1-q)^(alpha-l) q^l e^{(l-1) eps(l)} ).
+    double log_sum = (alpha_d - 1) * log_1mq + std::log1p(q * (alpha_d - 1));
+    log_sum = LogAddExp(
+        log_sum, LogBinomial(alpha, 2) + 2 * log_q + (alpha_d - 2) * log_1mq + DdgRdpAt(t, 2));
+    for (int64_t l = 3; l <= alpha; ++l) {
+      const double ld = static_cast<double>(l);
+      log_sum =
+          LogAddExp(log_sum, std::log(3.0) + LogBinomial(alpha, l) + (alpha_d - ld) * log_1mq +
+                                 ld * log_q + (ld - 1) * DdgRdpAt(t, ld));
+    }
+    rdp.push_back(std::min(unsampled, log_sum / (alpha_d - 1)));
+  }
+  return rdp;
+}
+
+}  // namespace fedrec::privacy
