@@ -278,12 +278,6 @@ absl::StatusOr<PldPmf> ConnectTheDots(const SubsampledGaussianLoss& loss, bool a
 // ---------------------------------------------------------------------------
 // Composition of runs.
 
-struct ComposedPld {
-  bool non_private = false;  // a run with sigma = 0: epsilon +inf, delta 1
-  PldPmf remove;
-  std::optional<PldPmf> add;  // absent while every run is symmetric (q = 1)
-};
-
 absl::Status ValidateRuns(std::span<const MechanismRun> runs) {
   for (const MechanismRun& r : runs) {
     FEDREC_RETURN_IF_ERROR(ValidateSamplingRate(r.q, "q"));
@@ -297,49 +291,6 @@ absl::Status ValidateRuns(std::span<const MechanismRun> runs) {
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<ComposedPld> ComposeRuns(std::span<const MechanismRun> runs,
-                                        const PldOptions& options) {
-  FEDREC_RETURN_IF_ERROR(ValidateOptions(options));
-  FEDREC_RETURN_IF_ERROR(ValidateRuns(runs));
-  const double d = options.value_discretization_interval;
-  const double tail = options.tail_mass_truncation;
-  ComposedPld out{false, PldPmf::Identity(d), std::nullopt};
-
-  // Merge runs of equal (q, sigma), keeping the order of first appearance.
-  std::vector<MechanismRun> merged;
-  for (const MechanismRun& r : runs) {
-    if (r.q == 0 || r.steps == 0) continue;  // releases nothing about anyone
-    if (r.sigma == 0) {
-      out.non_private = true;
-      return out;
-    }
-    auto it = std::find_if(merged.begin(), merged.end(),
-                           [&](const MechanismRun& m) { return m.q == r.q && m.sigma == r.sigma; });
-    if (it == merged.end()) {
-      merged.push_back(r);
-    } else {
-      it->steps += r.steps;
-    }
-  }
-
-  for (const MechanismRun& r : merged) {
-    FEDREC_ASSIGN_OR_RETURN(AddRemovePld one, PoissonGaussianPld(r.q, r.sigma, options));
-    FEDREC_ASSIGN_OR_RETURN(PldPmf remove,
-                            one.remove.SelfCompose(r.steps, tail, options.max_pmf_size));
-    std::optional<PldPmf> add;
-    if (one.add.has_value()) {
-      FEDREC_ASSIGN_OR_RETURN(add, one.add->SelfCompose(r.steps, tail, options.max_pmf_size));
-    }
-    // A symmetric PLD's ADD side is its REMOVE side (dp_accounting's compose).
-    if (out.add.has_value() || add.has_value()) {
-      const PldPmf& acc_add = out.add.has_value() ? *out.add : out.remove;
-      out.add = acc_add.Compose(add.has_value() ? *add : remove, tail);
-    }
-    out.remove = out.remove.Compose(remove, tail);
-  }
-  return out;
 }
 
 }  // namespace
@@ -493,26 +444,78 @@ absl::StatusOr<AddRemovePld> PoissonGaussianPld(double q, double sigma, const Pl
   return out;
 }
 
+absl::StatusOr<ComposedPld> ComposedPld::Create(std::span<const MechanismRun> runs,
+                                                const PldOptions& options) {
+  FEDREC_RETURN_IF_ERROR(ValidateOptions(options));
+  FEDREC_RETURN_IF_ERROR(ValidateRuns(runs));
+  const double d = options.value_discretization_interval;
+  const double tail = options.tail_mass_truncation;
+  PldPmf acc_remove = PldPmf::Identity(d);
+  std::optional<PldPmf> acc_add;
+
+  // Merge runs of equal (q, sigma), keeping the order of first appearance.
+  std::vector<MechanismRun> merged;
+  for (const MechanismRun& r : runs) {
+    if (r.q == 0 || r.steps == 0) continue;  // releases nothing about anyone
+    if (r.sigma == 0) return ComposedPld(true, PldPmf::Identity(d), std::nullopt);
+    auto it = std::find_if(merged.begin(), merged.end(),
+                           [&](const MechanismRun& m) { return m.q == r.q && m.sigma == r.sigma; });
+    if (it == merged.end()) {
+      merged.push_back(r);
+    } else {
+      if (it->steps > std::numeric_limits<int64_t>::max() - r.steps) {
+        return InvalidInput("privacy: steps", "total over the runs overflows int64");
+      }
+      it->steps += r.steps;
+    }
+  }
+
+  for (const MechanismRun& r : merged) {
+    FEDREC_ASSIGN_OR_RETURN(AddRemovePld one, PoissonGaussianPld(r.q, r.sigma, options));
+    FEDREC_ASSIGN_OR_RETURN(PldPmf remove,
+                            one.remove.SelfCompose(r.steps, tail, options.max_pmf_size));
+    std::optional<PldPmf> add;
+    if (one.add.has_value()) {
+      FEDREC_ASSIGN_OR_RETURN(add, one.add->SelfCompose(r.steps, tail, options.max_pmf_size));
+    }
+    // A symmetric PLD's ADD side is its REMOVE side (dp_accounting's compose).
+    if (acc_add.has_value() || add.has_value()) {
+      const PldPmf& prev_add = acc_add.has_value() ? *acc_add : acc_remove;
+      acc_add = prev_add.Compose(add.has_value() ? *add : remove, tail);
+    }
+    acc_remove = acc_remove.Compose(remove, tail);
+  }
+  return ComposedPld(false, std::move(acc_remove), std::move(acc_add));
+}
+
+absl::StatusOr<double> ComposedPld::Epsilon(double delta) const {
+  FEDREC_RETURN_IF_ERROR(ValidateDelta(delta, "delta"));
+  if (non_private_) return kInf;
+  double eps = remove_.EpsilonForDelta(delta);
+  if (add_.has_value()) eps = std::max(eps, add_->EpsilonForDelta(delta));
+  return eps;
+}
+
+absl::StatusOr<double> ComposedPld::Delta(double epsilon) const {
+  if (!(epsilon >= 0)) return InvalidInput("privacy: epsilon", "must be >= 0");
+  if (non_private_) return 1.0;
+  double delta = remove_.DeltaForEpsilon(epsilon);
+  if (add_.has_value()) delta = std::max(delta, add_->DeltaForEpsilon(epsilon));
+  return std::clamp(delta, 0.0, 1.0);
+}
+
 absl::StatusOr<double> PldEpsilon(std::span<const MechanismRun> runs, double delta,
                                   const PldOptions& options) {
   FEDREC_RETURN_IF_ERROR(ValidateDelta(delta, "delta"));
-  FEDREC_ASSIGN_OR_RETURN(ComposedPld pld, ComposeRuns(runs, options));
-  if (pld.non_private) return kInf;
-  double eps = pld.remove.EpsilonForDelta(delta);
-  if (pld.add.has_value()) eps = std::max(eps, pld.add->EpsilonForDelta(delta));
-  return eps;
+  FEDREC_ASSIGN_OR_RETURN(ComposedPld pld, ComposedPld::Create(runs, options));
+  return pld.Epsilon(delta);
 }
 
 absl::StatusOr<double> PldDelta(std::span<const MechanismRun> runs, double epsilon,
                                 const PldOptions& options) {
-  if (!(epsilon >= 0) || std::isnan(epsilon)) {
-    return InvalidInput("privacy: epsilon", "must be >= 0");
-  }
-  FEDREC_ASSIGN_OR_RETURN(ComposedPld pld, ComposeRuns(runs, options));
-  if (pld.non_private) return 1.0;
-  double delta = pld.remove.DeltaForEpsilon(epsilon);
-  if (pld.add.has_value()) delta = std::max(delta, pld.add->DeltaForEpsilon(epsilon));
-  return std::clamp(delta, 0.0, 1.0);
+  if (!(epsilon >= 0)) return InvalidInput("privacy: epsilon", "must be >= 0");
+  FEDREC_ASSIGN_OR_RETURN(ComposedPld pld, ComposedPld::Create(runs, options));
+  return pld.Delta(epsilon);
 }
 
 absl::StatusOr<double> CalibrateNoiseMultiplierPld(double q, int64_t steps, double delta,

@@ -30,8 +30,9 @@
 // hockey-stick divergence at every grid point between the losses at the
 // noise quantiles exp(log_mass_truncation_bound)/2 (the tails beyond go to
 // the +inf atom). Its delta(eps) is >= the true one for every eps, so
-// the epsilon is never below the true epsilon (up to floating-point rounding,
-// ~1e-15 in delta). Self-composition is one FFT: the PMF's spectrum raised
+// the epsilon is never below the true epsilon, up to floating-point rounding
+// (about 1e-12 absolute in delta after an FFT, in dp_accounting too; it
+// matters only for deltas below ~1e-10). Self-composition is one FFT: the PMF's spectrum raised
 // to the power T [KJH20], on a window chosen by a Chernoff bound so that at
 // most tail_mass_truncation of mass falls outside; that mass is added to the
 // +inf atom (pessimistic). Runs with different (q, sigma) are composed by
@@ -47,6 +48,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -73,9 +75,9 @@ struct PldOptions {
   // ln of the noise mass beyond the discretised range (-> +inf atom);
   // dp_accounting's -50.
   double log_mass_truncation_bound = -50;
-  // Refuse (OutOfRange) PMFs longer than this many grid points (memory:
-  // about 24 bytes per point during an FFT).
-  int64_t max_pmf_size = int64_t{1} << 26;
+  // Refuse (OutOfRange) PMFs longer than this many grid points (2^24: peak
+  // memory about 24 bytes per point, some 400 MB, during an FFT).
+  int64_t max_pmf_size = int64_t{1} << 24;
 };
 
 // A discretised privacy loss distribution: probs[i] is the mass of the loss
@@ -133,7 +135,39 @@ absl::StatusOr<AddRemovePld> PoissonGaussianPld(double q, double sigma,
 // from), for the REMOVE (add = false) or ADD pair. q in (0, 1], sigma > 0.
 double PoissonGaussianHockeyStick(double q, double sigma, bool add, double epsilon);
 
-// Epsilon of composing all `runs` at `delta` in (0, 1). Never below the true
+// The composed PLD of a list of runs, for several queries (epsilon at
+// several deltas, delta at several epsilons) without recomposing.
+class ComposedPld {
+ public:
+  // Composes all `runs`: runs with q = 0 or steps = 0 spend nothing; a run
+  // with sigma = 0 (and q, steps > 0) makes the result non-private; runs with
+  // equal (q, sigma) are merged (composition commutes). FailedPrecondition for
+  // a fixed-size run (see above); InvalidArgument on bad values; OutOfRange
+  // when the PLD does not fit options.max_pmf_size (use a larger interval).
+  static absl::StatusOr<ComposedPld> Create(std::span<const MechanismRun> runs,
+                                            const PldOptions& options = {});
+
+  // Smallest epsilon with delta(epsilon) <= `delta` in (0, 1), max over
+  // REMOVE and ADD; +inf when non-private or when no finite epsilon does.
+  absl::StatusOr<double> Epsilon(double delta) const;
+  // delta(epsilon) for epsilon >= 0, max over REMOVE and ADD; 1 when
+  // non-private.
+  absl::StatusOr<double> Delta(double epsilon) const;
+
+  bool non_private() const { return non_private_; }
+  const PldPmf& remove() const { return remove_; }
+  // Absent while every run is symmetric (q = 1): then ADD = REMOVE.
+  const std::optional<PldPmf>& add() const { return add_; }
+
+ private:
+  ComposedPld(bool non_private, PldPmf remove, std::optional<PldPmf> add)
+      : non_private_(non_private), remove_(std::move(remove)), add_(std::move(add)) {}
+  bool non_private_;
+  PldPmf remove_;
+  std::optional<PldPmf> add_;
+};
+
+// Epsilon of composing all `runs` at `delta` in (0, 1) (ComposedPld). Never below the true
 // epsilon (pessimistic). Runs with q = 0 or steps = 0 spend nothing; a run
 // with sigma = 0 (and q, steps > 0) gives +inf. Runs with equal (q, sigma)
 // are merged (composition commutes). FailedPrecondition for a fixed-size run
