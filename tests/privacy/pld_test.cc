@@ -392,9 +392,10 @@ TEST(PldClosedForm, FullBatchIsTheGaussianMechanism) {
         const double interval = 1e-4 * std::max(1.0, exact / 10);
         auto eps = Epsilon(1.0, sigma, steps, delta, interval);
         ASSERT_TRUE(eps.ok()) << eps.status();
-        // Pessimistic: never below the exact value; within 1% above it.
+        // Pessimistic: never below the exact value; above it by at most 1e-5
+        // relative (measured: <= 3e-7; connect-the-dots is that tight).
         EXPECT_GE(*eps, exact * (1 - 1e-9)) << sigma << " " << steps << " " << delta;
-        EXPECT_LE(*eps, exact * 1.01) << sigma << " " << steps << " " << delta;
+        EXPECT_LE(*eps, exact * (1 + 1e-5)) << sigma << " " << steps << " " << delta;
         auto d = Delta(1.0, sigma, steps, exact, interval);
         ASSERT_TRUE(d.ok());
         EXPECT_GE(*d, delta * (1 - 1e-6));
