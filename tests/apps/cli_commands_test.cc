@@ -169,6 +169,33 @@ TEST_F(CliCommands, PrivacyEpsilonMnist) {
   EXPECT_EQ(f["adjacency"], "replace_one");
 }
 
+// The same with the PLD accountant: 2.3818 (dp_accounting 0.6.0
+// PLDAccountant, value discretization interval 1e-4).
+TEST_F(CliCommands, PrivacyEpsilonMnistPld) {
+  nlohmann::json j = RunJson(
+      "privacy epsilon --q 0.004266666666666667 --sigma 1.1 --steps 14063 --delta 1e-5 "
+      "--accountant pld");
+  EXPECT_EQ(j["accountant"], "pld");
+  EXPECT_EQ(j["steps"], 14063);
+  EXPECT_NEAR(j["epsilon"].get<double>(), 2.381778813576912, 1e-5);
+  EXPECT_TRUE(j["order"].is_null());
+  EXPECT_DOUBLE_EQ(j["value_discretization_interval"].get<double>(), 1e-4);
+  EXPECT_EQ(j["adjacency"], "add_remove_one");
+
+  nlohmann::json s = RunJson(
+      "privacy sigma --q 0.004266666666666667 --steps 14063 --delta 1e-5 --epsilon 2.3818 "
+      "--accountant pld");
+  EXPECT_NEAR(s["sigma"].get<double>(), 1.1, 1e-3);
+  EXPECT_LE(s["epsilon"].get<double>(), 2.3818);
+  EXPECT_EQ(s["accountant"], "pld");
+
+  // A large epsilon needs a coarser grid; the interval is an option.
+  nlohmann::json big = RunJson(
+      "privacy epsilon --q 1 --sigma 0.5 --steps 10000 --delta 1e-5 --accountant pld "
+      "--pld-interval 0.2211177825757886");
+  EXPECT_NEAR(big["epsilon"].get<double>(), 20894.52486449272, 1e-2);
+}
+
 TEST_F(CliCommands, PrivacyBadValuesAreUserErrors) {
   CliResult r = RunFedrec("privacy epsilon --q 1.5 --sigma 1 --steps 10 --delta 1e-5", dir_.path());
   EXPECT_EQ(r.exit_code, 2);
@@ -176,10 +203,34 @@ TEST_F(CliCommands, PrivacyBadValuesAreUserErrors) {
   r = RunFedrec("privacy sigma --q 0.1 --steps 10 --delta 1 --epsilon 1", dir_.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("fedrec: error: privacy: --delta: must be in (0, 1)"));
-  r = RunFedrec("privacy epsilon --q 0.1 --sigma 1 --steps 10 --delta 1e-5 --accountant pld",
+  r = RunFedrec("privacy epsilon --q 0.1 --sigma 1 --steps 10 --delta 1e-5 --accountant xyz",
                 dir_.path());
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("PLD accountant is not implemented yet"));
+  EXPECT_THAT(r.err, HasSubstr("privacy: --accountant: must be rdp or pld"));
+  // PLD covers Poisson sampling only (add/remove-one); fixed-size is refused.
+  r = RunFedrec(
+      "privacy epsilon --q 0.1 --sigma 1 --steps 10 --delta 1e-5 --accountant pld "
+      "--sampling fixed-size",
+      dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("RDP accountant"));
+  r = RunFedrec(
+      "privacy sigma --q 0.1 --steps 10 --delta 1e-5 --epsilon 1 --accountant pld "
+      "--sampling fixed-size",
+      dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("RDP accountant"));
+  // A PLD too large for memory: a user error naming the remedy.
+  r = RunFedrec("privacy epsilon --q 1 --sigma 0.5 --steps 10000 --delta 1e-5 --accountant pld",
+                dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("use a larger value discretization interval"));
+  r = RunFedrec(
+      "privacy epsilon --q 0.1 --sigma 1 --steps 10 --delta 1e-5 --accountant pld "
+      "--pld-interval 0",
+      dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--pld-interval"));
 }
 
 TEST_F(CliCommands, HelpExitsZero) {
