@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "comm/mpi_collective.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
+#include "core/atomic_file.h"
 #include "core/logging.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
@@ -27,6 +29,10 @@
 #include "models/evaluation.h"
 #include "models/factory.h"
 #include "models/mf.h"
+#include "privacy/accountant.h"
+#include "privacy/gaussian.h"
+#include "privacy/ledger.h"
+#include "privacy/pld.h"
 #include "spdlog/spdlog.h"
 #include "worker/worker.h"
 
@@ -48,6 +54,10 @@ struct FederationSetup {
   uint32_t num_workers = 1;
   uint32_t threads_per_worker = 1;
   std::string backend;
+  // Central DP (privacy.mode = "central"): the accountant's view of a round
+  // and the resolved noise multiplier (given or calibrated).
+  std::optional<privacy::LedgerOptions> dp;
+  double expected_cohort = 0;  // the DP denominator: q N or the fixed m
 
   uint64_t MaxCohort() const {
     return config.federation.clients_per_round > 0
@@ -55,6 +65,59 @@ struct FederationSetup {
                : population.size();
   }
 };
+
+// privacy.mode = "central": the accountant's parameters of one round, and
+// sigma (given, or calibrated so that federation.rounds rounds reach
+// privacy.target_epsilon with the configured accountant).
+absl::Status ResolvePrivacy(FederationSetup* s) {
+  const Config& c = s->config;
+  if (c.privacy.mode == "none") return absl::OkStatus();
+  if (c.privacy.mode == "distributed") {
+    return absl::UnimplementedError(
+        "privacy.mode: 'distributed' is not wired into training yet (the distributed discrete "
+        "Gaussian mechanism is built and tested in privacy/ddg.h; issue #5); use \"central\"");
+  }
+  if (c.privacy.adaptive_clip) {
+    return absl::UnimplementedError(
+        "privacy.adaptive_clip: not wired into training yet (privacy/adaptive_clip.h; issue #5)");
+  }
+  privacy::LedgerOptions o;
+  o.accountant = c.privacy.accountant;
+  o.mode = c.privacy.mode;
+  o.delta = c.privacy.delta;
+  o.target_epsilon = c.privacy.target_epsilon;
+  o.noise_seed_pinned = c.privacy.noise_seed.has_value();
+  const double n = static_cast<double>(s->population.size());
+  if (c.federation.clients_per_round > 0) {
+    o.scheme = privacy::SamplingScheme::kFixedSize;
+    s->expected_cohort = static_cast<double>(s->MaxCohort());
+    o.sampling_rate = s->expected_cohort / n;
+  } else {
+    o.scheme = privacy::SamplingScheme::kPoisson;
+    o.sampling_rate = c.federation.sampling_rate;
+    s->expected_cohort = c.federation.sampling_rate * n;
+  }
+  o.noise_multiplier = c.privacy.noise_multiplier;
+  if (o.noise_multiplier == 0) {
+    if (!std::isfinite(*c.privacy.target_epsilon)) {
+      return absl::InvalidArgumentError(
+          "privacy.target_epsilon: inf needs no noise; set privacy.mode = \"none\"");
+    }
+    const int64_t rounds = c.federation.rounds;
+    absl::StatusOr<double> sigma =
+        o.accountant == "pld"
+            ? privacy::CalibrateNoiseMultiplierPld(o.sampling_rate, rounds, o.delta,
+                                                   *c.privacy.target_epsilon)
+            : privacy::CalibrateNoiseMultiplier(o.sampling_rate, rounds, o.delta,
+                                                *c.privacy.target_epsilon, {.scheme = o.scheme});
+    if (!sigma.ok()) return WithContext(sigma.status(), "privacy: calibrating sigma");
+    o.noise_multiplier = *sigma;
+  }
+  // Checks the combination once (e.g. pld with a fixed cohort is refused).
+  FEDREC_RETURN_IF_ERROR(privacy::PrivacyLedger::Create(o).status());
+  s->dp = o;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<FederationSetup>> BuildSetup(const Config& config,
                                                             uint32_t num_workers,
@@ -100,6 +163,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildSetup(const Config& config
   FEDREC_ASSIGN_OR_RETURN(s->codec,
                           FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
                                                   config.aggregation.clip_norm, s->MaxCohort()));
+  FEDREC_RETURN_IF_ERROR(ResolvePrivacy(s.get()));
   return s;
 }
 
@@ -288,6 +352,10 @@ class Coordinator {
                                                                  .beta2 = f.server_beta2,
                                                                  .tau = f.server_tau},
                                                                 model_->global_params().size()));
+    if (s_.dp) {
+      FEDREC_ASSIGN_OR_RETURN(ledger_, privacy::PrivacyLedger::Create(*s_.dp));
+      FEDREC_ASSIGN_OR_RETURN(noise_, privacy::GaussianNoise::Create(c_.privacy.noise_seed));
+    }
     return absl::OkStatus();
   }
 
@@ -300,6 +368,9 @@ class Coordinator {
     }
     FEDREC_RETURN_IF_ERROR(
         WithContext(optimizer_->LoadState(ckpt.server_optimizer()), "checkpoint"));
+    if (ledger_) {
+      FEDREC_ASSIGN_OR_RETURN(ledger_, privacy::PrivacyLedger::FromProto(*s_.dp, ckpt.ledger()));
+    }
     start_round_ = static_cast<uint32_t>(ckpt.round());
     best_round_ = ckpt.best_round();
     for (const auto& [name, value] : ckpt.best_valid_metrics()) best_valid_[name] = value;
@@ -333,14 +404,32 @@ class Coordinator {
     LogStart();
     ProgressReporter progress("rounds", rounds - std::min(rounds, start_round_),
                               ProgressOptions{.quiet = run_.quiet});
+    uint64_t max_released = std::numeric_limits<uint64_t>::max();
+    if (ledger_) {
+      FEDREC_ASSIGN_OR_RETURN(max_released, ledger_->MaxRounds(rounds));
+    }
+    last_round_ = start_round_;
     for (uint32_t round = start_round_ + 1; round <= rounds; ++round) {
+      if (ledger_ && ledger_->steps() >= max_released) {
+        // The budget check: the next release would exceed the target.
+        FEDREC_ASSIGN_OR_RETURN(double next, ledger_->EpsilonAfter(ledger_->steps() + 1));
+        stop_reason_ = fmt::format(
+            "privacy budget: round {} would spend epsilon {:.4f} > privacy.target_epsilon {} "
+            "(delta {}, {} accountant)",
+            round, next, *c_.privacy.target_epsilon, c_.privacy.delta, c_.privacy.accountant);
+        spdlog::warn("stopping before round {}: {}", round, stop_reason_);
+        break;
+      }
       FEDREC_ASSIGN_OR_RETURN(nlohmann::json line, TrainRound(round));
+      last_round_ = round;
+      // The last round: the configured one, or the last the budget allows.
+      const bool last = round == rounds || (ledger_ && ledger_->steps() >= max_released);
       const uint32_t every = static_cast<uint32_t>(c_.eval.every);
-      if ((every != 0 && round % every == 0) || round == rounds) {
+      if ((every != 0 && round % every == 0) || last) {
         FEDREC_RETURN_IF_ERROR(EvalRound(round, &line));
       }
       const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
-      if ((ckpt_every != 0 && round % ckpt_every == 0) || round == rounds) {
+      if ((ckpt_every != 0 && round % ckpt_every == 0) || last) {
         Stopwatch sw;
         FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, MakeCheckpoint(round, /*best=*/false));
         FEDREC_RETURN_IF_ERROR(
@@ -369,6 +458,20 @@ class Coordinator {
                  s_.num_workers, s_.backend, s_.population.size(), cohort, f.server_optimizer,
                  f.server_lr);
     spdlog::info("aggregation: {}", s_.codec->Describe());
+    if (s_.dp) {
+      spdlog::info(
+          "privacy: central DP, sigma {:.4f}{}, q {:.5f} ({} sampling), delta {}, {} accountant, "
+          "denominator {:.1f} (expected cohort)",
+          s_.dp->noise_multiplier, c_.privacy.noise_multiplier == 0 ? " (calibrated)" : "",
+          s_.dp->sampling_rate, f.clients_per_round > 0 ? "fixed-size" : "Poisson",
+          c_.privacy.delta, c_.privacy.accountant, s_.expected_cohort);
+      if (c_.privacy.noise_seed) {
+        spdlog::warn(
+            "privacy.noise_seed = {} PINS THE DP NOISE: it is reproducible and NOT secret. This "
+            "run is an experiment, not a private release.",
+            *c_.privacy.noise_seed);
+      }
+    }
   }
 
   // Broadcasts a command, with the global parameters when the workers do not
@@ -410,7 +513,21 @@ class Coordinator {
       denominator =
           static_cast<double>(stats.capped_examples) / static_cast<double>(c_.data.max_len);
     }
-    if (stats.uploaded > 0 && denominator > 0) {
+    std::optional<double> epsilon;
+    if (ledger_) {
+      // Central DP: Gaussian noise of std sigma C on the decoded sum, and the
+      // fixed denominator of the expected cohort (a realised count would
+      // leak). Released even when every client dropped: it spends budget.
+      std::vector<double> total(sum.size());
+      for (size_t i = 0; i < sum.size(); ++i) total[i] = s_.codec->Decode(sum[i]);
+      FEDREC_RETURN_IF_ERROR(
+          noise_->Add(total, s_.dp->noise_multiplier * c_.aggregation.clip_norm, round));
+      for (double& v : total) v /= s_.expected_cohort;
+      optimizer_->Step(total, model_->global_params().Flat());
+      workers_current_ = false;
+      FEDREC_RETURN_IF_ERROR(ledger_->Record(round, c_.aggregation.clip_norm, stats.sampled));
+      epsilon = ledger_->RdpEpsilonNow();
+    } else if (stats.uploaded > 0 && denominator > 0) {
       std::vector<double> delta(sum.size());
       for (size_t i = 0; i < sum.size(); ++i) delta[i] = s_.codec->Decode(sum[i]) / denominator;
       optimizer_->Step(delta, model_->global_params().Flat());
@@ -440,6 +557,7 @@ class Coordinator {
         {"client_updates_per_second", updates_per_second},
         {"round_seconds", round_seconds},
         {"seconds", t.Json()}};
+    if (epsilon) line["epsilon_rdp"] = *epsilon;
     return line;
   }
 
@@ -527,6 +645,13 @@ class Coordinator {
     Checkpoint ckpt;
     SaveModel(s_.spec, *model_, &ckpt);
     optimizer_->SaveState(ckpt.mutable_server_optimizer());
+    if (ledger_) {
+      FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
+      ledger_->ToProto(ckpt.mutable_ledger(), spent);
+      // privacy.json follows the checkpoints (and the end of the run).
+      FEDREC_RETURN_IF_ERROR(
+          WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
+    }
     ckpt.set_best_round(best_round_);
     for (const auto& [name, value] : best_valid_) {
       (*ckpt.mutable_best_valid_metrics())[name] = value;
@@ -576,7 +701,32 @@ class Coordinator {
          train_phase > 0 ? static_cast<double>(uploaded_total_) / train_phase : 0.0},
         {"users", s_.data.num_users()},
         {"items", s_.data.num_items()},
-        {"interactions", s_.data.num_interactions()}};
+        {"interactions", s_.data.num_interactions()},
+        {"last_round", last_round_}};
+    if (!stop_reason_.empty()) summary["stopped_reason"] = stop_reason_;
+    if (ledger_) {
+      FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
+      summary["privacy"] = {
+          {"mode", c_.privacy.mode},
+          {"accountant", c_.privacy.accountant},
+          {"noise_multiplier", s_.dp->noise_multiplier},
+          {"sampling_rate", s_.dp->sampling_rate},
+          {"delta", c_.privacy.delta},
+          {"target_epsilon", c_.privacy.target_epsilon ? nlohmann::json(*c_.privacy.target_epsilon)
+                                                       : nlohmann::json(nullptr)},
+          {"epsilon", spent},
+          {"released_rounds", ledger_->steps()},
+          {"noise_seed_pinned", noise_->pinned()}};
+      if (noise_->pinned()) {
+        summary["privacy"]["warning"] =
+            "privacy.noise_seed pinned the DP noise: it is reproducible, NOT secret; this run "
+            "is an experiment, not a private release";
+      }
+      FEDREC_RETURN_IF_ERROR(
+          WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
+    } else {
+      summary["privacy"] = {{"mode", "none"}};
+    }
     FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
     return summary;
   }
@@ -595,6 +745,11 @@ class Coordinator {
   std::map<std::string, double> best_valid_;
   std::optional<ParameterStore> best_params_;
   PhaseSeconds totals_;
+  std::optional<privacy::PrivacyLedger> ledger_;
+  std::optional<privacy::GaussianNoise> noise_;
+  std::string stop_reason_;
+  uint32_t last_round_ = 0;
+
   uint64_t uploaded_total_ = 0, sampled_total_ = 0;
 };
 

@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "data/synth.h"
+#include "privacy/accountant.h"
 
 namespace fedrec {
 namespace {
@@ -172,6 +174,91 @@ TEST_F(FederatedTrainerTest, RefusalsWriteNothing) {
   s = RunFederatedTraining(c, {.out_dir = (dir_ / "missing").string(), .quiet = true});
   ASSERT_FALSE(s.ok());
   EXPECT_FALSE(fs::exists(dir_ / "missing"));
+}
+
+// ---- central differential privacy (issue #5) ----
+
+Config DpConfig(Config c) {
+  c.privacy.mode = "central";
+  c.privacy.noise_multiplier = 0.8;
+  c.privacy.delta = 1e-5;
+  c.privacy.noise_seed = 77;  // reproducible noise for the comparison
+  c.federation.rounds = 12;
+  c.federation.sampling_rate = 0.2;
+  return c;
+}
+
+TEST_F(FederatedTrainerTest, BudgetStopsBeforeTheRoundThatWouldExceedIt) {
+  Config c = DpConfig(MakeConfig("sasrec"));
+  // Epsilon after T rounds of (q 0.2, sigma 0.8); pick a target between T=5 and T=6.
+  auto e5 = privacy::PoissonGaussianEpsilon(0.2, 0.8, 5, 1e-5);
+  auto e6 = privacy::PoissonGaussianEpsilon(0.2, 0.8, 6, 1e-5);
+  ASSERT_TRUE(e5.ok() && e6.ok());
+  c.privacy.target_epsilon = 0.5 * (e5->epsilon + e6->epsilon);
+  const auto s = Train(c, "budget");
+  EXPECT_EQ(s["last_round"], 5);
+  ASSERT_TRUE(s.contains("stopped_reason")) << s.dump(2);
+  EXPECT_NE(s["stopped_reason"].get<std::string>().find("round 6"), std::string::npos);
+  EXPECT_EQ(s["privacy"]["released_rounds"], 5);
+  EXPECT_NEAR(s["privacy"]["epsilon"].get<double>(), e5->epsilon, 1e-9);
+  EXPECT_LE(s["privacy"]["epsilon"].get<double>(), *c.privacy.target_epsilon);
+  EXPECT_TRUE(s["privacy"]["noise_seed_pinned"].get<bool>());
+  EXPECT_TRUE(s["privacy"].contains("warning"));
+  // privacy.json and the final checkpoint carry the same ledger.
+  std::ifstream in(dir_ / "budget" / "privacy.json");
+  const auto ledger = nlohmann::json::parse(in);
+  EXPECT_EQ(ledger["released_rounds"], 5);
+  EXPECT_EQ(ledger["rounds"].size(), 5u);
+}
+
+TEST_F(FederatedTrainerTest, ResumedRunContinuesTheLedgerExactly) {
+  Config full = DpConfig(MakeConfig("sasrec"));
+  full.federation.rounds = 8;
+  const auto expected = Train(full, "dp_full");
+  Config part = full;
+  part.federation.rounds = 4;
+  Train(part, "dp_part");
+  const auto resumed = Train(full, "dp_part", /*resume=*/true);
+  EXPECT_EQ(resumed["model_sha256"], expected["model_sha256"]);
+  EXPECT_EQ(resumed["privacy"]["epsilon"], expected["privacy"]["epsilon"]);
+  EXPECT_EQ(resumed["privacy"]["released_rounds"], 8);
+  std::ifstream a(dir_ / "dp_full" / "privacy.json"), b(dir_ / "dp_part" / "privacy.json");
+  EXPECT_EQ(nlohmann::json::parse(a), nlohmann::json::parse(b));
+}
+
+TEST_F(FederatedTrainerTest, NoiseIsSecretUnlessPinnedAndCalibrationMeetsTheTarget) {
+  Config c = DpConfig(MakeConfig("gru4rec"));
+  c.privacy.noise_seed.reset();
+  c.federation.rounds = 3;
+  const auto a = Train(c, "csprng_a");
+  const auto b = Train(c, "csprng_b");
+  EXPECT_NE(a["model_sha256"], b["model_sha256"]);  // fresh noise from the OS CSPRNG
+  EXPECT_FALSE(a["privacy"]["noise_seed_pinned"].get<bool>());
+  // noise_multiplier = 0: sigma is calibrated to spend at most the target in
+  // federation.rounds rounds (both accountants).
+  for (const std::string accountant : {"rdp", "pld"}) {
+    Config t = DpConfig(MakeConfig("gru4rec"));
+    t.federation.rounds = 6;
+    t.privacy.noise_multiplier = 0;
+    t.privacy.target_epsilon = 2.0;
+    t.privacy.accountant = accountant;
+    const auto s = Train(t, "calibrated_" + accountant);
+    EXPECT_EQ(s["last_round"], 6) << accountant;
+    EXPECT_LE(s["privacy"]["epsilon"].get<double>(), 2.0) << accountant;
+    EXPECT_GT(s["privacy"]["epsilon"].get<double>(), 1.99) << accountant;
+  }
+}
+
+TEST_F(FederatedTrainerTest, DpWithAFixedCohortNeedsTheRdpAccountant) {
+  Config c = DpConfig(MakeConfig("sasrec"));
+  c.federation.clients_per_round = 10;
+  c.privacy.accountant = "pld";
+  auto s = RunFederatedTraining(c, {.out_dir = (dir_ / "pldfixed").string(), .quiet = true});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.status().message()).find("rdp"), std::string::npos);
+  c.privacy.accountant = "rdp";
+  const auto ok = Train(c, "rdpfixed");
+  EXPECT_EQ(ok["privacy"]["released_rounds"], 12);
 }
 
 }  // namespace
