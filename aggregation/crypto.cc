@@ -112,11 +112,26 @@ absl::StatusOr<Bytes32> X25519PublicFromPrivate(const Secret32& private_key) {
   return RawPublicOf(pkey.get());
 }
 
-absl::StatusOr<Secret32> X25519Agree(const Secret32& private_key, const Bytes32& peer_public) {
-  FEDREC_ASSIGN_OR_RETURN(PkeyPtr mine, RawPrivate(EVP_PKEY_X25519, private_key));
+absl::StatusOr<X25519Agreement> X25519Agreement::Create(const Secret32& private_key) {
+  FEDREC_ASSIGN_OR_RETURN(PkeyPtr pkey, RawPrivate(EVP_PKEY_X25519, private_key));
+  X25519Agreement a;
+  a.pkey_ = pkey.release();
+  return a;
+}
+
+X25519Agreement& X25519Agreement::operator=(X25519Agreement&& other) noexcept {
+  std::swap(pkey_, other.pkey_);
+  return *this;
+}
+
+X25519Agreement::~X25519Agreement() {
+  if (pkey_ != nullptr) EVP_PKEY_free(pkey_);
+}
+
+absl::StatusOr<Secret32> X25519Agreement::Agree(const Bytes32& peer_public) const {
   PkeyPtr peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), 32));
   if (!peer) return OpensslError("EVP_PKEY_new_raw_public_key");
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(mine.get(), nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(pkey_, nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) return OpensslError("EVP_PKEY_derive_init");
   if (EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1) {
     return OpensslError("EVP_PKEY_derive_set_peer");
@@ -135,6 +150,11 @@ absl::StatusOr<Secret32> X25519Agree(const Secret32& private_key, const Bytes32&
   return shared;
 }
 
+absl::StatusOr<Secret32> X25519Agree(const Secret32& private_key, const Bytes32& peer_public) {
+  FEDREC_ASSIGN_OR_RETURN(X25519Agreement a, X25519Agreement::Create(private_key));
+  return a.Agree(peer_public);
+}
+
 // ---------------------------------------------------------------- HKDF
 
 absl::Status HkdfSha256(std::span<const uint8_t> ikm, std::span<const uint8_t> salt,
@@ -142,10 +162,11 @@ absl::Status HkdfSha256(std::span<const uint8_t> ikm, std::span<const uint8_t> s
   if (out.empty() || out.size() > 255 * 32) {
     return absl::InvalidArgumentError("secagg: HKDF-SHA256 output must be 1..8160 bytes");
   }
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  // Fetched once per process (a provider lookup per call costs more than the
+  // derivation); EVP_KDF objects are immutable and shareable across threads.
+  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
   if (kdf == nullptr) return OpensslError("EVP_KDF_fetch(HKDF)");
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
   if (ctx == nullptr) return OpensslError("EVP_KDF_CTX_new");
   // OSSL_PARAM takes non-const pointers; the KDF does not write through them.
   // An empty key/salt/info still needs a non-null pointer.
@@ -242,6 +263,27 @@ absl::Status MaskExpander::ExpandInto(std::span<const uint8_t, 16> key,
   return Keystream(reinterpret_cast<uint8_t*>(out.data()), out.size_bytes());
 }
 
+namespace {
+
+// t[i] +=/-= word i of `keystream`. Keystream goes into the cache-resident
+// scratch block, then this one pass combines it with the target; words are
+// read with memcpy (plain loads, no aliasing questions) and the restrict
+// qualifiers let the compiler vectorise the loop.
+template <typename Word, bool kAdd>
+void AddOrSubtract(Word* __restrict t, const uint8_t* __restrict keystream, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    Word w;
+    std::memcpy(&w, keystream + i * sizeof(Word), sizeof(Word));
+    if constexpr (kAdd) {
+      t[i] += w;
+    } else {
+      t[i] -= w;
+    }
+  }
+}
+
+}  // namespace
+
 template <typename Word, bool kAdd>
 absl::Status MaskExpander::Combine(std::span<const uint8_t, 16> key,
                                    std::span<const uint8_t, 16> iv, std::span<Word> target) {
@@ -250,22 +292,10 @@ absl::Status MaskExpander::Combine(std::span<const uint8_t, 16> key,
   FEDREC_RETURN_IF_ERROR(Start(key, iv));
   Word* t = target.data();
   size_t remaining = target.size();
-  // Keystream goes into the cache-resident scratch block, then one pass adds
-  // it to the target; words are read with memcpy (plain loads, no aliasing
-  // questions), which the compiler vectorises.
   while (remaining > 0) {
     const size_t n = std::min(remaining, kWordsPerBlock);
     FEDREC_RETURN_IF_ERROR(Keystream(scratch_.data(), n * sizeof(Word)));
-    const uint8_t* s = scratch_.data();
-    for (size_t i = 0; i < n; ++i) {
-      Word w;
-      std::memcpy(&w, s + i * sizeof(Word), sizeof(Word));
-      if constexpr (kAdd) {
-        t[i] += w;
-      } else {
-        t[i] -= w;
-      }
-    }
+    AddOrSubtract<Word, kAdd>(t, scratch_.data(), n);
     t += n;
     remaining -= n;
   }

@@ -35,6 +35,7 @@
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 typedef struct evp_cipher_st EVP_CIPHER;
+typedef struct evp_pkey_st EVP_PKEY;
 
 namespace fedrec::secagg {
 
@@ -99,6 +100,25 @@ absl::StatusOr<Bytes32> X25519PublicFromPrivate(const Secret32& private_key);
 // X25519(private_key, peer_public): the raw shared secret. Refuses a peer key
 // of small order (all-zero output, RFC 7748 section 6.1) with InvalidArgument.
 absl::StatusOr<Secret32> X25519Agree(const Secret32& private_key, const Bytes32& peer_public);
+
+// A private key loaded once for many agreements (loading a raw X25519
+// private key costs a scalar multiplication: OpenSSL derives the public key).
+// Move-only; OpenSSL cleanses the key when it is freed.
+class X25519Agreement {
+ public:
+  static absl::StatusOr<X25519Agreement> Create(const Secret32& private_key);
+  X25519Agreement(X25519Agreement&& other) noexcept : pkey_(other.pkey_) { other.pkey_ = nullptr; }
+  X25519Agreement& operator=(X25519Agreement&& other) noexcept;
+  X25519Agreement(const X25519Agreement&) = delete;
+  X25519Agreement& operator=(const X25519Agreement&) = delete;
+  ~X25519Agreement();
+  // As X25519Agree.
+  absl::StatusOr<Secret32> Agree(const Bytes32& peer_public) const;
+
+ private:
+  X25519Agreement() = default;
+  EVP_PKEY* pkey_ = nullptr;
+};
 
 // ---------------------------------------------------------------- HKDF
 

@@ -42,10 +42,10 @@ absl::StatusOr<SecretBytes> DeriveMaskSeed(const Secret32& ikm, const char* purp
   return seed;
 }
 
-absl::StatusOr<SecretBytes> ShareEncryptionKey(const Secret32& enc_private,
+absl::StatusOr<SecretBytes> ShareEncryptionKey(const X25519Agreement& enc_private,
                                                const Bytes32& peer_enc_public, uint64_t round,
                                                uint64_t a, uint64_t b) {
-  FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, X25519Agree(enc_private, peer_enc_public));
+  FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, enc_private.Agree(peer_enc_public));
   SecretBytes key(16);
   const std::string info = PairInfo("share-encryption", round, a, b);
   FEDREC_RETURN_IF_ERROR(HkdfSha256(agreed.span(), Span(kHkdfSalt), AsBytes(info), key.span()));
@@ -72,10 +72,10 @@ absl::Status ApplyMask(MaskExpander& expander, const SecretBytes& seed, bool add
 // The pairwise mask between a and b (a's secret key, b's public key), applied
 // with the sign that `holder` used for it: + if holder is the lower id.
 template <typename Word>
-absl::Status ApplyPairwise(MaskExpander& expander, const Secret32& private_key,
+absl::Status ApplyPairwise(MaskExpander& expander, const X25519Agreement& private_key,
                            const Bytes32& peer_public, uint64_t round, uint64_t a, uint64_t b,
                            bool add, std::span<Word> target) {
-  FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, X25519Agree(private_key, peer_public));
+  FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, private_key.Agree(peer_public));
   FEDREC_ASSIGN_OR_RETURN(SecretBytes seed, DeriveMaskSeed(agreed, "pairwise-mask", round, a, b));
   return ApplyMask<Word>(expander, seed, add, target);
 }
@@ -526,6 +526,8 @@ absl::StatusOr<std::string> SecaggClient::HandleRoster(const std::string& messag
   SecretBytes plain(2 * kShareValuesBytes);
   std::string values;
   sh.enc_keys.resize(sh.neighbours.size());
+  FEDREC_ASSIGN_OR_RETURN(X25519Agreement enc_agreement,
+                          X25519Agreement::Create(keys.enc.private_key));
   for (size_t k = 0; k < hood.size(); ++k) {
     if (hood[k] == sh.my_pos) {
       sh.own_b = std::move(b_shares[k]);
@@ -533,8 +535,8 @@ absl::StatusOr<std::string> SecaggClient::HandleRoster(const std::string& messag
       continue;
     }
     const Session::Neighbour& v = sh.neighbours[sh.index.at(roster.entries[hood[k]].id)];
-    FEDREC_ASSIGN_OR_RETURN(
-        SecretBytes key, ShareEncryptionKey(keys.enc.private_key, v.enc_public, round_, id_, v.id));
+    FEDREC_ASSIGN_OR_RETURN(SecretBytes key,
+                            ShareEncryptionKey(enc_agreement, v.enc_public, round_, id_, v.id));
     values.clear();
     shamir::AppendShareValues(b_shares[k], &values);
     shamir::AppendShareValues(s_shares[k], &values);
@@ -628,12 +630,13 @@ absl::StatusOr<std::string> SecaggClient::MaskInput(std::span<const Word> input,
                             DeriveMaskSeed(sh.self_seed, "self-mask", round_, id_, id_));
     FEDREC_RETURN_IF_ERROR(ApplyMask<Word>(expander, seed, true, accumulator));
   }
+  FEDREC_ASSIGN_OR_RETURN(X25519Agreement mask_agreement, X25519Agreement::Create(sh.mask_private));
   for (size_t j = 0; j < sh.neighbours.size(); ++j) {
     if (!sh.in_u2[j]) continue;
     const Session::Neighbour& v = sh.neighbours[j];
     // The lower id adds the pairwise mask, the higher subtracts it.
-    FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, sh.mask_private, v.mask_public, round_,
-                                               id_, v.id, id_ < v.id, accumulator));
+    FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, mask_agreement, v.mask_public, round_, id_,
+                                               v.id, id_ < v.id, accumulator));
   }
   // R2 -> R3: s_u and b_u are no longer needed.
   sh.mask_private = Secret32();
@@ -966,12 +969,13 @@ absl::Status SecaggServer::HandleUnmaskingResponses(std::span<const std::string>
       return absl::DataLossError("secagg: reconstructed mask key of " + std::to_string(id) +
                                  " does not match its public key (bad shares)");
     }
+    FEDREC_ASSIGN_OR_RETURN(X25519Agreement agreement, X25519Agreement::Create(key));
     for (size_t q : Neighbourhood(plan_, p)) {
       if (q == p || !in_u3_[q]) continue;
       const uint64_t w = roster_[q].id;
       // w added the mask if w < id; undo with the opposite sign.
-      FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, key, roster_[q].mask_public, round_, id,
-                                                 w, /*add=*/!(w < id), masked_sum));
+      FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, agreement, roster_[q].mask_public,
+                                                 round_, id, w, /*add=*/!(w < id), masked_sum));
     }
   }
   state_ = State::kCompleted;
