@@ -315,6 +315,45 @@ absl::Status MaskExpander::SubtractInto(std::span<const uint8_t, 16> key,
   return Combine<Word, false>(key, iv, target);
 }
 
+template <typename Word>
+absl::Status MaskExpander::CombineMany(std::span<const Mask> masks, std::span<Word> target) {
+  static_assert(std::endian::native == std::endian::little, "mask words are little-endian");
+  constexpr size_t kWordsPerBlock = kBlockBytes / sizeof(Word);
+  std::vector<CipherCtxPtr> ctxs;
+  ctxs.reserve(masks.size());
+  for (const Mask& m : masks) {
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) return OpensslError("EVP_CIPHER_CTX_new");
+    if (EVP_EncryptInit_ex2(ctx.get(), cipher_, m.seed, m.seed + 16, nullptr) != 1) {
+      return OpensslError("EVP_EncryptInit_ex2(AES-128-CTR)");
+    }
+    ctxs.push_back(std::move(ctx));
+  }
+  for (size_t begin = 0; begin < target.size(); begin += kWordsPerBlock) {
+    const size_t n = std::min(target.size() - begin, kWordsPerBlock);
+    const int bytes = static_cast<int>(n * sizeof(Word));
+    for (size_t k = 0; k < masks.size(); ++k) {
+      int written = 0;
+      if (EVP_EncryptUpdate(ctxs[k].get(), scratch_.data(), &written, zeros_.data(), bytes) != 1 ||
+          written != bytes) {
+        return OpensslError("EVP_EncryptUpdate(AES-128-CTR)");
+      }
+      if (masks[k].add) {
+        AddOrSubtract<Word, true>(target.data() + begin, scratch_.data(), n);
+      } else {
+        AddOrSubtract<Word, false>(target.data() + begin, scratch_.data(), n);
+      }
+    }
+  }
+  Wipe(scratch_);
+  return absl::OkStatus();  // contexts are freed (and cleansed) here
+}
+
+template absl::Status MaskExpander::CombineMany<uint32_t>(std::span<const Mask>,
+                                                          std::span<uint32_t>);
+template absl::Status MaskExpander::CombineMany<uint64_t>(std::span<const Mask>,
+                                                          std::span<uint64_t>);
+
 template absl::Status MaskExpander::ExpandInto<uint32_t>(std::span<const uint8_t, 16>,
                                                          std::span<const uint8_t, 16>,
                                                          std::span<uint32_t>);

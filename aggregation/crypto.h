@@ -168,6 +168,22 @@ class MaskExpander {
   absl::Status SubtractInto(std::span<const uint8_t, 16> key, std::span<const uint8_t, 16> iv,
                             std::span<Word> target);
 
+  // One mask of a batch: 32 bytes (AES-128 key || initial counter block) and
+  // its sign. `seed` must stay valid during the call.
+  struct Mask {
+    const uint8_t* seed = nullptr;
+    bool add = true;
+  };
+  // target += / -= every mask, the same result as AddInto/SubtractInto per
+  // mask, but blocked: for each kBlockBytes block of the target, every mask's
+  // keystream continues into the scratch block and is combined while the
+  // target block stays in L1. Costs AES throughput per mask and one pass over
+  // the target in all, instead of one pass over the target per mask (which is
+  // memory-bound once the target leaves L2). Keeps one cipher context per
+  // mask for the duration of the call.
+  template <typename Word>
+  absl::Status CombineMany(std::span<const Mask> masks, std::span<Word> target);
+
  private:
   MaskExpander() = default;
   absl::Status Start(std::span<const uint8_t, 16> key, std::span<const uint8_t, 16> iv);

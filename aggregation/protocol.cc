@@ -61,24 +61,47 @@ std::string ShareAad(uint64_t round, uint64_t sender, uint64_t receiver) {
   return w.Take();
 }
 
+// The masks to add to (or subtract from) one target, applied in batches with
+// MaskExpander::CombineMany, which streams the target once per batch instead
+// of once per mask. Seeds are secret and wiped when their batch is applied.
 template <typename Word>
-absl::Status ApplyMask(MaskExpander& expander, const SecretBytes& seed, bool add,
-                       std::span<Word> target) {
-  std::span<const uint8_t, 16> key(seed.data(), 16), iv(seed.data() + 16, 16);
-  return add ? expander.AddInto<Word>(key, iv, target)
-             : expander.SubtractInto<Word>(key, iv, target);
-}
+class MaskBatch {
+ public:
+  static constexpr size_t kMaxBatch = 1024;  // bounds the cipher contexts held at once
 
-// The pairwise mask between a and b (a's secret key, b's public key), applied
-// with the sign that `holder` used for it: + if holder is the lower id.
-template <typename Word>
-absl::Status ApplyPairwise(MaskExpander& expander, const X25519Agreement& private_key,
-                           const Bytes32& peer_public, uint64_t round, uint64_t a, uint64_t b,
-                           bool add, std::span<Word> target) {
-  FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, private_key.Agree(peer_public));
-  FEDREC_ASSIGN_OR_RETURN(SecretBytes seed, DeriveMaskSeed(agreed, "pairwise-mask", round, a, b));
-  return ApplyMask<Word>(expander, seed, add, target);
-}
+  MaskBatch(MaskExpander& expander, std::span<Word> target)
+      : expander_(expander), target_(target) {}
+
+  absl::Status Push(SecretBytes seed, bool add) {
+    seeds_.push_back(std::move(seed));
+    adds_.push_back(add);
+    return seeds_.size() >= kMaxBatch ? Flush() : absl::OkStatus();
+  }
+
+  // The pairwise mask of (a, b) from a's key agreement with b's public key,
+  // with the sign given.
+  absl::Status PushPairwise(const X25519Agreement& private_key, const Bytes32& peer_public,
+                            uint64_t round, uint64_t a, uint64_t b, bool add) {
+    FEDREC_ASSIGN_OR_RETURN(Secret32 agreed, private_key.Agree(peer_public));
+    FEDREC_ASSIGN_OR_RETURN(SecretBytes seed, DeriveMaskSeed(agreed, "pairwise-mask", round, a, b));
+    return Push(std::move(seed), add);
+  }
+
+  absl::Status Flush() {
+    std::vector<MaskExpander::Mask> masks(seeds_.size());
+    for (size_t i = 0; i < seeds_.size(); ++i) masks[i] = {seeds_[i].data(), adds_[i] != 0};
+    absl::Status status = expander_.CombineMany<Word>(masks, target_);
+    seeds_.clear();  // wipes
+    adds_.clear();
+    return status;
+  }
+
+ private:
+  MaskExpander& expander_;
+  std::span<Word> target_;
+  std::vector<SecretBytes> seeds_;
+  std::vector<uint8_t> adds_;
+};
 
 absl::StatusOr<SecureUrbg> Urbg() { return SecureUrbg::Create(); }
 
@@ -625,19 +648,21 @@ absl::StatusOr<std::string> SecaggClient::MaskInput(std::span<const Word> input,
   Session::Sharing& sh = *session_->sharing;
   FEDREC_ASSIGN_OR_RETURN(MaskExpander expander, MaskExpander::Create());
   for (size_t i = 0; i < input.size(); ++i) accumulator[i] += input[i];
+  MaskBatch<Word> batch(expander, accumulator);
   {
     FEDREC_ASSIGN_OR_RETURN(SecretBytes seed,
                             DeriveMaskSeed(sh.self_seed, "self-mask", round_, id_, id_));
-    FEDREC_RETURN_IF_ERROR(ApplyMask<Word>(expander, seed, true, accumulator));
+    FEDREC_RETURN_IF_ERROR(batch.Push(std::move(seed), true));
   }
   FEDREC_ASSIGN_OR_RETURN(X25519Agreement mask_agreement, X25519Agreement::Create(sh.mask_private));
   for (size_t j = 0; j < sh.neighbours.size(); ++j) {
     if (!sh.in_u2[j]) continue;
     const Session::Neighbour& v = sh.neighbours[j];
     // The lower id adds the pairwise mask, the higher subtracts it.
-    FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, mask_agreement, v.mask_public, round_, id_,
-                                               v.id, id_ < v.id, accumulator));
+    FEDREC_RETURN_IF_ERROR(
+        batch.PushPairwise(mask_agreement, v.mask_public, round_, id_, v.id, id_ < v.id));
   }
+  FEDREC_RETURN_IF_ERROR(batch.Flush());
   // R2 -> R3: s_u and b_u are no longer needed.
   sh.mask_private = Secret32();
   sh.self_seed = Secret32();
@@ -950,6 +975,7 @@ absl::Status SecaggServer::HandleUnmaskingResponses(std::span<const std::string>
     }
   }
   FEDREC_ASSIGN_OR_RETURN(MaskExpander expander, MaskExpander::Create());
+  MaskBatch<Word> batch(expander, masked_sum);
   const int t = static_cast<int>(plan_.threshold);
   for (size_t p = 0; p < n; ++p) {
     if (!needed[p]) continue;
@@ -959,7 +985,7 @@ absl::Status SecaggServer::HandleUnmaskingResponses(std::span<const std::string>
     if (in_u3_[p]) {
       // Survivor: remove its self mask.
       FEDREC_ASSIGN_OR_RETURN(SecretBytes seed, DeriveMaskSeed(key, "self-mask", round_, id, id));
-      FEDREC_RETURN_IF_ERROR(ApplyMask<Word>(expander, seed, false, masked_sum));
+      FEDREC_RETURN_IF_ERROR(batch.Push(std::move(seed), false));
       continue;
     }
     // Dropped after sharing: check the key, then remove its pairwise masks
@@ -974,10 +1000,11 @@ absl::Status SecaggServer::HandleUnmaskingResponses(std::span<const std::string>
       if (q == p || !in_u3_[q]) continue;
       const uint64_t w = roster_[q].id;
       // w added the mask if w < id; undo with the opposite sign.
-      FEDREC_RETURN_IF_ERROR(ApplyPairwise<Word>(expander, agreement, roster_[q].mask_public,
-                                                 round_, id, w, /*add=*/!(w < id), masked_sum));
+      FEDREC_RETURN_IF_ERROR(batch.PushPairwise(agreement, roster_[q].mask_public, round_, id, w,
+                                                /*add=*/!(w < id)));
     }
   }
+  FEDREC_RETURN_IF_ERROR(batch.Flush());
   state_ = State::kCompleted;
   return absl::OkStatus();
 }

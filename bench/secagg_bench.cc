@@ -3,8 +3,11 @@
 //   BM_MaskExpand<Word>/<bytes>: MaskExpander::ExpandInto, AES-128-CTR
 //     keystream written straight into a word vector; bytes/s. Compare with
 //     `openssl speed -evp aes-128-ctr` (bench/secagg_mask_vs_openssl.sh).
-//   BM_MaskAdd<Word>/<bytes>: MaskExpander::AddInto, keystream added into a
-//     target vector mod 2^b (what a client does per neighbour).
+//   BM_MaskAdd<Word>/<bytes>: MaskExpander::AddInto, one keystream added
+//     into a target vector mod 2^b.
+//   BM_MaskCombineMany/<bytes>/<masks>: MaskExpander::CombineMany, many
+//     keystreams added block by block (what a client does for its
+//     neighbours' masks); keystream bytes/s.
 //   BM_ProtocolRound/<n>/<harary>/<dropout %>: one full round of the state
 //     machines for n participants (client scope), vector length kWords, one
 //     thread, no transport: counters (thread CPU time) client_ms (mean client
@@ -68,6 +71,30 @@ void BM_MaskAdd(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
 }
 
+// What a client does for its masks: `masks` keystreams of `bytes` each
+// combined into one target (MaskExpander::CombineMany, blocked); bytes/s
+// counts keystream bytes.
+void BM_MaskCombineMany(benchmark::State& state) {
+  const size_t bytes = static_cast<size_t>(state.range(0));
+  const size_t count = static_cast<size_t>(state.range(1));
+  std::vector<uint32_t> out(bytes / sizeof(uint32_t), 1);
+  MaskExpander m = *MaskExpander::Create();
+  std::vector<std::array<uint8_t, 32>> seeds(count);
+  std::vector<MaskExpander::Mask> masks(count);
+  for (size_t i = 0; i < count; ++i) {
+    seeds[i].fill(static_cast<uint8_t>(i + 1));
+    masks[i] = {seeds[i].data(), i % 2 == 0};
+  }
+  for (auto _ : state) {
+    if (!m.CombineMany<uint32_t>(masks, out).ok()) state.SkipWithError("combine failed");
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bytes * count));
+}
+
+BENCHMARK(BM_MaskCombineMany)->Args({400'000, 100})->Args({4 << 20, 20});
 BENCHMARK(BM_MaskExpand<uint32_t>)->Arg(16 << 10)->Arg(400'000)->Arg(4 << 20);
 BENCHMARK(BM_MaskExpand<uint64_t>)->Arg(4 << 20);
 BENCHMARK(BM_MaskAdd<uint32_t>)->Arg(16 << 10)->Arg(400'000)->Arg(4 << 20);

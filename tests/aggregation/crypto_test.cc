@@ -214,6 +214,38 @@ TEST_F(AesCtrTest, LongMasksAgreeAcrossPaths) {
   EXPECT_TRUE(std::equal(ks.begin(), ks.end(), bytes.begin()));
 }
 
+// CombineMany (blocked, many masks) gives exactly the result of applying
+// each mask on its own, for both word widths and lengths that end mid-block.
+TEST(MaskCombineTest, ManyEqualsOneByOne) {
+  absl::StatusOr<MaskExpander> m = MaskExpander::Create();
+  ASSERT_TRUE(m.ok());
+  std::vector<std::array<uint8_t, 32>> seeds(37);
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    for (size_t b = 0; b < 32; ++b) seeds[i][b] = static_cast<uint8_t>(i * 31 + b * 7 + 1);
+  }
+  std::vector<MaskExpander::Mask> masks;
+  for (size_t i = 0; i < seeds.size(); ++i) masks.push_back({seeds[i].data(), i % 3 != 0});
+  for (size_t words : {size_t{1}, size_t{4095}, size_t{2 * 4096 + 17}}) {
+    std::vector<uint32_t> a(words, 5), b(words, 5);
+    std::vector<uint64_t> c(words, 9), d(words, 9);
+    for (const MaskExpander::Mask& mask : masks) {
+      std::span<const uint8_t, 16> key(mask.seed, 16), iv(mask.seed + 16, 16);
+      ASSERT_TRUE(
+          (mask.add ? m->AddInto<uint32_t>(key, iv, a) : m->SubtractInto<uint32_t>(key, iv, a))
+              .ok());
+      ASSERT_TRUE(
+          (mask.add ? m->AddInto<uint64_t>(key, iv, c) : m->SubtractInto<uint64_t>(key, iv, c))
+              .ok());
+    }
+    ASSERT_TRUE(m->CombineMany<uint32_t>(masks, b).ok());
+    ASSERT_TRUE(m->CombineMany<uint64_t>(masks, d).ok());
+    EXPECT_EQ(a, b) << words;
+    EXPECT_EQ(c, d) << words;
+  }
+  std::vector<uint32_t> empty;
+  EXPECT_TRUE(m->CombineMany<uint32_t>(masks, empty).ok());
+}
+
 // McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 2, 3, 4
 // (AES-128); also in NIST's GCM test vectors.
 TEST(AesGcmTest, McGrewViegaVectors) {
