@@ -295,6 +295,10 @@ absl::StatusOr<SecureSumResult<Word>> RunSecureSum(Collective& comm, const Secag
     return result;
   };
   if (roster.kind != kReplyOk) return finish_abort(roster);
+  {
+    FEDREC_ASSIGN_OR_RETURN(RosterMessage r, ParseRoster(roster.common));
+    stats.participants = static_cast<int64_t>(r.entries.size());
+  }
 
   // R1: check the roster, share the keys.
   auto share_keys = [&]() -> absl::StatusOr<std::vector<std::string>> {
@@ -385,7 +389,6 @@ absl::StatusOr<SecureSumResult<Word>> RunSecureSum(Collective& comm, const Secag
                                messages, std::span<Word>(accumulator)));
                            if (server->aborted()) return AbortReply(server->abort_reason());
                            ByteWriter w;
-                           w.U64(static_cast<uint64_t>(server->plan().n));
                            w.U64(server->survivors().size());
                            return Everybody(w.Take());
                          },
@@ -396,9 +399,7 @@ absl::StatusOr<SecureSumResult<Word>> RunSecureSum(Collective& comm, const Secag
   }
   {
     ByteReader r(outcome.common, "secure-sum outcome");
-    FEDREC_ASSIGN_OR_RETURN(uint64_t n, r.U64());
     FEDREC_ASSIGN_OR_RETURN(uint64_t survivors, r.U64());
-    stats.participants = static_cast<int64_t>(n);
     stats.survivors = static_cast<int64_t>(survivors);
   }
   stats.seconds_unmasking = watch.ElapsedSeconds();

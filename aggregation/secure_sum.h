@@ -63,7 +63,7 @@ struct SecureSumStats {
   double seconds_unmasking = 0;  // R3: revealing shares, reconstruction, unmasking
   uint64_t bytes_sent = 0;       // bytes this rank sent: message bundles, broadcasts
                                  // (rank 0) and its accumulator in the allreduce
-  int64_t participants = 0;      // |U1|: participants that advertised keys
+  int64_t participants = 0;      // |U1|: participants that advertised keys (also on abort)
   int64_t survivors = 0;         // |U3|: participants whose input is in the sum
 };
 

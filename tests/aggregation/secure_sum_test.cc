@@ -109,13 +109,14 @@ void ExpectExact(const GroupRun<Word>& run, size_t participants) {
 }
 
 template <typename Word>
-void ExpectAborted(const GroupRun<Word>& run) {
+void ExpectAborted(const GroupRun<Word>& run, int64_t participants) {
   for (size_t r = 0; r < run.per_rank.size(); ++r) {
     ASSERT_TRUE(run.per_rank[r].ok()) << "rank " << r << ": " << run.per_rank[r].status();
     EXPECT_TRUE(run.per_rank[r]->aborted) << "rank " << r;
     EXPECT_FALSE(run.per_rank[r]->abort_reason.empty());
     EXPECT_TRUE(run.per_rank[r]->sum.empty());
     EXPECT_TRUE(run.per_rank[r]->included_ids.empty());
+    EXPECT_EQ(run.per_rank[r]->stats.participants, participants);
   }
 }
 
@@ -196,11 +197,11 @@ TEST(SecureSumTest, DropoutBelowThresholdAborts) {
   SecaggParams params;
   std::vector<Spec> specs = Specs(2, true, 20);
   for (size_t i = 0; i < 10; ++i) specs[2 * i].drop_upload = true;
-  ExpectAborted(RunGroup<uint32_t>(3, specs, params, 500));
+  ExpectAborted(RunGroup<uint32_t>(3, specs, params, 500), 20);
   // Worker scope with 2 workers: t = 2 of 2, one drop aborts.
   std::vector<Spec> workers = Specs(2, false, 0);
   workers[1].drop_upload = true;
-  ExpectAborted(RunGroup<uint64_t>(3, workers, SecaggParams{.bits = 64}, 500));
+  ExpectAborted(RunGroup<uint64_t>(3, workers, SecaggParams{.bits = 64}, 500), 2);
 }
 
 // Dropouts before unmasking: the inputs are in the sum and their self masks
@@ -216,7 +217,7 @@ TEST(SecureSumTest, DropoutBeforeUnmask) {
   // Too many vanish before unmasking: fewer than t shares of some secret.
   std::vector<Spec> many = Specs(2, true, 20);
   for (size_t i = 0; i < 9; ++i) many[2 * i].drop_unmask = true;
-  ExpectAborted(RunGroup<uint32_t>(3, many, params, 100));
+  ExpectAborted(RunGroup<uint32_t>(3, many, params, 100), 20);
 }
 
 // authenticate = true: a normal round works and equals the plain sum.
