@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aggregation/fixed_point.h"
+#include "aggregation/secure_sum.h"
 #include "aggregation/server_optimizer.h"
 #include "comm/factory.h"
 #include "comm/local_collective.h"
@@ -246,6 +247,73 @@ EvalOptions EvalOptionsFrom(const Config& c, const nlohmann::json& h) {
 }
 
 // ---------------------------------------------------------------------------
+// Secure aggregation glue (issue #6): the round's sum goes through
+// RunSecureSum instead of a plain allreduce. Scope "worker": one participant
+// per worker carrying its clients' summed encoding; scope "client": one per
+// sampled client, each masking its own encoding (dropped clients completed
+// the key setup and then vanished before upload).
+
+struct Participant {
+  uint64_t id = 0;
+  const std::vector<uint64_t>* words = nullptr;  // nullptr: a dropped client
+  bool drops_before_upload = false;
+};
+
+struct SecureRoundOutcome {
+  bool aborted = false;
+  std::string abort_reason;
+  std::vector<uint64_t> sum;  // rank 0
+  uint64_t included = 0;      // rank 0: participants whose input is in the sum
+  secagg::SecureSumStats stats;
+};
+
+secagg::SecaggParams SecaggParamsFrom(const Config& c) {
+  secagg::SecaggParams p;
+  p.bits = static_cast<int>(c.aggregation.bits);
+  p.graph = c.secagg.graph;
+  p.degree = c.secagg.degree;
+  p.threshold = c.secagg.threshold;
+  p.authenticate = c.secagg.authenticate;
+  p.expected_dropout = c.federation.dropout_rate;
+  return p;
+}
+
+template <typename Word>
+absl::StatusOr<SecureRoundOutcome> SecureSumAs(Collective& comm, const Config& c, uint32_t round,
+                                               const std::vector<Participant>& parts,
+                                               size_t length) {
+  std::vector<std::vector<Word>> narrow(parts.size());
+  std::vector<secagg::HostedParticipant<Word>> hosted(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    narrow[i].assign(length, 0);
+    if (parts[i].words != nullptr) {
+      for (size_t j = 0; j < length; ++j) narrow[i][j] = static_cast<Word>((*parts[i].words)[j]);
+    }
+    hosted[i] = {.id = parts[i].id,
+                 .input = narrow[i],
+                 .drops_before_upload = parts[i].drops_before_upload,
+                 .drops_before_unmask = false};
+  }
+  FEDREC_ASSIGN_OR_RETURN(
+      secagg::SecureSumResult<Word> r,
+      secagg::RunSecureSum<Word>(comm, SecaggParamsFrom(c), round,
+                                 std::span<const secagg::HostedParticipant<Word>>(hosted), length));
+  SecureRoundOutcome out;
+  out.aborted = r.aborted;
+  out.abort_reason = r.abort_reason;
+  out.sum.assign(r.sum.begin(), r.sum.end());
+  out.included = r.included_ids.size();
+  out.stats = r.stats;
+  return out;
+}
+
+absl::StatusOr<SecureRoundOutcome> SecureSum(Collective& comm, const Config& c, uint32_t round,
+                                             const std::vector<Participant>& parts, size_t length) {
+  if (c.aggregation.bits == 64) return SecureSumAs<uint64_t>(comm, c, round, parts, length);
+  return SecureSumAs<uint32_t>(comm, c, round, parts, length);
+}
+
+// ---------------------------------------------------------------------------
 // Worker ranks.
 
 absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, uint32_t index) {
@@ -255,7 +323,8 @@ absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, u
 }
 
 // Serves the coordinator's commands until "stop".
-absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* worker) {
+absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* worker,
+                        uint32_t index) {
   const size_t num_params = worker->global().size();
   const int bits = s.codec->bits();
   for (;;) {
@@ -280,12 +349,33 @@ absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* work
       std::memcpy(worker->global().Flat().data(), cmd.payload.data(), num_params * 4);
     }
     if (name == "train") {
+      const uint32_t round = cmd.header.at("round").get<uint32_t>();
       std::vector<uint64_t> acc(num_params, 0);
-      WorkerRoundStats stats =
-          worker->TrainRound(cmd.header.at("round").get<uint32_t>(), *s.codec, acc);
-      Stopwatch sw;
-      FEDREC_RETURN_IF_ERROR(AllreduceWords(comm, bits, acc));
-      stats.seconds_allreduce = sw.ElapsedSeconds();
+      WorkerRoundStats stats;
+      if (!s.config.secagg.enabled) {
+        stats = worker->TrainRound(round, *s.codec, acc);
+        Stopwatch sw;
+        FEDREC_RETURN_IF_ERROR(AllreduceWords(comm, bits, acc));
+        stats.seconds_allreduce = sw.ElapsedSeconds();
+      } else if (s.config.secagg.scope == "worker") {
+        stats = worker->TrainRound(round, *s.codec, acc);
+        Stopwatch sw;
+        FEDREC_RETURN_IF_ERROR(
+            SecureSum(comm, s.config, round, {{.id = index, .words = &acc}}, num_params).status());
+        stats.seconds_allreduce = sw.ElapsedSeconds();
+      } else {
+        std::vector<Worker::ClientUpload> uploads;
+        stats = worker->TrainRound(round, *s.codec, acc, &uploads);
+        std::vector<Participant> parts;
+        for (const auto& u : uploads) {
+          parts.push_back({.id = u.user,
+                           .words = u.dropped ? nullptr : &u.words,
+                           .drops_before_upload = u.dropped});
+        }
+        Stopwatch sw;
+        FEDREC_RETURN_IF_ERROR(SecureSum(comm, s.config, round, parts, num_params).status());
+        stats.seconds_allreduce = sw.ElapsedSeconds();
+      }
       FEDREC_RETURN_IF_ERROR(comm.Gather(stats.Serialize(), 0).status());
     } else if (name == "eval") {
       absl::StatusOr<EvalResult> r =
@@ -311,7 +401,7 @@ absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* work
 
 struct PhaseSeconds {
   double broadcast = 0, local_train = 0, encode = 0, allreduce = 0, straggler_wait = 0,
-         decode_update = 0, eval = 0, checkpoint = 0;
+         decode_update = 0, eval = 0, checkpoint = 0, secagg = 0;
   nlohmann::json Json() const {
     return {{"broadcast", broadcast},
             {"local_train", local_train},
@@ -320,7 +410,8 @@ struct PhaseSeconds {
             {"straggler_wait", straggler_wait},
             {"decode_update", decode_update},
             {"eval", eval},
-            {"checkpoint", checkpoint}};
+            {"checkpoint", checkpoint},
+            {"secagg", secagg}};
   }
   void Add(const PhaseSeconds& o) {
     broadcast += o.broadcast;
@@ -331,6 +422,7 @@ struct PhaseSeconds {
     decode_update += o.decode_update;
     eval += o.eval;
     checkpoint += o.checkpoint;
+    secagg += o.secagg;
   }
 };
 
@@ -491,7 +583,15 @@ class Coordinator {
     t.broadcast = sw.ElapsedSeconds();
     workers_current_ = true;
     std::vector<uint64_t> sum(model_->global_params().size(), 0);
-    FEDREC_RETURN_IF_ERROR(AllreduceWords(comm_, s_.codec->bits(), sum));
+    std::optional<SecureRoundOutcome> secure;
+    if (c_.secagg.enabled) {
+      Stopwatch ssw;
+      FEDREC_ASSIGN_OR_RETURN(secure, SecureSum(comm_, c_, round, {}, sum.size()));
+      t.secagg = ssw.ElapsedSeconds();
+      if (!secure->aborted) sum = std::move(secure->sum);
+    } else {
+      FEDREC_RETURN_IF_ERROR(AllreduceWords(comm_, s_.codec->bits(), sum));
+    }
     FEDREC_ASSIGN_OR_RETURN(std::vector<std::string> replies, comm_.Gather("", 0));
     WorkerRoundStats stats;
     double min_allreduce = 1e300;
@@ -514,7 +614,11 @@ class Coordinator {
           static_cast<double>(stats.capped_examples) / static_cast<double>(c_.data.max_len);
     }
     std::optional<double> epsilon;
-    if (ledger_) {
+    if (secure && secure->aborted) {
+      // Too few survivors: nothing is decoded, nothing released, nothing
+      // spent (privacy/ledger.h); the model stays as it was.
+      spdlog::warn("round {}: secure aggregation aborted: {}", round, secure->abort_reason);
+    } else if (ledger_) {
       // Central DP: Gaussian noise of std sigma C on the decoded sum, and the
       // fixed denominator of the expected cohort (a realised count would
       // leak). Released even when every client dropped: it spends budget.
@@ -558,6 +662,12 @@ class Coordinator {
         {"round_seconds", round_seconds},
         {"seconds", t.Json()}};
     if (epsilon) line["epsilon_rdp"] = *epsilon;
+    if (secure) {
+      line["secagg"] = {{"participants", secure->stats.participants},
+                        {"survivors", secure->stats.survivors},
+                        {"aborted", secure->aborted}};
+      if (secure->aborted) line["secagg"]["abort_reason"] = secure->abort_reason;
+    }
     return line;
   }
 
@@ -830,7 +940,8 @@ absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
     if (comm->rank() == 0) return CoordinatorMain(*comm, *setup, run);
     FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker,
                             CreateWorker(*setup, static_cast<uint32_t>(comm->rank() - 1)));
-    FEDREC_RETURN_IF_ERROR(WorkerLoop(*comm, *setup, worker.get()));
+    FEDREC_RETURN_IF_ERROR(
+        WorkerLoop(*comm, *setup, worker.get(), static_cast<uint32_t>(comm->rank() - 1)));
     return nlohmann::json();
   }
 
@@ -852,7 +963,8 @@ absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
   std::vector<std::thread> pool;
   for (uint32_t w = 0; w < workers; ++w) {
     pool.emplace_back([&, w] {
-      worker_status[w] = WorkerLoop(group->rank(static_cast<int>(w) + 1), *setup, hosted[w].get());
+      worker_status[w] =
+          WorkerLoop(group->rank(static_cast<int>(w) + 1), *setup, hosted[w].get(), w);
     });
   }
 

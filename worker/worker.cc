@@ -94,16 +94,23 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
 }
 
 WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec,
-                                    std::span<uint64_t> accumulator) {
+                                    std::span<uint64_t> accumulator,
+                                    std::vector<ClientUpload>* uploads) {
   WorkerRoundStats stats;
   Stopwatch wall;
   const std::vector<uint32_t> cohort = SampleCohort(options_.cohort, round, population_, users_);
   std::vector<uint32_t> active;
-  for (uint32_t u : cohort) {
+  std::vector<size_t> slot;  // active[i]'s place in *uploads
+  if (uploads != nullptr) uploads->assign(cohort.size(), {});
+  for (size_t i = 0; i < cohort.size(); ++i) {
+    const uint32_t u = cohort[i];
+    if (uploads != nullptr) (*uploads)[i].user = u;
     if (DropsOut(options_.cohort, round, u)) {
       ++stats.dropped;
+      if (uploads != nullptr) (*uploads)[i].dropped = true;
     } else {
       active.push_back(u);
+      slot.push_back(i);
     }
   }
   stats.sampled = cohort.size();
@@ -117,7 +124,7 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec
   auto run = [&](uint32_t t) {
     ClientTrainer& trainer = *trainers_[t];
     std::span<uint64_t> acc = accumulator;
-    if (t > 0) {
+    if (t > 0 && uploads == nullptr) {
       thread_acc_[t].assign(accumulator.size(), 0);
       acc = thread_acc_[t];
     }
@@ -128,7 +135,13 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec
       const auto train = split_->Train(u);
       const UserSequence seq{
           .user = u, .items = train, .ratings = data.Ratings(u).first(train.size())};
-      const ClientOutcome out = trainer.TrainAndEncode(seq, round, global_, local(), codec, acc);
+      std::span<uint64_t> target = acc;
+      if (uploads != nullptr) {
+        std::vector<uint64_t>& own = (*uploads)[slot[i]].words;
+        own.assign(accumulator.size(), 0);
+        target = own;
+      }
+      const ClientOutcome out = trainer.TrainAndEncode(seq, round, global_, local(), codec, target);
       ++s.uploaded;
       s.clipped += out.clipped ? 1 : 0;
       s.examples += out.loss.examples;
@@ -146,7 +159,7 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec
     for (uint32_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
     run(0);
     for (auto& th : pool) th.join();
-    for (uint32_t t = 1; t < threads; ++t) {
+    for (uint32_t t = 1; t < threads && uploads == nullptr; ++t) {
       const uint64_t* src = thread_acc_[t].data();
       for (size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += src[i];
     }

@@ -70,11 +70,22 @@ class Worker {
   ParameterStore* local() { return local_ ? &*local_ : nullptr; }
   const std::vector<uint32_t>& users() const { return users_; }
 
+  // One sampled client's upload, for client-scope secure aggregation.
+  struct ClientUpload {
+    uint32_t user = 0;
+    bool dropped = false;         // sampled, then vanished before upload
+    std::vector<uint64_t> words;  // its encoding (empty when dropped)
+  };
+
   // Trains this worker's clients of round `round` from global() and adds
   // their encodings into `accumulator` (size = global().size(), zeroed by the
-  // caller). Never fails: a failure is reported in the stats' `error`.
+  // caller), or, when `uploads` is given, leaves each client's encoding in
+  // its own vector there (every sampled client, dropped ones included, in
+  // ascending user order) and the accumulator untouched. Never fails: a
+  // failure is reported in the stats' `error`.
   WorkerRoundStats TrainRound(uint32_t round, const FixedPointCodec& codec,
-                              std::span<uint64_t> accumulator);
+                              std::span<uint64_t> accumulator,
+                              std::vector<ClientUpload>* uploads = nullptr);
 
   // Evaluates global() (with the current or the best local parameters) on
   // this worker's users.

@@ -79,6 +79,24 @@ TEST_F(CliFederated, MpiRunMatchesTheLocalRun) {
   }
 }
 
+TEST_F(CliFederated, MpiSecureAggregationMatchesThePlainLocalRun) {
+  const CliResult local =
+      RunFedrec("--log-level off train --config '" + config_ + "' --out '" + Out("plain") + "'",
+                dir_->path());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  for (const char* scope : {"worker", "client"}) {
+    const CliResult mpi = RunMpi(3,
+                                 std::string("--log-level warn train --config '") + config_ +
+                                     "' --set secagg.enabled=true --set secagg.scope=" + scope +
+                                     " --out '" + Out(scope) + "'",
+                                 dir_->path());
+    ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
+    EXPECT_EQ(nlohmann::json::parse(mpi.out)["model_sha256"],
+              nlohmann::json::parse(local.out)["model_sha256"])
+        << scope;
+  }
+}
+
 TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
   const std::string args =
       "--log-level off train --config '" + config_ + "' --set federation.rounds=40 --out '";

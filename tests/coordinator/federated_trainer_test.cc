@@ -261,5 +261,62 @@ TEST_F(FederatedTrainerTest, DpWithAFixedCohortNeedsTheRdpAccountant) {
   EXPECT_EQ(ok["privacy"]["released_rounds"], 12);
 }
 
+// ---- secure aggregation in the round (issue #6) ----
+
+TEST_F(FederatedTrainerTest, SecureAggregationLeavesTheModelBitwiseUnchanged) {
+  Config plain = MakeConfig("sasrec");
+  plain.federation.rounds = 3;
+  plain.federation.dropout_rate = 0.3;  // clients vanish after the key setup
+  const auto expected = Train(plain, "plain");
+  for (const std::string scope : {"worker", "client"}) {
+    for (int workers : {1, 2, 4}) {
+      Config c = plain;
+      c.secagg.enabled = true;
+      c.secagg.scope = scope;
+      c.federation.workers = workers;
+      if (workers == 2) c.secagg.graph = "harary";
+      const std::string name = scope + std::to_string(workers);
+      const auto s = Train(c, name);
+      EXPECT_EQ(s["model_sha256"], expected["model_sha256"]) << name;
+    }
+  }
+  for (int bits : {32, 64}) {
+    Config a = MakeConfig("mf_bpr");
+    a.federation.rounds = 2;
+    a.aggregation.bits = bits;
+    Config b = a;
+    b.secagg.enabled = true;
+    b.secagg.scope = "client";
+    b.secagg.authenticate = true;
+    EXPECT_EQ(Train(a, "mf_plain" + std::to_string(bits))["model_sha256"],
+              Train(b, "mf_secure" + std::to_string(bits))["model_sha256"])
+        << bits;
+  }
+}
+
+TEST_F(FederatedTrainerTest, RoundsBelowTheThresholdAbortAndSpendNothing) {
+  Config c = DpConfig(MakeConfig("sasrec"));
+  c.federation.rounds = 3;
+  c.federation.dropout_rate = 0.9;  // far more than a strict majority vanish
+  c.secagg.enabled = true;
+  c.secagg.scope = "client";
+  c.secagg.threshold = 0.9;
+  const auto s = Train(c, "abort");
+  EXPECT_EQ(s["privacy"]["released_rounds"], 0) << s.dump(2);
+  EXPECT_EQ(s["privacy"]["epsilon"], 0.0);
+  // Nothing was released: the model is the initial one.
+  Config zero = c;
+  zero.privacy.mode = "none";
+  zero.secagg.enabled = false;
+  zero.federation.sampling_rate = 1e-9;  // nobody sampled: no update either
+  EXPECT_EQ(Train(zero, "untouched")["model_sha256"], s["model_sha256"]);
+  std::ifstream in(dir_ / "abort" / "metrics.jsonl");
+  int aborted = 0;
+  for (std::string l; std::getline(in, l);) {
+    aborted += nlohmann::json::parse(l)["secagg"]["aborted"].get<bool>() ? 1 : 0;
+  }
+  EXPECT_EQ(aborted, 3);
+}
+
 }  // namespace
 }  // namespace fedrec
