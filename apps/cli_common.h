@@ -32,6 +32,6 @@ void RegisterRecommendCommand(CLI::App& app, Dispatch& dispatch);
 // privacy epsilon|sigma (issue #5).
 void RegisterPrivacyCommand(CLI::App& app, Dispatch& dispatch);
 // sweep: part of the contract, built by a later part of issue #5.
-void RegisterPendingCommands(CLI::App& app, Dispatch& dispatch);
+void RegisterSweepCommand(CLI::App& app, Dispatch& dispatch);
 
 }  // namespace fedrec::cli

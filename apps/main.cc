@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   fedrec::cli::RegisterTrainCommands(app, dispatch);
   fedrec::cli::RegisterRecommendCommand(app, dispatch);
   fedrec::cli::RegisterPrivacyCommand(app, dispatch);
-  fedrec::cli::RegisterPendingCommands(app, dispatch);
+  fedrec::cli::RegisterSweepCommand(app, dispatch);
 
   try {
     app.parse(argc, argv);

@@ -139,10 +139,44 @@ TEST_F(CliCommands, TrainThenEvalCheckpointThenRecommend) {
   EXPECT_THAT(again.err, HasSubstr("not empty"));
 }
 
-TEST_F(CliCommands, PendingCommandsSayWhichIssueBuildsThem) {
-  const CliResult r = RunFedrec("sweep --config x.toml --epsilons 1 --out d", dir_.path());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("not implemented yet"));
+TEST_F(CliCommands, SweepRefusesBadEpsilonsAndRunsAResumableCurve) {
+  const CliResult bad = RunFedrec("sweep --config x.toml --epsilons 1,-2 --out d", dir_.path());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--epsilons"));
+  const std::string data = (dir_.path() / "s.txt").string();
+  ASSERT_EQ(
+      RunFedrec("data synth --users 300 --items 80 --seed 2 --out '" + data + "'", dir_.path())
+          .exit_code,
+      0);
+  const std::string config =
+      dir_.File("sweep.toml", "seed = 1\n[data]\npath = '" + data +
+                                  "'\nmax_len = 20\n[model]\ntype = 'gru4rec'\ndim = 8\n"
+                                  "blocks = 1\n[federation]\nrounds = 6\nsampling_rate = 0.2\n"
+                                  "server_optimizer = 'fedadam'\nserver_lr = 0.05\n"
+                                  "[privacy]\nnoise_seed = 3\n[eval]\nevery = 3\n");
+  const std::string out = (dir_.path() / "sw").string();
+  const CliResult r = RunFedrec(
+      "--log-level off sweep --config '" + config + "' --epsilons 1,8,inf --out '" + out + "'",
+      dir_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_LE(rows[0]["epsilon_spent"].get<double>(), 1.0);
+  EXPECT_GT(rows[0]["sigma"].get<double>(),
+            rows[1]["sigma"].get<double>());  // less budget, more noise
+  EXPECT_EQ(rows[2]["sigma"].get<double>(), 0.0);
+  const std::string csv = Slurp(out + "/sweep.csv");
+  EXPECT_THAT(csv, HasSubstr("epsilon,epsilon_spent,sigma,rounds,HR@10,NDCG@10"));
+  EXPECT_THAT(csv, HasSubstr("\ninf,"));
+  EXPECT_THAT(Slurp(out + "/sweep.svg"), HasSubstr("<svg"));
+  // Resumable: finished points are reused, not rerun.
+  const auto mtime = std::filesystem::last_write_time(out + "/eps-1/summary.json");
+  const CliResult again = RunFedrec(
+      "--log-level off sweep --config '" + config + "' --epsilons 1,8,inf --out '" + out + "'",
+      dir_.path());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out), rows);
+  EXPECT_EQ(std::filesystem::last_write_time(out + "/eps-1/summary.json"), mtime);
 }
 
 // DP-SGD on MNIST (TF Privacy tutorial): q = 256/60000, sigma = 1.1, 14063

@@ -1,0 +1,40 @@
+// Privacy-budget sweeps (DESIGN.md, use 3): `fedrec sweep --config FILE
+// --epsilons 1,2,4,8,inf --out DIR`.
+//
+// For each target epsilon, in the order given: calibrate sigma so that
+// federation.rounds rounds spend at most that epsilon (privacy.mode =
+// "central", privacy.noise_multiplier = 0, privacy.target_epsilon = e; "inf"
+// trains without noise), train into DIR/eps-<e>/, and read the test metrics
+// of the best-on-validation model from its summary. After every point,
+// DIR/sweep.csv (epsilon, epsilon_spent, sigma, rounds, HR@K, NDCG@K, full
+// HR@K / NDCG@K, wall seconds) and DIR/sweep.svg (utility against epsilon)
+// are rewritten atomically.
+//
+// Resumable: a point whose summary.json exists is not rerun; a point whose
+// run directory exists without a summary (killed) is resumed from its
+// newest checkpoint.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace fedrec {
+
+struct SweepOptions {
+  std::vector<double> epsilons;  // +inf allowed (no noise)
+  std::string out_dir;
+  bool quiet = false;
+};
+
+// "1,2,4,8,inf" -> {1, 2, 4, 8, inf}; InvalidArgument on anything else
+// (values must be > 0, no duplicates).
+absl::StatusOr<std::vector<double>> ParseEpsilons(const std::string& text);
+
+// Runs the sweep; returns the rows written to sweep.csv as JSON.
+absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& options);
+
+}  // namespace fedrec
