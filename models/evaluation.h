@@ -47,7 +47,7 @@ struct EvalOptions {
   uint32_t user_stride = 1;
   // When non-empty: evaluate only these users (a federated worker's own
   // users; ascending, < num_users), combined with offset/stride.
-  std::span<const uint32_t> users;
+  std::span<const uint32_t> users = {};
 };
 
 struct EvalResult {
