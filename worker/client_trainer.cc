@@ -121,7 +121,12 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
 
   out.update_norm = std::sqrt(delta_.SquaredNorm());
   double factor = 1.0;
-  if (out.update_norm > options_.clip_norm) {
+  // A diverged client (inf/NaN in its delta) contributes nothing: encoding it
+  // would put garbage into everyone's sum. Counted as clipped.
+  const bool diverged = !std::isfinite(out.update_norm);
+  if (diverged) {
+    out.clipped = true;
+  } else if (out.update_norm > options_.clip_norm) {
     factor = options_.clip_norm / out.update_norm;
     out.clipped = true;
   }
@@ -134,7 +139,7 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
   // draws are a function of the client alone.
   FastStream rng({.seed = options_.seed, .purpose = "encode", .round = round, .client = user.user});
   const auto& layout = work.layout();
-  for (size_t k = 0; k < work.num_tensors(); ++k) {
+  for (size_t k = 0; k < work.num_tensors() && !diverged; ++k) {
     const ConstTensorView d = std::as_const(delta_).values().ViewAt(k);
     uint64_t* acc = accumulator.data() + layout[k].offset;
     auto encode_range = [&](size_t begin, size_t end) {

@@ -13,6 +13,7 @@ namespace fedrec {
 namespace {
 
 uint64_t ToFixed(double x) {
+  if (!std::isfinite(x)) return 0;  // a diverged client's norm or loss
   return static_cast<uint64_t>(std::llround(std::max(0.0, x) * 4294967296.0));
 }
 
