@@ -266,7 +266,10 @@ TEST_F(FederatedTrainerTest, DpWithAFixedCohortNeedsTheRdpAccountant) {
 TEST_F(FederatedTrainerTest, SecureAggregationLeavesTheModelBitwiseUnchanged) {
   Config plain = MakeConfig("sasrec");
   plain.federation.rounds = 3;
-  plain.federation.dropout_rate = 0.3;  // clients vanish after the key setup
+  // Clients vanish after the key setup. On the complete graph whether a
+  // round keeps its threshold depends only on the (keyed) dropouts: these
+  // rounds all complete.
+  plain.federation.dropout_rate = 0.3;
   const auto expected = Train(plain, "plain");
   for (const std::string scope : {"worker", "client"}) {
     for (int workers : {1, 2, 4}) {
@@ -274,11 +277,25 @@ TEST_F(FederatedTrainerTest, SecureAggregationLeavesTheModelBitwiseUnchanged) {
       c.secagg.enabled = true;
       c.secagg.scope = scope;
       c.federation.workers = workers;
-      if (workers == 2) c.secagg.graph = "harary";
       const std::string name = scope + std::to_string(workers);
       const auto s = Train(c, name);
       EXPECT_EQ(s["model_sha256"], expected["model_sha256"]) << name;
     }
+  }
+  // Harary (SecAgg+) graphs are drawn fresh (CSPRNG) every round, so with
+  // dropouts whether a neighbourhood keeps its threshold is random; without
+  // dropouts every round completes and the model is again the plain one.
+  Config no_drop = plain;
+  no_drop.federation.dropout_rate = 0;
+  const auto expected_no_drop = Train(no_drop, "plain_no_drop");
+  for (const std::string scope : {"worker", "client"}) {
+    Config c = no_drop;
+    c.secagg.enabled = true;
+    c.secagg.scope = scope;
+    c.secagg.graph = "harary";
+    c.federation.workers = 2;
+    EXPECT_EQ(Train(c, "harary_" + scope)["model_sha256"], expected_no_drop["model_sha256"])
+        << scope;
   }
   for (int bits : {32, 64}) {
     Config a = MakeConfig("mf_bpr");
