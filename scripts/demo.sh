@@ -5,7 +5,7 @@
 # evaluation of the best checkpoint under the full-ranking protocol ->
 # recommendations.
 #   FEDREC_DEMO_USERS / FEDREC_DEMO_ITEMS   size of the synthetic dataset
-#   FEDREC_DEMO_ROUNDS                       federated rounds (default 40)
+#   FEDREC_DEMO_ROUNDS                       federated rounds (default 200)
 #   FEDREC_DEMO_DIR                          output directory (default runs/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ fedrec="$build_dir/apps/fedrec"
 out=${FEDREC_DEMO_DIR:-runs/demo}
 users=${FEDREC_DEMO_USERS:-5000}
 items=${FEDREC_DEMO_ITEMS:-2000}
-rounds=${FEDREC_DEMO_ROUNDS:-40}
+rounds=${FEDREC_DEMO_ROUNDS:-200}
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -26,7 +26,7 @@ echo "== statistics"
 echo "== popularity baseline, test split, sampled protocol"
 "$fedrec" eval --model pop --data "$out/synth.txt" --split test
 
-echo "== federated SASRec: $rounds rounds, ~5% of the clients per round, 2 workers, FedAdam"
+echo "== federated SASRec: $rounds rounds, ~10% of the clients per round, 2 workers, FedAdam"
 cat > "$out/sasrec.toml" <<TOML
 seed = 1
 [data]
@@ -44,13 +44,13 @@ local_lr = 0.1
 mode = "federated"
 workers = 2
 rounds = $rounds
-sampling_rate = 0.05
+sampling_rate = 0.1
 server_optimizer = "fedadam"
-server_lr = 0.02
+server_lr = 0.05
 [eval]
-every = 10
+every = 20
 [checkpoint]
-every = 10
+every = 50
 TOML
 "$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec"
 if command -v mpirun >/dev/null; then
