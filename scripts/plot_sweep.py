@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Renders a fedrec sweep's privacy/utility curve as PNG.
 
     scripts/plot_sweep.py DIR        # reads DIR/sweep.csv, writes DIR/sweep.png
