@@ -83,13 +83,8 @@ class CentralTrainer {
     if (best_valid_.contains("score")) best_score_ = best_valid_["score"];
     // The best model so far is in best.ckpt.
     if (best_epoch_ > 0) {
-      FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
-      best_params_ = model_->global_params();
-      FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &*best_params_));
-      if (const ParameterStore* local = model_->local_params()) {
-        best_local_ = *local;
-        FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &*best_local_));
-      }
+      FEDREC_RETURN_IF_ERROR(
+          LoadBestModel(dir_.BestCheckpointPath(), *model_, &best_params_, &best_local_));
     }
     return dir_.TruncateMetricsAfter(start_epoch_);
   }

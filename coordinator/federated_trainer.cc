@@ -469,13 +469,8 @@ class Coordinator {
     if (best_valid_.contains("score")) best_score_ = best_valid_["score"];
     std::optional<ParameterStore> best_local;
     if (best_round_ > 0) {
-      FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
-      best_params_ = model_->global_params();
-      FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &*best_params_));
-      if (const ParameterStore* local = model_->local_params()) {
-        best_local = *local;
-        FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &*best_local));
-      }
+      FEDREC_RETURN_IF_ERROR(
+          LoadBestModel(dir_.BestCheckpointPath(), *model_, &best_params_, &best_local));
     }
     // Workers take their users' rows of the local parameters.
     std::span<const float> local_span, best_span;
@@ -607,35 +602,35 @@ class Coordinator {
     t.straggler_wait = stats.seconds_allreduce - min_allreduce;
 
     sw.Reset();
-    // The cohort denominator: uploaded clients, or their summed weights.
+    // The cohort denominator: uploaded clients, or their summed weights;
+    // under central DP the expected cohort (a realised count would leak).
     double denominator = static_cast<double>(stats.uploaded);
     if (c_.aggregation.weighting == "examples") {
       denominator =
           static_cast<double>(stats.capped_examples) / static_cast<double>(c_.data.max_len);
     }
+    if (ledger_) denominator = s_.expected_cohort;
     std::optional<double> epsilon;
     if (secure && secure->aborted) {
       // Too few survivors: nothing is decoded, nothing released, nothing
       // spent (privacy/ledger.h); the model stays as it was.
       spdlog::warn("round {}: secure aggregation aborted: {}", round, secure->abort_reason);
-    } else if (ledger_) {
-      // Central DP: Gaussian noise of std sigma C on the decoded sum, and the
-      // fixed denominator of the expected cohort (a realised count would
-      // leak). Released even when every client dropped: it spends budget.
-      std::vector<double> total(sum.size());
-      for (size_t i = 0; i < sum.size(); ++i) total[i] = s_.codec->Decode(sum[i]);
-      FEDREC_RETURN_IF_ERROR(
-          noise_->Add(total, s_.dp->noise_multiplier * c_.aggregation.clip_norm, round));
-      for (double& v : total) v /= s_.expected_cohort;
-      optimizer_->Step(total, model_->global_params().Flat());
-      workers_current_ = false;
-      FEDREC_RETURN_IF_ERROR(ledger_->Record(round, c_.aggregation.clip_norm, stats.sampled));
-      epsilon = ledger_->RdpEpsilonNow();
-    } else if (stats.uploaded > 0 && denominator > 0) {
+    } else if (ledger_ || (stats.uploaded > 0 && denominator > 0)) {
+      // Under DP the round releases even when every client dropped: noise
+      // only, and it spends budget.
       std::vector<double> delta(sum.size());
-      for (size_t i = 0; i < sum.size(); ++i) delta[i] = s_.codec->Decode(sum[i]) / denominator;
+      for (size_t i = 0; i < sum.size(); ++i) delta[i] = s_.codec->Decode(sum[i]);
+      if (ledger_) {
+        FEDREC_RETURN_IF_ERROR(
+            noise_->Add(delta, s_.dp->noise_multiplier * c_.aggregation.clip_norm, round));
+      }
+      for (double& v : delta) v /= denominator;
       optimizer_->Step(delta, model_->global_params().Flat());
       workers_current_ = false;
+      if (ledger_) {
+        FEDREC_RETURN_IF_ERROR(ledger_->Record(round, c_.aggregation.clip_norm, stats.sampled));
+        epsilon = ledger_->RdpEpsilonNow();
+      }
     }
     t.decode_update = sw.ElapsedSeconds();
     const double round_seconds = round_sw.ElapsedSeconds();
@@ -758,9 +753,11 @@ class Coordinator {
     if (ledger_) {
       FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
       ledger_->ToProto(ckpt.mutable_ledger(), spent);
-      // privacy.json follows the checkpoints (and the end of the run).
-      FEDREC_RETURN_IF_ERROR(
-          WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
+      // privacy.json follows the round checkpoints (and the end of the run).
+      if (!best) {
+        FEDREC_RETURN_IF_ERROR(
+            WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
+      }
     }
     ckpt.set_best_round(best_round_);
     for (const auto& [name, value] : best_valid_) {
@@ -832,6 +829,7 @@ class Coordinator {
             "privacy.noise_seed pinned the DP noise: it is reproducible, NOT secret; this run "
             "is an experiment, not a private release";
       }
+      // Also when no round ran this session (e.g. a budget too small for one).
       FEDREC_RETURN_IF_ERROR(
           WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
     } else {

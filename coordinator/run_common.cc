@@ -19,6 +19,19 @@ nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users) {
   return {{"HR@" + ks, m.hr}, {"NDCG@" + ks, m.ndcg}, {"MRR", m.mrr}, {"users", users}};
 }
 
+absl::Status LoadBestModel(const std::string& best_path, const Model& model,
+                           std::optional<ParameterStore>* best_global,
+                           std::optional<ParameterStore>* best_local) {
+  FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(best_path));
+  *best_global = model.global_params();
+  FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &**best_global));
+  if (const ParameterStore* local = model.local_params()) {
+    *best_local = *local;
+    FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &**best_local));
+  }
+  return absl::OkStatus();
+}
+
 void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t round,
                          Checkpoint* ckpt) {
   ckpt->set_round(round);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/config.h"
@@ -22,6 +23,13 @@ nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users);
 
 // Fills the parts of a checkpoint that describe the run rather than the
 // model: round, config, dataset fingerprint, id tables; then stamps it.
+// The best-on-validation model of a resumed run, read from `best_path`
+// (checkpoints/best.ckpt): its global parameters, and its local ones when
+// `model` has local parameters, in stores shaped like the model's.
+absl::Status LoadBestModel(const std::string& best_path, const Model& model,
+                           std::optional<ParameterStore>* best_global,
+                           std::optional<ParameterStore>* best_local);
+
 void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t round,
                          Checkpoint* ckpt);
 

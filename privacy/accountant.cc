@@ -175,19 +175,36 @@ absl::StatusOr<double> CalibrateNoiseMultiplier(double q, int64_t steps, double 
                                                                          steps, delta, orders));
     return e.epsilon;
   };
-  // Epsilon decreases in sigma. Bracket: lo has epsilon > target (sigma = 0
-  // gives +inf), hi has epsilon <= target.
+  return SmallestSigmaWithin(target_epsilon, /*start=*/1, rel_tol, /*halve_below=*/false,
+                             epsilon_at);
+}
+
+absl::StatusOr<double> SmallestSigmaWithin(
+    double target_epsilon, double start, double rel_tol, bool halve_below,
+    const std::function<absl::StatusOr<double>(double)>& epsilon_at) {
+  // Bracket: lo has epsilon > target, hi has epsilon <= target.
   double lo = 0;
-  double hi = 1;
+  double hi = start;
   for (int k = 0;; ++k) {
     FEDREC_ASSIGN_OR_RETURN(double eps, epsilon_at(hi));
     if (eps <= target_epsilon) break;
     if (k >= 60) {
-      return absl::OutOfRangeError("privacy: no noise multiplier up to 2^60 reaches epsilon " +
+      return absl::OutOfRangeError("privacy: no noise multiplier up to 2^60 times " +
+                                   std::to_string(start) + " reaches epsilon " +
                                    std::to_string(target_epsilon));
     }
     lo = hi;
     hi *= 2;
+  }
+  if (lo == 0 && halve_below) {
+    lo = hi / 2;
+    for (int k = 0;; ++k) {
+      FEDREC_ASSIGN_OR_RETURN(double eps, epsilon_at(lo));
+      if (eps > target_epsilon) break;
+      if (k >= 60) return lo;  // cannot happen for a finite target
+      hi = lo;
+      lo /= 2;
+    }
   }
   // Bisection; the invariant epsilon(hi) <= target means the answer never
   // overspends the budget.

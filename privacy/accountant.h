@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -101,5 +102,17 @@ struct CalibrationOptions {
 absl::StatusOr<double> CalibrateNoiseMultiplier(double q, int64_t steps, double delta,
                                                 double target_epsilon,
                                                 const CalibrationOptions& options = {});
+
+// The search both calibrations (RDP here, PLD in pld.h) share, for any
+// epsilon_at(sigma) that does not increase with sigma. Doubles sigma from
+// `start` until epsilon(sigma) <= target (OutOfRange after 60 doublings);
+// if `start` already meets the target, the lower end is 0 (epsilon(0) is
+// +inf), or with `halve_below` the first of start/2, start/4, ... above the
+// target (for accountants whose cost explodes at tiny sigma). Then bisects
+// until hi - lo <= rel_tol * hi and returns hi, so the result never
+// overspends the budget.
+absl::StatusOr<double> SmallestSigmaWithin(
+    double target_epsilon, double start, double rel_tol, bool halve_below,
+    const std::function<absl::StatusOr<double>(double)>& epsilon_at);
 
 }  // namespace fedrec::privacy

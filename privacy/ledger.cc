@@ -56,7 +56,16 @@ absl::Status PrivacyLedger::Record(uint64_t round, double clip_norm, uint64_t co
   entry.set_epsilon_after(options_.accountant == "rdp" ? rdp_epsilon_
                                                        : std::numeric_limits<double>::quiet_NaN());
   entries_.push_back(entry);
+  epsilon_now_.reset();
   return absl::OkStatus();
+}
+
+absl::StatusOr<double> PrivacyLedger::EpsilonNow() const {
+  if (!epsilon_now_) {
+    FEDREC_ASSIGN_OR_RETURN(double e, EpsilonAfter(steps()));
+    epsilon_now_ = e;
+  }
+  return *epsilon_now_;
 }
 
 absl::StatusOr<double> PrivacyLedger::EpsilonAfter(uint64_t steps) const {

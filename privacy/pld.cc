@@ -540,41 +540,9 @@ absl::StatusOr<double> CalibrateNoiseMultiplierPld(double q, int64_t steps, doub
   // below the RDP one, so its sigma nearly always satisfies the target.
   CalibrationOptions rdp;
   rdp.rel_tol = 1e-3;
-  FEDREC_ASSIGN_OR_RETURN(double hi,
+  FEDREC_ASSIGN_OR_RETURN(double start,
                           CalibrateNoiseMultiplier(q, steps, delta, target_epsilon, rdp));
-  double lo = 0;
-  for (int k = 0;; ++k) {
-    FEDREC_ASSIGN_OR_RETURN(double eps, epsilon_at(hi));
-    if (eps <= target_epsilon) break;
-    if (k >= 60) {
-      return absl::OutOfRangeError("privacy: no noise multiplier reaches epsilon " +
-                                   std::to_string(target_epsilon));
-    }
-    lo = hi;
-    hi *= 2;
-  }
-  if (lo == 0) {
-    // Bracket from below: halve until the target is exceeded.
-    lo = hi / 2;
-    for (int k = 0;; ++k) {
-      FEDREC_ASSIGN_OR_RETURN(double eps, epsilon_at(lo));
-      if (eps > target_epsilon) break;
-      if (k >= 60) return lo;  // cannot happen for a finite target
-      hi = lo;
-      lo /= 2;
-    }
-  }
-  // Invariant: epsilon(lo) > target >= epsilon(hi).
-  while (hi - lo > rel_tol * hi) {
-    const double mid = 0.5 * (lo + hi);
-    FEDREC_ASSIGN_OR_RETURN(double eps, epsilon_at(mid));
-    if (eps <= target_epsilon) {
-      hi = mid;
-    } else {
-      lo = mid;
-    }
-  }
-  return hi;
+  return SmallestSigmaWithin(target_epsilon, start, rel_tol, /*halve_below=*/true, epsilon_at);
 }
 
 }  // namespace fedrec::privacy
