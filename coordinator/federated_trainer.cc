@@ -31,6 +31,8 @@
 #include "models/factory.h"
 #include "models/mf.h"
 #include "privacy/accountant.h"
+#include "privacy/adaptive_clip.h"
+#include "privacy/ddg.h"
 #include "privacy/gaussian.h"
 #include "privacy/ledger.h"
 #include "privacy/pld.h"
@@ -59,6 +61,23 @@ struct FederationSetup {
   // and the resolved noise multiplier (given or calibrated).
   std::optional<privacy::LedgerOptions> dp;
   double expected_cohort = 0;  // the DP denominator: q N or the fixed m
+  // Distributed DP (privacy.mode = "distributed"): the mechanism every rank
+  // uses, the noise shares a release needs (rounds with fewer uploads are
+  // not released), and the probability per round of that shortfall.
+  std::optional<privacy::DdgMechanism> ddg;
+  int64_t min_noise_shares = 0;
+  double shortfall_probability = 0;
+  // Adaptive clipping (privacy.adaptive_clip): the clip norm's rule, and under
+  // central DP the update's own noise multiplier z_Delta (ATMR21 Thm. 1: the
+  // update with z_Delta and the count with sigma_b together cost what one
+  // Gaussian release with the accountant's sigma does).
+  std::optional<privacy::AdaptiveClipConfig> adaptive_clip;
+  double update_noise_multiplier = 0;
+
+  // Words each client's encoding (and the round's sum) has.
+  size_t EncodedLength() const {
+    return ddg ? static_cast<size_t>(ddg->padded_dim()) : initial->global_params().size();
+  }
 
   uint64_t MaxCohort() const {
     return config.federation.clients_per_round > 0
@@ -67,21 +86,89 @@ struct FederationSetup {
   }
 };
 
-// privacy.mode = "central": the accountant's parameters of one round, and
-// sigma (given, or calibrated so that federation.rounds rounds reach
-// privacy.target_epsilon with the configured accountant).
+// A shortfall of noise shares (or a coordinate wrapping mod 2^b) in a round
+// may happen with at most this probability; a shortfall aborts the round.
+constexpr double kDdgFailure = 1e-9;
+
+// privacy.mode = "distributed": the distributed discrete Gaussian of KLS21
+// (privacy/ddg.h). Every uploading client adds N_Z(0, (local_stddev/gamma)^2)
+// to its rotated, rounded update, local_stddev = z C / sqrt(n), n = the noise
+// shares a release needs: the released sum then holds at least the central
+// noise z C. z is given or calibrated so that federation.rounds rounds of the
+// Poisson-subsampled DDG (Zhu-Wang bound on KLS21's RDP) reach the target.
+absl::Status ResolveDistributed(FederationSetup* s, privacy::LedgerOptions* o) {
+  const Config& c = s->config;
+  const int64_t population = static_cast<int64_t>(s->population.size());
+  const double q = c.federation.sampling_rate;
+  const double participation = q * (1.0 - c.federation.dropout_rate);
+  s->min_noise_shares = c.privacy.min_clients > 0
+                            ? c.privacy.min_clients
+                            : privacy::MinimumNoiseShares(population, participation, kDdgFailure);
+  if (s->min_noise_shares < 1) {
+    return absl::InvalidArgumentError(fmt::format(
+        "privacy.mode: 'distributed' needs clients whose noise adds up, but with {} clients, q "
+        "{} and dropout rate {} a round cannot count on even one upload (P >= 1 - {}); raise "
+        "federation.sampling_rate or set privacy.min_clients",
+        population, q, c.federation.dropout_rate, kDdgFailure));
+  }
+  s->shortfall_probability =
+      privacy::BinomialLowerTail(population, participation, s->min_noise_shares);
+  const double clip = c.aggregation.clip_norm;
+  const int64_t dim = static_cast<int64_t>(s->initial->global_params().size());
+  const int64_t padded = privacy::DdgPaddedDim(dim);
+  const int bits = static_cast<int>(c.aggregation.bits);
+  const double k_stddevs = privacy::DdgStddevsFor(padded, kDdgFailure);
+  auto params_for = [&](double z) -> absl::StatusOr<privacy::DdgParams> {
+    privacy::DdgParams p;
+    p.dim = dim;
+    p.clip = clip;
+    p.bits = bits;
+    p.num_clients = s->min_noise_shares;
+    p.local_stddev = z * clip / std::sqrt(static_cast<double>(s->min_noise_shares));
+    // The modulus must hold a sum over up to every client of the federation.
+    FEDREC_ASSIGN_OR_RETURN(p.gamma, privacy::ChooseDdgGamma(clip, padded, population, bits,
+                                                             k_stddevs, p.local_stddev));
+    FEDREC_RETURN_IF_ERROR(privacy::ValidateDdgParams(p));
+    return p;
+  };
+  auto round_rdp = [&](double z) -> absl::StatusOr<std::vector<double>> {
+    FEDREC_ASSIGN_OR_RETURN(privacy::DdgParams p, params_for(z));
+    return privacy::DdgPoissonSubsampledRdp(p, q, privacy::DefaultRdpOrders());
+  };
+  double z = c.privacy.noise_multiplier;
+  if (z == 0) {
+    if (!std::isfinite(*c.privacy.target_epsilon)) {
+      return absl::InvalidArgumentError(
+          "privacy.target_epsilon: inf needs no noise; set privacy.mode = \"none\"");
+    }
+    const int64_t rounds = c.federation.rounds;
+    absl::StatusOr<double> calibrated = privacy::SmallestSigmaWithin(
+        *c.privacy.target_epsilon, 1.0, 1e-5, /*halve_below=*/true,
+        [&](double zz) -> absl::StatusOr<double> {
+          FEDREC_ASSIGN_OR_RETURN(std::vector<double> one, round_rdp(zz));
+          privacy::RdpAccountant acc;
+          FEDREC_RETURN_IF_ERROR(acc.ComposeRdp(one, rounds));
+          FEDREC_ASSIGN_OR_RETURN(privacy::EpsilonAndOrder e, acc.Epsilon(o->delta));
+          return e.epsilon;
+        });
+    if (!calibrated.ok()) {
+      return WithContext(calibrated.status(), "privacy: calibrating the distributed noise");
+    }
+    z = *calibrated;
+  }
+  FEDREC_ASSIGN_OR_RETURN(privacy::DdgParams params, params_for(z));
+  FEDREC_ASSIGN_OR_RETURN(s->ddg, privacy::DdgMechanism::Create(params));
+  FEDREC_ASSIGN_OR_RETURN(o->round_rdp, round_rdp(z));
+  o->noise_multiplier = z;
+  return absl::OkStatus();
+}
+
+// privacy.mode = "central" or "distributed": the accountant's parameters of
+// one round, and sigma (given, or calibrated so that federation.rounds rounds
+// reach privacy.target_epsilon with the configured accountant).
 absl::Status ResolvePrivacy(FederationSetup* s) {
   const Config& c = s->config;
   if (c.privacy.mode == "none") return absl::OkStatus();
-  if (c.privacy.mode == "distributed") {
-    return absl::UnimplementedError(
-        "privacy.mode: 'distributed' is not wired into training yet (the distributed discrete "
-        "Gaussian mechanism is built and tested in privacy/ddg.h; issue #5); use \"central\"");
-  }
-  if (c.privacy.adaptive_clip) {
-    return absl::UnimplementedError(
-        "privacy.adaptive_clip: not wired into training yet (privacy/adaptive_clip.h; issue #5)");
-  }
   privacy::LedgerOptions o;
   o.accountant = c.privacy.accountant;
   o.mode = c.privacy.mode;
@@ -99,7 +186,9 @@ absl::Status ResolvePrivacy(FederationSetup* s) {
     s->expected_cohort = c.federation.sampling_rate * n;
   }
   o.noise_multiplier = c.privacy.noise_multiplier;
-  if (o.noise_multiplier == 0) {
+  if (c.privacy.mode == "distributed") {
+    FEDREC_RETURN_IF_ERROR(ResolveDistributed(s, &o));
+  } else if (o.noise_multiplier == 0) {
     if (!std::isfinite(*c.privacy.target_epsilon)) {
       return absl::InvalidArgumentError(
           "privacy.target_epsilon: inf needs no noise; set privacy.mode = \"none\"");
@@ -117,6 +206,36 @@ absl::Status ResolvePrivacy(FederationSetup* s) {
   // Checks the combination once (e.g. pld with a fixed cohort is refused).
   FEDREC_RETURN_IF_ERROR(privacy::PrivacyLedger::Create(o).status());
   s->dp = o;
+  s->update_noise_multiplier = o.noise_multiplier;
+  return absl::OkStatus();
+}
+
+// privacy.adaptive_clip: the clip norm starts at aggregation.clip_norm and
+// tracks privacy.clip_quantile of the update norms (ATMR21, Alg. 1). Under
+// central DP the count is noised with sigma_b and the update's multiplier
+// shrinks to z_Delta so the pair costs exactly the accountant's sigma; without
+// DP the count is exact.
+absl::Status ResolveAdaptiveClip(FederationSetup* s) {
+  const Config& c = s->config;
+  if (!c.privacy.adaptive_clip) return absl::OkStatus();
+  privacy::AdaptiveClipConfig a;
+  a.initial_clip = c.aggregation.clip_norm;
+  a.target_quantile = c.privacy.clip_quantile;
+  a.learning_rate = c.privacy.clip_lr;
+  a.expected_clients = c.federation.clients_per_round > 0
+                           ? static_cast<double>(s->MaxCohort())
+                           : c.federation.sampling_rate * static_cast<double>(s->population.size());
+  if (s->dp) {
+    a.count_stddev =
+        c.privacy.clip_count_stddev > 0 ? c.privacy.clip_count_stddev : a.expected_clients / 20.0;
+    absl::StatusOr<double> z_delta =
+        privacy::UpdateNoiseMultiplier(s->dp->noise_multiplier, a.count_stddev);
+    if (!z_delta.ok()) return WithContext(z_delta.status(), "privacy.adaptive_clip");
+    s->update_noise_multiplier = *z_delta;
+  }
+  FEDREC_RETURN_IF_ERROR(
+      WithContext(privacy::ValidateAdaptiveClipConfig(a), "privacy.adaptive_clip"));
+  s->adaptive_clip = a;
   return absl::OkStatus();
 }
 
@@ -165,6 +284,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildSetup(const Config& config
                           FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
                                                   config.aggregation.clip_norm, s->MaxCohort()));
   FEDREC_RETURN_IF_ERROR(ResolvePrivacy(s.get()));
+  FEDREC_RETURN_IF_ERROR(ResolveAdaptiveClip(s.get()));
   return s;
 }
 
@@ -176,13 +296,37 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s) {
               .local_lr = c.train.local_lr,
               .clip_norm = c.aggregation.clip_norm,
               .weight_by_examples = c.aggregation.weighting == "examples",
-              .weight_cap = static_cast<uint64_t>(c.data.max_len)};
+              .weight_cap = static_cast<uint64_t>(c.data.max_len),
+              .noise_seed = c.privacy.noise_seed};
   o.cohort = {.seed = c.seed,
               .sampling_rate = c.federation.sampling_rate,
               .clients_per_round = static_cast<uint64_t>(c.federation.clients_per_round),
               .dropout_rate = c.federation.dropout_rate};
   o.threads = s.threads_per_worker;
   return o;
+}
+
+// The fixed-point codec of a round clipped at `clip` (adaptive clipping
+// changes the clip, and with it the scale, every round).
+absl::StatusOr<FixedPointCodec> CodecForClip(const FederationSetup& s, double clip) {
+  if (clip == s.config.aggregation.clip_norm) return *s.codec;
+  absl::StatusOr<FixedPointCodec> codec =
+      FixedPointCodec::Derive(static_cast<int>(s.config.aggregation.bits), clip, s.MaxCohort());
+  if (!codec.ok()) return WithContext(codec.status(), "adaptive clipping");
+  return codec;
+}
+
+// How round `round`'s clients encode their updates (the same on every rank);
+// `codec` must outlive the result.
+RoundEncoding RoundEncodingFor(const FederationSetup& s, uint32_t round,
+                               const FixedPointCodec& codec, double clip) {
+  RoundEncoding e(codec);
+  e.clip_norm = clip;
+  if (s.ddg) {
+    e.ddg = &*s.ddg;
+    e.ddg_rotation_seed = DdgRotationSeed(s.config.seed, round);
+  }
+  return e;
 }
 
 // ---------------------------------------------------------------------------
@@ -350,22 +494,26 @@ absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* work
     }
     if (name == "train") {
       const uint32_t round = cmd.header.at("round").get<uint32_t>();
-      std::vector<uint64_t> acc(num_params, 0);
+      const double clip = cmd.header.at("clip").get<double>();
+      const size_t length = s.EncodedLength();
+      FEDREC_ASSIGN_OR_RETURN(const FixedPointCodec codec, CodecForClip(s, clip));
+      const RoundEncoding encoding = RoundEncodingFor(s, round, codec, clip);
+      std::vector<uint64_t> acc(length, 0);
       WorkerRoundStats stats;
       if (!s.config.secagg.enabled) {
-        stats = worker->TrainRound(round, *s.codec, acc);
+        stats = worker->TrainRound(round, encoding, acc);
         Stopwatch sw;
         FEDREC_RETURN_IF_ERROR(AllreduceWords(comm, bits, acc));
         stats.seconds_allreduce = sw.ElapsedSeconds();
       } else if (s.config.secagg.scope == "worker") {
-        stats = worker->TrainRound(round, *s.codec, acc);
+        stats = worker->TrainRound(round, encoding, acc);
         Stopwatch sw;
         FEDREC_RETURN_IF_ERROR(
-            SecureSum(comm, s.config, round, {{.id = index, .words = &acc}}, num_params).status());
+            SecureSum(comm, s.config, round, {{.id = index, .words = &acc}}, length).status());
         stats.seconds_allreduce = sw.ElapsedSeconds();
       } else {
         std::vector<Worker::ClientUpload> uploads;
-        stats = worker->TrainRound(round, *s.codec, acc, &uploads);
+        stats = worker->TrainRound(round, encoding, acc, &uploads);
         std::vector<Participant> parts;
         for (const auto& u : uploads) {
           parts.push_back({.id = u.user,
@@ -373,7 +521,7 @@ absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* work
                            .drops_before_upload = u.dropped});
         }
         Stopwatch sw;
-        FEDREC_RETURN_IF_ERROR(SecureSum(comm, s.config, round, parts, num_params).status());
+        FEDREC_RETURN_IF_ERROR(SecureSum(comm, s.config, round, parts, length).status());
         stats.seconds_allreduce = sw.ElapsedSeconds();
       }
       FEDREC_RETURN_IF_ERROR(comm.Gather(stats.Serialize(), 0).status());
@@ -448,6 +596,9 @@ class Coordinator {
       FEDREC_ASSIGN_OR_RETURN(ledger_, privacy::PrivacyLedger::Create(*s_.dp));
       FEDREC_ASSIGN_OR_RETURN(noise_, privacy::GaussianNoise::Create(c_.privacy.noise_seed));
     }
+    if (s_.adaptive_clip) {
+      FEDREC_ASSIGN_OR_RETURN(clip_rule_, privacy::AdaptiveClip::Create(*s_.adaptive_clip));
+    }
     return absl::OkStatus();
   }
 
@@ -462,6 +613,16 @@ class Coordinator {
         WithContext(optimizer_->LoadState(ckpt.server_optimizer()), "checkpoint"));
     if (ledger_) {
       FEDREC_ASSIGN_OR_RETURN(ledger_, privacy::PrivacyLedger::FromProto(*s_.dp, ckpt.ledger()));
+    }
+    if (clip_rule_ && !ckpt.adaptive_clip_json().empty()) {
+      nlohmann::json state;
+      try {
+        state = nlohmann::json::parse(ckpt.adaptive_clip_json());
+      } catch (const std::exception& e) {
+        return absl::InvalidArgumentError(std::string("checkpoint: adaptive_clip_json: ") +
+                                          e.what());
+      }
+      FEDREC_ASSIGN_OR_RETURN(clip_rule_, privacy::AdaptiveClip::FromJson(state));
     }
     start_round_ = static_cast<uint32_t>(ckpt.round());
     best_round_ = ckpt.best_round();
@@ -545,13 +706,40 @@ class Coordinator {
                  s_.num_workers, s_.backend, s_.population.size(), cohort, f.server_optimizer,
                  f.server_lr);
     spdlog::info("aggregation: {}", s_.codec->Describe());
-    if (s_.dp) {
+    if (s_.ddg) {
+      const privacy::DdgParams& p = s_.ddg->params();
+      spdlog::info(
+          "privacy: distributed DP (discrete Gaussian, KLS21), central-equivalent sigma {:.4f}{}, "
+          "q {:.5f} (Poisson), delta {}, rdp accountant; each client adds noise of std {:.4g} "
+          "(= sigma C / sqrt({})) on a grid of {:.3g} in Z_2^{} over {} rotated coordinates",
+          s_.dp->noise_multiplier, c_.privacy.noise_multiplier == 0 ? " (calibrated)" : "",
+          s_.dp->sampling_rate, c_.privacy.delta, p.local_stddev, s_.min_noise_shares, p.gamma,
+          p.bits, s_.ddg->padded_dim());
+      spdlog::info(
+          "privacy: a round is released only with >= {} uploads (P(fewer) = {:.2g} per round); "
+          "P(any coordinate wraps) <= {:.2g} per round",
+          s_.min_noise_shares, s_.shortfall_probability,
+          static_cast<double>(s_.ddg->padded_dim()) * privacy::DdgWrapProbabilityPerCoordinate(p));
+    } else if (s_.dp) {
       spdlog::info(
           "privacy: central DP, sigma {:.4f}{}, q {:.5f} ({} sampling), delta {}, {} accountant, "
           "denominator {:.1f} (expected cohort)",
           s_.dp->noise_multiplier, c_.privacy.noise_multiplier == 0 ? " (calibrated)" : "",
           s_.dp->sampling_rate, f.clients_per_round > 0 ? "fixed-size" : "Poisson",
           c_.privacy.delta, c_.privacy.accountant, s_.expected_cohort);
+    }
+    if (s_.adaptive_clip) {
+      const privacy::AdaptiveClipConfig& a = *s_.adaptive_clip;
+      spdlog::info(
+          "clipping: adaptive (Andrew et al. 2021) from {} towards the {} quantile of update "
+          "norms, lr {}, count noise std {}{}",
+          a.initial_clip, a.target_quantile, a.learning_rate, a.count_stddev,
+          s_.dp ? fmt::format("; update noise multiplier {:.4f} so that update and count "
+                              "together cost sigma {:.4f}",
+                              s_.update_noise_multiplier, s_.dp->noise_multiplier)
+                : std::string(" (no DP: the count is exact)"));
+    }
+    if (s_.dp) {
       if (c_.privacy.noise_seed) {
         spdlog::warn(
             "privacy.noise_seed = {} PINS THE DP NOISE: it is reproducible and NOT secret. This "
@@ -569,15 +757,19 @@ class Coordinator {
     return comm_.Broadcast(&msg, 0);
   }
 
+  double CurrentClip() const { return clip_rule_ ? clip_rule_->clip() : c_.aggregation.clip_norm; }
+
   absl::StatusOr<nlohmann::json> TrainRound(uint32_t round) {
     PhaseSeconds t;
     Stopwatch round_sw;
     Stopwatch sw;
-    FEDREC_RETURN_IF_ERROR(Send({{"cmd", "train"}, {"round", round}},
+    const double clip = CurrentClip();
+    FEDREC_ASSIGN_OR_RETURN(const FixedPointCodec codec, CodecForClip(s_, clip));
+    FEDREC_RETURN_IF_ERROR(Send({{"cmd", "train"}, {"round", round}, {"clip", clip}},
                                 model_->global_params().Flat(), !workers_current_));
     t.broadcast = sw.ElapsedSeconds();
     workers_current_ = true;
-    std::vector<uint64_t> sum(model_->global_params().size(), 0);
+    std::vector<uint64_t> sum(s_.EncodedLength(), 0);
     std::optional<SecureRoundOutcome> secure;
     if (c_.secagg.enabled) {
       Stopwatch ssw;
@@ -611,25 +803,45 @@ class Coordinator {
     }
     if (ledger_) denominator = s_.expected_cohort;
     std::optional<double> epsilon;
+    std::string withheld;  // why the round released nothing
     if (secure && secure->aborted) {
       // Too few survivors: nothing is decoded, nothing released, nothing
       // spent (privacy/ledger.h); the model stays as it was.
-      spdlog::warn("round {}: secure aggregation aborted: {}", round, secure->abort_reason);
+      withheld = "secure aggregation aborted: " + secure->abort_reason;
+      spdlog::warn("round {}: {}", round, withheld);
+    } else if (s_.ddg && stats.uploaded < static_cast<uint64_t>(s_.min_noise_shares)) {
+      // Distributed DP: the sum holds fewer noise shares than the accounting
+      // assumes, so it is never decoded (probability <= shortfall_probability
+      // per round); like an abort it releases and spends nothing.
+      withheld = fmt::format("{} uploads < {} noise shares the release needs", stats.uploaded,
+                             s_.min_noise_shares);
+      spdlog::warn("round {}: not released: {}", round, withheld);
     } else if (ledger_ || (stats.uploaded > 0 && denominator > 0)) {
       // Under DP the round releases even when every client dropped: noise
       // only, and it spends budget.
-      std::vector<double> delta(sum.size());
-      for (size_t i = 0; i < sum.size(); ++i) delta[i] = s_.codec->Decode(sum[i]);
-      if (ledger_) {
-        FEDREC_RETURN_IF_ERROR(
-            noise_->Add(delta, s_.dp->noise_multiplier * c_.aggregation.clip_norm, round));
+      std::vector<double> delta;
+      if (s_.ddg) {
+        FEDREC_ASSIGN_OR_RETURN(delta, s_.ddg->Decode(sum, DdgRotationSeed(c_.seed, round)));
+      } else {
+        delta.resize(sum.size());
+        for (size_t i = 0; i < sum.size(); ++i) delta[i] = codec.Decode(sum[i]);
+      }
+      if (ledger_ && !s_.ddg) {
+        FEDREC_RETURN_IF_ERROR(noise_->Add(delta, s_.update_noise_multiplier * clip, round));
       }
       for (double& v : delta) v /= denominator;
       optimizer_->Step(delta, model_->global_params().Flat());
       workers_current_ = false;
       if (ledger_) {
-        FEDREC_RETURN_IF_ERROR(ledger_->Record(round, c_.aggregation.clip_norm, stats.sampled));
+        FEDREC_RETURN_IF_ERROR(ledger_->Record(round, clip, stats.sampled));
         epsilon = ledger_->RdpEpsilonNow();
+      }
+      if (clip_rule_) {
+        // The next round's clip, from this round's (noisy) unclipped count.
+        const auto unclipped = static_cast<int64_t>(stats.uploaded - stats.clipped);
+        const auto participants = static_cast<int64_t>(stats.uploaded);
+        FEDREC_RETURN_IF_ERROR(ledger_ ? clip_rule_->Update(unclipped, participants, *noise_, round)
+                                       : clip_rule_->UpdateWithNoise(unclipped, participants, 0.0));
       }
     }
     t.decode_update = sw.ElapsedSeconds();
@@ -657,6 +869,13 @@ class Coordinator {
         {"round_seconds", round_seconds},
         {"seconds", t.Json()}};
     if (epsilon) line["epsilon_rdp"] = *epsilon;
+    if (!withheld.empty()) line["withheld"] = withheld;
+    if (clip_rule_) {
+      line["clip_norm"] = clip;
+      if (std::isfinite(clip_rule_->last_fraction())) {
+        line["noisy_unclipped_fraction"] = clip_rule_->last_fraction();
+      }
+    }
     if (secure) {
       line["secagg"] = {{"participants", secure->stats.participants},
                         {"survivors", secure->stats.survivors},
@@ -759,6 +978,7 @@ class Coordinator {
             WriteFileAtomic(dir_.path() + "/privacy.json", ledger_->ToJson(spent).dump(2) + "\n"));
       }
     }
+    if (clip_rule_) ckpt.set_adaptive_clip_json(clip_rule_->ToJson().dump());
     ckpt.set_best_round(best_round_);
     for (const auto& [name, value] : best_valid_) {
       (*ckpt.mutable_best_valid_metrics())[name] = value;
@@ -811,6 +1031,10 @@ class Coordinator {
         {"interactions", s_.data.num_interactions()},
         {"last_round", last_round_}};
     if (!stop_reason_.empty()) summary["stopped_reason"] = stop_reason_;
+    if (clip_rule_) {
+      summary["adaptive_clip"] = clip_rule_->ToJson();
+      if (s_.dp) summary["adaptive_clip"]["update_noise_multiplier"] = s_.update_noise_multiplier;
+    }
     if (ledger_) {
       FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
       summary["privacy"] = {
@@ -824,6 +1048,21 @@ class Coordinator {
           {"epsilon", spent},
           {"released_rounds", ledger_->steps()},
           {"noise_seed_pinned", noise_->pinned()}};
+      if (s_.ddg) {
+        const privacy::DdgParams& p = s_.ddg->params();
+        summary["privacy"]["distributed"] = {
+            {"mechanism", "distributed discrete Gaussian (Kairouz, Liu, Steinke 2021)"},
+            {"local_stddev", p.local_stddev},
+            {"gamma", p.gamma},
+            {"bits", p.bits},
+            {"beta", p.beta},
+            {"dim", p.dim},
+            {"padded_dim", s_.ddg->padded_dim()},
+            {"min_noise_shares", s_.min_noise_shares},
+            {"shortfall_probability_per_round", s_.shortfall_probability},
+            {"wrap_probability_per_round", static_cast<double>(s_.ddg->padded_dim()) *
+                                               privacy::DdgWrapProbabilityPerCoordinate(p)}};
+      }
       if (noise_->pinned()) {
         summary["privacy"]["warning"] =
             "privacy.noise_seed pinned the DP noise: it is reproducible, NOT secret; this run "
@@ -855,6 +1094,7 @@ class Coordinator {
   PhaseSeconds totals_;
   std::optional<privacy::PrivacyLedger> ledger_;
   std::optional<privacy::GaussianNoise> noise_;
+  std::optional<privacy::AdaptiveClip> clip_rule_;
   std::string stop_reason_;
   uint32_t last_round_ = 0;
 
@@ -912,6 +1152,8 @@ uint32_t LocalRanksPerNode() {
 
 absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
                                                     const TrainRunOptions& run) {
+  // A Config built in code has not been through the parser's checks.
+  FEDREC_RETURN_IF_ERROR(ValidateConfig(config, "config"));
   const bool mpi = config.backend.comm == "mpi" || (config.backend.comm == "auto" &&
                                                     LaunchedUnderMpirun() && MpirunWorldSize() > 1);
   if (config.backend.comm == "nccl") {

@@ -439,7 +439,22 @@ std::vector<KeySpec> BuildRegistry() {
                       "OS CSPRNG).",
                       IntAtLeast(0)));
   r.push_back(MakeKey("privacy", "adaptive_clip", &C::privacy, &PrivacyConfig::adaptive_clip,
-                      "Adapt the clip norm to a quantile of update norms."));
+                      "Adapt the clip norm to a quantile of update norms (central mode; "
+                      "aggregation.clip_norm is the initial clip)."));
+  r.push_back(MakeKey("privacy", "clip_quantile", &C::privacy, &PrivacyConfig::clip_quantile,
+                      "Adaptive clipping: the quantile of update norms the clip tracks.",
+                      InInterval(0, false, 1, false)));
+  r.push_back(MakeKey("privacy", "clip_lr", &C::privacy, &PrivacyConfig::clip_lr,
+                      "Adaptive clipping: geometric learning rate of the clip norm.", Positive()));
+  r.push_back(MakeKey("privacy", "clip_count_stddev", &C::privacy,
+                      &PrivacyConfig::clip_count_stddev,
+                      "Adaptive clipping: noise std of the unclipped count (0: expected cohort "
+                      "/ 20).",
+                      NonNegative()));
+  r.push_back(MakeKey("privacy", "min_clients", &C::privacy, &PrivacyConfig::min_clients,
+                      "Distributed DP: clients whose noise a round must hold to be released "
+                      "(0: the cohort size reached with probability 1 - 1e-9).",
+                      IntAtLeast(0)));
   // [secagg]
   r.push_back(MakeKey("secagg", "enabled", &C::secagg, &SecaggConfig::enabled,
                       "Secure aggregation on or off (the result is bitwise the same)."));
@@ -686,6 +701,30 @@ absl::Status ValidateConfig(const Config& c, const std::string& where) {
     return InvalidInput(where,
                         "privacy.mode: 'distributed' needs secagg.enabled = true (the noise "
                         "shares are only private under secure aggregation)");
+  }
+  if (c.privacy.mode == "distributed") {
+    // The distributed discrete Gaussian's accounting (privacy/ddg.h) is for
+    // Poisson sampling under the RDP accountant, in a ring the DDG supports.
+    if (c.aggregation.bits != 32) {
+      return InvalidInput(where,
+                          "aggregation.bits: distributed DP sums in Z_2^32 (the discrete "
+                          "Gaussian's ring is at most 2^62); set aggregation.bits = 32");
+    }
+    if (c.federation.clients_per_round > 0) {
+      return InvalidInput(where,
+                          "federation.clients_per_round: distributed DP is accounted for Poisson "
+                          "sampling only; set federation.sampling_rate and clients_per_round = 0");
+    }
+    if (c.privacy.accountant != "rdp") {
+      return InvalidInput(where,
+                          "privacy.accountant: distributed DP is accounted by the RDP accountant "
+                          "(KLS21's bound is an RDP curve); set privacy.accountant = \"rdp\"");
+    }
+    if (c.privacy.adaptive_clip) {
+      return InvalidInput(where,
+                          "privacy.adaptive_clip: central mode only (the clipped count would need "
+                          "its own distributed noise)");
+    }
   }
   if (c.secagg.graph == "harary" && c.secagg.degree == 1) {
     return InvalidInput(where, "secagg.degree: must be 0 (auto) or >= 2 for a harary graph");

@@ -94,6 +94,10 @@ struct PrivacyConfig {
   std::string accountant = "rdp";        // rdp|pld
   std::optional<uint64_t> noise_seed;    // pins the DP noise (NOT private; stated in the log)
   bool adaptive_clip = false;            // adaptive clipping (quantile-based clip norm)
+  double clip_quantile = 0.5;            // adaptive clipping: target quantile of update norms
+  double clip_lr = 0.2;                  // adaptive clipping: geometric learning rate eta_C
+  double clip_count_stddev = 0.0;        // adaptive clipping: sigma_b; 0 = expected cohort / 20
+  int64_t min_clients = 0;               // distributed: noise shares a release needs; 0 = auto
   bool operator==(const PrivacyConfig&) const = default;
 };
 

@@ -123,6 +123,21 @@ absl::Status RdpAccountant::Compose(double q, double sigma, int64_t steps, Sampl
   return absl::OkStatus();
 }
 
+absl::Status RdpAccountant::ComposeRdp(std::span<const double> per_step, int64_t steps) {
+  FEDREC_RETURN_IF_ERROR(ValidateSteps(steps, "steps"));
+  if (per_step.size() != state_.orders.size()) {
+    return absl::InvalidArgumentError("privacy: rdp curve: length differs from the orders");
+  }
+  for (double r : per_step) {
+    if (!(r >= 0)) return InvalidInput("privacy: rdp curve", "values must be >= 0");
+  }
+  if (steps == 0) return absl::OkStatus();
+  for (size_t k = 0; k < per_step.size(); ++k) {
+    state_.rdp[k] += static_cast<double>(steps) * per_step[k];
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EpsilonAndOrder> RdpAccountant::Epsilon(double delta) const {
   return EpsilonFromRdp(state_.orders, state_.rdp, delta);
 }

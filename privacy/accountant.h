@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -51,6 +52,12 @@ class RdpAccountant {
   // sigma = 0), and a refused call composes nothing.
   absl::Status Compose(double q, double sigma, int64_t steps,
                        SamplingScheme scheme = SamplingScheme::kPoisson);
+
+  // Adds `steps` steps of any mechanism whose one-step RDP curve, at this
+  // accountant's orders, is `per_step` (e.g. the distributed discrete
+  // Gaussian, privacy/ddg.h). InvalidArgument when the lengths differ or a
+  // value is negative or NaN; steps = 0 spends nothing.
+  absl::Status ComposeRdp(std::span<const double> per_step, int64_t steps);
 
   // Smallest epsilon over the orders for `delta` in (0, 1), improved conversion.
   absl::StatusOr<EpsilonAndOrder> Epsilon(double delta) const;

@@ -363,4 +363,41 @@ absl::StatusOr<std::vector<double>> DdgPoissonSubsampledRdp(const DdgParams& p, 
   return rdp;
 }
 
+double BinomialLowerTail(int64_t population, double p, int64_t n) {
+  if (n <= 0) return 0.0;
+  if (n > population) return 1.0;
+  if (p <= 0) return 1.0;  // X = 0 < n
+  if (p >= 1) return 0.0;  // X = population >= n
+  const double N = static_cast<double>(population);
+  const double lp = std::log(p), lq = std::log1p(-p);
+  const double lgn = std::lgamma(N + 1);
+  // log-sum-exp over k = 0 .. n-1.
+  std::vector<double> terms(static_cast<size_t>(n));
+  double top = -std::numeric_limits<double>::infinity();
+  for (int64_t k = 0; k < n; ++k) {
+    const double kk = static_cast<double>(k);
+    const double t = lgn - std::lgamma(kk + 1) - std::lgamma(N - kk + 1) + kk * lp + (N - kk) * lq;
+    terms[static_cast<size_t>(k)] = t;
+    top = std::max(top, t);
+  }
+  double sum = 0;
+  for (double t : terms) sum += std::exp(t - top);
+  return std::min(1.0, std::exp(top) * sum);
+}
+
+int64_t MinimumNoiseShares(int64_t population, double p, double failure) {
+  // P(X < n) grows with n: the first n whose tail exceeds `failure`, minus one.
+  int64_t lo = 0, hi = population + 1;  // tail(lo) <= failure < tail(hi) (tail(N+1) = 1)
+  if (BinomialLowerTail(population, p, hi) <= failure) return hi;
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (BinomialLowerTail(population, p, mid) <= failure ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+double DdgStddevsFor(int64_t padded_dim, double failure) {
+  return std::sqrt(2.0 * std::log(2.0 * static_cast<double>(padded_dim) / failure));
+}
+
 }  // namespace fedrec::privacy

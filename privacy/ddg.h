@@ -140,6 +140,21 @@ absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const 
 // sum[i] = (sum[i] + x[i]) mod 2^bits (what secure aggregation computes).
 void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bits);
 
+// Planning a run (fedrec's distributed mode). The sum must hold at least n
+// clients' noise for DdgRdp(num_clients = n) to apply, but under Poisson
+// sampling (and dropouts) the number of uploading clients is random. The
+// coordinator therefore releases a round only when >= n clients uploaded.
+//
+// P(Binomial(population, p) < n), by summing the pmf in log space
+// (population >= 0, p in [0, 1], n >= 0).
+double BinomialLowerTail(int64_t population, double p, int64_t n);
+// The largest n >= 0 with P(Binomial(population, p) < n) <= failure: the
+// noise shares a round can count on except with probability `failure`.
+int64_t MinimumNoiseShares(int64_t population, double p, double failure);
+// k for ChooseDdgGamma such that D * 2 exp(-k^2 / 2) <= failure (the bound on
+// any coordinate of the padded dimension D wrapping; failure in (0, 1)).
+double DdgStddevsFor(int64_t padded_dim, double failure);
+
 // The mechanism for one set of parameters. Immutable; thread-safe to share
 // (each thread brings its own URBG).
 class DdgMechanism {

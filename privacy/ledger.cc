@@ -18,6 +18,17 @@ absl::StatusOr<PrivacyLedger> PrivacyLedger::Create(const LedgerOptions& o) {
         "(federation.clients_per_round > 0) is accounted by privacy.accountant = \"rdp\" "
         "(sampling without replacement)");
   }
+  if (!o.round_rdp.empty()) {
+    if (o.accountant != "rdp" || o.scheme != SamplingScheme::kPoisson) {
+      return absl::FailedPreconditionError(
+          "privacy: the distributed discrete Gaussian is accounted by the RDP accountant under "
+          "Poisson sampling only (privacy.accountant = \"rdp\", federation.clients_per_round = "
+          "0)");
+    }
+    if (o.round_rdp.size() != DefaultRdpOrders().size()) {
+      return absl::InvalidArgumentError("privacy: round_rdp: not on the default orders");
+    }
+  }
   PrivacyLedger ledger(o, RdpAccountant(AdjacencyFor(o.scheme)));
   // Validates (q, sigma, delta) once, so Record() cannot fail on them later.
   FEDREC_RETURN_IF_ERROR(ledger.EpsilonAfter(1).status());
@@ -43,8 +54,12 @@ absl::StatusOr<PrivacyLedger> PrivacyLedger::FromProto(const LedgerOptions& o,
 }
 
 absl::Status PrivacyLedger::Record(uint64_t round, double clip_norm, uint64_t cohort_size) {
-  FEDREC_RETURN_IF_ERROR(
-      rdp_.Compose(options_.sampling_rate, options_.noise_multiplier, 1, options_.scheme));
+  if (options_.round_rdp.empty()) {
+    FEDREC_RETURN_IF_ERROR(
+        rdp_.Compose(options_.sampling_rate, options_.noise_multiplier, 1, options_.scheme));
+  } else {
+    FEDREC_RETURN_IF_ERROR(rdp_.ComposeRdp(options_.round_rdp, 1));
+  }
   FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e, rdp_.Epsilon(options_.delta));
   rdp_epsilon_ = e.epsilon;
   proto::LedgerEntry entry;
@@ -70,6 +85,12 @@ absl::StatusOr<double> PrivacyLedger::EpsilonNow() const {
 
 absl::StatusOr<double> PrivacyLedger::EpsilonAfter(uint64_t steps) const {
   if (steps == 0) return 0.0;
+  if (!options_.round_rdp.empty()) {
+    RdpAccountant total(AdjacencyFor(options_.scheme));
+    FEDREC_RETURN_IF_ERROR(total.ComposeRdp(options_.round_rdp, static_cast<int64_t>(steps)));
+    FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e, total.Epsilon(options_.delta));
+    return e.epsilon;
+  }
   if (options_.accountant == "pld") {
     const MechanismRun run{.q = options_.sampling_rate,
                            .sigma = options_.noise_multiplier,
@@ -137,6 +158,9 @@ nlohmann::json PrivacyLedger::ToJson(double epsilon_spent) const {
   return {
       {"accountant", options_.accountant},
       {"mode", options_.mode},
+      {"mechanism", options_.round_rdp.empty()
+                        ? "subsampled_gaussian"
+                        : "poisson_subsampled_distributed_discrete_gaussian"},
       {"sampling", options_.scheme == SamplingScheme::kPoisson ? "poisson" : "fixed_size"},
       {"adjacency", options_.scheme == SamplingScheme::kPoisson ? "add_remove_one" : "replace_one"},
       {"noise_multiplier", options_.noise_multiplier},

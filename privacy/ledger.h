@@ -16,6 +16,10 @@
 // the coordinator never decodes it, and every later release is a function of
 // the released aggregates only.
 //
+// In distributed-DP mode a round is one step of the Poisson-subsampled
+// distributed discrete Gaussian instead: its RDP curve (LedgerOptions::
+// round_rdp) is fixed for the run and composes the same way.
+//
 // Budget: with constant (q, sigma), epsilon grows with the number of
 // released rounds T; MaxRounds() is the largest T within the target, found
 // once (binary search with the configured accountant), and the coordinator
@@ -47,6 +51,11 @@ struct LedgerOptions {
   double delta = 1e-5;
   std::optional<double> target_epsilon;
   bool noise_seed_pinned = false;
+  // Distributed DP: the RDP curve of ONE released round at DefaultRdpOrders()
+  // (DdgPoissonSubsampledRdp, privacy/ddg.h), composed instead of the
+  // subsampled Gaussian's; noise_multiplier is then the central-equivalent
+  // multiplier, for the record. RDP accountant and Poisson sampling only.
+  std::vector<double> round_rdp;
 };
 
 class PrivacyLedger {

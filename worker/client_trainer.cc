@@ -19,7 +19,12 @@ absl::StatusOr<std::unique_ptr<ClientTrainer>> ClientTrainer::Create(
   t->grads_ = t->model_->NewGlobalGradients();
   t->delta_ = t->model_->NewGlobalGradients();
   if (t->model_->local_params() != nullptr) t->local_grads_ = t->model_->NewLocalGradients();
+  FEDREC_ASSIGN_OR_RETURN(t->secure_urbg_, SecureUrbg::Create());
   return t;
+}
+
+uint64_t DdgRotationSeed(uint64_t seed, uint32_t round) {
+  return RandomStream({.seed = seed, .purpose = "ddg_rotation", .round = round}).NextU64();
 }
 
 void ClientTrainer::SetGlobal(const ParameterStore& global) {
@@ -66,7 +71,7 @@ void ClientTrainer::RestoreTouched(const ParameterStore& global) {
 
 ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t round,
                                             const ParameterStore& global, ParameterStore* local,
-                                            const FixedPointCodec& codec,
+                                            const RoundEncoding& encoding,
                                             std::span<uint64_t> accumulator) {
   ClientOutcome out;
   Stopwatch sw;
@@ -120,14 +125,15 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
   Stopwatch esw;
 
   out.update_norm = std::sqrt(delta_.SquaredNorm());
+  const double clip_norm = encoding.clip_norm.value_or(options_.clip_norm);
   double factor = 1.0;
   // A diverged client (inf/NaN in its delta) contributes nothing: encoding it
   // would put garbage into everyone's sum. Counted as clipped.
   const bool diverged = !std::isfinite(out.update_norm);
   if (diverged) {
     out.clipped = true;
-  } else if (out.update_norm > options_.clip_norm) {
-    factor = options_.clip_norm / out.update_norm;
+  } else if (out.update_norm > clip_norm) {
+    factor = clip_norm / out.update_norm;
     out.clipped = true;
   }
   if (options_.weight_by_examples) {
@@ -135,6 +141,15 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
                  static_cast<double>(options_.weight_cap);
     factor *= out.weight;
   }
+  if (encoding.ddg != nullptr) {
+    // A diverged client still adds its noise share (with a zero update): the
+    // release counts on every uploading client's noise.
+    out.status = EncodeDistributed(user, round, diverged ? 0.0 : factor, encoding, accumulator);
+    RestoreTouched(global);
+    out.seconds_encode = esw.ElapsedSeconds();
+    return out;
+  }
+  const FixedPointCodec& codec = *encoding.codec;
   // Encode in layout order, sparse rows ascending: the rounding stream's
   // draws are a function of the client alone.
   FastStream rng({.seed = options_.seed, .purpose = "encode", .round = round, .client = user.user});
@@ -158,6 +173,43 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
   RestoreTouched(global);
   out.seconds_encode = esw.ElapsedSeconds();
   return out;
+}
+
+absl::Status ClientTrainer::EncodeDistributed(const UserSequence& user, uint32_t round,
+                                              double factor, const RoundEncoding& encoding,
+                                              std::span<uint64_t> accumulator) {
+  const privacy::DdgMechanism& ddg = *encoding.ddg;
+  const ParameterStore& work = model_->global_params();
+  dense_.assign(work.size(), 0.0);
+  const auto& layout = work.layout();
+  for (size_t k = 0; k < work.num_tensors(); ++k) {
+    const ConstTensorView d = std::as_const(delta_).values().ViewAt(k);
+    double* out = dense_.data() + layout[k].offset;
+    if (delta_.IsSparse(k)) {
+      for (uint32_t r : delta_.TouchedRows(k)) {
+        const size_t base = static_cast<size_t>(r) * d.cols;
+        for (size_t c = 0; c < d.cols; ++c) out[base + c] = factor * d.data[base + c];
+      }
+    } else {
+      for (size_t i = 0; i < d.size(); ++i) out[i] = factor * d.data[i];
+    }
+  }
+  absl::StatusOr<std::vector<uint64_t>> words;
+  if (options_.noise_seed) {
+    privacy::PhiloxUrbg g(
+        {.seed = *options_.noise_seed, .purpose = "ddg", .round = round, .client = user.user});
+    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, g);
+  } else {
+    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, secure_urbg_);
+  }
+  if (!words.ok()) {
+    return WithContext(words.status(), "client " + std::to_string(user.user));
+  }
+  if (accumulator.size() != words->size()) {
+    return absl::InternalError("distributed DP: accumulator is not the padded dimension");
+  }
+  privacy::DdgAccumulate(accumulator, *words, ddg.params().bits);
+  return absl::OkStatus();
 }
 
 }  // namespace fedrec

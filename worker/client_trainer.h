@@ -24,11 +24,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "aggregation/fixed_point.h"
+#include "core/csprng.h"
 #include "core/status.h"
 #include "models/model.h"
+#include "privacy/ddg.h"
 #include "proto/fedrec.pb.h"
 
 namespace fedrec {
@@ -40,7 +43,33 @@ struct ClientTrainingOptions {
   double clip_norm = 1.0;
   bool weight_by_examples = false;
   uint64_t weight_cap = 200;  // examples at which a client's weight reaches 1
+  // Distributed DP: pins the discrete Gaussian's rounding and noise to the
+  // Philox stream (noise_seed, "ddg", round, user) (NOT private); unset, they
+  // come from the OS CSPRNG.
+  std::optional<uint64_t> noise_seed = {};
 };
+
+// How one round's updates are clipped and encoded; the same for every
+// client of the round.
+struct RoundEncoding {
+  // Fixed point at the options' clip norm (no DP, central DP). Implicit so a
+  // codec reads as "the plain encoding".
+  RoundEncoding(const FixedPointCodec& c) : codec(&c) {}  // NOLINT(google-explicit-constructor)
+
+  const FixedPointCodec* codec;
+  // Adaptive clipping: this round's clip norm instead of the options'.
+  std::optional<double> clip_norm = {};
+  // Distributed DP (privacy.mode = "distributed"): the clipped, weighted
+  // update goes through the distributed discrete Gaussian (privacy/ddg.h:
+  // rotation, conditional rounding, the client's own noise) into
+  // ddg->padded_dim() words mod 2^bits, added into the accumulator mod 2^bits,
+  // instead of through the codec. The rotation is the round's, shared by all.
+  const privacy::DdgMechanism* ddg = nullptr;
+  uint64_t ddg_rotation_seed = 0;
+};
+
+// The round's public rotation seed (Philox stream (seed, "ddg_rotation", round)).
+uint64_t DdgRotationSeed(uint64_t seed, uint32_t round);
 
 struct ClientOutcome {
   LossSum loss;            // of the client's last local step
@@ -49,6 +78,7 @@ struct ClientOutcome {
   double weight = 1;  // the weight the encoded update carries, in (0, 1]
   double seconds_train = 0;
   double seconds_encode = 0;
+  absl::Status status;  // not OK: the encoding failed (distributed DP only)
 };
 
 class ClientTrainer {
@@ -63,17 +93,20 @@ class ClientTrainer {
   void SetGlobal(const ParameterStore& global);
 
   // Trains `user`, then adds its encoded, clipped, weighted update into
-  // `accumulator` (global-parameter layout, words mod 2^codec.bits()).
+  // `accumulator` (global-parameter layout, words mod 2^codec.bits(); with
+  // distributed DP, the DDG's padded rotated layout).
   // `global` must be what SetGlobal() was given; `local` is the worker's
   // local-parameter store (nullptr for models without one).
   ClientOutcome TrainAndEncode(const UserSequence& user, uint32_t round,
                                const ParameterStore& global, ParameterStore* local,
-                               const FixedPointCodec& codec, std::span<uint64_t> accumulator);
+                               const RoundEncoding& encoding, std::span<uint64_t> accumulator);
 
  private:
   ClientTrainer() = default;
   void SgdStep(const Gradients& grads, float lr, ParameterStore* params, bool track);
   void RestoreTouched(const ParameterStore& global);
+  absl::Status EncodeDistributed(const UserSequence& user, uint32_t round, double factor,
+                                 const RoundEncoding& encoding, std::span<uint64_t> accumulator);
 
   ClientTrainingOptions options_;
   std::unique_ptr<Model> model_;
@@ -81,6 +114,8 @@ class ClientTrainer {
   Gradients grads_, local_grads_;
   Gradients delta_;  // marks the union of touched rows; holds local - global
   std::vector<uint32_t> sorted_rows_;
+  std::vector<double> dense_;  // distributed DP: the flat update
+  SecureUrbg secure_urbg_;     // distributed DP: rounding and noise
 };
 
 }  // namespace fedrec

@@ -94,7 +94,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   return w;
 }
 
-WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec,
+WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encoding,
                                     std::span<uint64_t> accumulator,
                                     std::vector<ClientUpload>* uploads) {
   WorkerRoundStats stats;
@@ -142,7 +142,9 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const FixedPointCodec& codec
         own.assign(accumulator.size(), 0);
         target = own;
       }
-      const ClientOutcome out = trainer.TrainAndEncode(seq, round, global_, local(), codec, target);
+      const ClientOutcome out =
+          trainer.TrainAndEncode(seq, round, global_, local(), encoding, target);
+      if (!out.status.ok() && s.error.empty()) s.error = out.status.ToString();
       ++s.uploaded;
       s.clipped += out.clipped ? 1 : 0;
       s.examples += out.loss.examples;

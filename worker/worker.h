@@ -78,12 +78,12 @@ class Worker {
   };
 
   // Trains this worker's clients of round `round` from global() and adds
-  // their encodings into `accumulator` (size = global().size(), zeroed by the
-  // caller), or, when `uploads` is given, leaves each client's encoding in
-  // its own vector there (every sampled client, dropped ones included, in
-  // ascending user order) and the accumulator untouched. Never fails: a
-  // failure is reported in the stats' `error`.
-  WorkerRoundStats TrainRound(uint32_t round, const FixedPointCodec& codec,
+  // their encodings into `accumulator` (size = global().size(), or the DDG's
+  // padded dimension under distributed DP; zeroed by the caller), or, when `uploads` is given,
+  // leaves each client's encoding in its own vector there (every sampled client, dropped ones
+  // included, in ascending user order) and the accumulator untouched. Never fails: a failure is
+  // reported in the stats' `error`.
+  WorkerRoundStats TrainRound(uint32_t round, const RoundEncoding& encoding,
                               std::span<uint64_t> accumulator,
                               std::vector<ClientUpload>* uploads = nullptr);
 

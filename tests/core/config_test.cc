@@ -215,7 +215,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 60u);
+  EXPECT_EQ(ConfigKeyNames().size(), 64u);
 }
 
 }  // namespace

@@ -408,3 +408,59 @@ TEST(DdgAccounting, ReproducesThePublishedEmnistLikeComparison) {
 
 }  // namespace
 }  // namespace fedrec::privacy
+
+namespace fedrec::privacy {
+namespace {
+
+// P(X < n) by the plain product formula, for small populations.
+double BruteLowerTail(int64_t population, double p, int64_t n) {
+  double total = 0;
+  for (int64_t k = 0; k < std::min(n, population + 1); ++k) {
+    double c = 1;
+    for (int64_t i = 0; i < k; ++i) c = c * static_cast<double>(population - i) / (i + 1);
+    total += c * std::pow(p, k) * std::pow(1 - p, population - k);
+  }
+  return total;
+}
+
+TEST(DdgPlanning, BinomialLowerTailMatchesTheDirectSum) {
+  for (int64_t population : {1, 7, 30, 120}) {
+    for (double p : {0.01, 0.2, 0.5, 0.93}) {
+      for (int64_t n = 0; n <= population + 1; ++n) {
+        const double want = BruteLowerTail(population, p, n);
+        EXPECT_NEAR(BinomialLowerTail(population, p, n), want, 1e-12 + 1e-9 * want)
+            << population << " " << p << " " << n;
+      }
+    }
+  }
+  EXPECT_EQ(BinomialLowerTail(10, 0.0, 1), 1.0);
+  EXPECT_EQ(BinomialLowerTail(10, 1.0, 10), 0.0);
+}
+
+TEST(DdgPlanning, MinimumNoiseSharesIsTheLargestCountWithinTheFailureBound) {
+  for (auto [population, p] :
+       {std::pair<int64_t, double>{120, 0.2}, {943, 0.106}, {96124, 0.01}, {50, 0.99}}) {
+    for (double failure : {1e-3, 1e-9}) {
+      const int64_t n = MinimumNoiseShares(population, p, failure);
+      EXPECT_LE(BinomialLowerTail(population, p, n), failure);
+      EXPECT_GT(BinomialLowerTail(population, p, n + 1), failure);
+      EXPECT_LT(static_cast<double>(n), p * static_cast<double>(population));
+    }
+  }
+  // 943 clients at q = 0.106 (ML-100K): about 100 expected, and P(X < n) <=
+  // 1e-9 a bit under six standard deviations (9.5) below.
+  const int64_t n = MinimumNoiseShares(943, 0.106, 1e-9);
+  EXPECT_GE(n, 40);
+  EXPECT_LE(n, 55);
+  EXPECT_EQ(MinimumNoiseShares(10, 0.0, 1e-9), 0);
+}
+
+TEST(DdgPlanning, StddevsBoundTheWrapProbability) {
+  for (int64_t d : {1, 1024, 1 << 20}) {
+    const double k = DdgStddevsFor(d, 1e-9);
+    EXPECT_NEAR(static_cast<double>(d) * 2 * std::exp(-k * k / 2), 1e-9, 1e-15);
+  }
+}
+
+}  // namespace
+}  // namespace fedrec::privacy
