@@ -127,9 +127,6 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
     return absl::InvalidArgumentError(
         "sweep: federation.mode must be \"federated\" (the privacy unit is the client)");
   }
-  if (base.privacy.mode == "distributed") {
-    return absl::UnimplementedError("sweep: privacy.mode = \"distributed\" is not wired yet");
-  }
   if (options.epsilons.empty()) return absl::InvalidArgumentError("sweep: no --epsilons");
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -144,7 +141,8 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
       c.privacy.mode = "none";
       c.privacy.target_epsilon.reset();
     } else {
-      c.privacy.mode = "central";
+      // Central unless the config asks for distributed DP (clients' noise).
+      c.privacy.mode = base.privacy.mode == "distributed" ? "distributed" : "central";
       c.privacy.noise_multiplier = 0;  // calibrate to the target
       c.privacy.target_epsilon = eps;
     }

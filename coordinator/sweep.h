@@ -3,8 +3,9 @@
 //
 // For each target epsilon, in the order given: calibrate sigma so that
 // federation.rounds rounds spend at most that epsilon (privacy.mode =
-// "central", privacy.noise_multiplier = 0, privacy.target_epsilon = e; "inf"
-// trains without noise), train into DIR/eps-<e>/, and read the test metrics
+// "central", or "distributed" when the config says so; privacy.
+// noise_multiplier = 0, privacy.target_epsilon = e; "inf" trains without
+// noise), train into DIR/eps-<e>/, and read the test metrics
 // of the best-on-validation model from its summary. After every point,
 // DIR/sweep.csv (epsilon, epsilon_spent, sigma, rounds, HR@K, NDCG@K, full
 // HR@K / NDCG@K, wall seconds) and DIR/sweep.svg (utility against epsilon)

@@ -439,7 +439,7 @@ std::vector<KeySpec> BuildRegistry() {
                       "OS CSPRNG).",
                       IntAtLeast(0)));
   r.push_back(MakeKey("privacy", "adaptive_clip", &C::privacy, &PrivacyConfig::adaptive_clip,
-                      "Adapt the clip norm to a quantile of update norms (central mode; "
+                      "Adapt the clip norm to a quantile of update norms (no DP or central DP; "
                       "aggregation.clip_norm is the initial clip)."));
   r.push_back(MakeKey("privacy", "clip_quantile", &C::privacy, &PrivacyConfig::clip_quantile,
                       "Adaptive clipping: the quantile of update norms the clip tracks.",

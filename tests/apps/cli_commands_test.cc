@@ -179,6 +179,31 @@ TEST_F(CliCommands, SweepRefusesBadEpsilonsAndRunsAResumableCurve) {
   EXPECT_EQ(std::filesystem::last_write_time(out + "/eps-1/summary.json"), mtime);
 }
 
+TEST_F(CliCommands, SweepKeepsDistributedDp) {
+  const std::string data = (dir_.path() / "s.txt").string();
+  ASSERT_EQ(
+      RunFedrec("data synth --users 300 --items 80 --seed 2 --out '" + data + "'", dir_.path())
+          .exit_code,
+      0);
+  const std::string config =
+      dir_.File("ddg.toml", "seed = 1\n[data]\npath = '" + data +
+                                "'\nmax_len = 20\n[model]\ntype = 'gru4rec'\ndim = 8\n"
+                                "blocks = 1\n[federation]\nrounds = 4\nsampling_rate = 0.2\n"
+                                "[secagg]\nenabled = true\n[privacy]\nmode = 'distributed'\n"
+                                "target_epsilon = 1\nnoise_seed = 3\n[eval]\nevery = 2\n");
+  const std::string out = (dir_.path() / "ddg").string();
+  const CliResult r = RunFedrec(
+      "--log-level off sweep --config '" + config + "' --epsilons 2,inf --out '" + out + "'",
+      dir_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_LE(rows[0]["epsilon_spent"].get<double>(), 2.0);
+  EXPECT_GT(rows[0]["epsilon_spent"].get<double>(), 1.99);
+  const auto summary = nlohmann::json::parse(Slurp(out + "/eps-2/summary.json"));
+  EXPECT_EQ(summary["privacy"]["mode"], "distributed");
+}
+
 // DP-SGD on MNIST (TF Privacy tutorial): q = 256/60000, sigma = 1.1, 14063
 // steps, delta = 1e-5 -> epsilon 2.5967 at order 8.1 (Google dp_accounting
 // 0.6.0, RdpAccountant, default orders, improved conversion).
