@@ -74,6 +74,12 @@ struct FederationSetup {
   std::optional<privacy::AdaptiveClipConfig> adaptive_clip;
   double update_noise_multiplier = 0;
 
+  // Distributed DP: the bound on P(some coordinate of a round's sum wraps).
+  double WrapProbability() const {
+    return std::min(1.0, static_cast<double>(ddg->padded_dim()) *
+                             privacy::DdgWrapProbabilityPerCoordinate(ddg->params()));
+  }
+
   // Words each client's encoding (and the round's sum) has.
   size_t EncodedLength() const {
     return ddg ? static_cast<size_t>(ddg->padded_dim()) : initial->global_params().size();
@@ -87,7 +93,12 @@ struct FederationSetup {
 };
 
 // A shortfall of noise shares (or a coordinate wrapping mod 2^b) in a round
-// may happen with at most this probability; a shortfall aborts the round.
+// may happen with at most this probability; a shortfall withholds the round.
+// Withholding is decided on the upload count, so the run's real guarantee is
+// that of a run that always has n shares, up to a total-variation slack of
+// p per released round: delta grows by T p (1 + e^epsilon) (reported as
+// delta_shortfall). With a target, p is lowered so that this stays below
+// delta / 100.
 constexpr double kDdgFailure = 1e-9;
 
 // privacy.mode = "distributed": the distributed discrete Gaussian of KLS21
@@ -101,15 +112,20 @@ absl::Status ResolveDistributed(FederationSetup* s, privacy::LedgerOptions* o) {
   const int64_t population = static_cast<int64_t>(s->population.size());
   const double q = c.federation.sampling_rate;
   const double participation = q * (1.0 - c.federation.dropout_rate);
+  double failure = kDdgFailure;
+  if (c.privacy.target_epsilon && std::isfinite(*c.privacy.target_epsilon)) {
+    failure = std::min(failure, o->delta / (100.0 * static_cast<double>(c.federation.rounds) *
+                                            (1.0 + std::exp(*c.privacy.target_epsilon))));
+  }
   s->min_noise_shares = c.privacy.min_clients > 0
                             ? c.privacy.min_clients
-                            : privacy::MinimumNoiseShares(population, participation, kDdgFailure);
+                            : privacy::MinimumNoiseShares(population, participation, failure);
   if (s->min_noise_shares < 1) {
     return absl::InvalidArgumentError(fmt::format(
         "privacy.mode: 'distributed' needs clients whose noise adds up, but with {} clients, q "
         "{} and dropout rate {} a round cannot count on even one upload (P >= 1 - {}); raise "
         "federation.sampling_rate or set privacy.min_clients",
-        population, q, c.federation.dropout_rate, kDdgFailure));
+        population, q, c.federation.dropout_rate, failure));
   }
   s->shortfall_probability =
       privacy::BinomialLowerTail(population, participation, s->min_noise_shares);
@@ -718,8 +734,7 @@ class Coordinator {
       spdlog::info(
           "privacy: a round is released only with >= {} uploads (P(fewer) = {:.2g} per round); "
           "P(any coordinate wraps) <= {:.2g} per round",
-          s_.min_noise_shares, s_.shortfall_probability,
-          static_cast<double>(s_.ddg->padded_dim()) * privacy::DdgWrapProbabilityPerCoordinate(p));
+          s_.min_noise_shares, s_.shortfall_probability, s_.WrapProbability());
     } else if (s_.dp) {
       spdlog::info(
           "privacy: central DP, sigma {:.4f}{}, q {:.5f} ({} sampling), delta {}, {} accountant, "
@@ -1060,8 +1075,9 @@ class Coordinator {
             {"padded_dim", s_.ddg->padded_dim()},
             {"min_noise_shares", s_.min_noise_shares},
             {"shortfall_probability_per_round", s_.shortfall_probability},
-            {"wrap_probability_per_round", static_cast<double>(s_.ddg->padded_dim()) *
-                                               privacy::DdgWrapProbabilityPerCoordinate(p)}};
+            {"delta_shortfall", static_cast<double>(ledger_->steps()) * s_.shortfall_probability *
+                                    (1.0 + std::exp(spent))},
+            {"wrap_probability_per_round", s_.WrapProbability()}};
       }
       if (noise_->pinned()) {
         summary["privacy"]["warning"] =

@@ -347,6 +347,9 @@ Config DistributedConfig(Config c) {
   c.privacy.noise_multiplier = 0.8;
   c.privacy.delta = 1e-5;
   c.privacy.noise_seed = 77;  // pins each client's rounding and noise
+  // 98 clients at q 0.2 cannot promise many shares at the automatic 1e-9 (let
+  // alone with a target); the pinned cohorts of these tests all reach 3.
+  c.privacy.min_clients = 3;
   c.secagg.enabled = true;
   c.federation.rounds = 4;
   c.federation.sampling_rate = 0.2;
@@ -489,6 +492,27 @@ TEST_F(FederatedTrainerTest, DistributedRoundsShortOfNoiseSharesAreWithheld) {
   zero.federation.rounds = 3;
   zero.federation.sampling_rate = 1e-9;
   EXPECT_EQ(Train(zero, "untouched")["model_sha256"], s["model_sha256"]);
+}
+
+TEST_F(FederatedTrainerTest, DistributedNoiseSharesDefaultToWhatSamplingGuarantees) {
+  Config c = DistributedConfig(MakeConfig("sasrec"));
+  c.federation.rounds = 2;
+  c.privacy.min_clients = 0;  // automatic: P(fewer uploads) <= 1e-9 per round
+  const auto s = Train(c, "auto");
+  const auto& d = s["privacy"]["distributed"];
+  const int64_t population = s["clients"];
+  EXPECT_EQ(d["min_noise_shares"].get<int64_t>(),
+            privacy::MinimumNoiseShares(population, 0.2, 1e-9));
+  EXPECT_LE(d["shortfall_probability_per_round"].get<double>(), 1e-9);
+  EXPECT_GE(d["delta_shortfall"].get<double>(), 0.0);
+  // With a target the slack T p (1 + e^eps) must stay below delta / 100: a
+  // federation this small cannot promise even one share.
+  c.privacy.noise_multiplier = 0;
+  c.privacy.target_epsilon = 4;
+  c.federation.rounds = 50;  // p <= 1e-5 / (100 * 50 * (1 + e^4)) = 3.6e-11 < P(X < 1)
+  auto refused = RunFederatedTraining(c, {.out_dir = (dir_ / "auto_t").string(), .quiet = true});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(std::string(refused.status().message()).find("min_clients"), std::string::npos);
 }
 
 TEST_F(FederatedTrainerTest, DistributedRefusesWhatItCannotAccount) {
