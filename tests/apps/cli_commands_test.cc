@@ -139,27 +139,41 @@ TEST_F(CliCommands, TrainThenEvalCheckpointThenRecommend) {
   EXPECT_THAT(again.err, HasSubstr("not empty"));
 }
 
+// A small synthetic dataset and a GRU4Rec sweep config over it; `extra` is
+// appended (TOML sections).
+std::string SweepConfig(const TempDir& dir, const std::string& name, const std::string& extra) {
+  const std::string data = (dir.path() / "s.txt").string();
+  if (!std::filesystem::exists(data)) {
+    EXPECT_EQ(
+        RunFedrec("data synth --users 300 --items 80 --seed 2 --out '" + data + "'", dir.path())
+            .exit_code,
+        0);
+  }
+  return dir.File(name, "seed = 1\n[data]\npath = '" + data +
+                            "'\nmax_len = 20\n[model]\ntype = 'gru4rec'\ndim = 8\nblocks = 1\n" +
+                            extra);
+}
+
+// Runs `fedrec sweep` and returns its JSON rows (empty on failure).
+nlohmann::json Sweep(const TempDir& dir, const std::string& config, const std::string& epsilons,
+                     const std::string& out) {
+  const CliResult r = RunFedrec("--log-level off sweep --config '" + config + "' --epsilons " +
+                                    epsilons + " --out '" + out + "'",
+                                dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::array();
+}
+
 TEST_F(CliCommands, SweepRefusesBadEpsilonsAndRunsAResumableCurve) {
   const CliResult bad = RunFedrec("sweep --config x.toml --epsilons 1,-2 --out d", dir_.path());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("--epsilons"));
-  const std::string data = (dir_.path() / "s.txt").string();
-  ASSERT_EQ(
-      RunFedrec("data synth --users 300 --items 80 --seed 2 --out '" + data + "'", dir_.path())
-          .exit_code,
-      0);
-  const std::string config =
-      dir_.File("sweep.toml", "seed = 1\n[data]\npath = '" + data +
-                                  "'\nmax_len = 20\n[model]\ntype = 'gru4rec'\ndim = 8\n"
-                                  "blocks = 1\n[federation]\nrounds = 6\nsampling_rate = 0.2\n"
-                                  "server_optimizer = 'fedadam'\nserver_lr = 0.05\n"
-                                  "[privacy]\nnoise_seed = 3\n[eval]\nevery = 3\n");
+  const std::string config = SweepConfig(dir_, "sweep.toml",
+                                         "[federation]\nrounds = 6\nsampling_rate = 0.2\n"
+                                         "server_optimizer = 'fedadam'\nserver_lr = 0.05\n"
+                                         "[privacy]\nnoise_seed = 3\n[eval]\nevery = 3\n");
   const std::string out = (dir_.path() / "sw").string();
-  const CliResult r = RunFedrec(
-      "--log-level off sweep --config '" + config + "' --epsilons 1,8,inf --out '" + out + "'",
-      dir_.path());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto rows = nlohmann::json::parse(r.out);
+  const auto rows = Sweep(dir_, config, "1,8,inf", out);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_LE(rows[0]["epsilon_spent"].get<double>(), 1.0);
   EXPECT_GT(rows[0]["sigma"].get<double>(),
@@ -171,32 +185,18 @@ TEST_F(CliCommands, SweepRefusesBadEpsilonsAndRunsAResumableCurve) {
   EXPECT_THAT(Slurp(out + "/sweep.svg"), HasSubstr("<svg"));
   // Resumable: finished points are reused, not rerun.
   const auto mtime = std::filesystem::last_write_time(out + "/eps-1/summary.json");
-  const CliResult again = RunFedrec(
-      "--log-level off sweep --config '" + config + "' --epsilons 1,8,inf --out '" + out + "'",
-      dir_.path());
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(nlohmann::json::parse(again.out), rows);
+  EXPECT_EQ(Sweep(dir_, config, "1,8,inf", out), rows);
   EXPECT_EQ(std::filesystem::last_write_time(out + "/eps-1/summary.json"), mtime);
 }
 
 TEST_F(CliCommands, SweepKeepsDistributedDp) {
-  const std::string data = (dir_.path() / "s.txt").string();
-  ASSERT_EQ(
-      RunFedrec("data synth --users 300 --items 80 --seed 2 --out '" + data + "'", dir_.path())
-          .exit_code,
-      0);
   const std::string config =
-      dir_.File("ddg.toml", "seed = 1\n[data]\npath = '" + data +
-                                "'\nmax_len = 20\n[model]\ntype = 'gru4rec'\ndim = 8\n"
-                                "blocks = 1\n[federation]\nrounds = 4\nsampling_rate = 0.2\n"
-                                "[secagg]\nenabled = true\n[privacy]\nmode = 'distributed'\n"
-                                "target_epsilon = 1\nnoise_seed = 3\n[eval]\nevery = 2\n");
+      SweepConfig(dir_, "ddg.toml",
+                  "[federation]\nrounds = 4\nsampling_rate = 0.2\n[secagg]\nenabled = true\n"
+                  "[privacy]\nmode = 'distributed'\ntarget_epsilon = 1\nnoise_seed = 3\n"
+                  "[eval]\nevery = 2\n");
   const std::string out = (dir_.path() / "ddg").string();
-  const CliResult r = RunFedrec(
-      "--log-level off sweep --config '" + config + "' --epsilons 2,inf --out '" + out + "'",
-      dir_.path());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto rows = nlohmann::json::parse(r.out);
+  const auto rows = Sweep(dir_, config, "2,inf", out);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_LE(rows[0]["epsilon_spent"].get<double>(), 2.0);
   EXPECT_GT(rows[0]["epsilon_spent"].get<double>(), 1.99);
