@@ -97,6 +97,25 @@ TEST_F(CliFederated, MpiSecureAggregationMatchesThePlainLocalRun) {
   }
 }
 
+TEST_F(CliFederated, MpiDistributedDpMatchesTheLocalRun) {
+  // Each client's discrete Gaussian share is keyed by the pinned noise seed,
+  // so the ranks that host the clients do not change the model.
+  const std::string args = "--log-level off train --config '" + config_ +
+                           "' --set secagg.enabled=true --set privacy.mode=distributed "
+                           "--set privacy.noise_multiplier=0.5 --set privacy.noise_seed=11 "
+                           "--set privacy.min_clients=2 --set federation.rounds=6 --out '";
+  const CliResult local = RunFedrec(args + Out("ddg_local") + "'", dir_->path());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const auto expected = nlohmann::json::parse(local.out);
+  EXPECT_EQ(expected["privacy"]["mode"], "distributed");
+  const CliResult mpi =
+      RunMpi(3, args + Out("ddg_mpi") + "' --set secagg.scope=client", dir_->path());
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
+  const auto got = nlohmann::json::parse(mpi.out);
+  EXPECT_EQ(got["model_sha256"], expected["model_sha256"]);
+  EXPECT_EQ(got["privacy"]["epsilon"], expected["privacy"]["epsilon"]);
+}
+
 TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
   const std::string args =
       "--log-level off train --config '" + config_ + "' --set federation.rounds=40 --out '";
