@@ -531,6 +531,7 @@ absl::Status WorkerLoop(Collective& comm, const FederationSetup& s, Worker* work
         std::vector<Worker::ClientUpload> uploads;
         stats = worker->TrainRound(round, encoding, acc, &uploads);
         std::vector<Participant> parts;
+        parts.reserve(uploads.size());
         for (const auto& u : uploads) {
           parts.push_back({.id = u.user,
                            .words = u.dropped ? nullptr : &u.words,
