@@ -55,6 +55,6 @@ function(fedrec_test name)
   fedrec_target_defaults(${name})
   include(GoogleTest)
   gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}"
-    ENVIRONMENT "FEDREC_BIN=$<TARGET_FILE:fedrec>;FEDREC_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    ENVIRONMENT "FEDREC_BIN=$<TARGET_FILE:fedrec>"
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -220,3 +220,22 @@ TEST(Config, KeysMarkdownListsEveryKey) {
 
 }  // namespace
 }  // namespace fedrec
+
+namespace fedrec {
+namespace {
+
+// Every shipped example must load (keys, types, ranges, cross-key checks).
+TEST(ConfigExamples, EveryExampleLoads) {
+  const std::string root = FEDREC_SOURCE_DIR;
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root + "/examples")) {
+    if (entry.path().extension() != ".toml") continue;
+    auto config = LoadConfig(entry.path().string());
+    EXPECT_TRUE(config.ok()) << entry.path() << ": " << config.status();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 7);
+}
+
+}  // namespace
+}  // namespace fedrec
