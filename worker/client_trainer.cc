@@ -182,7 +182,8 @@ absl::Status ClientTrainer::EncodeDistributed(const UserSequence& user, uint32_t
   const ParameterStore& work = model_->global_params();
   dense_.assign(work.size(), 0.0);
   const auto& layout = work.layout();
-  for (size_t k = 0; k < work.num_tensors(); ++k) {
+  // factor 0 (a diverged client): a zero update, without touching its NaNs.
+  for (size_t k = 0; k < work.num_tensors() && factor != 0; ++k) {
     const ConstTensorView d = std::as_const(delta_).values().ViewAt(k);
     double* out = dense_.data() + layout[k].offset;
     if (delta_.IsSparse(k)) {

@@ -138,5 +138,61 @@ TEST(ClientTrainer, UnclippedUpdateDecodesToTheParameterDelta) {
   EXPECT_LE(max_err, f.codec.resolution() + 1e-6);
 }
 
+// Distributed DP: the client's encoding is the DDG of its clipped delta; a
+// diverged client still uploads a noise share (of a zero update).
+TEST(ClientTrainer, DistributedEncodingDecodesToTheClippedDelta) {
+  Fixture f("sasrec", /*clip=*/0.05);
+  f.options.noise_seed = 4;
+  const size_t n = f.model->global_params().size();
+  privacy::DdgParams p;
+  p.dim = static_cast<int64_t>(n);
+  p.clip = 0.05;
+  p.bits = 32;
+  p.num_clients = 1;
+  p.local_stddev = 1e-7;  // tiny: the decoded sum is the update
+  p.gamma =
+      *privacy::ChooseDdgGamma(p.clip, privacy::DdgPaddedDim(p.dim), 4, 32, 8.0, p.local_stddev);
+  auto ddg = privacy::DdgMechanism::Create(p);
+  ASSERT_TRUE(ddg.ok()) << ddg.status();
+  RoundEncoding encoding(f.codec);
+  encoding.ddg = &*ddg;
+  encoding.ddg_rotation_seed = DdgRotationSeed(9, 1);
+  const UserSequence user{.user = 2, .items = kItems, .ratings = {}};
+  auto t = f.Trainer();
+  std::vector<uint64_t> words(static_cast<size_t>(ddg->padded_dim()), 0);
+  const ClientOutcome out =
+      t->TrainAndEncode(user, 1, f.model->global_params(), nullptr, encoding, words);
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_TRUE(out.clipped);
+  // The same client through the fixed-point path: the two decodings agree.
+  std::vector<uint64_t> acc(n, 0);
+  f.Trainer()->TrainAndEncode(user, 1, f.model->global_params(), nullptr, f.codec, acc);
+  const auto fixed = f.Decode(acc);
+  auto decoded = ddg->Decode(words, encoding.ddg_rotation_seed);
+  ASSERT_TRUE(decoded.ok());
+  double max_err = 0, norm2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    max_err = std::max(max_err, std::abs((*decoded)[i] - fixed[i]));
+    norm2 += fixed[i] * fixed[i];
+  }
+  EXPECT_NEAR(std::sqrt(norm2), 0.05, 1e-3);
+  EXPECT_LT(max_err, 1e-5);
+
+  // A diverged client (local lr 1e30): status OK, counted as clipped, and
+  // its upload decodes to (almost) zero.
+  f.options.local_lr = 1e30;
+  auto d = f.Trainer();
+  std::vector<uint64_t> dwords(static_cast<size_t>(ddg->padded_dim()), 0);
+  const ClientOutcome dout =
+      d->TrainAndEncode(user, 1, f.model->global_params(), nullptr, encoding, dwords);
+  ASSERT_TRUE(dout.status.ok()) << dout.status;
+  EXPECT_TRUE(dout.clipped);
+  auto zero = ddg->Decode(dwords, encoding.ddg_rotation_seed);
+  ASSERT_TRUE(zero.ok());
+  double zmax = 0;
+  for (double v : *zero) zmax = std::max(zmax, std::abs(v));
+  EXPECT_LT(zmax, 1e-5);
+}
+
 }  // namespace
 }  // namespace fedrec
