@@ -162,10 +162,7 @@ absl::Status ResolveDistributed(FederationSetup* s, privacy::LedgerOptions* o) {
         *c.privacy.target_epsilon, 1.0, 1e-5, /*halve_below=*/true,
         [&](double zz) -> absl::StatusOr<double> {
           FEDREC_ASSIGN_OR_RETURN(std::vector<double> one, round_rdp(zz));
-          privacy::RdpAccountant acc;
-          FEDREC_RETURN_IF_ERROR(acc.ComposeRdp(one, rounds));
-          FEDREC_ASSIGN_OR_RETURN(privacy::EpsilonAndOrder e, acc.Epsilon(o->delta));
-          return e.epsilon;
+          return privacy::RdpCurveEpsilon(one, rounds, o->delta);
         });
     if (!calibrated.ok()) {
       return WithContext(calibrated.status(), "privacy: calibrating the distributed noise");

@@ -154,6 +154,14 @@ Adjacency AdjacencyFor(SamplingScheme scheme) {
   return scheme == SamplingScheme::kPoisson ? Adjacency::kAddRemoveOne : Adjacency::kReplaceOne;
 }
 
+absl::StatusOr<double> RdpCurveEpsilon(std::span<const double> per_step, int64_t steps,
+                                       double delta) {
+  RdpAccountant total;
+  FEDREC_RETURN_IF_ERROR(total.ComposeRdp(per_step, steps));
+  FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e, total.Epsilon(delta));
+  return e.epsilon;
+}
+
 absl::StatusOr<EpsilonAndOrder> SubsampledGaussianEpsilon(SamplingScheme scheme, double q,
                                                           double sigma, int64_t steps, double delta,
                                                           const std::vector<double>& orders) {

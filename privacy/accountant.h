@@ -87,6 +87,11 @@ Adjacency AdjacencyFor(SamplingScheme scheme);
 absl::StatusOr<EpsilonAndOrder> SubsampledGaussianEpsilon(
     SamplingScheme scheme, double q, double sigma, int64_t steps, double delta,
     const std::vector<double>& orders = DefaultRdpOrders());
+// Epsilon of `steps` steps of any mechanism whose one-step RDP curve at
+// DefaultRdpOrders() is `per_step` (e.g. the distributed discrete Gaussian,
+// privacy/ddg.h), at `delta`, improved conversion.
+absl::StatusOr<double> RdpCurveEpsilon(std::span<const double> per_step, int64_t steps,
+                                       double delta);
 // The same for Poisson sampling.
 absl::StatusOr<EpsilonAndOrder> PoissonGaussianEpsilon(
     double q, double sigma, int64_t steps, double delta,

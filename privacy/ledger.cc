@@ -86,10 +86,7 @@ absl::StatusOr<double> PrivacyLedger::EpsilonNow() const {
 absl::StatusOr<double> PrivacyLedger::EpsilonAfter(uint64_t steps) const {
   if (steps == 0) return 0.0;
   if (!options_.round_rdp.empty()) {
-    RdpAccountant total(AdjacencyFor(options_.scheme));
-    FEDREC_RETURN_IF_ERROR(total.ComposeRdp(options_.round_rdp, static_cast<int64_t>(steps)));
-    FEDREC_ASSIGN_OR_RETURN(EpsilonAndOrder e, total.Epsilon(options_.delta));
-    return e.epsilon;
+    return RdpCurveEpsilon(options_.round_rdp, static_cast<int64_t>(steps), options_.delta);
   }
   if (options_.accountant == "pld") {
     const MechanismRun run{.q = options_.sampling_rate,
