@@ -22,6 +22,9 @@ else
 fi
 jobs=${FEDREC_JOBS:-$(nproc)}
 
+# ccache (used when installed) shares hits across checkouts and worktrees.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
