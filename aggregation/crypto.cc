@@ -77,25 +77,18 @@ void Wipe(std::span<uint8_t> bytes) {
 Secret32::Secret32(std::span<const uint8_t, 32> bytes) {
   std::copy(bytes.begin(), bytes.end(), bytes_.begin());
 }
-Secret32& Secret32::operator=(const Secret32& other) {
-  if (this != &other) bytes_ = other.bytes_;
-  return *this;
-}
-Secret32::~Secret32() { Wipe(bytes_); }
-bool Secret32::operator==(const Secret32& other) const {
-  return CRYPTO_memcmp(bytes_.data(), other.bytes_.data(), 32) == 0;
-}
-
-SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
+Secret32::Secret32(Secret32&& other) noexcept : bytes_(other.bytes_) { other.Clear(); }
+Secret32& Secret32::operator=(Secret32&& other) noexcept {
   if (this != &other) {
-    Clear();
-    bytes_ = std::move(other.bytes_);
+    bytes_ = other.bytes_;  // overwrites every byte: nothing of the old value is left
+    other.Clear();
   }
   return *this;
 }
-void SecretBytes::Clear() {
-  Wipe(bytes_);
-  bytes_.clear();
+Secret32::~Secret32() { Clear(); }
+void Secret32::Clear() { Wipe(bytes_); }
+bool Secret32::operator==(const Secret32& other) const {
+  return CRYPTO_memcmp(bytes_.data(), other.bytes_.data(), 32) == 0;
 }
 
 // ---------------------------------------------------------------- X25519

@@ -14,8 +14,9 @@
 //               (secagg.authenticate).
 //
 // Secrets: private keys, agreed secrets and derived keys are held in Secret32
-// / SecretBytes, which OPENSSL_cleanse their bytes on destruction, so a state
-// that drops a secret also wipes it. Fresh keys come from core/csprng.h (the
+// / SecretBytes, which are move-only and OPENSSL_cleanse their bytes on
+// destruction and in the moved-from object, so a state that drops a secret
+// also wipes it and no implicit copy is left behind. Fresh keys come from core/csprng.h (the
 // OS CSPRNG), never from the simulation streams of core/random.h.
 //
 // Errors: an OpenSSL failure is absl::InternalError naming the call; a failed
@@ -24,9 +25,11 @@
 // MaskExpander is not (one per thread).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,37 +48,83 @@ using Bytes64 = std::array<uint8_t, 64>;
 // Overwrites `bytes` with zeros in a way the compiler cannot elide.
 void Wipe(std::span<uint8_t> bytes);
 
-// 32 secret bytes (a private key, a seed, an agreed secret), wiped on
-// destruction and when overwritten by assignment.
+// 32 secret bytes (a private key, a seed, an agreed secret), held inline.
+//
+// Owns: its 32 bytes, and no other copy of them. Guarantees: the bytes are
+// wiped (OPENSSL_cleanse) on destruction, by Clear(), before being
+// overwritten by a move assignment, and in the moved-from object of a move,
+// which is left holding 32 zero bytes. Move-only: a copy would be a second
+// place the key lives and must be wiped; where one is genuinely needed,
+// Clone() says so at the call site. Thread safety: none (a value); const
+// members may be called concurrently.
 class Secret32 {
  public:
   Secret32() { bytes_.fill(0); }
   explicit Secret32(std::span<const uint8_t, 32> bytes);
-  Secret32(const Secret32& other) = default;
-  Secret32& operator=(const Secret32& other);
+  Secret32(const Secret32&) = delete;
+  Secret32& operator=(const Secret32&) = delete;
+  Secret32(Secret32&& other) noexcept;
+  Secret32& operator=(Secret32&& other) noexcept;
   ~Secret32();
+
+  // An explicit second copy of the secret (wiped on its own destruction).
+  Secret32 Clone() const { return Secret32(span()); }
+  // Sets the bytes to zero.
+  void Clear();
 
   std::span<const uint8_t, 32> span() const { return bytes_; }
   std::span<uint8_t, 32> mutable_span() { return bytes_; }
   const uint8_t* data() const { return bytes_.data(); }
+  // Constant time.
   bool operator==(const Secret32& other) const;
 
  private:
   Bytes32 bytes_;
 };
 
-// A variable-length secret byte string, wiped on destruction and on Clear().
-class SecretBytes {
+// A variable-length secret byte string.
+//
+// Owns: one buffer from `Allocator` (std::allocator in SecretBytes; tests
+// pass an allocator over memory they own to observe the wipe). Guarantees:
+// the bytes are wiped (OPENSSL_cleanse) before the buffer is released: on
+// destruction, on Clear(), and before being overwritten by a move
+// assignment; after a move the moved-from object is empty. The size is
+// fixed at construction (no growth, so no reallocation leaves an unwiped
+// copy behind). Move-only, as Secret32; Clone() is the explicit copy.
+// Thread safety: none (a value); const members may be called concurrently.
+template <typename Allocator = std::allocator<uint8_t>>
+class BasicSecretBytes {
  public:
-  SecretBytes() = default;
-  explicit SecretBytes(size_t size) : bytes_(size, 0) {}
-  SecretBytes(const SecretBytes&) = delete;
-  SecretBytes& operator=(const SecretBytes&) = delete;
-  SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
-  SecretBytes& operator=(SecretBytes&& other) noexcept;
-  ~SecretBytes() { Clear(); }
+  BasicSecretBytes() = default;
+  explicit BasicSecretBytes(size_t size, const Allocator& allocator = Allocator())
+      : bytes_(size, 0, allocator) {}
+  BasicSecretBytes(const BasicSecretBytes&) = delete;
+  BasicSecretBytes& operator=(const BasicSecretBytes&) = delete;
+  BasicSecretBytes(BasicSecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {
+    other.Clear();  // empty already when the buffer moved; wipes it if it did not
+  }
+  BasicSecretBytes& operator=(BasicSecretBytes&& other) noexcept {
+    if (this != &other) {
+      Clear();
+      bytes_ = std::move(other.bytes_);
+      other.Clear();
+    }
+    return *this;
+  }
+  ~BasicSecretBytes() { Clear(); }
 
-  void Clear();
+  // An explicit second copy of the secret (wiped on its own destruction).
+  BasicSecretBytes Clone() const {
+    BasicSecretBytes copy(size(), bytes_.get_allocator());
+    std::copy(bytes_.begin(), bytes_.end(), copy.bytes_.begin());
+    return copy;
+  }
+  // Wipes the bytes and leaves the string empty.
+  void Clear() {
+    Wipe(bytes_);
+    bytes_.clear();
+  }
+
   size_t size() const { return bytes_.size(); }
   uint8_t* data() { return bytes_.data(); }
   const uint8_t* data() const { return bytes_.data(); }
@@ -83,11 +132,13 @@ class SecretBytes {
   std::span<const uint8_t> span() const { return bytes_; }
 
  private:
-  std::vector<uint8_t> bytes_;
+  std::vector<uint8_t, Allocator> bytes_;
 };
+using SecretBytes = BasicSecretBytes<>;
 
 // ---------------------------------------------------------------- X25519
 
+// Move-only, as its private key.
 struct X25519KeyPair {
   Secret32 private_key;  // the raw scalar (clamped by X25519 itself)
   Bytes32 public_key;
@@ -225,9 +276,13 @@ absl::StatusOr<SecretBytes> AesGcmOpenWithNonce(std::span<const uint8_t> key,
 
 // ---------------------------------------------------------------- Ed25519
 
+// Move-only, as its private key.
 struct Ed25519KeyPair {
   Secret32 private_key;  // the RFC 8032 32-byte seed
   Bytes32 public_key;
+
+  // An explicit second copy (for a holder that outlives the caller's).
+  Ed25519KeyPair Clone() const { return {private_key.Clone(), public_key}; }
 };
 
 absl::StatusOr<Ed25519KeyPair> Ed25519Generate();

@@ -409,7 +409,9 @@ absl::StatusOr<std::unique_ptr<SecaggClient>> SecaggClient::Create(
                         "needs an identity key and the participants' verification keys");
   }
   std::unique_ptr<SecaggClient> c(new SecaggClient(params, round, id, vector_length));
-  if (identity != nullptr) c->identity_ = *identity;
+  // The identity key is long-term and the caller's; the client, which lives
+  // for one round, signs with its own copy and wipes it when it ends.
+  if (identity != nullptr) c->identity_ = identity->Clone();
   c->registry_ = std::move(registry);
   return c;
 }
@@ -523,7 +525,7 @@ absl::StatusOr<std::string> SecaggClient::HandleRoster(const std::string& messag
   Session::Sharing sh;
   sh.plan = plan;
   sh.my_pos = *my_pos;
-  sh.mask_private = keys.mask.private_key;
+  sh.mask_private = keys.mask.private_key.Clone();  // keys stays whole if sharing fails below
   FEDREC_RETURN_IF_ERROR(SecureRandomBytes(sh.self_seed.mutable_span()));
   const std::vector<size_t> hood = Neighbourhood(plan, sh.my_pos);
   std::vector<uint64_t> xs;
@@ -594,8 +596,10 @@ absl::Status SecaggClient::HandleShareRouting(const std::string& message) {
   Session::Sharing& sh = *session_->sharing;
   const size_t k = sh.neighbours.size();
   sh.in_u2.assign(k, 0);
-  sh.got_b.assign(k, shamir::Share());
-  sh.got_s.assign(k, shamir::Share());
+  sh.got_b.clear();
+  sh.got_b.resize(k);
+  sh.got_s.clear();
+  sh.got_s.resize(k);
   const uint64_t my_x = sh.my_pos + 1;
   for (const auto& [sender, sealed] : in.items) {
     auto it = sh.index.find(sender);
@@ -701,15 +705,15 @@ absl::StatusOr<std::string> SecaggClient::HandleUnmaskingRequest(const std::stri
   UnmaskingResponse resp;
   resp.round = round_;
   resp.id = id_;
-  resp.shares.push_back({id_, ShareKind::kSelfMask, sh.own_b});
+  resp.shares.push_back({id_, ShareKind::kSelfMask, std::move(sh.own_b)});
   for (size_t j = 0; j < sh.neighbours.size(); ++j) {
     if (!sh.in_u2[j]) continue;
     const uint64_t v = sh.neighbours[j].id;
     // Never both kinds for one neighbour: b_v if v survived, s_v if not.
     if (survivors.count(v)) {
-      resp.shares.push_back({v, ShareKind::kSelfMask, sh.got_b[j]});
+      resp.shares.push_back({v, ShareKind::kSelfMask, std::move(sh.got_b[j])});
     } else {
-      resp.shares.push_back({v, ShareKind::kMaskKey, sh.got_s[j]});
+      resp.shares.push_back({v, ShareKind::kMaskKey, std::move(sh.got_s[j])});
     }
   }
   std::string out = Serialize(resp);

@@ -27,6 +27,22 @@ uint64_t RandomElement(const RandomWords& random) {
 
 }  // namespace
 
+Share::Share(Share&& other) noexcept : x(other.x), y(std::move(other.y)) {
+  other.Wipe();  // empty already when the buffer moved; wipes it if it did not
+  other.y.clear();
+}
+
+Share& Share::operator=(Share&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    x = other.x;
+    y = std::move(other.y);
+    other.Wipe();
+    other.y.clear();
+  }
+  return *this;
+}
+
 void Share::Wipe() {
   if (!y.empty()) {
     secagg::Wipe(std::span<uint8_t>(reinterpret_cast<uint8_t*>(y.data()), y.size() * 8));

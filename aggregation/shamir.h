@@ -40,19 +40,29 @@ inline size_t ChunksFor(size_t secret_bytes) {
   return (secret_bytes + kChunkBytes - 1) / kChunkBytes;
 }
 
-// One share: the evaluation point and one field element per chunk. Shares
-// are secret material; Wipe() zeroes them (the destructor does too).
+// One share: the evaluation point and one field element per chunk.
+//
+// Owns: its values `y`, which are secret material. Guarantees: the values
+// are wiped (OPENSSL_cleanse) on destruction, by Wipe(), and before being
+// overwritten by a move assignment; after a move the moved-from share has
+// no values. Move-only, like Secret32: Clone() is the explicit copy for the
+// few places that need one. `x` is public (the holder's roster index + 1).
+// Thread safety: none (a value).
 struct Share {
   uint64_t x = 0;
   std::vector<uint64_t> y;
 
   Share() = default;
   Share(uint64_t x_, std::vector<uint64_t> y_) : x(x_), y(std::move(y_)) {}
-  Share(const Share&) = default;
-  Share& operator=(const Share&) = default;
-  Share(Share&&) noexcept = default;
-  Share& operator=(Share&&) noexcept = default;
+  Share(const Share&) = delete;
+  Share& operator=(const Share&) = delete;
+  Share(Share&& other) noexcept;
+  Share& operator=(Share&& other) noexcept;
   ~Share() { Wipe(); }
+
+  // An explicit second copy of the share (wiped on its own destruction).
+  Share Clone() const { return Share(x, y); }
+  // Zeroes the values (keeps their number).
   void Wipe();
 };
 

@@ -344,7 +344,7 @@ TEST(SecretTest, WipedOnClear) {
   EXPECT_EQ(s.size(), 0u);
   Secret32 a;
   a.mutable_span()[0] = 1;
-  Secret32 b = a;
+  Secret32 b = a.Clone();
   EXPECT_TRUE(a == b);
 }
 

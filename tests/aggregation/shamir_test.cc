@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "tests/aggregation/test_util.h"
@@ -19,6 +20,21 @@ using testing_util::ChiSquareUniform;
 RandomWords Seeded(uint64_t seed) {
   auto gen = std::make_shared<std::mt19937_64>(seed);
   return [gen] { return (*gen)(); };
+}
+
+// Shares are move-only; tests that pick subsets of the same sharing several
+// times copy them explicitly.
+std::vector<Share> Clones(std::span<const Share> shares) {
+  std::vector<Share> out;
+  out.reserve(shares.size());
+  for (const Share& s : shares) out.push_back(s.Clone());
+  return out;
+}
+std::vector<Share> Clones(std::initializer_list<const Share*> shares) {
+  std::vector<Share> out;
+  out.reserve(shares.size());
+  for (const Share* s : shares) out.push_back(s->Clone());
+  return out;
 }
 
 std::vector<uint64_t> Points(size_t n) {
@@ -57,7 +73,7 @@ TEST(ShamirTest, AnyTSharesReconstruct) {
       ASSERT_TRUE(shares.ok()) << shares.status();
       ASSERT_EQ(shares->size(), c.n);
       for (int trial = 0; trial < 20; ++trial) {
-        std::vector<Share> subset = *shares;
+        std::vector<Share> subset = Clones(*shares);
         std::shuffle(subset.begin(), subset.end(), gen);
         subset.resize(static_cast<size_t>(c.t));
         absl::StatusOr<SecretBytes> back = Reconstruct(subset, c.t, len);
@@ -76,7 +92,7 @@ TEST(ShamirTest, ArbitraryPoints) {
   std::vector<uint64_t> xs = {5, 900, 77, 1000000, kPrime - 1};
   absl::StatusOr<std::vector<Share>> shares = Split(secret, 3, xs, Seeded(3));
   ASSERT_TRUE(shares.ok());
-  std::vector<Share> subset = {(*shares)[4], (*shares)[1], (*shares)[2]};
+  std::vector<Share> subset = Clones({&(*shares)[4], &(*shares)[1], &(*shares)[2]});
   absl::StatusOr<SecretBytes> back = Reconstruct(subset, 3, 32);
   ASSERT_TRUE(back.ok());
   EXPECT_TRUE(std::equal(secret.begin(), secret.end(), back->data()));
@@ -120,7 +136,7 @@ TEST(ShamirTest, TooFewSharesDoNotReconstruct) {
   std::vector<uint8_t> secret(32, 0x3c);
   absl::StatusOr<std::vector<Share>> shares = Split(secret, 4, Points(6), Seeded(5));
   ASSERT_TRUE(shares.ok());
-  std::vector<Share> three(shares->begin(), shares->begin() + 3);
+  std::vector<Share> three = Clones(std::span<const Share>(*shares).first(3));
   EXPECT_EQ(Reconstruct(three, 4, 32).status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<SecretBytes> wrong = Reconstruct(three, 3, 32);
   // Either the chunks do not even fit (DataLoss) or they give another secret.
@@ -144,19 +160,19 @@ TEST(ShamirTest, RefusesBadInput) {
 
   absl::StatusOr<std::vector<Share>> shares = Split(secret, 3, xs, random);
   ASSERT_TRUE(shares.ok());
-  std::vector<Share> s = *shares;
+  std::vector<Share>& s = *shares;
   EXPECT_EQ(Reconstruct(s, 0, 32).status().code(), kInvalid);
   EXPECT_EQ(Reconstruct(s, 3, 0).status().code(), kInvalid);
-  std::vector<Share> d = {s[0], s[0], s[1]};
+  std::vector<Share> d = Clones({&s[0], &s[0], &s[1]});
   EXPECT_EQ(Reconstruct(d, 3, 32).status().code(), kInvalid);
-  std::vector<Share> ragged = {s[0], s[1], s[2]};
+  std::vector<Share> ragged = Clones({&s[0], &s[1], &s[2]});
   ragged[1].y.pop_back();
   EXPECT_EQ(Reconstruct(ragged, 3, 32).status().code(), kInvalid);
-  std::vector<Share> notfield = {s[0], s[1], s[2]};
+  std::vector<Share> notfield = Clones({&s[0], &s[1], &s[2]});
   notfield[2].y[0] = kPrime;
   EXPECT_EQ(Reconstruct(notfield, 3, 32).status().code(), kInvalid);
   // A corrupted share gives chunks that no longer fit: DataLoss.
-  std::vector<Share> corrupt = {s[0], s[1], s[2]};
+  std::vector<Share> corrupt = Clones({&s[0], &s[1], &s[2]});
   for (uint64_t& v : corrupt[1].y) v = FieldAdd(v, 0x0123456789abcdefULL % kPrime);
   EXPECT_EQ(Reconstruct(corrupt, 3, 32).status().code(), absl::StatusCode::kDataLoss);
 }
