@@ -7,6 +7,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <new>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -337,15 +341,107 @@ TEST(Ed25519Test, FreshKeysSignAndVerify) {
   EXPECT_EQ(Ed25519Verify(b->public_key, msg, *sig).code(), absl::StatusCode::kPermissionDenied);
 }
 
+// Hands out consecutive pieces of a buffer that the test owns and never
+// frees, so that the test can read what a SecretBytes left in its memory
+// after Clear() and after its destructor without touching freed heap memory.
+template <typename T>
+struct ArenaAllocator {
+  using value_type = T;
+  std::span<uint8_t> arena;
+  size_t* used;
+
+  ArenaAllocator(std::span<uint8_t> a, size_t* u) : arena(a), used(u) {}
+  template <typename U>
+  ArenaAllocator(const ArenaAllocator<U>& other) : arena(other.arena), used(other.used) {}
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (*used + bytes > arena.size()) throw std::bad_alloc();
+    T* p = reinterpret_cast<T*>(arena.data() + *used);
+    *used += bytes;
+    return p;
+  }
+  void deallocate(T*, size_t) {}  // the memory stays the test's, readable
+  bool operator==(const ArenaAllocator& other) const { return arena.data() == other.arena.data(); }
+};
+using ArenaSecretBytes = BasicSecretBytes<ArenaAllocator<uint8_t>>;
+
+// Reads through volatile so that the compiler cannot assume what memory
+// holds after an object's lifetime ended: the test sees the real bytes.
+bool AllZero(const uint8_t* p, size_t n) {
+  const volatile uint8_t* v = p;
+  for (size_t i = 0; i < n; ++i) {
+    if (v[i] != 0) return false;
+  }
+  return true;
+}
+
+// Every way a secret leaves memory wipes it: Clear(), the destructor, a move
+// (in the moved-from object) and a move assignment (the overwritten value).
+// The bytes are read in memory the test owns (an arena for SecretBytes'
+// buffer, placement-new storage for Secret32), so without the wipe these
+// checks fail.
 TEST(SecretTest, WipedOnClear) {
-  SecretBytes s(16);
-  for (size_t i = 0; i < 16; ++i) s.data()[i] = 0xab;
-  s.Clear();
-  EXPECT_EQ(s.size(), 0u);
-  Secret32 a;
-  a.mutable_span()[0] = 1;
+  std::array<uint8_t, 256> arena{};
+  size_t used = 0;
+  ArenaAllocator<uint8_t> alloc(arena, &used);
+
+  // Clear() wipes the buffer it releases.
+  {
+    ArenaSecretBytes s(16, alloc);
+    ASSERT_EQ(s.data(), arena.data());
+    std::fill_n(s.data(), 16, uint8_t{0xab});
+    ASSERT_FALSE(AllZero(arena.data(), 16));
+    s.Clear();
+    EXPECT_EQ(s.size(), 0u);
+    EXPECT_TRUE(AllZero(arena.data(), 16));
+  }
+  // The destructor wipes.
+  uint8_t* held = nullptr;
+  {
+    ArenaSecretBytes s(16, alloc);
+    held = s.data();
+    std::fill_n(s.data(), 16, uint8_t{0xcd});
+    ASSERT_FALSE(AllZero(held, 16));
+  }
+  EXPECT_TRUE(AllZero(held, 16));
+  // A move hands the buffer over (the source is empty); a move assignment
+  // wipes the value it overwrites; Clone() is a separate, equal buffer.
+  {
+    ArenaSecretBytes a(16, alloc);
+    std::fill_n(a.data(), 16, uint8_t{0x11});
+    ArenaSecretBytes b(std::move(a));
+    EXPECT_EQ(a.size(), 0u);  // NOLINT(bugprone-use-after-move): moved-from is empty
+    ArenaSecretBytes c = b.Clone();
+    ASSERT_NE(c.data(), b.data());
+    EXPECT_TRUE(std::equal(b.span().begin(), b.span().end(), c.span().begin()));
+    uint8_t* overwritten = c.data();
+    ArenaSecretBytes d(16, alloc);
+    std::fill_n(d.data(), 16, uint8_t{0x22});
+    c = std::move(d);
+    EXPECT_TRUE(AllZero(overwritten, 16));
+    EXPECT_EQ(c.data()[0], 0x22);
+  }
+
+  // Secret32 holds its bytes inline: construct one in storage the test owns
+  // and look at the storage after the destructor ran.
+  alignas(Secret32) std::array<uint8_t, sizeof(Secret32)> storage{};
+  std::array<uint8_t, 32> bytes;
+  bytes.fill(0xef);
+  Secret32* placed = new (storage.data()) Secret32(std::span<const uint8_t, 32>(bytes));
+  ASSERT_FALSE(AllZero(storage.data(), storage.size()));
+  placed->~Secret32();
+  EXPECT_TRUE(AllZero(storage.data(), storage.size()));
+
+  // Moves wipe the moved-from Secret32; Clone() is an equal, separate copy.
+  Secret32 a{std::span<const uint8_t, 32>(bytes)};
   Secret32 b = a.Clone();
   EXPECT_TRUE(a == b);
+  Secret32 c(std::move(a));
+  EXPECT_TRUE(AllZero(a.data(), 32));  // NOLINT(bugprone-use-after-move): wiped
+  EXPECT_TRUE(c == b);
+  b = std::move(c);
+  EXPECT_TRUE(AllZero(c.data(), 32));  // NOLINT(bugprone-use-after-move): wiped
+  EXPECT_EQ(b.data()[0], 0xef);
 }
 
 }  // namespace
