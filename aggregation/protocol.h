@@ -56,12 +56,17 @@
 // substituted keys or failed authentication (PermissionDenied), calls in the
 // wrong state (FailedPrecondition), inconsistent shares (DataLoss).
 //
-// Secrets: each state keeps only what later states need, and secret material
-// lives in Secret32 / SecretBytes / shamir::Share, wiped on destruction, so
-// leaving a state wipes its secrets: c_u and the share-encryption keys after
-// R2's shares are opened, s_u and b_u once y_u is computed, the received
-// shares after R3, and the server's reconstructed secrets once the sum is
-// unmasked.
+// Secrets: secret material lives in Secret32 / SecretBytes / shamir::Share,
+// which are move-only and wipe themselves on destruction and when moved
+// from. The client's state is a std::variant with one struct per stage, each
+// holding exactly the secrets that stage needs, so only one stage's secrets
+// can exist at a time; a transition moves the kept secrets into the next
+// stage and destroys the old one, which wipes the rest: the client's copy of
+// its identity key once the advertisement is signed (R0), c_u once the
+// share-encryption keys are derived (R1), those keys once the shares are
+// opened (R2), s_u and b_u once y_u is computed (R2 -> R3), the received
+// shares after R3 (and everything on an abort). The server wipes its
+// reconstructed secrets once the sum is unmasked.
 //
 // Threat model: honest-but-curious server and clients, or a server that
 // lies about dropouts (the threshold rule of secagg_graph.h); with
@@ -147,6 +152,10 @@ inline constexpr size_t kSealedSharesBytes =
 
 // ------------------------------------------------------------ client
 
+// One participant's side of one round. Owns its secrets for the round (see
+// "Secrets" above) and a shared read-only view of the identity registry.
+// A handler moves to the next state (or to kAborted) or, when it returns an
+// error, leaves the state as it was. Not thread-safe.
 class SecaggClient {
  public:
   enum class State {
@@ -160,8 +169,10 @@ class SecaggClient {
   };
 
   // `identity`: this participant's Ed25519 key, required when
-  // params.authenticate; `registry`: every participant's verification key,
-  // likewise. InvalidArgument for bad params or a missing key.
+  // params.authenticate (the client keeps its own copy until the
+  // advertisement is signed; the caller's stays the caller's); `registry`:
+  // every participant's verification key, likewise. InvalidArgument for bad
+  // params or a missing key.
   static absl::StatusOr<std::unique_ptr<SecaggClient>> Create(
       const SecaggParams& params, uint64_t round, uint64_t id, size_t vector_length,
       const Ed25519KeyPair* identity, std::shared_ptr<const IdentityRegistry> registry);
@@ -193,14 +204,15 @@ class SecaggClient {
   const std::string& abort_reason() const { return abort_reason_; }
 
  private:
-  struct Session;  // per-state data, defined in protocol.cc
+  // The per-round state: a std::variant of one struct per State, each
+  // holding exactly the secrets its stage needs (defined in protocol.cc).
+  struct Session;
   SecaggClient(const SecaggParams& params, uint64_t round, uint64_t id, size_t vector_length);
 
   SecaggParams params_;
   uint64_t round_;
   uint64_t id_;
   size_t vector_length_;
-  std::optional<Ed25519KeyPair> identity_;
   std::shared_ptr<const IdentityRegistry> registry_;
   std::unique_ptr<Session> session_;
   std::string abort_reason_;
@@ -208,6 +220,9 @@ class SecaggClient {
 
 // ------------------------------------------------------------ server
 
+// The coordinator's side of one round. Owns the roster and the round's
+// bookkeeping; holds reconstructed secrets only inside
+// HandleUnmaskingResponses. Not thread-safe.
 class SecaggServer {
  public:
   enum class State {
