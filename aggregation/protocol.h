@@ -205,7 +205,7 @@ class SecaggClient {
 
  private:
   // The per-round state: a std::variant of one struct per State, each
-  // holding exactly the secrets its stage needs (defined in protocol.cc).
+  // holding exactly the secrets its stage needs (protocol_client.cc).
   struct Session;
   SecaggClient(const SecaggParams& params, uint64_t round, uint64_t id, size_t vector_length);
 
