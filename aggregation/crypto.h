@@ -86,11 +86,11 @@ class Secret32 {
 //
 // Owns: one buffer from `Allocator` (std::allocator in SecretBytes; tests
 // pass an allocator over memory they own to observe the wipe). Guarantees:
-// the bytes are wiped (OPENSSL_cleanse) before the buffer is released: on
-// destruction, on Clear(), and before being overwritten by a move
-// assignment; after a move the moved-from object is empty. The size is
-// fixed at construction (no growth, so no reallocation leaves an unwiped
-// copy behind). Move-only, as Secret32; Clone() is the explicit copy.
+// the bytes are wiped (OPENSSL_cleanse) on destruction, on Clear(), and
+// before being overwritten by a move assignment, so no buffer goes back to
+// the allocator unwiped; after a move the moved-from object is empty. The
+// size is fixed at construction (no growth, so no reallocation leaves an
+// unwiped copy behind). Move-only, as Secret32; Clone() is the explicit copy.
 // Thread safety: none (a value); const members may be called concurrently.
 template <typename Allocator = std::allocator<uint8_t>>
 class BasicSecretBytes {
