@@ -11,6 +11,7 @@
 #include "models/mf.h"
 #include "models/pop.h"
 #include "proto/checkpoint.h"
+#include "proto/local_shards.h"
 
 namespace fedrec::cli {
 namespace {
@@ -67,7 +68,7 @@ absl::Status RunEval(const EvalArgs& args) {
   std::unique_ptr<Scorer> scorer;
   std::string model_name = args.model;
   if (!args.checkpoint.empty()) {
-    FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpoint(args.checkpoint));
+    FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
     FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataForCheckpoint(args, ckpt));
     FEDREC_ASSIGN_OR_RETURN(scorer, LoadModel(ckpt));
     model_name = ckpt.model().type();

@@ -10,6 +10,7 @@
 #include "apps/cli_common.h"
 #include "models/factory.h"
 #include "proto/checkpoint.h"
+#include "proto/local_shards.h"
 
 namespace fedrec::cli {
 namespace {
@@ -45,7 +46,7 @@ absl::StatusOr<std::vector<uint64_t>> ParseIds(const std::string& text) {
 
 absl::Status RunRecommend(const RecommendArgs& args) {
   if (args.k == 0) return absl::InvalidArgumentError("recommend: -k must be at least 1");
-  FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpoint(args.checkpoint));
+  FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
   if (ckpt.item_ids_size() == 0) {
     return absl::InvalidArgumentError(args.checkpoint +
                                       ": the checkpoint carries no item ids to recommend with");

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "apps/cli_common.h"
-#include "comm/mpi_collective.h"
+#include "comm/launch.h"
 #include "coordinator/central_trainer.h"
 #include "coordinator/federated_trainer.h"
 #include "core/config.h"
@@ -67,7 +67,7 @@ absl::Status RunTrain(const TrainArgs& args) {
     if (!summary.is_null()) PrintJson(summary);  // rank 0 only under mpirun
     return absl::OkStatus();
   }
-  if (LaunchedUnderMpirun() && MpirunWorldSize() > 1) {
+  if (LaunchedAsMpiJob()) {
     return absl::InvalidArgumentError(
         "train: federation.mode = \"central\" runs in one process; start it without mpirun");
   }

@@ -38,7 +38,9 @@ absl::StatusOr<std::unique_ptr<Collective>> CreateCollective(const std::string& 
     return absl::InvalidArgumentError(std::string("comm: backend \"local\": ") + kLocalHint);
   }
   if (backend == "nccl") {
-    return absl::UnimplementedError("comm: nccl backend arrives with the GPU issue");
+    return absl::UnimplementedError(
+        "backend.comm: 'nccl' has no collective in this build (the GPU collective is not "
+        "written yet); use auto, local or mpi");
   }
   return absl::InvalidArgumentError("comm: unknown backend \"" + backend +
                                     "\"; allowed: auto, local, mpi, nccl");

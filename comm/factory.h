@@ -16,7 +16,7 @@ namespace fedrec {
 //           InvalidArgument: a local run has no single Collective, it drives
 //           the ranks of a LocalCollectiveGroup from its own threads.
 //   "local" InvalidArgument, for the same reason.
-//   "nccl"  Unimplemented until the GPU backend lands.
+//   "nccl"  Unimplemented: no GPU collective in this build.
 // Anything else: InvalidArgument listing the allowed names.
 absl::StatusOr<std::unique_ptr<Collective>> CreateCollective(const std::string& backend);
 

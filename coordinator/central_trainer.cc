@@ -69,23 +69,14 @@ class CentralTrainer {
   }
 
   absl::Status Resume(const Checkpoint& ckpt) {
-    FEDREC_RETURN_IF_ERROR(
-        WithContext(StoreFromTensors(ckpt.tensors(), &model_->global_params()), "checkpoint"));
-    if (ParameterStore* local = model_->local_params()) {
-      FEDREC_RETURN_IF_ERROR(
-          WithContext(StoreFromTensors(ckpt.local_tensors(), local), "checkpoint"));
+    FEDREC_RETURN_IF_ERROR(RestoreRunCheckpoint(ckpt, dir_.BestCheckpointPath(),
+                                                /*local_in_checkpoint=*/true, model_.get(),
+                                                &best_));
+    if (model_->local_params() != nullptr) {
       FEDREC_RETURN_IF_ERROR(local_optimizer_->LoadState(ckpt.local_optimizer()));
     }
     FEDREC_RETURN_IF_ERROR(optimizer_->LoadState(ckpt.optimizer()));
     start_epoch_ = static_cast<uint32_t>(ckpt.round());
-    best_epoch_ = ckpt.best_round();
-    for (const auto& [name, value] : ckpt.best_valid_metrics()) best_valid_[name] = value;
-    if (best_valid_.contains("score")) best_score_ = best_valid_["score"];
-    // The best model so far is in best.ckpt.
-    if (best_epoch_ > 0) {
-      FEDREC_RETURN_IF_ERROR(
-          LoadBestModel(dir_.BestCheckpointPath(), *model_, &best_params_, &best_local_));
-    }
     return dir_.TruncateMetricsAfter(start_epoch_);
   }
 
@@ -126,23 +117,16 @@ class CentralTrainer {
           score = -r.rmse;
         }
         line["eval_seconds"] = esw.ElapsedSeconds();
-        if (score > best_score_ || best_epoch_ == 0) {
-          best_score_ = score;
-          best_epoch_ = epoch;
-          best_valid_ = {{"HR", valid.Mean().hr},
-                         {"NDCG", valid.Mean().ndcg},
-                         {"MRR", valid.Mean().mrr},
-                         {"score", score}};
-
-          best_params_ = model_->global_params();
-          if (const ParameterStore* local = model_->local_params()) best_local_ = *local;
+        if (best_.Beats(epoch, valid.Mean(), score)) {
+          best_.global = model_->global_params();
+          if (const ParameterStore* local = model_->local_params()) best_.local = *local;
           FEDREC_RETURN_IF_ERROR(dir_.WriteBestCheckpoint(MakeCheckpoint(epoch)));
         }
         spdlog::info(
             "epoch {}/{}: loss {:.4f}, valid NDCG@{} {:.4f}, selection score {:.4f} "
             "(best {:.4f} at epoch {})",
-            epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, score, best_score_,
-            best_epoch_);
+            epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, score, best_.score,
+            best_.round);
       }
       FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       const uint32_t ckpt_every = static_cast<uint32_t>(config_.checkpoint.every);
@@ -252,9 +236,8 @@ class CentralTrainer {
     SaveModel(spec_, *model_, &ckpt);
     optimizer_->SaveState(ckpt.mutable_optimizer());
     if (local_optimizer_) local_optimizer_->SaveState(ckpt.mutable_local_optimizer());
-    ckpt.set_best_round(best_epoch_);
-    for (const auto& [name, value] : best_valid_)
-      (*ckpt.mutable_best_valid_metrics())[name] = value;
+    best_.SaveTo(&ckpt);
+    ckpt.set_compute_backend(config_.backend.compute);
     FinishRunCheckpoint(config_, data_, epoch, &ckpt);
     return ckpt;
   }
@@ -263,9 +246,9 @@ class CentralTrainer {
                                         std::vector<double> throughput) {
     const std::string final_digest = ParamsDigest(*model_);
     // Test metrics of the model selected on validation.
-    if (best_params_) {
-      model_->global_params() = *best_params_;
-      if (best_local_) *model_->local_params() = *best_local_;
+    if (best_.global) {
+      model_->global_params() = *best_.global;
+      if (best_.local) *model_->local_params() = *best_.local;
     }
     nlohmann::json test;
     for (EvalProtocol p : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
@@ -286,7 +269,8 @@ class CentralTrainer {
     nlohmann::json summary = {{"mode", "central"},
                               {"model", spec_.type()},
                               {"epochs", config_.train.epochs},
-                              {"best_epoch", best_epoch_},
+                              {"best_epoch", best_.round},
+                              {"compute", config_.backend.compute},
                               {"valid_at_best", MetricsJson(valid.Mean(), K(), valid.sums.users)},
                               {"valid_protocol", EvalProtocolName(Protocol())},
                               {"test_at_best", test},
@@ -317,10 +301,7 @@ class CentralTrainer {
   std::vector<Chunk> chunks_;
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
-  uint64_t best_epoch_ = 0;
-  double best_score_ = -1e300;
-  std::map<std::string, double> best_valid_;
-  std::optional<ParameterStore> best_params_, best_local_;
+  BestSoFar best_;
 };
 
 }  // namespace
@@ -341,7 +322,7 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
     (*spec.mutable_extra())["global_mean"] =
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute));
   model->Initialize(static_cast<uint64_t>(config.seed));
 
   // Everything that can be refused has been checked: now the run directory.

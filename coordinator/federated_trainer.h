@@ -1,32 +1,24 @@
 // Federated training: `fedrec train` with federation.mode = "federated"
-// (DESIGN.md, "One round"; docs/ARCHITECTURE.md, "Federated runtime").
+// (docs/ARCHITECTURE.md, "Federated runtime").
 //
-// Ranks: rank 0 is the coordinator, ranks 1..W are workers. A local run
-// (no mpirun) creates a LocalCollectiveGroup of federation.workers + 1 ranks
-// and drives each rank from its own thread; under mpirun every process is one
-// rank of an MPI collective (W = world size - 1). Both run the same code.
-//
-// The coordinator drives the workers with commands (a broadcast of a small
-// header plus, when they changed, the global parameters):
-//   train  workers train their sampled clients, sum the encodings, the
-//          ranks allreduce the sums, workers gather their stats to rank 0,
-//          which decodes, averages and steps the server optimiser;
-//   eval   workers evaluate their users; the fixed-point metric sums are
-//          allreduced (exact, so results do not depend on W);
-//   local  workers gather their users' local parameters (MF user
-//          embeddings) to rank 0 for a checkpoint;
-//   best   workers keep a copy of their local parameters as the best;
-//   restore, stop.
-// Everything random is keyed by (seed, purpose, round, client, step), every
-// sum is an integer sum: the final model is bitwise the same for any W and
-// backend (pinned by tests).
+// Ranks: rank 0 is the coordinator (coordinator/round_coordinator.h), ranks
+// 1..W are workers (worker/worker_loop.h). comm/launch.h starts them: as
+// threads of this process (federation.workers + 1 ranks), or one per process
+// under mpirun (W = world size - 1). Both run the same code and speak the
+// round protocol of worker/round_channel.h. Everything random is keyed by
+// (seed, purpose, round, client, step), every sum is an integer sum: the
+// final model is bitwise the same for any W and backend (pinned by tests).
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
+#include "comm/collective.h"
 #include "coordinator/central_trainer.h"
+#include "coordinator/federation_setup.h"
 #include "core/config.h"
 #include "core/status.h"
+#include "worker/worker.h"
 
 namespace fedrec {
 
@@ -34,5 +26,13 @@ namespace fedrec {
 // content on rank 0 (null on other ranks of an MPI job).
 absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
                                                     const TrainRunOptions& options);
+
+// One rank of a federated run over `comm` (rank 0: the coordinator; rank r:
+// worker r - 1 of `hosted`, indexed by worker). RunFederatedTraining calls it
+// on every rank; tests call it to run a job over a Collective of their own.
+// Returns summary.json's content on rank 0, null elsewhere.
+absl::StatusOr<nlohmann::json> RunFederatedRank(Collective& comm, const FederationSetup& setup,
+                                                const std::vector<Worker*>& hosted,
+                                                const TrainRunOptions& run);
 
 }  // namespace fedrec

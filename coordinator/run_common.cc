@@ -19,15 +19,53 @@ nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users) {
   return {{"HR@" + ks, m.hr}, {"NDCG@" + ks, m.ndcg}, {"MRR", m.mrr}, {"users", users}};
 }
 
-absl::Status LoadBestModel(const std::string& best_path, const Model& model,
-                           std::optional<ParameterStore>* best_global,
-                           std::optional<ParameterStore>* best_local) {
-  FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(best_path));
-  *best_global = model.global_params();
-  FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.tensors(), &**best_global));
-  if (const ParameterStore* local = model.local_params()) {
-    *best_local = *local;
-    FEDREC_RETURN_IF_ERROR(StoreFromTensors(best.local_tensors(), &**best_local));
+std::string ParamsDigest(const ParameterStore& global, std::span<const uint64_t> local_lanes) {
+  Sha256 h;
+  h.Update(global.Flat().data(), global.Flat().size_bytes());
+  for (uint64_t lane : local_lanes) {
+    uint8_t le[8];
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(lane >> (8 * i));
+    h.Update(le, 8);
+  }
+  return ToHex(h.Finish());
+}
+
+bool BestSoFar::Beats(uint64_t at, const RankMetrics& metrics, double new_score) {
+  if (!(new_score > score || round == 0)) return false;
+  round = at;
+  score = new_score;
+  valid = {{"HR", metrics.hr}, {"NDCG", metrics.ndcg}, {"MRR", metrics.mrr}, {"score", score}};
+  return true;
+}
+
+void BestSoFar::SaveTo(Checkpoint* checkpoint) const {
+  checkpoint->set_best_round(round);
+  for (const auto& [name, value] : valid) (*checkpoint->mutable_best_valid_metrics())[name] = value;
+}
+
+absl::Status RestoreRunCheckpoint(const Checkpoint& ckpt, const std::string& best_path,
+                                  bool local_in_checkpoint, Model* model, BestSoFar* best) {
+  FEDREC_RETURN_IF_ERROR(
+      WithContext(StoreFromTensors(ckpt.tensors(), &model->global_params()), "checkpoint"));
+  ParameterStore* local = local_in_checkpoint ? model->local_params() : nullptr;
+  if (local != nullptr) {
+    FEDREC_RETURN_IF_ERROR(
+        WithContext(StoreFromTensors(ckpt.local_tensors(), local), "checkpoint"));
+  }
+  best->round = ckpt.best_round();
+  best->valid.clear();
+  for (const auto& [name, value] : ckpt.best_valid_metrics()) best->valid[name] = value;
+  if (best->valid.contains("score")) best->score = best->valid["score"];
+  best->global.reset();
+  best->local.reset();
+  if (best->round == 0) return absl::OkStatus();
+  FEDREC_ASSIGN_OR_RETURN(Checkpoint b, ReadCheckpoint(best_path));
+  best->global = model->global_params();
+  FEDREC_RETURN_IF_ERROR(WithContext(StoreFromTensors(b.tensors(), &*best->global), best_path));
+  if (local != nullptr) {
+    best->local = *local;
+    FEDREC_RETURN_IF_ERROR(
+        WithContext(StoreFromTensors(b.local_tensors(), &*best->local), best_path));
   }
   return absl::OkStatus();
 }

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "core/config.h"
@@ -17,19 +19,40 @@ namespace fedrec {
 // SHA-256 (hex) of the global parameters followed by the local ones: the
 // `model_sha256` of summary.json.
 std::string ParamsDigest(const Model& model);
+// The same for a federated model whose local parameters stay with the
+// workers: SHA-256 of the global parameters followed by `local_lanes` (the
+// workers' summed per-user row digests, worker/worker_loop.h), little-endian.
+std::string ParamsDigest(const ParameterStore& global, std::span<const uint64_t> local_lanes);
+
+// The best-on-validation record of a run (central or federated): when, its
+// validation metrics and score (NDCG@K), and its parameters.
+struct BestSoFar {
+  uint64_t round = 0;  // round (or epoch); 0: none yet
+  double score = -1e300;
+  std::map<std::string, double> valid;
+  std::optional<ParameterStore> global, local;
+
+  // True (and the record is replaced by this round's) when `score` (NDCG@K,
+  // or a model's own selection score) beats the best so far or there is none
+  // yet; the caller then keeps the parameters.
+  bool Beats(uint64_t round, const RankMetrics& metrics, double score);
+  // best_round and best_valid_metrics of a checkpoint.
+  void SaveTo(Checkpoint* checkpoint) const;
+};
+
+// Restores what a run checkpoint holds into `model` and `best`: the global
+// parameters, the local ones when `local_in_checkpoint` (central training;
+// a federated run's local parameters are in the workers' shards), the
+// best-so-far record and, when there is one, best.ckpt's parameters read
+// from `best_path` (global, and local when `local_in_checkpoint`).
+absl::Status RestoreRunCheckpoint(const Checkpoint& checkpoint, const std::string& best_path,
+                                  bool local_in_checkpoint, Model* model, BestSoFar* best);
 
 // {"HR@K": .., "NDCG@K": .., "MRR": .., "users": ..}
 nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users);
 
 // Fills the parts of a checkpoint that describe the run rather than the
 // model: round, config, dataset fingerprint, id tables; then stamps it.
-// The best-on-validation model of a resumed run, read from `best_path`
-// (checkpoints/best.ckpt): its global parameters, and its local ones when
-// `model` has local parameters, in stores shaped like the model's.
-absl::Status LoadBestModel(const std::string& best_path, const Model& model,
-                           std::optional<ParameterStore>* best_global,
-                           std::optional<ParameterStore>* best_local);
-
 void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t round,
                          Checkpoint* ckpt);
 

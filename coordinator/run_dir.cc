@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -34,6 +35,21 @@ std::string RoundFile(const std::string& dir, uint64_t round) {
   char name[64];
   std::snprintf(name, sizeof(name), "/ckpt-%08llu.ckpt", static_cast<unsigned long long>(round));
   return dir + name;
+}
+
+// Removes the workers' local shards (proto/local_shards.h) in `dir` whose
+// name starts with `prefix`, except those of checkpoint round `keep_round`.
+void RemoveShards(const std::string& dir, const std::string& prefix,
+                  std::optional<uint64_t> keep_round) {
+  std::error_code ec;
+  const std::string kept =
+      keep_round ? prefix + "r" + std::to_string(*keep_round) + "." : std::string();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix) || !name.ends_with(".local")) continue;
+    if (!kept.empty() && name.starts_with(kept)) continue;
+    fs::remove(entry.path(), ec);
+  }
 }
 
 }  // namespace
@@ -123,13 +139,22 @@ absl::Status RunDirectory::WriteRoundCheckpoint(uint64_t round, const Checkpoint
   const auto rounds = CheckpointRounds(CheckpointDir());
   for (size_t i = 0; i + keep < rounds.size(); ++i) {
     std::error_code ec;
-    fs::remove(RoundFile(CheckpointDir(), rounds[i]), ec);
+    const std::string file = RoundFile(CheckpointDir(), rounds[i]);
+    fs::remove(file, ec);
+    const std::string name = fs::path(file).filename().string();
+    RemoveShards(CheckpointDir(), name.substr(0, name.size() - 4), std::nullopt);
   }
   return absl::OkStatus();
 }
 
 absl::Status RunDirectory::WriteBestCheckpoint(const Checkpoint& checkpoint) {
-  return WriteCheckpoint(BestCheckpointPath(), checkpoint);
+  FEDREC_RETURN_IF_ERROR(WriteCheckpoint(BestCheckpointPath(), checkpoint));
+  RemoveShards(CheckpointDir(), "best.", checkpoint.round());
+  return absl::OkStatus();
+}
+
+std::string RunDirectory::RoundCheckpointPath(uint64_t round) const {
+  return RoundFile(CheckpointDir(), round);
 }
 
 }  // namespace fedrec

@@ -40,6 +40,8 @@ class RunDirectory {
   std::string CheckpointDir() const { return path_ + "/checkpoints"; }
   std::string BestCheckpointPath() const { return CheckpointDir() + "/best.ckpt"; }
 
+  // checkpoints/ckpt-<round>.ckpt (zero-padded round).
+  std::string RoundCheckpointPath(uint64_t round) const;
   // The newest ckpt-<round>.ckpt, if any.
   std::optional<std::string> LatestCheckpoint() const;
   // Keeps only metrics lines whose "round" (or "epoch") is <= round, so a
@@ -48,8 +50,10 @@ class RunDirectory {
 
   absl::Status AppendMetrics(const nlohmann::json& line);
   absl::Status WriteSummary(const nlohmann::json& summary);
-  // Writes ckpt-<round>.ckpt and deletes the oldest beyond `keep` (0 = all).
+  // Writes ckpt-<round>.ckpt and deletes the oldest beyond `keep` (0 = all),
+  // with the local shards beside them.
   absl::Status WriteRoundCheckpoint(uint64_t round, const Checkpoint& checkpoint, uint32_t keep);
+  // Writes best.ckpt, then deletes local shards of earlier best checkpoints.
   absl::Status WriteBestCheckpoint(const Checkpoint& checkpoint);
 
  private:

@@ -70,6 +70,20 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   return spec;
 }
 
+absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec,
+                                                   const std::string& compute) {
+  if (compute == "cuda") {
+    return absl::FailedPreconditionError(
+        "backend.compute: 'cuda': no model of this build runs on a GPU yet (the CUDA backend "
+        "holds only a device query); set backend.compute = \"cpu\"");
+  }
+  if (compute != "cpu") {
+    return absl::InvalidArgumentError("backend.compute: unknown backend '" + compute +
+                                      "'; allowed: cpu, cuda");
+  }
+  return CreateModel(spec);
+}
+
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec) {
   const std::string& type = spec.type();
   const std::string loss = Extra(spec, "loss", ResolveLoss(type, "auto"));

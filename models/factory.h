@@ -21,6 +21,13 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
 // A model with zeroed parameters; call Initialize() or LoadModel's values.
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec);
 
+// The same, on the compute backend backend.compute names: "cpu" builds the
+// models above; "cuda" is FailedPrecondition naming the key, since no model
+// of this build runs on a GPU yet (models/cuda/ holds only the device
+// query). Every trainer builds its models through this one seam.
+absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec,
+                                                   const std::string& compute);
+
 // Writes spec, global and local tensors into `checkpoint`.
 void SaveModel(const proto::ModelSpec& spec, const Model& model, proto::Checkpoint* checkpoint);
 

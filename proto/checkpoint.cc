@@ -290,6 +290,17 @@ nlohmann::json DescribeCheckpoint(const CheckpointHeader& header, const Checkpoi
   j["optimizer"] = describe_optimizer(c.optimizer());
   j["server_optimizer"] = describe_optimizer(c.server_optimizer());
   j["round"] = c.round();
+  j["compute_backend"] = c.compute_backend();
+  j["comm_backend"] = c.comm_backend();
+  json shards = json::array();
+  for (const proto::LocalShardRef& r : c.local_shards()) {
+    shards.push_back({{"file", r.file_name()},
+                      {"worker", r.worker()},
+                      {"num_workers", r.num_workers()},
+                      {"users", r.users()},
+                      {"payload_sha256", r.payload_sha256_hex()}});
+  }
+  j["local_shards"] = shards;
   json streams = json::object();
   for (const proto::StreamPosition& s : c.streams()) streams[s.purpose()] = s.position();
   j["streams"] = streams;
@@ -336,6 +347,20 @@ std::string RenderCheckpointText(const nlohmann::json& j) {
     out += fmt::format("  {} = {}\n", k, v.get<std::string>());
   }
   out += fmt::format("round           {}\n", j["round"].get<uint64_t>());
+  const auto backend = [&](const char* key) {
+    const std::string v = j.value(key, std::string());
+    return v.empty() ? std::string("-") : v;
+  };
+  out += fmt::format("backends        compute {}, comm {}\n", backend("compute_backend"),
+                     backend("comm_backend"));
+  if (j.contains("local_shards") && !j["local_shards"].empty()) {
+    out += fmt::format("local shards    {} (local parameters stay with their workers)\n",
+                       j["local_shards"].size());
+    for (const auto& r : j["local_shards"]) {
+      out += fmt::format("  {:<40} {} users\n", r["file"].get<std::string>(),
+                         r["users"].get<uint64_t>());
+    }
+  }
   out += fmt::format("tensors         {} ({} parameters)\n", j["tensors"].size(),
                      j["num_parameters"].get<uint64_t>());
   for (const auto& t : j["tensors"]) {

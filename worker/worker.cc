@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/timing.h"
@@ -19,44 +18,6 @@ uint64_t ToFixed(double x) {
 
 }  // namespace
 
-std::string WorkerRoundStats::Serialize() const {
-  nlohmann::json j = {{"sampled", sampled},
-                      {"dropped", dropped},
-                      {"uploaded", uploaded},
-                      {"clipped", clipped},
-                      {"loss_fixed", loss_fixed},
-                      {"norm_fixed", norm_fixed},
-                      {"examples", examples},
-                      {"capped_examples", capped_examples},
-                      {"seconds_train", seconds_train},
-                      {"seconds_encode", seconds_encode},
-                      {"seconds_allreduce", seconds_allreduce},
-                      {"error", error}};
-  return j.dump();
-}
-
-absl::StatusOr<WorkerRoundStats> WorkerRoundStats::Parse(const std::string& bytes) {
-  WorkerRoundStats s;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(bytes);
-    s.sampled = j.at("sampled");
-    s.dropped = j.at("dropped");
-    s.uploaded = j.at("uploaded");
-    s.clipped = j.at("clipped");
-    s.loss_fixed = j.at("loss_fixed");
-    s.norm_fixed = j.at("norm_fixed");
-    s.examples = j.at("examples");
-    s.capped_examples = j.at("capped_examples");
-    s.seconds_train = j.at("seconds_train");
-    s.seconds_encode = j.at("seconds_encode");
-    s.seconds_allreduce = j.at("seconds_allreduce");
-    s.error = j.at("error");
-  } catch (const std::exception& e) {
-    return absl::InternalError(std::string("worker stats: ") + e.what());
-  }
-  return s;
-}
-
 void WorkerRoundStats::Add(const WorkerRoundStats& o) {
   sampled += o.sampled;
   dropped += o.dropped;
@@ -69,7 +30,7 @@ void WorkerRoundStats::Add(const WorkerRoundStats& o) {
   seconds_train = std::max(seconds_train, o.seconds_train);
   seconds_encode = std::max(seconds_encode, o.seconds_encode);
   seconds_allreduce = std::max(seconds_allreduce, o.seconds_allreduce);
-  if (error.empty()) error = o.error;
+  if (status.ok()) status = o.status;
 }
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
@@ -144,7 +105,7 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
       }
       const ClientOutcome out =
           trainer.TrainAndEncode(seq, round, global_, local(), encoding, target);
-      if (!out.status.ok() && s.error.empty()) s.error = out.status.ToString();
+      if (!out.status.ok() && s.status.ok()) s.status = out.status;
       ++s.uploaded;
       s.clipped += out.clipped ? 1 : 0;
       s.examples += out.loss.examples;
@@ -199,37 +160,15 @@ void Worker::SnapshotBestLocal() {
   if (local_) best_local_ = *local_;
 }
 
-std::string Worker::LocalRows(bool best) const {
-  const std::optional<ParameterStore>& store = best && best_local_ ? best_local_ : local_;
-  if (!store) return {};
-  std::string out;
-  for (size_t k = 0; k < store->num_tensors(); ++k) {
-    const ConstTensorView v = store->ViewAt(k);
-    for (uint32_t u : users_) {
-      const auto row = v.Row(u);
-      out.append(reinterpret_cast<const char*>(row.data()), row.size_bytes());
-    }
-  }
-  return out;
+const ParameterStore* Worker::local_store(bool best) const {
+  if (best && best_local_) return &*best_local_;
+  return local_ ? &*local_ : nullptr;
 }
 
-void Worker::SetLocalFrom(std::span<const float> full, std::span<const float> best_full) {
+void Worker::RestoreLocal(ParameterStore current, std::optional<ParameterStore> best) {
   if (!local_) return;
-  auto copy_rows = [&](ParameterStore& store, std::span<const float> src) {
-    for (size_t k = 0; k < store.num_tensors(); ++k) {
-      const TensorLayout& l = store.layout()[k];
-      TensorView v = store.ViewAt(k);
-      for (uint32_t u : users_) {
-        std::memcpy(v.Row(u).data(), src.data() + l.offset + static_cast<size_t>(u) * l.cols,
-                    l.cols * sizeof(float));
-      }
-    }
-  };
-  copy_rows(*local_, full);
-  if (!best_full.empty()) {
-    best_local_ = *local_;
-    copy_rows(*best_local_, best_full);
-  }
+  local_ = std::move(current);
+  best_local_ = std::move(best);
 }
 
 }  // namespace fedrec

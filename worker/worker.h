@@ -2,8 +2,9 @@
 // many simulated clients, one per user of its partition.
 //
 // Owns: its copy of the round's global parameters, the local parameters of
-// its users (MF user embeddings; never sent anywhere but into this worker's
-// part of a checkpoint), and one ClientTrainer per thread.
+// its users (MF user embeddings; they never leave the worker: checkpoints
+// hold them in this worker's own shard, proto/local_shards.h), and one
+// ClientTrainer per thread.
 //
 // Guarantees: the integer sum a worker returns for a round is the sum mod
 // 2^bits of its clients' encodings, each a pure function of (global model,
@@ -43,17 +44,19 @@ struct WorkerRoundStats {
   double seconds_train = 0;
   double seconds_encode = 0;
   double seconds_allreduce = 0;
-  std::string error;  // non-empty: this worker failed; the run must stop
+  absl::Status status;  // not OK: this worker failed; the run must stop
 
-  std::string Serialize() const;
-  static absl::StatusOr<WorkerRoundStats> Parse(const std::string& bytes);
-  void Add(const WorkerRoundStats& other);  // integers summed, seconds maxed
+  void Add(const WorkerRoundStats& other);  // integers summed, seconds maxed, first error kept
 };
 
 struct WorkerOptions {
   ClientTrainingOptions client;
   CohortPlan cohort;
   uint32_t threads = 1;
+  // Users whose local (per-user) parameters this worker owns: its clients
+  // and the users that are no one's client (too short to train on). Empty:
+  // its clients only.
+  std::vector<uint32_t> local_users;
 };
 
 class Worker {
@@ -82,7 +85,7 @@ class Worker {
   // padded dimension under distributed DP; zeroed by the caller), or, when `uploads` is given,
   // leaves each client's encoding in its own vector there (every sampled client, dropped ones
   // included, in ascending user order) and the accumulator untouched. Never fails: a failure is
-  // reported in the stats' `error`.
+  // reported in the stats' `status`.
   WorkerRoundStats TrainRound(uint32_t round, const RoundEncoding& encoding,
                               std::span<uint64_t> accumulator,
                               std::vector<ClientUpload>* uploads = nullptr);
@@ -94,13 +97,17 @@ class Worker {
   // Keeps a copy of the local parameters as the best so far.
   void SnapshotBestLocal();
 
-  // This worker's rows of the (current or best) local parameters, tensor by
-  // tensor, users ascending, as raw float bytes; empty for models without
-  // local parameters.
-  std::string LocalRows(bool best) const;
-  // Sets this worker's rows of the current (and best) local store from a
-  // full table (all users' rows, ParameterStore layout).
-  void SetLocalFrom(std::span<const float> full, std::span<const float> best_full);
+  // Users whose local rows this worker owns (ascending).
+  const std::vector<uint32_t>& local_users() const {
+    return options_.local_users.empty() ? users_ : options_.local_users;
+  }
+  // The current (or best-so-far; the current when no best was kept) local
+  // parameters: full-size tables in which only local_users()' rows are this
+  // worker's. nullptr for models without local parameters.
+  const ParameterStore* local_store(bool best) const;
+  // Replaces the current (and, when given, the best) local parameters, as
+  // read back from this worker's shards.
+  void RestoreLocal(ParameterStore current, std::optional<ParameterStore> best);
 
  private:
   Worker() = default;

@@ -140,7 +140,7 @@ TEST_F(FactoryTest, RefusesUnknownBackendListingTheNames) {
 TEST_F(FactoryTest, NcclIsNotYetImplemented) {
   absl::StatusOr<std::unique_ptr<Collective>> c = CreateCollective("nccl");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(c.status().message()), HasSubstr("arrives with the GPU issue"));
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("backend.comm: 'nccl'"));
 }
 
 TEST_F(FactoryTest, AutoAndLocalOutsideMpirunPointToLocalGroups) {

@@ -181,7 +181,7 @@ TEST_F(FederatedTrainerTest, RefusalsWriteNothing) {
   EXPECT_FALSE(fs::exists(dir_ / "missing"));
 }
 
-// ---- central differential privacy (issue #5) ----
+// ---- central differential privacy ----
 
 Config DpConfig(Config c) {
   c.privacy.mode = "central";
@@ -266,7 +266,7 @@ TEST_F(FederatedTrainerTest, DpWithAFixedCohortNeedsTheRdpAccountant) {
   EXPECT_EQ(ok["privacy"]["released_rounds"], 12);
 }
 
-// ---- secure aggregation in the round (issue #6) ----
+// ---- secure aggregation in the round ----
 
 TEST_F(FederatedTrainerTest, SecureAggregationLeavesTheModelBitwiseUnchanged) {
   Config plain = MakeConfig("sasrec");
@@ -340,7 +340,7 @@ TEST_F(FederatedTrainerTest, RoundsBelowTheThresholdAbortAndSpendNothing) {
   EXPECT_EQ(aborted, 3);
 }
 
-// ---- distributed differential privacy (issue #5) ----
+// ---- distributed differential privacy ----
 
 Config DistributedConfig(Config c) {
   c.privacy.mode = "distributed";
@@ -536,7 +536,7 @@ TEST_F(FederatedTrainerTest, DistributedRefusesWhatItCannotAccount) {
   }
 }
 
-// ---- adaptive clipping (issue #5) ----
+// ---- adaptive clipping ----
 
 std::vector<nlohmann::json> MetricLines(const fs::path& run) {
   std::ifstream in(run / "metrics.jsonl");

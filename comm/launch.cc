@@ -1,0 +1,69 @@
+#include "comm/launch.h"
+
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "comm/factory.h"
+#include "comm/local_collective.h"
+#include "comm/mpi_collective.h"
+#include "core/status.h"
+
+namespace fedrec {
+namespace {
+
+absl::Status RunLocal(int world_size,
+                      const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
+                      const std::function<absl::Status(Collective& comm)>& rank_main) {
+  if (world_size < 1) {
+    return absl::InvalidArgumentError("comm: a local job needs at least one rank");
+  }
+  FEDREC_RETURN_IF_ERROR(prepare(LaunchPlan{.backend = "local", .world_size = world_size}));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<LocalCollectiveGroup> group,
+                          LocalCollectiveGroup::Create(world_size));
+  std::vector<absl::Status> status(static_cast<size_t>(world_size));
+  std::vector<std::thread> threads;
+  threads.reserve(status.size());
+  for (int r = 1; r < world_size; ++r) {
+    threads.emplace_back([&, r] { status[r] = rank_main(group->rank(r)); });
+  }
+  status[0] = rank_main(group->rank(0));
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : status) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunRanks(const std::string& backend, int local_world_size,
+                      const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
+                      const std::function<absl::Status(Collective& comm)>& rank_main) {
+  // Decided from the launcher's environment before touching MPI: once
+  // finalised, MPI cannot be initialised again in this process.
+  const bool mpi = backend == "mpi" || (backend == "auto" && LaunchedAsMpiJob());
+  if (!mpi) {
+    if (backend == "auto" || backend == "local") {
+      return RunLocal(local_world_size, prepare, rank_main);
+    }
+    return CreateCollective(backend).status();  // the factory's refusal for the name
+  }
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Collective> comm, CreateCollective("mpi"));
+  FEDREC_RETURN_IF_ERROR(prepare(
+      LaunchPlan{.backend = "mpi", .world_size = comm->size(), .process_rank = comm->rank()}));
+  return rank_main(*comm);
+}
+
+bool LaunchedAsMpiJob() { return LaunchedUnderMpirun() && MpirunWorldSize() > 1; }
+
+int RanksOnThisNode() {
+  if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
+    const int n = std::atoi(v);
+    if (n > 0) return n;
+  }
+  return 1;
+}
+
+}  // namespace fedrec

@@ -1,0 +1,98 @@
+#include "coordinator/federation_setup.h"
+
+#include <utility>
+
+#include "coordinator/run_common.h"
+#include "data/loader.h"
+#include "data/partition.h"
+#include "models/factory.h"
+#include "models/mf.h"
+
+namespace fedrec {
+namespace {
+
+WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
+  const Config& c = s.config;
+  WorkerOptions o;
+  o.client = {.seed = c.seed,
+              .local_epochs = c.train.local_epochs,
+              .local_lr = c.train.local_lr,
+              .clip_norm = c.aggregation.clip_norm,
+              .weight_by_examples = c.aggregation.weighting == "examples",
+              .weight_cap = static_cast<uint64_t>(c.data.max_len),
+              .noise_seed = c.privacy.noise_seed};
+  o.cohort = {.seed = c.seed,
+              .sampling_rate = c.federation.sampling_rate,
+              .clients_per_round = static_cast<uint64_t>(c.federation.clients_per_round),
+              .dropout_rate = c.federation.dropout_rate};
+  o.threads = s.threads_per_worker;
+  o.local_users = s.local_users_by_worker[index];
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Config& config,
+                                                                      uint32_t num_workers,
+                                                                      uint32_t threads_per_worker,
+                                                                      std::string comm_backend) {
+  auto s = std::make_unique<FederationSetup>();
+  s->config = config;
+  s->num_workers = num_workers;
+  s->threads_per_worker = threads_per_worker;
+  s->comm_backend = std::move(comm_backend);
+  s->compute_backend = config.backend.compute;
+  if (config.data.path.empty()) {
+    return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
+  }
+  if (config.model.type == "pop") {
+    return absl::InvalidArgumentError(
+        "config: model.type: 'pop' has nothing to train; evaluate it with `fedrec eval --model "
+        "pop`");
+  }
+  LoadOptions load;
+  FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
+  FEDREC_ASSIGN_OR_RETURN(s->data, LoadDataset(config.data.path, load));
+  s->split = std::make_unique<LeaveOneOutSplit>(s->data);
+  FEDREC_ASSIGN_OR_RETURN(s->spec,
+                          ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items()));
+  if (s->spec.type() == "mf_rating") {
+    (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
+  }
+  FEDREC_ASSIGN_OR_RETURN(s->initial, CreateModel(s->spec, s->compute_backend));
+  s->initial->Initialize(config.seed);
+
+  for (uint32_t u = 0; u < s->data.num_users(); ++u) {
+    if (s->split->Train(u).size() >= 2) s->population.push_back(u);
+  }
+  if (s->population.empty()) {
+    return absl::InvalidArgumentError(config.data.path + ": no user has two training interactions");
+  }
+  FEDREC_ASSIGN_OR_RETURN(PartitionSpec pspec, ParsePartitionSpec(config.federation.partition));
+  FEDREC_ASSIGN_OR_RETURN(std::vector<uint32_t> assignment,
+                          AssignWorkers(s->data, pspec, num_workers, config.seed));
+  s->users_by_worker.assign(num_workers, {});
+  for (uint32_t u : s->population) s->users_by_worker[assignment[u]].push_back(u);
+  s->local_users_by_worker = UsersByWorker(assignment, num_workers);
+
+  // The plain codec is checked before privacy, whose refusals assume it.
+  FEDREC_RETURN_IF_ERROR(FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
+                                                 config.aggregation.clip_norm, s->MaxCohort())
+                             .status());
+  const uint64_t model_words = s->initial->global_params().size();
+  FEDREC_ASSIGN_OR_RETURN(s->privacy,
+                          privacy::PlanPrivacy(config, s->population.size(), model_words));
+  FEDREC_ASSIGN_OR_RETURN(RoundRules rules,
+                          RoundRules::Create(config, s->MaxCohort(), model_words,
+                                             s->privacy.ddg ? &*s->privacy.ddg : nullptr));
+  s->rules = std::make_unique<RoundRules>(std::move(rules));
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, uint32_t index) {
+  return Worker::Create(s.spec, *s.split, s.users_by_worker[index], s.population,
+                        s.initial->global_params(), s.initial->local_params(),
+                        MakeWorkerOptions(s, index));
+}
+
+}  // namespace fedrec
