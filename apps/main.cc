@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
   absl::Status status = fedrec::InitLogging(log_level);
   if (status.ok() && dispatch.run) status = dispatch.run();
-  if (!status.ok()) {
+  if (!status.ok() && !fedrec::IsReportedByAnotherRank(status)) {
     std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
   }
   return fedrec::ExitCodeFor(status);

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 
 #define FEDREC_STATUS_CONCAT_INNER_(x, y) x##y
 #define FEDREC_STATUS_CONCAT_(x, y) FEDREC_STATUS_CONCAT_INNER_(x, y)
@@ -53,6 +54,17 @@ inline absl::Status WithContext(const absl::Status& status, std::string_view whe
   std::string message(where);
   message.append(": ").append(status.message().data(), status.message().size());
   return absl::Status(status.code(), message);
+}
+
+// A job's error that another process of the job (rank 0) reports: the
+// process still fails with the error's code but prints nothing, so an MPI job
+// prints one line, not one per rank.
+inline absl::Status ReportedByAnotherRank(absl::Status status) {
+  if (!status.ok()) status.SetPayload("fedrec/reported-by-another-rank", absl::Cord("1"));
+  return status;
+}
+inline bool IsReportedByAnotherRank(const absl::Status& status) {
+  return status.GetPayload("fedrec/reported-by-another-rank").has_value();
 }
 
 // True for errors caused by the user's input rather than by fedrec itself.

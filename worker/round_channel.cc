@@ -111,7 +111,9 @@ absl::StatusOr<proto::RoundCommand> ReceiveCommand(Collective& comm) {
   std::string bytes;
   FEDREC_RETURN_IF_ERROR(comm.Broadcast(&bytes, 0));
   absl::StatusOr<proto::RoundCommand> command = DecodeCommand(bytes);
-  FEDREC_RETURN_IF_ERROR(Agree(comm, command.status()));
+  // Rank 0 ends with the same error and reports it.
+  absl::Status agreed = Agree(comm, command.status());
+  if (!agreed.ok()) return ReportedByAnotherRank(std::move(agreed));
   return command;
 }
 

@@ -46,7 +46,8 @@ absl::Status FromStatusMessage(const proto::StatusMessage& message);
 absl::Status SendCommand(Collective& comm, const proto::RoundCommand& command);
 absl::Status SendCommandBytes(Collective& comm, std::string bytes);
 
-// Ranks 1..W: steps 1-2; the command, or the error every rank agreed on.
+// Ranks 1..W: steps 1-2; the command, or the error every rank agreed on
+// (marked ReportedByAnotherRank: rank 0 reports it).
 absl::StatusOr<proto::RoundCommand> ReceiveCommand(Collective& comm);
 
 // Ranks 1..W: step 4 (the reply's rank is set here).

@@ -191,7 +191,7 @@ absl::Status ServeRounds(Collective& comm, Worker& worker, const RoundRules& rul
     proto::WorkerReply reply;
     switch (cmd.command_case()) {
       case proto::RoundCommand::kStop:
-        return FromStatusMessage(cmd.stop().reason());
+        return ReportedByAnotherRank(FromStatusMessage(cmd.stop().reason()));
       case proto::RoundCommand::kTrain:
         FEDREC_RETURN_IF_ERROR(Train(comm, worker, rules, seat, cmd.train(), params));
         continue;

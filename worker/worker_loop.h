@@ -25,7 +25,8 @@ struct WorkerSeat {
 };
 
 // Returns OK after a Stop whose reason is OK, the Stop's reason otherwise,
-// or the error the ranks agreed on when a command could not be decoded.
+// or the error the ranks agreed on when a command could not be decoded
+// (both marked ReportedByAnotherRank: the coordinator reports them).
 absl::Status ServeRounds(Collective& comm, Worker& worker, const RoundRules& rules,
                          WorkerSeat seat);
 

@@ -116,6 +116,36 @@ TEST_F(CliFederated, MpiDistributedDpMatchesTheLocalRun) {
   EXPECT_EQ(got["privacy"]["epsilon"], expected["privacy"]["epsilon"]);
 }
 
+TEST_F(CliFederated, MpiLocalParametersStayInTheirRanksShardsAndMatchTheLocalRun) {
+  const std::string mf = "--log-level off train --config '" + config_ +
+                         "' --set model.type=mf_bpr --set federation.rounds=6 --out '";
+  const CliResult local = RunFedrec(mf + Out("mf_local") + "' --set federation.workers=3",
+                                    dir_->path());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const CliResult mpi = RunMpi(3, mf + Out("mf_mpi") + "'", dir_->path());
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
+  EXPECT_EQ(nlohmann::json::parse(mpi.out)["model_sha256"],
+            nlohmann::json::parse(local.out)["model_sha256"]);
+  // Rank 0's checkpoint lists two worker shards; eval reads them back.
+  const std::string best = Out("mf_mpi") + "/checkpoints/best.ckpt";
+  const CliResult inspect = RunFedrec("inspect '" + best + "'", dir_->path());
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("local shards    2"), std::string::npos) << inspect.out;
+  const CliResult eval = RunFedrec(
+      "eval --checkpoint '" + best + "' --data '" + data_ + "' --split test", dir_->path());
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  // A shard gone: resume under mpirun ends every rank with the reason.
+  for (const auto& e : std::filesystem::directory_iterator(Out("mf_mpi") + "/checkpoints")) {
+    if (e.path().filename().string().find("w2-of-2.local") != std::string::npos) {
+      std::filesystem::remove(e.path());
+    }
+  }
+  const CliResult resumed = RunMpi(
+      3, "--log-level off train --out '" + Out("mf_mpi") + "' --resume", dir_->path());
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
+  EXPECT_NE(resumed.err.find("w2-of-2.local"), std::string::npos) << resumed.err;
+}
+
 TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
   const std::string args =
       "--log-level off train --config '" + config_ + "' --set federation.rounds=40 --out '";
