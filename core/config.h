@@ -3,7 +3,7 @@
 //
 // Every key has a default (the member initialisers below; ConfigKeysMarkdown()
 // renders the table for the README). Keys are described once, in a table-driven
-// registry in config.cc (name, type, member, validator, doc), which drives
+// registry in config_keys.cc (name, type, member, validator, doc), which drives
 // parsing, overrides, validation, ToToml() and the markdown table.
 //
 // Errors (all absl::InvalidArgumentError, one line, "<where>: <what>"):

@@ -89,6 +89,159 @@ ForwardScratch& ThreadScratch(uint32_t layers) {
   return scratch;
 }
 
+// One user's training positions: position t reads inputs[0..t] and predicts
+// targets[t].
+struct Window {
+  std::span<const uint32_t> inputs, targets;
+  size_t steps = 0;
+  size_t td = 0;  // steps * dim
+};
+
+// Forward pass of one user: draws the dropout masks (ws->mask_ptrs stays
+// empty without dropout), runs the layers and returns the last output after
+// the output dropout (T x D, in ws->final_out).
+const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, const StepKey& key,
+                     uint32_t user, const Window& w, Gru4RecWorkspace* ws) {
+  const uint32_t num_layers = o.layers;
+  const float p = o.dropout;
+  const size_t td = w.td;
+  std::vector<const float*>& masks = ws->mask_ptrs;
+  masks.clear();
+  if (p > 0) {
+    const float keep_scale = 1.0f / (1.0f - p);
+    RandomStream drop({.seed = key.seed,
+                       .purpose = "dropout",
+                       .round = key.epoch,
+                       .client = user,
+                       .step = key.step});
+    for (uint32_t m = 0; m <= num_layers; ++m) {
+      float* mask = Grow(&ws->masks[m], td);
+      for (size_t k = 0; k < td; ++k) mask[k] = drop.NextFloat() < p ? 0.0f : keep_scale;
+      masks.push_back(mask);
+    }
+  }
+  const float* last =
+      RunLayers(global, num_layers, static_cast<int>(o.dim), w.inputs, masks, &ws->fwd);
+  float* fin = Grow(&ws->final_out, td);
+  if (p > 0) {
+    for (size_t k = 0; k < td; ++k) fin[k] = last[k] * masks[num_layers][k];
+  } else {
+    std::copy(last, last + td, fin);
+  }
+  return fin;
+}
+
+// Sampled losses (bpr, sampled softmax) of one user over [target,
+// negatives...] per position: returns the loss, adds d loss / d fin into
+// dfin (zeroed by the caller) and the scored rows' gradients into item_emb. The caller has
+// begun the sampler on the user's items.
+double SampledLoss(const Gru4RecOptions& o, const ParameterStore& global, const StepKey& key,
+                   uint32_t user, const Window& w, const float* fin, float* dfin,
+                   Gru4RecWorkspace* ws, Gradients* global_grads) {
+  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+  const int d = static_cast<int>(o.dim);
+  const uint32_t negatives = o.negatives;
+  const ConstTensorView emb = global.ViewAt(kItemEmb);
+  const TensorView g_emb = global_grads->View(kItemEmb);
+  RandomStream neg({.seed = key.seed,
+                    .purpose = "train_negatives",
+                    .round = key.epoch,
+                    .client = user,
+                    .step = key.step});
+  const size_t c = 1 + negatives;
+  double loss = 0;
+  for (size_t t = 0; t < w.steps; ++t) {
+    CVec h(fin + t * d, d);
+    ws->cands[0] = w.targets[t];
+    for (size_t k = 1; k < c; ++k) ws->cands[k] = ws->sampler.Draw(neg);
+    for (size_t k = 0; k < c; ++k) {
+      ws->logits[k] = CVec(emb.Row(ws->cands[k]).data(), d).dot(h);
+    }
+    if (o.loss == SeqLoss::kBpr) {
+      const float inv = 1.0f / static_cast<float>(negatives);
+      ws->dlogits[0] = 0;
+      float pos_loss = 0;
+      for (size_t k = 1; k < c; ++k) {
+        float dpos, dneg;
+        pos_loss += BprLoss(ws->logits[0], ws->logits[k], &dpos, &dneg);
+        ws->dlogits[0] += dpos * inv;
+        ws->dlogits[k] = dneg * inv;
+      }
+      loss += pos_loss * inv;
+    } else {
+      loss += SoftmaxCrossEntropy<float>(std::span<const float>(ws->logits.data(), c), 0,
+                                         std::span<float>(ws->dlogits.data(), c));
+    }
+    Vec dh(dfin + t * d, d);
+    for (size_t k = 0; k < c; ++k) {
+      const uint32_t item = ws->cands[k];
+      global_grads->MarkRow(kItemEmb, item);
+      dh += ws->dlogits[k] * CVec(emb.Row(item).data(), d);
+      Vec(g_emb.Row(item).data(), d) += ws->dlogits[k] * h;
+    }
+  }
+  return loss;
+}
+
+// Full softmax cross-entropy of one user, logits (T x num_items) = fin * E^T:
+// returns the loss, writes d loss / d fin into dfin and adds into every
+// item_emb row.
+double FullSoftmaxLoss(const Gru4RecOptions& o, const ParameterStore& global, const Window& w,
+                       const float* fin, float* dfin, Gru4RecWorkspace* ws,
+                       Gradients* global_grads) {
+  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+  const int d = static_cast<int>(o.dim);
+  const size_t steps = w.steps;
+  const ConstTensorView emb = global.ViewAt(kItemEmb);
+  const TensorView g_emb = global_grads->View(kItemEmb);
+  double loss = 0;
+  const auto items = static_cast<Eigen::Index>(o.num_items);
+  Map logits(Grow(&ws->logits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
+  CMap e(emb.data, items, d);
+  CMap h(fin, static_cast<Eigen::Index>(steps), d);
+  logits.noalias() = h * e.transpose();
+  Map dlogits(Grow(&ws->dlogits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
+  for (size_t t = 0; t < steps; ++t) {
+    loss += SoftmaxCrossEntropy<float>(std::span<const float>(logits.row(t).data(), o.num_items),
+                                       w.targets[t],
+                                       std::span<float>(dlogits.row(t).data(), o.num_items));
+  }
+  for (uint32_t i = 0; i < o.num_items; ++i) global_grads->MarkRow(kItemEmb, i);
+  Map(dfin, static_cast<Eigen::Index>(steps), d).noalias() = dlogits * e;
+  Map(g_emb.data, items, d).noalias() += dlogits.transpose() * h;
+  return loss;
+}
+
+// Backward pass of one user from d loss / d fin: back through the output
+// dropout and the layers (into the GRU weights), then into the input rows of
+// item_emb. Overwrites dfin.
+void Backward(const Gru4RecOptions& o, const Window& w, float* dfin, Gru4RecWorkspace* ws,
+              Gradients* global_grads) {
+  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+  const int d = static_cast<int>(o.dim);
+  const uint32_t num_layers = o.layers;
+  const size_t td = w.td;
+  const TensorView g_emb = global_grads->View(kItemEmb);
+  if (o.dropout > 0) {
+    const float* out_mask = ws->mask_ptrs[num_layers];
+    for (size_t k = 0; k < td; ++k) dfin[k] *= out_mask[k];
+  }
+  float* dcur = dfin;
+  float* dnext = Grow(&ws->dnext, td);
+  for (uint32_t l = num_layers; l-- > 0;) {
+    GruGradients<float> g{global_grads->View(Gru4RecModel::GruTensor(l, 0)).data,
+                          global_grads->View(Gru4RecModel::GruTensor(l, 1)).data,
+                          global_grads->View(Gru4RecModel::GruTensor(l, 2)).data,
+                          global_grads->View(Gru4RecModel::GruTensor(l, 3)).data};
+    ws->fwd.layers[l].Backward(dcur, &g, dnext, nullptr);
+    std::swap(dcur, dnext);
+  }
+  for (size_t t = 0; t < w.steps; ++t) {
+    global_grads->MarkRow(kItemEmb, w.inputs[t]);
+    Vec(g_emb.Row(w.inputs[t]).data(), d) += CVec(dcur + t * d, d);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<SeqLoss> ParseSeqLoss(const std::string& name) {
@@ -157,130 +310,33 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
                                       Workspace* workspace, Gradients* global_grads,
                                       Gradients*) const {
   auto* ws = static_cast<Gru4RecWorkspace*>(workspace);
-  const int d = static_cast<int>(options_.dim);
-  const uint32_t num_layers = options_.layers;
-  const uint32_t negatives = options_.negatives;
-  const bool sampled = negatives > 0;
-  const float p = options_.dropout;
-  const float keep_scale = 1.0f / (1.0f - p);
-  const ConstTensorView emb = global_.ViewAt(kItemEmb);
-  const TensorView g_emb = global_grads->View(kItemEmb);
-  std::vector<const float*>& masks = ws->mask_ptrs;
+  const bool sampled = options_.negatives > 0;
   LossSum total;
-
   for (const UserSequence& seq : batch) {
     const size_t n = seq.items.size();
     if (n < 2) continue;
-    const size_t steps = std::min<size_t>(n - 1, options_.max_len);
-    const auto inputs = seq.items.subspan(n - 1 - steps, steps);
-    const auto targets = seq.items.subspan(n - steps, steps);
-    const size_t td = steps * static_cast<size_t>(d);
+    Window w;
+    w.steps = std::min<size_t>(n - 1, options_.max_len);
+    w.inputs = seq.items.subspan(n - 1 - w.steps, w.steps);
+    w.targets = seq.items.subspan(n - w.steps, w.steps);
+    w.td = w.steps * static_cast<size_t>(options_.dim);
     if (sampled && !ws->sampler.Begin(seq.items)) {
       ws->sampler.End(seq.items);
       continue;
     }
-
-    masks.clear();
-    if (p > 0) {
-      RandomStream drop({.seed = key.seed,
-                         .purpose = "dropout",
-                         .round = key.epoch,
-                         .client = seq.user,
-                         .step = key.step});
-      for (uint32_t m = 0; m <= num_layers; ++m) {
-        float* mask = Grow(&ws->masks[m], td);
-        for (size_t k = 0; k < td; ++k) mask[k] = drop.NextFloat() < p ? 0.0f : keep_scale;
-        masks.push_back(mask);
-      }
-    }
-    const float* last = RunLayers(global_, num_layers, d, inputs, masks, &ws->fwd);
-    float* fin = Grow(&ws->final_out, td);
-    if (p > 0) {
-      for (size_t k = 0; k < td; ++k) fin[k] = last[k] * masks[num_layers][k];
-    } else {
-      std::copy(last, last + td, fin);
-    }
-    float* dfin = Grow(&ws->dcur, td);
-    std::fill(dfin, dfin + td, 0.0f);
-
+    const float* fin = Forward(options_, global_, key, seq.user, w, ws);
+    float* dfin = Grow(&ws->dcur, w.td);
+    std::fill(dfin, dfin + w.td, 0.0f);
     double loss = 0;
     if (sampled) {
-      RandomStream neg({.seed = key.seed,
-                        .purpose = "train_negatives",
-                        .round = key.epoch,
-                        .client = seq.user,
-                        .step = key.step});
-      const size_t c = 1 + negatives;
-      for (size_t t = 0; t < steps; ++t) {
-        CVec h(fin + t * d, d);
-        ws->cands[0] = targets[t];
-        for (size_t k = 1; k < c; ++k) ws->cands[k] = ws->sampler.Draw(neg);
-        for (size_t k = 0; k < c; ++k) {
-          ws->logits[k] = CVec(emb.Row(ws->cands[k]).data(), d).dot(h);
-        }
-        if (options_.loss == SeqLoss::kBpr) {
-          const float inv = 1.0f / static_cast<float>(negatives);
-          ws->dlogits[0] = 0;
-          float pos_loss = 0;
-          for (size_t k = 1; k < c; ++k) {
-            float dpos, dneg;
-            pos_loss += BprLoss(ws->logits[0], ws->logits[k], &dpos, &dneg);
-            ws->dlogits[0] += dpos * inv;
-            ws->dlogits[k] = dneg * inv;
-          }
-          loss += pos_loss * inv;
-        } else {
-          loss += SoftmaxCrossEntropy<float>(std::span<const float>(ws->logits.data(), c), 0,
-                                             std::span<float>(ws->dlogits.data(), c));
-        }
-        Vec dh(dfin + t * d, d);
-        for (size_t k = 0; k < c; ++k) {
-          const uint32_t item = ws->cands[k];
-          global_grads->MarkRow(kItemEmb, item);
-          dh += ws->dlogits[k] * CVec(emb.Row(item).data(), d);
-          Vec(g_emb.Row(item).data(), d) += ws->dlogits[k] * h;
-        }
-      }
+      loss = SampledLoss(options_, global_, key, seq.user, w, fin, dfin, ws, global_grads);
       ws->sampler.End(seq.items);
     } else {
-      // Full softmax: logits (T x num_items) = fin * E^T.
-      const auto items = static_cast<Eigen::Index>(options_.num_items);
-      Map logits(Grow(&ws->logits, steps * options_.num_items), static_cast<Eigen::Index>(steps),
-                 items);
-      CMap e(emb.data, items, d);
-      CMap h(fin, static_cast<Eigen::Index>(steps), d);
-      logits.noalias() = h * e.transpose();
-      Map dlogits(Grow(&ws->dlogits, steps * options_.num_items), static_cast<Eigen::Index>(steps),
-                  items);
-      for (size_t t = 0; t < steps; ++t) {
-        loss += SoftmaxCrossEntropy<float>(
-            std::span<const float>(logits.row(t).data(), options_.num_items), targets[t],
-            std::span<float>(dlogits.row(t).data(), options_.num_items));
-      }
-      for (uint32_t i = 0; i < options_.num_items; ++i) global_grads->MarkRow(kItemEmb, i);
-      Map(dfin, static_cast<Eigen::Index>(steps), d).noalias() = dlogits * e;
-      Map(g_emb.data, items, d).noalias() += dlogits.transpose() * h;
+      loss = FullSoftmaxLoss(options_, global_, w, fin, dfin, ws, global_grads);
     }
-
-    // Back through the output dropout and the layers.
-    if (p > 0) {
-      for (size_t k = 0; k < td; ++k) dfin[k] *= masks[num_layers][k];
-    }
-    float* dcur = dfin;
-    float* dnext = Grow(&ws->dnext, td);
-    for (uint32_t l = num_layers; l-- > 0;) {
-      GruGradients<float> g{
-          global_grads->View(GruTensor(l, 0)).data, global_grads->View(GruTensor(l, 1)).data,
-          global_grads->View(GruTensor(l, 2)).data, global_grads->View(GruTensor(l, 3)).data};
-      ws->fwd.layers[l].Backward(dcur, &g, dnext, nullptr);
-      std::swap(dcur, dnext);
-    }
-    for (size_t t = 0; t < steps; ++t) {
-      global_grads->MarkRow(kItemEmb, inputs[t]);
-      Vec(g_emb.Row(inputs[t]).data(), d) += CVec(dcur + t * d, d);
-    }
+    Backward(options_, w, dfin, ws, global_grads);
     total.loss += loss;
-    total.examples += steps;
+    total.examples += w.steps;
   }
   return total;
 }
