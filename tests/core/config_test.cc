@@ -2,10 +2,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
+
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -158,18 +158,14 @@ TEST(Config, Overrides) {
 }
 
 TEST(Config, OverridesApplyAfterTheFile) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("fedrec_cfg_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "run.toml").string();
-  std::ofstream(path) << "[train]\nlr = 0.5\nepochs = 2\n";
+  const testing::TempDir dir("cfg");
+  const std::string path = dir.File("run.toml", "[train]\nlr = 0.5\nepochs = 2\n");
   auto c = LoadConfig(path, {"train.lr=0.25"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->train.lr, 0.25);
   EXPECT_EQ(c->train.epochs, 2);
-  auto missing = LoadConfig((dir / "nope.toml").string(), {});
+  auto missing = LoadConfig(dir.Path("nope.toml"), {});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, MalformedOverrides) {

@@ -5,7 +5,8 @@
 
 #include "core/random.h"
 #include "data/loader.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {

@@ -2,12 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/atomic_file.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -19,16 +19,7 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fedrec_ckpt_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string PathOf(const std::string& name) const { return (dir_ / name).string(); }
+  std::string PathOf(const std::string& name) const { return dir_.Path(name); }
 
   static ParameterStore MakeStore() {
     ParameterStore s;
@@ -75,12 +66,7 @@ class CheckpointTest : public ::testing::Test {
     return c;
   }
 
-  // Writes raw bytes (not atomically: for corrupted fixtures).
-  void WriteRaw(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  fs::path dir_;
+  const testing::TempDir dir_{"ckpt"};
 };
 
 TEST_F(CheckpointTest, RoundTripsAndLeavesNoTempFiles) {
@@ -94,7 +80,7 @@ TEST_F(CheckpointTest, RoundTripsAndLeavesNoTempFiles) {
   EXPECT_EQ(back->fedrec_version(), FedrecVersion());
   EXPECT_EQ(back->format_version(), kCheckpointFormatVersion);
   ASSERT_TRUE(WriteCheckpoint(path, c).ok());  // overwrite
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.path()), fs::directory_iterator{}), 1);
 
   auto store = StoreFromTensors(back->tensors());
   ASSERT_TRUE(store.ok()) << store.status();
@@ -126,7 +112,7 @@ TEST_F(CheckpointTest, TruncatedAtSeveralLengthsIsRefused) {
   for (size_t len :
        {size_t{3}, size_t{8}, size_t{20}, kCheckpointHeaderSize - 1, kCheckpointHeaderSize,
         kCheckpointHeaderSize + 1, bytes->size() / 2, bytes->size() - 1}) {
-    WriteRaw(path, bytes->substr(0, len));
+    testing::WriteText(path, bytes->substr(0, len));
     auto r = ReadCheckpoint(path);
     ASSERT_FALSE(r.ok()) << len;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << len;
@@ -134,11 +120,11 @@ TEST_F(CheckpointTest, TruncatedAtSeveralLengthsIsRefused) {
     EXPECT_THAT(Message(r.status()), HasSubstr("found " + std::to_string(len) + ")")) << len;
     EXPECT_EQ(ReadCheckpointHeader(path).status().code(), absl::StatusCode::kDataLoss) << len;
   }
-  WriteRaw(path, *bytes + "x");
+  testing::WriteText(path, *bytes + "x");
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(Message(r.status()), HasSubstr("1 unexpected trailing bytes"));
-  WriteRaw(path, "");
+  testing::WriteText(path, "");
   EXPECT_EQ(ReadCheckpoint(path).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -167,7 +153,7 @@ TEST_F(CheckpointTest, EverySingleBitFlipInThePayloadIsRefused) {
   const std::string path = PathOf("flip.bin");
   std::string altered = *bytes;
   altered[bytes->size() - 5] ^= 0x01;
-  WriteRaw(path, altered);
+  testing::WriteText(path, altered);
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(Message(r.status()), path + ": digest mismatch (file altered or corrupt)");
 }
@@ -178,16 +164,16 @@ TEST_F(CheckpointTest, WrongMagicAndVersion) {
   const std::string path = PathOf("m.bin");
   std::string wrong = *bytes;
   wrong[0] = 'G';
-  WriteRaw(path, wrong);
+  testing::WriteText(path, wrong);
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(r.status()), path + ": not a fedrec checkpoint (bad magic)");
-  WriteRaw(path, "seed = 1\n[train]\nlr = 0.1\n");
+  testing::WriteText(path, "seed = 1\n[train]\nlr = 0.1\n");
   EXPECT_EQ(Message(ReadCheckpoint(path).status()), path + ": not a fedrec checkpoint (bad magic)");
 
   std::string v2 = *bytes;
   v2[8] = 2;
-  WriteRaw(path, v2);
+  testing::WriteText(path, v2);
   r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(r.status()), path + ": unsupported format version 2 (this build reads 1)");
@@ -228,7 +214,7 @@ TEST_F(CheckpointTest, RefusesToWriteAnUnknownPayloadVersion) {
   const std::string path = PathOf("v.bin");
   EXPECT_EQ(WriteCheckpoint(path, c).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_TRUE(fs::is_empty(dir_));
+  EXPECT_TRUE(fs::is_empty(dir_.path()));
 }
 
 TEST_F(CheckpointTest, StoreShapeChecks) {
