@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "tests/testing/status.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedrec {
@@ -12,13 +13,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+using ::fedrec::testing::StatusMessage;
 
 // Expects InvalidArgument with exactly this message.
 void ExpectError(const absl::StatusOr<Config>& c, const std::string& message) {
   ASSERT_FALSE(c.ok()) << "expected error: " << message;
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(c.status()), message);
+  EXPECT_EQ(StatusMessage(c.status()), message);
 }
 
 TEST(Config, DefaultsOnly) {
@@ -126,14 +127,14 @@ TEST(Config, CrossKeyChecks) {
               "privacy.target_epsilon");
   auto c = LoadConfig("", {"privacy.mode=distributed", "privacy.noise_multiplier=1.1"});
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(Message(c.status()), HasSubstr("config: privacy.mode: 'distributed' needs"));
+  EXPECT_THAT(StatusMessage(c.status()), HasSubstr("config: privacy.mode: 'distributed' needs"));
 }
 
 TEST(Config, SyntaxErrorHasLine) {
   auto c = ParseConfig("[train]\nlr = 0.1\nepochs = = 3\n", "config.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(c.status()), ::testing::StartsWith("config.toml:3: "));
+  EXPECT_THAT(StatusMessage(c.status()), ::testing::StartsWith("config.toml:3: "));
 }
 
 TEST(Config, Overrides) {

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "tests/testing/files.h"
+#include "tests/testing/status.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedrec {
@@ -15,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+using ::fedrec::testing::StatusMessage;
 
 class CheckpointTest : public ::testing::Test {
  protected:
@@ -116,14 +117,14 @@ TEST_F(CheckpointTest, TruncatedAtSeveralLengthsIsRefused) {
     auto r = ReadCheckpoint(path);
     ASSERT_FALSE(r.ok()) << len;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << len;
-    EXPECT_THAT(Message(r.status()), HasSubstr(path + ": truncated (expected ")) << len;
-    EXPECT_THAT(Message(r.status()), HasSubstr("found " + std::to_string(len) + ")")) << len;
+    EXPECT_THAT(StatusMessage(r.status()), HasSubstr(path + ": truncated (expected ")) << len;
+    EXPECT_THAT(StatusMessage(r.status()), HasSubstr("found " + std::to_string(len) + ")")) << len;
     EXPECT_EQ(ReadCheckpointHeader(path).status().code(), absl::StatusCode::kDataLoss) << len;
   }
   testing::WriteText(path, *bytes + "x");
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(Message(r.status()), HasSubstr("1 unexpected trailing bytes"));
+  EXPECT_THAT(StatusMessage(r.status()), HasSubstr("1 unexpected trailing bytes"));
   testing::WriteText(path, "");
   EXPECT_EQ(ReadCheckpoint(path).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -140,7 +141,7 @@ TEST_F(CheckpointTest, EverySingleBitFlipInThePayloadIsRefused) {
       auto r = DecodeCheckpointFile(altered, "x");
       ASSERT_FALSE(r.ok()) << i << ":" << bit;
       ASSERT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-      ASSERT_EQ(Message(r.status()), "x: digest mismatch (file altered or corrupt)");
+      ASSERT_EQ(StatusMessage(r.status()), "x: digest mismatch (file altered or corrupt)");
     }
   }
   // Flips in the digest itself are caught too; flips in the header fields
@@ -155,7 +156,7 @@ TEST_F(CheckpointTest, EverySingleBitFlipInThePayloadIsRefused) {
   altered[bytes->size() - 5] ^= 0x01;
   testing::WriteText(path, altered);
   auto r = ReadCheckpoint(path);
-  EXPECT_EQ(Message(r.status()), path + ": digest mismatch (file altered or corrupt)");
+  EXPECT_EQ(StatusMessage(r.status()), path + ": digest mismatch (file altered or corrupt)");
 }
 
 TEST_F(CheckpointTest, WrongMagicAndVersion) {
@@ -167,17 +168,19 @@ TEST_F(CheckpointTest, WrongMagicAndVersion) {
   testing::WriteText(path, wrong);
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(r.status()), path + ": not a fedrec checkpoint (bad magic)");
+  EXPECT_EQ(StatusMessage(r.status()), path + ": not a fedrec checkpoint (bad magic)");
   testing::WriteText(path, "seed = 1\n[train]\nlr = 0.1\n");
-  EXPECT_EQ(Message(ReadCheckpoint(path).status()), path + ": not a fedrec checkpoint (bad magic)");
+  EXPECT_EQ(StatusMessage(ReadCheckpoint(path).status()),
+            path + ": not a fedrec checkpoint (bad magic)");
 
   std::string v2 = *bytes;
   v2[8] = 2;
   testing::WriteText(path, v2);
   r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(r.status()), path + ": unsupported format version 2 (this build reads 1)");
-  EXPECT_EQ(Message(ReadCheckpointHeader(path).status()),
+  EXPECT_EQ(StatusMessage(r.status()),
+            path + ": unsupported format version 2 (this build reads 1)");
+  EXPECT_EQ(StatusMessage(ReadCheckpointHeader(path).status()),
             path + ": unsupported format version 2 (this build reads 1)");
 }
 
@@ -193,7 +196,7 @@ TEST_F(CheckpointTest, PayloadThatDoesNotParse) {
   bytes += payload;
   auto r = DecodeCheckpointFile(bytes, "p");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(Message(r.status()), "p: payload does not parse");
+  EXPECT_EQ(StatusMessage(r.status()), "p: payload does not parse");
 }
 
 TEST_F(CheckpointTest, HeaderAndMissingFile) {
@@ -231,18 +234,18 @@ TEST_F(CheckpointTest, StoreShapeChecks) {
   other.Finalize();
   absl::Status s = StoreFromTensors(c.tensors(), &other);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(s), "checkpoint: tensor 'w': shape 4 x 4, expected 4 x 5");
+  EXPECT_EQ(StatusMessage(s), "checkpoint: tensor 'w': shape 4 x 4, expected 4 x 5");
 
   ParameterStore renamed;
   ASSERT_TRUE(renamed.Add("item_emb", 7, 4).ok());
   ASSERT_TRUE(renamed.Add("v", 4, 4).ok());
   ASSERT_TRUE(renamed.Add("b", 1, 4).ok());
   renamed.Finalize();
-  EXPECT_EQ(Message(StoreFromTensors(c.tensors(), &renamed)),
+  EXPECT_EQ(StatusMessage(StoreFromTensors(c.tensors(), &renamed)),
             "checkpoint: tensor 1 is 'w', the model expects 'v'");
 
   c.mutable_tensors(2)->mutable_data()->pop_back();
-  EXPECT_THAT(Message(StoreFromTensors(c.tensors()).status()),
+  EXPECT_THAT(StatusMessage(StoreFromTensors(c.tensors()).status()),
               HasSubstr("tensor 'b': 15 data bytes, expected 16"));
 }
 
