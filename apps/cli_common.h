@@ -26,12 +26,12 @@ void PrintJson(const nlohmann::json& j);
 void RegisterDataCommands(CLI::App& app, Dispatch& dispatch);
 void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch);
 void RegisterInspectCommand(CLI::App& app, Dispatch& dispatch);
-// train (validates its config today) and config show|keys.
+// train and config show|keys.
 void RegisterTrainCommands(CLI::App& app, Dispatch& dispatch);
 void RegisterRecommendCommand(CLI::App& app, Dispatch& dispatch);
-// privacy epsilon|sigma (issue #5).
+// privacy epsilon|sigma.
 void RegisterPrivacyCommand(CLI::App& app, Dispatch& dispatch);
-// sweep: part of the contract, built by a later part of issue #5.
+// sweep: privacy/utility curves.
 void RegisterSweepCommand(CLI::App& app, Dispatch& dispatch);
 
 }  // namespace fedrec::cli

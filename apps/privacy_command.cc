@@ -1,5 +1,5 @@
 // fedrec privacy epsilon|sigma: the accountant and the noise calibration of
-// privacy/ on the command line (issue #5), printing JSON.
+// privacy/ on the command line, printing JSON.
 #include <cstdint>
 #include <span>
 #include <string>

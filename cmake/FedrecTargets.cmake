@@ -39,14 +39,6 @@ function(fedrec_room name)
   fedrec_target_defaults(fedrec_${name})
 endfunction()
 
-# fedrec_placeholder_room(<name>): a room whose issue has not landed yet; an
-# interface target so that the layout and link graph exist from day one.
-function(fedrec_placeholder_room name)
-  cmake_parse_arguments(R "" "" "DEPS" ${ARGN})
-  add_library(fedrec_${name} INTERFACE)
-  target_link_libraries(fedrec_${name} INTERFACE ${R_DEPS})
-endfunction()
-
 # fedrec_test(<name> LABELS ... SOURCES ... DEPS ...): one gtest binary.
 function(fedrec_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS;LABELS" ${ARGN})

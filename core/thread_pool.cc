@@ -13,31 +13,43 @@ size_t ResolveThreads(size_t threads) {
   return hw == 0 ? 1 : hw;
 }
 
-absl::Status ParallelFor(size_t n, size_t chunk_size, size_t threads, const ChunkFn& fn) {
+size_t NumWorkers(size_t n, size_t chunk_size, size_t threads) {
+  return std::min(ResolveThreads(threads), NumChunks(n, chunk_size));
+}
+
+absl::Status ParallelForWithWorker(size_t n, size_t chunk_size, size_t threads,
+                                   const WorkerChunkFn& fn) {
   if (chunk_size == 0) return absl::InvalidArgumentError("ParallelFor: chunk_size must be > 0");
   const size_t chunks = NumChunks(n, chunk_size);
   if (chunks == 0) return absl::OkStatus();
-  const size_t workers = std::min(ResolveThreads(threads), chunks);
+  const size_t workers = NumWorkers(n, chunk_size, threads);
 
   std::vector<absl::Status> results(chunks);
   std::atomic<size_t> next{0};
-  auto drain = [&] {
+  auto drain = [&](size_t worker) {
     for (size_t k = next.fetch_add(1); k < chunks; k = next.fetch_add(1)) {
       const size_t begin = k * chunk_size;
       const size_t end = std::min(n, begin + chunk_size);
-      results[k] = fn(begin, end, k);
+      results[k] = fn(begin, end, k, worker);
     }
   };
   {
     std::vector<std::jthread> pool;
     pool.reserve(workers - 1);
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(drain);
-    drain();
+    for (size_t t = 1; t < workers; ++t) pool.emplace_back(drain, t);
+    drain(0);
   }  // jthreads join here
   for (absl::Status& s : results) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status ParallelFor(size_t n, size_t chunk_size, size_t threads, const ChunkFn& fn) {
+  return ParallelForWithWorker(n, chunk_size, threads,
+                               [&fn](size_t begin, size_t end, size_t chunk_index, size_t) {
+                                 return fn(begin, end, chunk_index);
+                               });
 }
 
 absl::Status ParallelFor(size_t n, size_t threads, const ChunkFn& fn) {

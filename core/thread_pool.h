@@ -9,6 +9,11 @@
 // which thread ran which chunk does not matter then. That is how central
 // mini-batch training reduces per-chunk gradient buffers (DESIGN.md).
 //
+// Per-thread state: ParallelForWithWorker also passes the index of the
+// thread running the chunk, so that a caller can keep reusable scratch (a
+// buffer, a model replica) per thread without locking. Which thread runs
+// which chunk varies from run to run, so results must not depend on it.
+//
 // Errors: `fn` returns absl::Status; the first error in chunk order is
 // returned (all chunks still run to completion or until they fail; no
 // cancellation). Exceptions must not escape `fn`.
@@ -33,11 +38,25 @@ inline size_t NumChunks(size_t n, size_t chunk_size) {
   return chunk_size == 0 ? 0 : (n + chunk_size - 1) / chunk_size;
 }
 
+// fn(begin, end, chunk_index, worker) for each chunk; worker is in
+// [0, NumWorkers(...)) and 0 is the calling thread.
+using WorkerChunkFn =
+    std::function<absl::Status(size_t begin, size_t end, size_t chunk_index, size_t worker)>;
+
+// Number of threads ParallelFor runs on for n items, a chunk size (> 0) and a
+// requested thread count: min(ResolveThreads(threads), NumChunks(n, chunk_size)).
+size_t NumWorkers(size_t n, size_t chunk_size, size_t threads);
+
 // Runs fn over [0, n) in chunks of `chunk_size` items (the last may be
 // shorter), on min(ResolveThreads(threads), NumChunks) threads, the calling
 // thread included. Chunks are handed out dynamically (an atomic counter), so
 // uneven chunks balance. Returns InvalidArgument for chunk_size == 0.
 absl::Status ParallelFor(size_t n, size_t chunk_size, size_t threads, const ChunkFn& fn);
+// As ParallelFor, also telling fn which thread runs the chunk. A thread that
+// finds no chunk left never calls fn, so per-thread state is best set up on
+// the thread's first call.
+absl::Status ParallelForWithWorker(size_t n, size_t chunk_size, size_t threads,
+                                   const WorkerChunkFn& fn);
 
 // Default chunking: chunk_size = DefaultChunkSize(n) = ceil(n / kDefaultChunks)
 // (at least 1), so at most kDefaultChunks chunks, and the boundaries again

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/random.h"
+#include "core/thread_pool.h"
 #include "data/sampling.h"
 
 namespace fedrec {
@@ -228,79 +229,58 @@ absl::Status WriteSyntheticDataset(const SynthOptions& options, const std::strin
     *begin = static_cast<uint32_t>(b * block);
     *end = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{options.users}, (b + 1) * block));
   };
-  unsigned threads = options.threads > 0 ? static_cast<unsigned>(options.threads)
-                                         : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<uint64_t>(threads, num_blocks));
-
-  if (threads <= 1) {
-    BlockWriter gen(options, model, csv);
-    std::string buf;
-    for (uint64_t b = 0; b < num_blocks; ++b) {
-      uint32_t begin, end;
-      range(b, &begin, &end);
-      gen.Generate(begin, end, &buf);
-      FEDREC_RETURN_IF_ERROR(writer.Append(buf));
-    }
-    return std::move(writer).Commit();
-  }
-
-  // Workers fill a ring of 2*threads slots, claiming blocks in order; this
-  // thread writes the slots in block order, so the bytes do not depend on
-  // scheduling. A worker never runs more than the ring ahead of the writer.
+  // Blocks are generated in parallel and appended in block order, so the
+  // bytes do not depend on scheduling. A finished block waits in a ring of
+  // `window` slots until every earlier block is written; whichever thread
+  // finds the next block to write ready appends it (one writer at a time,
+  // outside the lock). A thread starts block b only once b fits in the ring,
+  // so memory stays O(threads * block); the thread holding the oldest unwritten
+  // block never waits, so the ring always drains.
+  const size_t threads = NumWorkers(num_blocks, 1, static_cast<size_t>(options.threads));
   const uint64_t window = 2 * uint64_t{threads};
   std::mutex mu;
   std::condition_variable cv;
-  uint64_t next_block = 0, written = 0;
-  bool stop = false;
+  uint64_t written = 0;  // blocks appended so far
+  bool writing = false;  // a thread is appending
+  absl::Status status = absl::OkStatus();
   std::vector<std::string> slots(window);
-  std::vector<int64_t> ready(window, -1);
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      BlockWriter gen(options, model, csv);
-      std::string buf;
-      for (;;) {
-        uint64_t b;
+  std::vector<uint8_t> ready(window, 0);
+  std::vector<std::optional<BlockWriter>> generators(threads);
+  std::vector<std::string> buffers(threads);
+  FEDREC_RETURN_IF_ERROR(ParallelForWithWorker(
+      num_blocks, 1, static_cast<size_t>(options.threads),
+      [&](size_t b, size_t, size_t, size_t worker) {
         {
           std::unique_lock lock(mu);
-          cv.wait(lock, [&] {
-            return stop || next_block >= num_blocks || next_block < written + window;
-          });
-          if (stop || next_block >= num_blocks) return;
-          b = next_block++;
+          cv.wait(lock, [&] { return b < written + window || !status.ok(); });
+          if (!status.ok()) return absl::OkStatus();
         }
+        if (!generators[worker]) generators[worker].emplace(options, model, csv);
         uint32_t begin, end;
         range(b, &begin, &end);
-        gen.Generate(begin, end, &buf);
-        {
-          std::lock_guard lock(mu);
-          slots[b % window].swap(buf);
-          ready[b % window] = static_cast<int64_t>(b);
+        std::string& buf = buffers[worker];
+        generators[worker]->Generate(begin, end, &buf);
+        std::unique_lock lock(mu);
+        slots[b % window].swap(buf);
+        ready[b % window] = 1;
+        if (writing) return absl::OkStatus();  // the writing thread appends it
+        writing = true;
+        while (status.ok() && written < num_blocks && ready[written % window]) {
+          std::string& slot = slots[written % window];
+          std::string chunk;
+          chunk.swap(slot);
+          lock.unlock();
+          absl::Status appended = writer.Append(chunk);
+          lock.lock();
+          chunk.swap(slot);  // hand the capacity back for reuse
+          ready[written % window] = 0;
+          ++written;
+          status.Update(appended);
+          cv.notify_all();
         }
-        cv.notify_all();
-      }
-    });
-  }
-  absl::Status status = absl::OkStatus();
-  std::string chunk;
-  for (uint64_t b = 0; b < num_blocks && status.ok(); ++b) {
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return ready[b % window] == static_cast<int64_t>(b); });
-      chunk.swap(slots[b % window]);
-      ready[b % window] = -1;
-      written = b + 1;
-    }
-    cv.notify_all();
-    status = writer.Append(chunk);
-  }
-  {
-    std::lock_guard lock(mu);
-    stop = true;
-  }
-  cv.notify_all();
-  for (std::thread& t : pool) t.join();
+        writing = false;
+        return absl::OkStatus();
+      }));
   FEDREC_RETURN_IF_ERROR(status);
   return std::move(writer).Commit();
 }

@@ -1,13 +1,11 @@
 #include "models/evaluation.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/random.h"
+#include "core/thread_pool.h"
 
 namespace fedrec {
 namespace {
@@ -122,45 +120,36 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
         " items but the dataset has " + std::to_string(data.num_items()));
   }
 
-  const uint32_t threads =
-      opt.threads != 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-  constexpr uint32_t kBlock = 64;  // users per work item
   for (uint32_t u : opt.users) {
     if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
   }
   const bool subset = !opt.users.empty();
   const uint32_t num_users = subset ? static_cast<uint32_t>(opt.users.size()) : data.num_users();
-  std::atomic<uint32_t> next_block{0};
-  std::mutex merge_mu;
-  EvalResult result;
-
-  auto work = [&] {
+  constexpr size_t kBlock = 64;  // users per chunk
+  // Scratch and sums per thread (a cache line apart); the sums are integers,
+  // so the result does not depend on which thread evaluated whom.
+  struct alignas(64) PerThread {
     Scratch scratch;
-    scratch.marked.assign(data.num_items(), 0);
-    MetricSums local;
+    MetricSums sums;
     uint64_t skipped = 0;
-    for (;;) {
-      const uint64_t begin = static_cast<uint64_t>(next_block.fetch_add(1)) * kBlock;
-      if (begin >= num_users) break;
-      const uint32_t end = static_cast<uint32_t>(std::min<uint64_t>(begin + kBlock, num_users));
-      for (uint32_t i = static_cast<uint32_t>(begin); i < end; ++i) {
-        const uint32_t u = subset ? opt.users[i] : i;
-        if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
-
-        if (!EvaluateUser(scorer, split, opt, u, &scratch, &local)) ++skipped;
-      }
-    }
-    std::lock_guard<std::mutex> lock(merge_mu);
-    result.sums.Merge(local);  // integer sums: order does not matter
-    result.skipped_users += skipped;
   };
-
-  if (threads == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    for (uint32_t t = 0; t < threads; ++t) pool.emplace_back(work);
-    for (auto& th : pool) th.join();
+  std::vector<PerThread> per_thread(NumWorkers(num_users, kBlock, opt.threads));
+  FEDREC_RETURN_IF_ERROR(ParallelForWithWorker(
+      num_users, kBlock, opt.threads, [&](size_t begin, size_t end, size_t, size_t worker) {
+        PerThread& t = per_thread[worker];
+        if (t.scratch.marked.size() != data.num_items())
+          t.scratch.marked.assign(data.num_items(), 0);
+        for (size_t i = begin; i < end; ++i) {
+          const uint32_t u = subset ? opt.users[i] : static_cast<uint32_t>(i);
+          if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
+          if (!EvaluateUser(scorer, split, opt, u, &t.scratch, &t.sums)) ++t.skipped;
+        }
+        return absl::OkStatus();
+      }));
+  EvalResult result;
+  for (const PerThread& t : per_thread) {
+    result.sums.Merge(t.sums);
+    result.skipped_users += t.skipped;
   }
   return result;
 }

@@ -1,4 +1,4 @@
-// The RDP privacy accountant of fedrec and noise calibration (issue #5).
+// The RDP privacy accountant of fedrec and noise calibration.
 //
 // A run releases one noisy aggregate per round; each round is one step of the
 // Poisson-subsampled Gaussian mechanism with sampling rate q (the probability

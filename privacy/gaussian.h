@@ -1,4 +1,4 @@
-// Continuous Gaussian noise for central DP (issue #5): the coordinator adds
+// Continuous Gaussian noise for central DP: the coordinator adds
 // N(0, stddev^2) to every coordinate of the decoded sum.
 //
 // Source of randomness (GaussianNoise::Create):

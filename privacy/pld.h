@@ -1,4 +1,4 @@
-// The PLD (privacy loss distribution) accountant of fedrec (issue #5): a
+// The PLD (privacy loss distribution) accountant of fedrec: a
 // tighter epsilon than RDP for the Poisson-subsampled Gaussian mechanism.
 //
 // References:

@@ -1,11 +1,10 @@
 #include "worker/worker.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
+#include "core/thread_pool.h"
 #include "core/timing.h"
 
 namespace fedrec {
@@ -76,60 +75,59 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
     }
   }
   stats.sampled = cohort.size();
-  const uint32_t threads =
-      static_cast<uint32_t>(std::min<size_t>(options_.threads, std::max<size_t>(1, active.size())));
-  if (thread_acc_.size() < threads) thread_acc_.resize(threads);
-  std::atomic<size_t> next{0};
-  std::vector<WorkerRoundStats> per_thread(threads);
-  std::vector<double> train_s(threads, 0), encode_s(threads, 0);
+  // Clients are handed out one at a time. Each thread trains with its own
+  // ClientTrainer and adds into its own accumulator (thread 0 into the
+  // caller's), summed afterwards; integer addition makes the sum independent
+  // of which thread trained whom.
+  const size_t workers = NumWorkers(active.size(), 1, options_.threads);
+  if (thread_acc_.size() < workers) thread_acc_.resize(workers);
+  std::vector<WorkerRoundStats> per_thread(workers);
+  std::vector<double> train_s(workers, 0), encode_s(workers, 0);
+  std::vector<uint8_t> started(workers, 0);  // the thread has set up its trainer and accumulator
+  const bool own_acc = uploads == nullptr;
   const Dataset& data = split_->data();
-  auto run = [&](uint32_t t) {
-    ClientTrainer& trainer = *trainers_[t];
-    std::span<uint64_t> acc = accumulator;
-    if (t > 0 && uploads == nullptr) {
-      thread_acc_[t].assign(accumulator.size(), 0);
-      acc = thread_acc_[t];
-    }
-    trainer.SetGlobal(global_);
-    WorkerRoundStats& s = per_thread[t];
-    for (size_t i = next.fetch_add(1); i < active.size(); i = next.fetch_add(1)) {
-      const uint32_t u = active[i];
-      const auto train = split_->Train(u);
-      const UserSequence seq{
-          .user = u, .items = train, .ratings = data.Ratings(u).first(train.size())};
-      std::span<uint64_t> target = acc;
-      if (uploads != nullptr) {
-        std::vector<uint64_t>& own = (*uploads)[slot[i]].words;
-        own.assign(accumulator.size(), 0);
-        target = own;
-      }
-      const ClientOutcome out =
-          trainer.TrainAndEncode(seq, round, global_, local(), encoding, target);
-      if (!out.status.ok() && s.status.ok()) s.status = out.status;
-      ++s.uploaded;
-      s.clipped += out.clipped ? 1 : 0;
-      s.examples += out.loss.examples;
-      s.capped_examples += std::min<uint64_t>(out.loss.examples, options_.client.weight_cap);
-      s.loss_fixed += ToFixed(out.loss.examples ? out.loss.loss / out.loss.examples : 0.0);
-      s.norm_fixed += ToFixed(out.update_norm);
-      train_s[t] += out.seconds_train;
-      encode_s[t] += out.seconds_encode;
-    }
-  };
-  if (threads == 1) {
-    run(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (uint32_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
-    run(0);
-    for (auto& th : pool) th.join();
-    for (uint32_t t = 1; t < threads && uploads == nullptr; ++t) {
-      const uint64_t* src = thread_acc_[t].data();
-      for (size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += src[i];
-    }
+  const absl::Status fanned = ParallelForWithWorker(
+      active.size(), 1, options_.threads, [&](size_t i, size_t, size_t, size_t t) {
+        ClientTrainer& trainer = *trainers_[t];
+        if (!started[t]) {
+          started[t] = 1;
+          trainer.SetGlobal(global_);
+          if (t > 0 && own_acc) thread_acc_[t].assign(accumulator.size(), 0);
+        }
+        const uint32_t u = active[i];
+        const auto train = split_->Train(u);
+        const UserSequence seq{
+            .user = u, .items = train, .ratings = data.Ratings(u).first(train.size())};
+        std::span<uint64_t> target = accumulator;
+        if (!own_acc) {
+          std::vector<uint64_t>& own = (*uploads)[slot[i]].words;
+          own.assign(accumulator.size(), 0);
+          target = own;
+        } else if (t > 0) {
+          target = thread_acc_[t];
+        }
+        const ClientOutcome out =
+            trainer.TrainAndEncode(seq, round, global_, local(), encoding, target);
+        WorkerRoundStats& s = per_thread[t];
+        if (!out.status.ok() && s.status.ok()) s.status = out.status;
+        ++s.uploaded;
+        s.clipped += out.clipped ? 1 : 0;
+        s.examples += out.loss.examples;
+        s.capped_examples += std::min<uint64_t>(out.loss.examples, options_.client.weight_cap);
+        s.loss_fixed += ToFixed(out.loss.examples ? out.loss.loss / out.loss.examples : 0.0);
+        s.norm_fixed += ToFixed(out.update_norm);
+        train_s[t] += out.seconds_train;
+        encode_s[t] += out.seconds_encode;
+        return absl::OkStatus();
+      });
+  if (!fanned.ok()) stats.status = fanned;
+  for (size_t t = 1; t < workers && own_acc; ++t) {
+    if (!started[t]) continue;
+    const uint64_t* src = thread_acc_[t].data();
+    for (size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += src[i];
   }
   double train_total = 0, encode_total = 0;
-  for (uint32_t t = 0; t < threads; ++t) {
+  for (size_t t = 0; t < workers; ++t) {
     stats.Add(per_thread[t]);
     train_total += train_s[t];
     encode_total += encode_s[t];

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/aggregation/test_util.h"
+#include "tests/testing/hex.h"
 
 namespace fedrec::secagg {
 namespace {
 
-using testing_util::FromHex;
-using testing_util::ToHex;
+using ::fedrec::testing::FromHex;
+using ::fedrec::testing::ToHex;
 
 Secret32 SecretFromHex(const std::string& hex) {
   std::vector<uint8_t> b = FromHex(hex);

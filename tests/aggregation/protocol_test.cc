@@ -9,13 +9,13 @@
 #include <random>
 #include <vector>
 
-#include "tests/aggregation/test_util.h"
+#include "tests/testing/stats.h"
 
 namespace fedrec::secagg {
 namespace {
 
 using State = SecaggClient::State;
-using testing_util::ChiSquareUniform;
+using ::fedrec::testing::ChiSquareUniform;
 
 // n clients and a server in one thread; the test plays the transport.
 struct Harness {

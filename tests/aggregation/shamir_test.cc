@@ -10,12 +10,12 @@
 #include <span>
 #include <vector>
 
-#include "tests/aggregation/test_util.h"
+#include "tests/testing/stats.h"
 
 namespace fedrec::secagg::shamir {
 namespace {
 
-using testing_util::ChiSquareUniform;
+using ::fedrec::testing::ChiSquareUniform;
 
 RandomWords Seeded(uint64_t seed) {
   auto gen = std::make_shared<std::mt19937_64>(seed);

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/apps/cli_test_util.h"
+#include "tests/testing/fedrec_cli.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec::testing {
 namespace {
@@ -91,7 +93,7 @@ TEST_F(CliCommands, SynthIsDeterministicBySeed) {
   const std::string b = (dir_.path() / "b.txt").string();
   RunJson("data synth --users 200 --items 100 --seed 9 --out '" + a + "'");
   RunJson("data synth --users 200 --items 100 --seed 9 --out '" + b + "'");
-  EXPECT_EQ(Slurp(a), Slurp(b));
+  EXPECT_EQ(ReadText(a), ReadText(b));
 }
 
 TEST_F(CliCommands, TrainThenEvalCheckpointThenRecommend) {
@@ -179,10 +181,10 @@ TEST_F(CliCommands, SweepRefusesBadEpsilonsAndRunsAResumableCurve) {
   EXPECT_GT(rows[0]["sigma"].get<double>(),
             rows[1]["sigma"].get<double>());  // less budget, more noise
   EXPECT_EQ(rows[2]["sigma"].get<double>(), 0.0);
-  const std::string csv = Slurp(out + "/sweep.csv");
+  const std::string csv = ReadText(out + "/sweep.csv");
   EXPECT_THAT(csv, HasSubstr("epsilon,epsilon_spent,sigma,rounds,HR@10,NDCG@10"));
   EXPECT_THAT(csv, HasSubstr("\ninf,"));
-  EXPECT_THAT(Slurp(out + "/sweep.svg"), HasSubstr("<svg"));
+  EXPECT_THAT(ReadText(out + "/sweep.svg"), HasSubstr("<svg"));
   // Resumable: finished points are reused, not rerun.
   const auto mtime = std::filesystem::last_write_time(out + "/eps-1/summary.json");
   EXPECT_EQ(Sweep(dir_, config, "1,8,inf", out), rows);
@@ -200,7 +202,7 @@ TEST_F(CliCommands, SweepKeepsDistributedDp) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_LE(rows[0]["epsilon_spent"].get<double>(), 2.0);
   EXPECT_GT(rows[0]["epsilon_spent"].get<double>(), 1.99);
-  const auto summary = nlohmann::json::parse(Slurp(out + "/eps-2/summary.json"));
+  const auto summary = nlohmann::json::parse(ReadText(out + "/eps-2/summary.json"));
   EXPECT_EQ(summary["privacy"]["mode"], "distributed");
 }
 

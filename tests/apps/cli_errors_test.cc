@@ -7,7 +7,9 @@
 #include <string>
 
 #include "proto/checkpoint.h"
-#include "tests/apps/cli_test_util.h"
+#include "tests/testing/fedrec_cli.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec::testing {
 namespace {
@@ -143,7 +145,7 @@ TEST_F(CliErrors, InspectReadsAGoodCheckpoint) {
 
 TEST_F(CliErrors, TruncatedCheckpoint) {
   const std::string path = WriteSmallCheckpoint(dir_);
-  const std::string bytes = Slurp(path);
+  const std::string bytes = ReadText(path);
   for (size_t keep : {size_t{0}, size_t{5}, size_t{30}, bytes.size() - 1}) {
     const std::string cut = dir_.File("cut.ckpt", bytes.substr(0, keep));
     const CliResult r = RunFedrec("inspect '" + cut + "'", dir_.path());
@@ -153,7 +155,7 @@ TEST_F(CliErrors, TruncatedCheckpoint) {
 
 TEST_F(CliErrors, AlteredCheckpoint) {
   const std::string path = WriteSmallCheckpoint(dir_);
-  std::string bytes = Slurp(path);
+  std::string bytes = ReadText(path);
   bytes[bytes.size() - 3] ^= 0x10;  // one bit of the payload
   const std::string flipped = dir_.File("flip.ckpt", bytes);
   ExpectUserError(RunFedrec("inspect '" + flipped + "'", dir_.path()), "digest mismatch");
@@ -161,7 +163,7 @@ TEST_F(CliErrors, AlteredCheckpoint) {
 
 TEST_F(CliErrors, WrongVersionOrNotACheckpoint) {
   const std::string path = WriteSmallCheckpoint(dir_);
-  std::string bytes = Slurp(path);
+  std::string bytes = ReadText(path);
   bytes[8] = 9;  // format version 9
   const std::string v9 = dir_.File("v9.ckpt", bytes);
   ExpectUserError(RunFedrec("inspect '" + v9 + "'", dir_.path()), "version");

@@ -4,35 +4,25 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
-#include "tests/apps/cli_test_util.h"
+#include "tests/testing/fedrec_cli.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec::testing {
 namespace {
 
-std::string Bin() {
-  const char* bin = std::getenv("FEDREC_BIN");
-  return bin ? bin : "";
-}
-
 // Runs `mpirun --oversubscribe -np N fedrec ARGS`.
 CliResult RunMpi(int np, const std::string& args, const std::filesystem::path& scratch) {
-  const auto out = scratch / ".mpi_stdout";
-  const auto err = scratch / ".mpi_stderr";
-  const std::string cmd =
+  return RunShell(
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
       "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun --oversubscribe -np " +
-      std::to_string(np) + " '" + Bin() + "' " + args + " >'" + out.string() + "' 2>'" +
-      err.string() + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = Slurp(out);
-  r.err = Slurp(err);
-  return r;
+          std::to_string(np) + " '" + FedrecBin() + "' " + args,
+      scratch);
 }
 
 class CliFederated : public ::testing::Test {
@@ -162,8 +152,8 @@ TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
     const std::string out = Out(name);
     std::ostringstream kill_cmd;
     kill_cmd << "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout -s KILL "
-             << seconds * fraction << " mpirun --oversubscribe -np 3 '" << Bin() << "' " << args
-             << out << "' >/dev/null 2>&1";
+             << seconds * fraction << " mpirun --oversubscribe -np 3 '" << FedrecBin() << "' "
+             << args << out << "' >/dev/null 2>&1";
     (void)std::system(kill_cmd.str().c_str());
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {
@@ -191,8 +181,8 @@ TEST_F(CliFederated, KilledAtAnyMomentAndResumedEndsIdentically) {
   for (const auto& [fraction, name] : kills) {
     const std::string out = Out(name);
     std::ostringstream kill_cmd;
-    kill_cmd << "timeout -s KILL " << seconds * fraction << " '" << Bin() << "' " << args << out
-             << "' >/dev/null 2>&1";
+    kill_cmd << "timeout -s KILL " << seconds * fraction << " '" << FedrecBin() << "' " << args
+             << out << "' >/dev/null 2>&1";
     (void)std::system(kill_cmd.str().c_str());
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {

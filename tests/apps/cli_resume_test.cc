@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/apps/cli_test_util.h"
+#include "tests/testing/fedrec_cli.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec::testing {
 namespace {
@@ -36,8 +38,8 @@ TEST(CliResume, KilledAtAnyMomentAndResumedEndsIdentically) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto expected = nlohmann::json::parse(full.out);
 
-  const char* bin = std::getenv("FEDREC_BIN");
-  ASSERT_NE(bin, nullptr);
+  const std::string bin = FedrecBin();
+  ASSERT_FALSE(bin.empty());
   for (double fraction : {0.15, 0.4, 0.65, 0.9}) {
     const std::string out = (dir.path() / ("k" + std::to_string(fraction))).string();
     const std::string kill_cmd = "timeout -s KILL " + std::to_string(seconds * fraction) + " '" +

@@ -1,15 +1,14 @@
 #include "coordinator/central_trainer.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "data/synth.h"
 #include "proto/checkpoint.h"
+#include "tests/testing/fixtures.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -19,51 +18,37 @@ namespace fs = std::filesystem;
 class CentralTrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fedrec_central_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     SynthOptions synth;
     synth.users = 150;
     synth.items = 80;
     synth.clusters = 4;
     synth.mean_length = 12;
     synth.seed = 3;
-    data_ = (dir_ / "synth.txt").string();
+    data_ = dir_.Path("synth.txt");
     ASSERT_TRUE(WriteSyntheticDataset(synth, data_).ok());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   Config MakeConfig(const std::string& type) const {
-    Config c;
+    Config c = testing::TinyConfig(type, data_);
     c.seed = 11;
-    c.data.path = data_;
     c.data.max_len = 20;
-    c.model.type = type;
-    c.model.dim = 8;
-    c.model.blocks = 1;
-    c.model.heads = 1;
     c.model.dropout = 0.2;
     c.train.epochs = 4;
     c.train.batch_size = 32;
     c.train.lr = 0.01;
     c.federation.mode = "central";
     c.eval.every = 1;
-    c.checkpoint.every = 1;
-    c.checkpoint.keep = 0;
     return c;
   }
 
   nlohmann::json Train(const Config& config, const std::string& name, bool resume = false) {
     auto summary = RunCentralTraining(
-        config, {.out_dir = (dir_ / name).string(), .resume = resume, .quiet = true});
+        config, {.out_dir = (dir_.path() / name).string(), .resume = resume, .quiet = true});
     EXPECT_TRUE(summary.ok()) << summary.status();
     return summary.ok() ? *summary : nlohmann::json{};
   }
 
-  fs::path dir_;
+  const testing::TempDir dir_{"central"};
   std::string data_;
 };
 
@@ -81,7 +66,7 @@ TEST_F(CentralTrainerTest, ResultDoesNotDependOnTheThreadCount) {
 
 TEST_F(CentralTrainerTest, TrainingLearnsAndWritesTheRunDirectory) {
   const auto s = Train(MakeConfig("sasrec"), "run");
-  const fs::path run = dir_ / "run";
+  const fs::path run = dir_.path() / "run";
   EXPECT_TRUE(fs::exists(run / "config.toml"));
   EXPECT_TRUE(fs::exists(run / "summary.json"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.ckpt"));
@@ -99,8 +84,8 @@ TEST_F(CentralTrainerTest, TrainingLearnsAndWritesTheRunDirectory) {
 
 TEST_F(CentralTrainerTest, RefusesAnExistingRunDirectory) {
   Train(MakeConfig("mf_bpr"), "run");
-  auto again =
-      RunCentralTraining(MakeConfig("mf_bpr"), {.out_dir = (dir_ / "run").string(), .quiet = true});
+  auto again = RunCentralTraining(MakeConfig("mf_bpr"),
+                                  {.out_dir = (dir_.path() / "run").string(), .quiet = true});
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
@@ -114,7 +99,7 @@ TEST_F(CentralTrainerTest, ResumeFromAnEarlierCheckpointEndsIdentically) {
     Config two = config;
     two.train.epochs = 2;
     Train(two, type + "-cut");
-    const fs::path cut = dir_ / (type + "-cut");
+    const fs::path cut = dir_.path() / (type + "-cut");
     fs::remove(cut / "summary.json");
     std::ofstream(cut / "config.toml") << ToToml(config);
     // The epoch-2 checkpoint of the short run has the same parameters, state

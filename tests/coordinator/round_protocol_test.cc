@@ -2,7 +2,6 @@
 // every rank with one error, and local (per-user) parameters never travel to
 // rank 0, in training, evaluation or checkpoints.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -17,6 +16,7 @@
 #include "coordinator/federation_setup.h"
 #include "data/synth.h"
 #include "proto/local_shards.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -77,12 +77,6 @@ class TappedCollective final : public Collective {
 class RoundProtocolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fedrec_round_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     SynthOptions synth;
     synth.users = 80;
     synth.items = 40;
@@ -92,7 +86,6 @@ class RoundProtocolTest : public ::testing::Test {
     data_ = (dir_ / "synth.txt").string();
     ASSERT_TRUE(WriteSyntheticDataset(synth, data_).ok());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   Config MakeConfig(const std::string& type) const {
     Config c;
@@ -154,7 +147,8 @@ class RoundProtocolTest : public ::testing::Test {
     return job;
   }
 
-  fs::path dir_;
+  const testing::TempDir tmp_{"round"};
+  const fs::path& dir_ = tmp_.path();
   std::string data_;
 };
 

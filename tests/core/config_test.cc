@@ -2,23 +2,24 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
+
+#include "tests/testing/status.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+using ::fedrec::testing::StatusMessage;
 
 // Expects InvalidArgument with exactly this message.
 void ExpectError(const absl::StatusOr<Config>& c, const std::string& message) {
   ASSERT_FALSE(c.ok()) << "expected error: " << message;
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(c.status()), message);
+  EXPECT_EQ(StatusMessage(c.status()), message);
 }
 
 TEST(Config, DefaultsOnly) {
@@ -126,14 +127,14 @@ TEST(Config, CrossKeyChecks) {
               "privacy.target_epsilon");
   auto c = LoadConfig("", {"privacy.mode=distributed", "privacy.noise_multiplier=1.1"});
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(Message(c.status()), HasSubstr("config: privacy.mode: 'distributed' needs"));
+  EXPECT_THAT(StatusMessage(c.status()), HasSubstr("config: privacy.mode: 'distributed' needs"));
 }
 
 TEST(Config, SyntaxErrorHasLine) {
   auto c = ParseConfig("[train]\nlr = 0.1\nepochs = = 3\n", "config.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(c.status()), ::testing::StartsWith("config.toml:3: "));
+  EXPECT_THAT(StatusMessage(c.status()), ::testing::StartsWith("config.toml:3: "));
 }
 
 TEST(Config, Overrides) {
@@ -158,18 +159,14 @@ TEST(Config, Overrides) {
 }
 
 TEST(Config, OverridesApplyAfterTheFile) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("fedrec_cfg_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "run.toml").string();
-  std::ofstream(path) << "[train]\nlr = 0.5\nepochs = 2\n";
+  const testing::TempDir dir("cfg");
+  const std::string path = dir.File("run.toml", "[train]\nlr = 0.5\nepochs = 2\n");
   auto c = LoadConfig(path, {"train.lr=0.25"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->train.lr, 0.25);
   EXPECT_EQ(c->train.epochs, 2);
-  auto missing = LoadConfig((dir / "nope.toml").string(), {});
+  auto missing = LoadConfig(dir.Path("nope.toml"), {});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, MalformedOverrides) {

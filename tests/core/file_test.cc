@@ -4,19 +4,14 @@
 
 #include "core/atomic_file.h"
 #include "core/sha256.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path TempDir(const std::string& name) {
-  fs::path dir =
-      fs::temp_directory_path() / ("fedrec_core_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using ::fedrec::testing::TempDir;
 
 // FIPS 180-2 examples.
 TEST(Sha256, KnownAnswers) {
@@ -36,7 +31,8 @@ TEST(Sha256, IncrementalEqualsOneShot) {
 }
 
 TEST(AtomicFile, WriteAndReadBack) {
-  const fs::path dir = TempDir("write");
+  const TempDir temp("core");
+  const fs::path& dir = temp.path();
   const std::string path = (dir / "x.bin").string();
   ASSERT_TRUE(WriteFileAtomic(path, "hello").ok());
   auto back = ReadFileToString(path);
@@ -48,7 +44,8 @@ TEST(AtomicFile, WriteAndReadBack) {
 }
 
 TEST(AtomicFile, AbandonedWriterLeavesNothing) {
-  const fs::path dir = TempDir("abandon");
+  const TempDir temp("core");
+  const fs::path& dir = temp.path();
   const std::string path = (dir / "out.txt").string();
   {
     auto writer = AtomicFileWriter::Open(path);
@@ -60,7 +57,8 @@ TEST(AtomicFile, AbandonedWriterLeavesNothing) {
 }
 
 TEST(AtomicFile, ReadErrorsNameThePath) {
-  const fs::path dir = TempDir("errors");
+  const TempDir temp("core");
+  const fs::path& dir = temp.path();
   auto missing = ReadFileToString((dir / "nope").string());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(std::string(missing.status().message()).find("nope: no such file"), std::string::npos);

@@ -3,10 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "core/logging.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -139,9 +138,8 @@ TEST(Logging, ValidatesLevelsAndWritesFile) {
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("unknown level 'loud'"));
 
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("fedrec_log_" + std::to_string(::getpid()) + ".log");
-  std::filesystem::remove(path);
+  const testing::TempDir dir("log");
+  const auto path = dir.path() / "fedrec.log";
   ASSERT_TRUE(InitLogging("info", path.string()).ok());
   spdlog::debug("hidden");
   spdlog::info("hello {}", 42);
@@ -154,7 +152,6 @@ TEST(Logging, ValidatesLevelsAndWritesFile) {
   const std::string under_file = path.string() + "/sub.log";
   EXPECT_EQ(InitLogging("info", under_file).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(InitLogging("warn").ok());
-  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -63,6 +63,41 @@ TEST(ParallelFor, ReturnsFirstErrorInChunkOrder) {
               }).ok());
 }
 
+TEST(ParallelFor, WorkerIndexNamesTheThreadRunningTheChunk) {
+  for (size_t threads : {1, 2, 4}) {
+    const size_t n = 200, chunk = 3;
+    const size_t workers = NumWorkers(n, chunk, threads);
+    EXPECT_EQ(workers, std::min(threads, NumChunks(n, chunk)));
+    // One slot per worker, touched only by its thread: no locking needed.
+    std::vector<std::thread::id> owner(workers);
+    std::vector<size_t> items(workers, 0);
+    std::atomic<int> foreign{0};
+    std::vector<std::atomic<int>> hits(n);
+    ASSERT_TRUE(
+        ParallelForWithWorker(n, chunk, threads, [&](size_t b, size_t e, size_t k, size_t w) {
+          if (w >= workers || k != b / chunk) return absl::InternalError("bad indices");
+          if (owner[w] == std::thread::id()) owner[w] = std::this_thread::get_id();
+          if (owner[w] != std::this_thread::get_id()) foreign++;
+          items[w] += e - b;
+          for (size_t i = b; i < e; ++i) hits[i]++;
+          return absl::OkStatus();
+        }).ok());
+    EXPECT_EQ(foreign.load(), 0);
+    EXPECT_EQ(std::accumulate(items.begin(), items.end(), size_t{0}), n);
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    // Worker 0 is the calling thread.
+    if (items[0] > 0) {
+      EXPECT_EQ(owner[0], std::this_thread::get_id());
+    }
+  }
+  EXPECT_EQ(NumWorkers(0, 4, 8), 0u);
+  EXPECT_EQ(NumWorkers(5, 1, 8), 5u);
+  EXPECT_EQ(ParallelForWithWorker(10, 0, 1,
+                                  [](size_t, size_t, size_t, size_t) { return absl::OkStatus(); })
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ParallelFor, ResolveThreads) {
   EXPECT_EQ(ResolveThreads(3), 3u);
   EXPECT_GE(ResolveThreads(0), 1u);

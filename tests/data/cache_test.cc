@@ -6,7 +6,8 @@
 #include <fstream>
 
 #include "data/loader.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {

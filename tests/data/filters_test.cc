@@ -4,7 +4,8 @@
 
 #include "data/loader.h"
 #include "data/stats.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {

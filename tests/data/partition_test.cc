@@ -5,12 +5,14 @@
 
 #include "data/loader.h"
 #include "data/synth.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/stats.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
 
-using ::fedrec::testing::TestDir;
+using ::fedrec::testing::ChiSquareUniform;
+using ::fedrec::testing::TempDir;
 
 // n users with original ids spread over 64 bits, one interaction each.
 Dataset ManyUsers(uint32_t n) {
@@ -58,10 +60,8 @@ TEST(Partition, HashIsBalancedByChiSquare) {
   for (uint64_t seed : {1, 2, 3}) {
     auto a = AssignWorkers(d, {.kind = PartitionKind::kHash}, kWorkers, seed);
     ASSERT_TRUE(a.ok());
-    const double expected = static_cast<double>(kUsers) / kWorkers;
-    double chi2 = 0;
-    for (uint64_t s : Sizes(*a, kWorkers)) chi2 += (s - expected) * (s - expected) / expected;
-    EXPECT_LT(chi2, 24.32) << "seed " << seed;  // df = 7, p = 0.001
+    EXPECT_LT(ChiSquareUniform(Sizes(*a, kWorkers)), 24.32)
+        << "seed " << seed;  // df = 7, p = 0.001
   }
 }
 
@@ -99,14 +99,12 @@ class DirichletTest : public ::testing::Test {
     o.clusters = 10;
     o.interests_per_user = 1;
     o.seed = 5;
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              ("fedrec_partition_" + std::to_string(::getpid()) + ".txt"))
-                                 .string();
+    const TempDir dir("partition");
+    const std::string path = dir.Path("synth.txt");
     ASSERT_TRUE(WriteSyntheticDataset(o, path).ok());
     LoadOptions lo;
     lo.use_cache = false;
     data_ = new Dataset(*LoadDataset(path, lo));
-    std::filesystem::remove(path);
   }
   static void TearDownTestSuite() { delete data_; }
 

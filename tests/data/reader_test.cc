@@ -5,7 +5,9 @@
 
 #include "core/random.h"
 #include "data/loader.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -13,7 +15,7 @@ namespace {
 using ::fedrec::testing::TestDir;
 using ::fedrec::testing::WriteText;
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+using ::fedrec::testing::StatusMessage;
 
 absl::StatusOr<Dataset> Load(const std::string& path, DataFormat format = DataFormat::kAuto) {
   LoadOptions o;
@@ -31,7 +33,7 @@ TEST(ParseDataFormat, NamesRoundTripAndUnknownIsRefused) {
   }
   auto bad = ParseDataFormat("parquet");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(bad.status()), ::testing::HasSubstr("unknown format 'parquet'"));
+  EXPECT_THAT(StatusMessage(bad.status()), ::testing::HasSubstr("unknown format 'parquet'"));
 }
 
 TEST(Reader, MovieLensRemapsDenselyAndOrdersByTimeStably) {
@@ -113,7 +115,7 @@ TEST(Reader, DetectsFormats) {
   EXPECT_EQ(header->csv.timestamp, 2);
   auto unknown = ResolveFormat(WriteText(dir / "g", "hello world again\n"), DataFormat::kAuto);
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(unknown.status()), ::testing::HasSubstr("cannot"));
+  EXPECT_THAT(StatusMessage(unknown.status()), ::testing::HasSubstr("cannot"));
 }
 
 TEST(Reader, SasrecUsesLineNumbersAsTimeAndAcceptsBomCrlfAndBlankLines) {
@@ -188,7 +190,7 @@ TEST(Reader, RefusesBadInputWithExactMessages) {
     auto d = LoadDataset(path, o);
     ASSERT_FALSE(d.ok()) << c.file;
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << c.file;
-    EXPECT_EQ(Message(d.status()), (dir / c.message).string());
+    EXPECT_EQ(StatusMessage(d.status()), (dir / c.message).string());
   }
 }
 
@@ -196,26 +198,26 @@ TEST(Reader, RefusesMissingFileDirectoryAndHugeLines) {
   const auto dir = TestDir();
   auto missing = Load((dir / "nope.data").string());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Message(missing.status()), (dir / "nope.data").string() + ": no such file");
+  EXPECT_EQ(StatusMessage(missing.status()), (dir / "nope.data").string() + ": no such file");
   auto directory = Load(dir.string(), DataFormat::kMovieLens);
   EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(directory.status()), dir.string() + ": is a directory");
+  EXPECT_EQ(StatusMessage(directory.status()), dir.string() + ": is a directory");
   auto directory_auto = Load(dir.string());
-  EXPECT_EQ(Message(directory_auto.status()), dir.string() + ": is a directory");
+  EXPECT_EQ(StatusMessage(directory_auto.status()), dir.string() + ": is a directory");
 
   const std::string big =
       WriteText(dir / "big.txt", "1 2\n" + std::string((1 << 20) + 1, '7') + " 3\n");
   auto huge = Load(big, DataFormat::kSasrec);
   EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(huge.status()), big + ":2: line longer than 1 MiB");
+  EXPECT_EQ(StatusMessage(huge.status()), big + ":2: line longer than 1 MiB");
   // Also when auto detection meets the long line first.
   const std::string first =
       WriteText(dir / "first.txt", "\n" + std::string((1 << 20) + 1, '7') + " 3\n");
-  EXPECT_EQ(Message(Load(first).status()), first + ":2: line longer than 1 MiB");
+  EXPECT_EQ(StatusMessage(Load(first).status()), first + ":2: line longer than 1 MiB");
   // Exactly 1 MiB is fine as far as the length rule goes (it then fails on
   // the column count, which proves the line was read).
   const std::string edge = WriteText(dir / "edge.txt", std::string(1 << 20, '7') + "\n");
-  EXPECT_EQ(Message(Load(edge, DataFormat::kSasrec).status()),
+  EXPECT_EQ(StatusMessage(Load(edge, DataFormat::kSasrec).status()),
             edge + ":1: expected 2 columns, found 1");
 }
 

@@ -8,7 +8,7 @@
 #include "data/partition.h"
 #include "data/stats.h"
 #include "data/synth.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {

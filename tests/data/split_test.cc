@@ -3,29 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/fixtures.h"
+
 namespace fedrec {
 namespace {
 
-Dataset Sequences(const std::vector<std::vector<uint32_t>>& seqs) {
-  Dataset d;
-  d.offsets.push_back(0);
-  uint32_t max_item = 0;
-  for (size_t u = 0; u < seqs.size(); ++u) {
-    d.user_ids.push_back(u);
-    for (uint32_t i : seqs[u]) {
-      d.items.push_back(i);
-      d.timestamps.push_back(static_cast<int64_t>(d.items.size()));
-      d.ratings.push_back(1.0f);
-      max_item = std::max(max_item, i);
-    }
-    d.offsets.push_back(d.items.size());
-  }
-  for (uint32_t i = 0; i <= max_item; ++i) d.item_ids.push_back(i);
-  return d;
-}
+using ::fedrec::testing::SequenceDataset;
 
 TEST(LeaveOneOutSplit, LastIsTestSecondToLastIsValidation) {
-  const Dataset d = Sequences({{1, 2, 3, 4, 5}});
+  const Dataset d = SequenceDataset({{1, 2, 3, 4, 5}});
   const LeaveOneOutSplit split(d);
   ASSERT_TRUE(split.IsEvaluable(0));
   EXPECT_EQ(std::vector<uint32_t>(split.Train(0).begin(), split.Train(0).end()),
@@ -41,7 +27,7 @@ TEST(LeaveOneOutSplit, LastIsTestSecondToLastIsValidation) {
 }
 
 TEST(LeaveOneOutSplit, UsersWithFewerThanThreeInteractionsOnlyTrain) {
-  const Dataset d = Sequences({{7}, {7, 8}, {7, 8, 9}});
+  const Dataset d = SequenceDataset({{7}, {7, 8}, {7, 8, 9}});
   const LeaveOneOutSplit split(d);
   EXPECT_FALSE(split.IsEvaluable(0));
   EXPECT_FALSE(split.IsEvaluable(1));

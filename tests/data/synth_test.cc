@@ -9,7 +9,7 @@
 #include "core/atomic_file.h"
 #include "data/loader.h"
 #include "data/stats.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {

@@ -7,26 +7,12 @@
 
 #include "core/random.h"
 #include "models/pop.h"
+#include "tests/testing/fixtures.h"
 
 namespace fedrec {
 namespace {
 
-// Builds a dataset from per-user sequences of dense item ids.
-Dataset MakeDataset(const std::vector<std::vector<uint32_t>>& seqs, uint32_t num_items) {
-  Dataset d;
-  d.offsets.push_back(0);
-  for (size_t u = 0; u < seqs.size(); ++u) {
-    d.user_ids.push_back(u + 1);
-    for (uint32_t item : seqs[u]) {
-      d.items.push_back(item);
-      d.timestamps.push_back(static_cast<int64_t>(d.items.size()));
-      d.ratings.push_back(1.0f);
-    }
-    d.offsets.push_back(d.items.size());
-  }
-  for (uint32_t i = 0; i < num_items; ++i) d.item_ids.push_back(i + 1);
-  return d;
-}
+using ::fedrec::testing::SequenceDataset;
 
 // Scores item i as `fixed[i]`, or, when `oracle` is set, puts the true next
 // item of a "successor" rule (item + 1) on top.
@@ -56,7 +42,7 @@ Dataset RandomSuccessorDataset(uint32_t users, uint32_t items, uint64_t seed) {
       item = (item + 1) % items;
     }
   }
-  return MakeDataset(seqs, items);
+  return SequenceDataset(seqs, items);
 }
 
 TEST(Evaluate, OracleIsPerfectOnBothProtocolsAndSplits) {
@@ -79,7 +65,7 @@ TEST(Evaluate, OracleIsPerfectOnBothProtocolsAndSplits) {
 }
 
 TEST(Evaluate, OnlyUsersWithThreeInteractionsAreEvaluated) {
-  const Dataset data = MakeDataset({{0, 1}, {0, 1, 2}, {3}, {1, 2, 3, 4}}, 6);
+  const Dataset data = SequenceDataset({{0, 1}, {0, 1, 2}, {3}, {1, 2, 3, 4}}, 6);
   LeaveOneOutSplit split(data);
   TableScorer scorer(std::vector<float>(6, 0.0f));
   auto r = Evaluate(scorer, split, {});
@@ -100,7 +86,7 @@ TEST(Evaluate, ConstantScorerGetsTheRandomBaseline) {
 
 TEST(Evaluate, FullProtocolExcludesHistoryButKeepsARepeatedTarget) {
   // User 0: input {0, 1, 2}, test target 1 repeats an earlier item.
-  const Dataset data = MakeDataset({{0, 1, 2, 1}}, 5);
+  const Dataset data = SequenceDataset({{0, 1, 2, 1}}, 5);
   LeaveOneOutSplit split(data);
   // Item 0 and 2 score above the target but are in the history: excluded.
   TableScorer scorer({9.0f, 5.0f, 8.0f, 1.0f, 0.0f});
@@ -115,7 +101,7 @@ TEST(Evaluate, FullProtocolExcludesHistoryButKeepsARepeatedTarget) {
 TEST(Evaluate, SampledNegativesAvoidEveryTouchedItem) {
   // Touched items score highest; if any were drawn as a negative the target
   // (score 1) would not be first.
-  const Dataset data = MakeDataset({{0, 1, 2, 3, 4, 5, 6}}, 20);
+  const Dataset data = SequenceDataset({{0, 1, 2, 3, 4, 5, 6}}, 20);
   LeaveOneOutSplit split(data);
   std::vector<float> scores(20, 0.0f);
   for (uint32_t i = 0; i <= 6; ++i) scores[i] = 100.0f;
@@ -155,7 +141,7 @@ TEST(Evaluate, IndependentOfThreadsAndSplitsAcrossWorkers) {
 }
 
 TEST(Evaluate, BadOptionsAreRefused) {
-  const Dataset data = MakeDataset({{0, 1, 2}}, 4);
+  const Dataset data = SequenceDataset({{0, 1, 2}}, 4);
   LeaveOneOutSplit split(data);
   TableScorer scorer(std::vector<float>(4, 0.0f));
   EvalOptions opt;
@@ -168,7 +154,7 @@ TEST(Evaluate, BadOptionsAreRefused) {
 
 TEST(PopularityModel, CountsOnlyTrainingItems) {
   // User 0 train = {0, 0}, targets 1 (valid) and 2 (test); user 1 trains {2}.
-  const Dataset data = MakeDataset({{0, 0, 1, 2}, {2}}, 3);
+  const Dataset data = SequenceDataset({{0, 0, 1, 2}, {2}}, 3);
   LeaveOneOutSplit split(data);
   const PopularityModel pop = PopularityModel::Fit(split);
   EXPECT_EQ(pop.counts(), (std::vector<float>{2.0f, 0.0f, 1.0f}));

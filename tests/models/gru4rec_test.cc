@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "tests/models/model_test_util.h"
+#include "tests/testing/model_checks.h"
 
 namespace fedrec {
 namespace {

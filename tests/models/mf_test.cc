@@ -5,7 +5,7 @@
 #include <cmath>
 #include <set>
 
-#include "tests/models/model_test_util.h"
+#include "tests/testing/model_checks.h"
 
 namespace fedrec {
 namespace {

@@ -2,12 +2,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/atomic_file.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -15,20 +16,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+using ::fedrec::testing::StatusMessage;
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fedrec_ckpt_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string PathOf(const std::string& name) const { return (dir_ / name).string(); }
+  std::string PathOf(const std::string& name) const { return dir_.Path(name); }
 
   static ParameterStore MakeStore() {
     ParameterStore s;
@@ -75,12 +67,7 @@ class CheckpointTest : public ::testing::Test {
     return c;
   }
 
-  // Writes raw bytes (not atomically: for corrupted fixtures).
-  void WriteRaw(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  fs::path dir_;
+  const testing::TempDir dir_{"ckpt"};
 };
 
 TEST_F(CheckpointTest, RoundTripsAndLeavesNoTempFiles) {
@@ -94,7 +81,7 @@ TEST_F(CheckpointTest, RoundTripsAndLeavesNoTempFiles) {
   EXPECT_EQ(back->fedrec_version(), FedrecVersion());
   EXPECT_EQ(back->format_version(), kCheckpointFormatVersion);
   ASSERT_TRUE(WriteCheckpoint(path, c).ok());  // overwrite
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.path()), fs::directory_iterator{}), 1);
 
   auto store = StoreFromTensors(back->tensors());
   ASSERT_TRUE(store.ok()) << store.status();
@@ -126,19 +113,19 @@ TEST_F(CheckpointTest, TruncatedAtSeveralLengthsIsRefused) {
   for (size_t len :
        {size_t{3}, size_t{8}, size_t{20}, kCheckpointHeaderSize - 1, kCheckpointHeaderSize,
         kCheckpointHeaderSize + 1, bytes->size() / 2, bytes->size() - 1}) {
-    WriteRaw(path, bytes->substr(0, len));
+    testing::WriteText(path, bytes->substr(0, len));
     auto r = ReadCheckpoint(path);
     ASSERT_FALSE(r.ok()) << len;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << len;
-    EXPECT_THAT(Message(r.status()), HasSubstr(path + ": truncated (expected ")) << len;
-    EXPECT_THAT(Message(r.status()), HasSubstr("found " + std::to_string(len) + ")")) << len;
+    EXPECT_THAT(StatusMessage(r.status()), HasSubstr(path + ": truncated (expected ")) << len;
+    EXPECT_THAT(StatusMessage(r.status()), HasSubstr("found " + std::to_string(len) + ")")) << len;
     EXPECT_EQ(ReadCheckpointHeader(path).status().code(), absl::StatusCode::kDataLoss) << len;
   }
-  WriteRaw(path, *bytes + "x");
+  testing::WriteText(path, *bytes + "x");
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(Message(r.status()), HasSubstr("1 unexpected trailing bytes"));
-  WriteRaw(path, "");
+  EXPECT_THAT(StatusMessage(r.status()), HasSubstr("1 unexpected trailing bytes"));
+  testing::WriteText(path, "");
   EXPECT_EQ(ReadCheckpoint(path).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -154,7 +141,7 @@ TEST_F(CheckpointTest, EverySingleBitFlipInThePayloadIsRefused) {
       auto r = DecodeCheckpointFile(altered, "x");
       ASSERT_FALSE(r.ok()) << i << ":" << bit;
       ASSERT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-      ASSERT_EQ(Message(r.status()), "x: digest mismatch (file altered or corrupt)");
+      ASSERT_EQ(StatusMessage(r.status()), "x: digest mismatch (file altered or corrupt)");
     }
   }
   // Flips in the digest itself are caught too; flips in the header fields
@@ -167,9 +154,9 @@ TEST_F(CheckpointTest, EverySingleBitFlipInThePayloadIsRefused) {
   const std::string path = PathOf("flip.bin");
   std::string altered = *bytes;
   altered[bytes->size() - 5] ^= 0x01;
-  WriteRaw(path, altered);
+  testing::WriteText(path, altered);
   auto r = ReadCheckpoint(path);
-  EXPECT_EQ(Message(r.status()), path + ": digest mismatch (file altered or corrupt)");
+  EXPECT_EQ(StatusMessage(r.status()), path + ": digest mismatch (file altered or corrupt)");
 }
 
 TEST_F(CheckpointTest, WrongMagicAndVersion) {
@@ -178,20 +165,22 @@ TEST_F(CheckpointTest, WrongMagicAndVersion) {
   const std::string path = PathOf("m.bin");
   std::string wrong = *bytes;
   wrong[0] = 'G';
-  WriteRaw(path, wrong);
+  testing::WriteText(path, wrong);
   auto r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(r.status()), path + ": not a fedrec checkpoint (bad magic)");
-  WriteRaw(path, "seed = 1\n[train]\nlr = 0.1\n");
-  EXPECT_EQ(Message(ReadCheckpoint(path).status()), path + ": not a fedrec checkpoint (bad magic)");
+  EXPECT_EQ(StatusMessage(r.status()), path + ": not a fedrec checkpoint (bad magic)");
+  testing::WriteText(path, "seed = 1\n[train]\nlr = 0.1\n");
+  EXPECT_EQ(StatusMessage(ReadCheckpoint(path).status()),
+            path + ": not a fedrec checkpoint (bad magic)");
 
   std::string v2 = *bytes;
   v2[8] = 2;
-  WriteRaw(path, v2);
+  testing::WriteText(path, v2);
   r = ReadCheckpoint(path);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(r.status()), path + ": unsupported format version 2 (this build reads 1)");
-  EXPECT_EQ(Message(ReadCheckpointHeader(path).status()),
+  EXPECT_EQ(StatusMessage(r.status()),
+            path + ": unsupported format version 2 (this build reads 1)");
+  EXPECT_EQ(StatusMessage(ReadCheckpointHeader(path).status()),
             path + ": unsupported format version 2 (this build reads 1)");
 }
 
@@ -207,7 +196,7 @@ TEST_F(CheckpointTest, PayloadThatDoesNotParse) {
   bytes += payload;
   auto r = DecodeCheckpointFile(bytes, "p");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(Message(r.status()), "p: payload does not parse");
+  EXPECT_EQ(StatusMessage(r.status()), "p: payload does not parse");
 }
 
 TEST_F(CheckpointTest, HeaderAndMissingFile) {
@@ -228,7 +217,7 @@ TEST_F(CheckpointTest, RefusesToWriteAnUnknownPayloadVersion) {
   const std::string path = PathOf("v.bin");
   EXPECT_EQ(WriteCheckpoint(path, c).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_TRUE(fs::is_empty(dir_));
+  EXPECT_TRUE(fs::is_empty(dir_.path()));
 }
 
 TEST_F(CheckpointTest, StoreShapeChecks) {
@@ -245,18 +234,18 @@ TEST_F(CheckpointTest, StoreShapeChecks) {
   other.Finalize();
   absl::Status s = StoreFromTensors(c.tensors(), &other);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(s), "checkpoint: tensor 'w': shape 4 x 4, expected 4 x 5");
+  EXPECT_EQ(StatusMessage(s), "checkpoint: tensor 'w': shape 4 x 4, expected 4 x 5");
 
   ParameterStore renamed;
   ASSERT_TRUE(renamed.Add("item_emb", 7, 4).ok());
   ASSERT_TRUE(renamed.Add("v", 4, 4).ok());
   ASSERT_TRUE(renamed.Add("b", 1, 4).ok());
   renamed.Finalize();
-  EXPECT_EQ(Message(StoreFromTensors(c.tensors(), &renamed)),
+  EXPECT_EQ(StatusMessage(StoreFromTensors(c.tensors(), &renamed)),
             "checkpoint: tensor 1 is 'w', the model expects 'v'");
 
   c.mutable_tensors(2)->mutable_data()->pop_back();
-  EXPECT_THAT(Message(StoreFromTensors(c.tensors()).status()),
+  EXPECT_THAT(StatusMessage(StoreFromTensors(c.tensors()).status()),
               HasSubstr("tensor 'b': 15 data bytes, expected 16"));
 }
 

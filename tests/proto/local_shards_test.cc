@@ -4,10 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "tests/testing/temp_dir.h"
 
 namespace fedrec {
 namespace {
@@ -18,17 +19,11 @@ using ::testing::HasSubstr;
 class LocalShardsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fedrec_shards_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     ASSERT_TRUE(store_.Add("user_emb", 6, 3).ok());
     ASSERT_TRUE(store_.Add("user_bias", 6, 1).ok());
     store_.Finalize();
     for (size_t i = 0; i < store_.Flat().size(); ++i) store_.Flat()[i] = static_cast<float>(i);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Two workers' shards beside ckpt-00000004.ckpt: users {0,2,4} and {1,3,5}.
   Checkpoint WriteTwoShards(uint64_t round = 4) {
@@ -53,7 +48,8 @@ class LocalShardsTest : public ::testing::Test {
     return z;
   }
 
-  fs::path dir_;
+  const testing::TempDir tmp_{"shards"};
+  const fs::path& dir_ = tmp_.path();
   ParameterStore store_;
 };
 

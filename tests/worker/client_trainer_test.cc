@@ -6,16 +6,13 @@
 #include <vector>
 
 #include "models/factory.h"
+#include "tests/testing/fixtures.h"
 
 namespace fedrec {
 namespace {
 
 proto::ModelSpec Spec(const std::string& type) {
-  Config c;
-  c.model.type = type;
-  c.model.dim = 8;
-  c.model.blocks = 1;
-  c.model.heads = 1;
+  Config c = testing::TinyConfig(type);
   c.model.dropout = 0.1;
   c.data.max_len = 12;
   auto spec = ModelSpecFromConfig(c, /*num_users=*/20, /*num_items=*/40);

@@ -1,4 +1,4 @@
-// Shared checks for Model implementations: finite-difference gradient checks
+// Shared checks of Model implementations: finite-difference gradient checks
 // on sampled entries of every tensor (global and local), determinism, sparse
 // rows, ScoreCandidates vs ScoreAll and concurrent scoring.
 #pragma once
