@@ -98,7 +98,7 @@ void BindData(py::module_& m) {
 
   m.def(
       "data_synth",
-      [](std::string out, int64_t users, int64_t items, uint64_t seed, int64_t clusters,
+      [](const std::string& out, int64_t users, int64_t items, uint64_t seed, int64_t clusters,
          double zipf, int64_t interests, double interest_alpha, double p_markov, int64_t successors,
          double mean_length, double length_sigma, int64_t min_length, int64_t max_length,
          int threads) {

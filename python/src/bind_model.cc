@@ -66,7 +66,7 @@ void BindModel(py::module_& m) {
                              [](const Recommender& r) { return r.model().num_items(); })
       .def(
           "tensors",
-          [](py::object self) {
+          [](const py::object& self) {
             const Recommender& r = self.cast<const Recommender&>();
             py::dict out;
             AddTensors(r.model().global_params(), "", self, &out);
