@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _fedrec
+
+if TYPE_CHECKING:  # NumPy is needed only once tensors are asked for
+    import numpy as np
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -31,7 +32,14 @@ class Model:
         self._impl = impl
         self.path: str = path
         self.spec: Dict[str, Any] = impl.spec
-        self.tensors: Dict[str, np.ndarray] = impl.tensors()
+        self._tensors: Optional[Dict[str, np.ndarray]] = None
+
+    @property
+    def tensors(self) -> Dict[str, np.ndarray]:
+        """Every parameter tensor, name -> 2-D read-only float32 view (see the class doc)."""
+        if self._tensors is None:
+            self._tensors = self._impl.tensors()
+        return self._tensors
 
     @property
     def type(self) -> str:

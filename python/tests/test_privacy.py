@@ -108,3 +108,18 @@ def test_sigma_errors_match_cli(cli: Any, kw: Dict[str, Any]) -> None:
     with pytest.raises(ValueError) as info:
         fedrec.privacy.sigma(**kw)
     assert str(info.value) == message
+
+
+def test_no_numpy_needed() -> None:
+    # NumPy is needed for tensors only: privacy, data and train import without it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None; import fedrec; "
+        "print(fedrec.privacy.epsilon(q=256/60000, sigma=1.1, steps=14063, delta=1e-5))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert float(p.stdout) == fedrec.privacy.epsilon(q=256 / 60000, sigma=1.1, steps=14063,
+                                                     delta=1e-5)
