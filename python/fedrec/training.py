@@ -140,7 +140,8 @@ def train(
 
     ``federation.mode = "federated"`` runs the coordinator and
     ``federation.workers`` workers as threads of this process (under
-    ``mpirun``, one rank per process, as the command line);
+    ``mpirun``, one rank per process, as the command line; MPI is finalised
+    at the end of the run, so one call per process there);
     ``"central"`` trains in one process. The GIL is released for the whole
     run, so other Python threads keep running. The result, the run
     directory and ``model_sha256`` are the command line's for the same
