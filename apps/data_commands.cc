@@ -1,5 +1,4 @@
 // fedrec data stats | data synth
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 
@@ -29,59 +28,6 @@ void DataFlags::AddTo(CLI::App* cmd, const std::string& input_flag) {
   cmd->add_flag("--csv-no-header", csv_no_header, "--format csv: the first line is data");
 }
 
-namespace {
-
-absl::StatusOr<int> ParseColumnIndex(const std::string& text, bool optional) {
-  if (optional && text == "-") return -1;
-  int value = -1;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 4096) {
-    return absl::InvalidArgumentError("--csv-columns: '" + text +
-                                      "' is not a column index (0-based)" +
-                                      (optional ? " or '-'" : ""));
-  }
-  return value;
-}
-
-absl::StatusOr<CsvColumns> ParseCsvFlags(const std::string& columns, const std::string& delimiter,
-                                         bool no_header) {
-  CsvColumns csv;
-  csv.has_header = !no_header;
-  if (delimiter == "tab" || delimiter == "\\t") {
-    csv.delimiter = '\t';
-  } else if (delimiter == "space") {
-    csv.delimiter = ' ';
-  } else if (delimiter.size() == 1) {
-    csv.delimiter = delimiter[0];
-  } else {
-    return absl::InvalidArgumentError("--csv-delimiter: '" + delimiter +
-                                      "' is not one character, 'tab' or 'space'");
-  }
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = columns.find(',', start);
-    parts.push_back(columns.substr(start, comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (parts.size() < 2 || parts.size() > 4) {
-    return absl::InvalidArgumentError(
-        "--csv-columns: expected user,item[,rating[,timestamp]], got '" + columns + "'");
-  }
-  FEDREC_ASSIGN_OR_RETURN(csv.user, ParseColumnIndex(parts[0], false));
-  FEDREC_ASSIGN_OR_RETURN(csv.item, ParseColumnIndex(parts[1], false));
-  if (parts.size() > 2) {
-    FEDREC_ASSIGN_OR_RETURN(csv.rating, ParseColumnIndex(parts[2], true));
-  }
-  if (parts.size() > 3) {
-    FEDREC_ASSIGN_OR_RETURN(csv.timestamp, ParseColumnIndex(parts[3], true));
-  }
-  return csv;
-}
-
-}  // namespace
-
 absl::StatusOr<LoadOptions> DataFlags::ToLoadOptions() const {
   LoadOptions options;
   FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(format));
@@ -90,7 +36,7 @@ absl::StatusOr<LoadOptions> DataFlags::ToLoadOptions() const {
   options.dedupe_consecutive = dedupe;
   options.use_cache = !no_cache;
   options.cache_dir = cache_dir;
-  FEDREC_ASSIGN_OR_RETURN(options.csv, ParseCsvFlags(csv_columns, csv_delimiter, csv_no_header));
+  FEDREC_ASSIGN_OR_RETURN(options.csv, ParseCsvColumns(csv_columns, csv_delimiter, !csv_no_header));
   return options;
 }
 

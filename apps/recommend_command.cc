@@ -2,13 +2,11 @@
 //
 // Ids are the data's original ids (the checkpoint carries the mapping).
 // Items of the history are excluded from the list unless --include-history.
-#include <algorithm>
+// The ranking is models/recommend.h's (shared with the Python package).
 #include <charconv>
-#include <numeric>
-#include <unordered_map>
 
 #include "apps/cli_common.h"
-#include "models/factory.h"
+#include "models/recommend.h"
 #include "proto/checkpoint.h"
 #include "proto/local_shards.h"
 
@@ -45,58 +43,30 @@ absl::StatusOr<std::vector<uint64_t>> ParseIds(const std::string& text) {
 }
 
 absl::Status RunRecommend(const RecommendArgs& args) {
+  // Checked before the checkpoint is read (Recommend checks it too).
   if (args.k == 0) return absl::InvalidArgumentError("recommend: -k must be at least 1");
   FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
-  if (ckpt.item_ids_size() == 0) {
-    return absl::InvalidArgumentError(args.checkpoint +
-                                      ": the checkpoint carries no item ids to recommend with");
-  }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(ckpt));
-  std::unordered_map<uint64_t, uint32_t> dense;
-  for (int i = 0; i < ckpt.item_ids_size(); ++i) dense.emplace(ckpt.item_ids(i), i);
-
-  FEDREC_ASSIGN_OR_RETURN(std::vector<uint64_t> history_ids, ParseIds(args.history));
-  std::vector<uint32_t> history;
-  for (uint64_t id : history_ids) {
-    const auto it = dense.find(id);
-    if (it == dense.end()) {
-      return absl::InvalidArgumentError("--history: item " + std::to_string(id) +
-                                        " is not in the model's catalogue");
-    }
-    history.push_back(it->second);
-  }
-  uint32_t user = Scorer::kUnknownUser;
+  FEDREC_ASSIGN_OR_RETURN(Recommender recommender,
+                          Recommender::Create(std::move(ckpt), args.checkpoint));
+  RecommendRequest request;
+  request.k = args.k;
+  request.include_history = args.include_history;
+  FEDREC_ASSIGN_OR_RETURN(request.history, ParseIds(args.history));
   if (!args.user.empty()) {
     FEDREC_ASSIGN_OR_RETURN(std::vector<uint64_t> u, ParseIds(args.user));
-    const auto pos = u.size() == 1 ? std::find(ckpt.user_ids().begin(), ckpt.user_ids().end(), u[0])
-                                   : ckpt.user_ids().end();
-    if (pos == ckpt.user_ids().end()) {
+    if (u.size() != 1) {
       return absl::InvalidArgumentError("--user: '" + args.user + "' is not a user of the model");
     }
-    user = static_cast<uint32_t>(pos - ckpt.user_ids().begin());
+    request.user = u[0];
   }
-
-  std::vector<float> scores(model->num_items());
-  model->ScoreAll(user, history, scores);
-  std::vector<uint32_t> candidates(model->num_items());
-  std::iota(candidates.begin(), candidates.end(), 0u);
-  if (!args.include_history) {
-    std::vector<uint8_t> seen(model->num_items(), 0);
-    for (uint32_t item : history) seen[item] = 1;
-    std::erase_if(candidates, [&](uint32_t item) { return seen[item] != 0; });
-  }
-  const size_t k = std::min<size_t>(args.k, candidates.size());
-  // Highest score first; ties by dense id for a stable answer.
-  std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(),
-                    [&](uint32_t a, uint32_t b) {
-                      return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-                    });
+  FEDREC_ASSIGN_OR_RETURN(std::vector<Recommendation> recommendations,
+                          recommender.Recommend(request));
   nlohmann::json out;
-  out["model"] = ckpt.model().type();
-  out["history"] = history_ids;
+  out["model"] = recommender.checkpoint().model().type();
+  out["history"] = request.history;
   nlohmann::json items = nlohmann::json::array();
-  for (size_t r = 0; r < k; ++r) {
-    items.push_back({{"item", ckpt.item_ids(candidates[r])}, {"score", scores[candidates[r]]}});
+  for (const Recommendation& r : recommendations) {
+    items.push_back({{"item", r.item}, {"score", r.score}});
   }
   out["recommendations"] = items;
   PrintJson(out);

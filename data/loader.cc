@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <filesystem>
 #include <system_error>
 
@@ -99,6 +100,59 @@ absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options) {
   options->kcore = static_cast<uint32_t>(data.kcore);
   options->dedupe_consecutive = data.dedupe_consecutive;
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::StatusOr<int> ParseColumnIndex(const std::string& text, bool optional) {
+  if (optional && text == "-") return -1;
+  int value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 4096) {
+    return absl::InvalidArgumentError("--csv-columns: '" + text +
+                                      "' is not a column index (0-based)" +
+                                      (optional ? " or '-'" : ""));
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<CsvColumns> ParseCsvColumns(const std::string& columns, const std::string& delimiter,
+                                           bool has_header) {
+  CsvColumns csv;
+  csv.has_header = has_header;
+  if (delimiter == "tab" || delimiter == "\\t") {
+    csv.delimiter = '\t';
+  } else if (delimiter == "space") {
+    csv.delimiter = ' ';
+  } else if (delimiter.size() == 1) {
+    csv.delimiter = delimiter[0];
+  } else {
+    return absl::InvalidArgumentError("--csv-delimiter: '" + delimiter +
+                                      "' is not one character, 'tab' or 'space'");
+  }
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = columns.find(',', start);
+    parts.push_back(columns.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 4) {
+    return absl::InvalidArgumentError(
+        "--csv-columns: expected user,item[,rating[,timestamp]], got '" + columns + "'");
+  }
+  FEDREC_ASSIGN_OR_RETURN(csv.user, ParseColumnIndex(parts[0], false));
+  FEDREC_ASSIGN_OR_RETURN(csv.item, ParseColumnIndex(parts[1], false));
+  if (parts.size() > 2) {
+    FEDREC_ASSIGN_OR_RETURN(csv.rating, ParseColumnIndex(parts[2], true));
+  }
+  if (parts.size() > 3) {
+    FEDREC_ASSIGN_OR_RETURN(csv.timestamp, ParseColumnIndex(parts[3], true));
+  }
+  return csv;
 }
 
 }  // namespace fedrec

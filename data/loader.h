@@ -46,6 +46,14 @@ struct LoadInfo {
 // settings as they are. InvalidArgument for an unknown format.
 absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options);
 
+// The generic CSV mapping from its command-line spelling (`--csv-columns`,
+// `--csv-delimiter`, `--csv-no-header`; shared with the Python package):
+// columns "user,item[,rating[,timestamp]]" as 0-based indices ('-' for an
+// absent rating or timestamp), the delimiter one character or "tab"/"space".
+// InvalidArgument "--csv-columns: ..." / "--csv-delimiter: ...".
+absl::StatusOr<CsvColumns> ParseCsvColumns(const std::string& columns, const std::string& delimiter,
+                                           bool has_header);
+
 absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
                                     LoadInfo* info = nullptr);
 
