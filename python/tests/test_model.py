@@ -96,3 +96,31 @@ def test_damaged_checkpoint_is_runtime_error(ckpt: Path, tmp_path: Path) -> None
     damaged.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="digest mismatch"):
         fedrec.load(damaged)
+
+
+def test_federated_mf_reads_the_workers_local_shards(
+    cli: Any, synth_path: Path, tmp_path: Path
+) -> None:
+    # User embeddings stay with the workers that own them: the checkpoint
+    # holds the item side, each worker's shard beside it its users' rows.
+    config = {
+        "data": {"path": str(synth_path)},
+        "model": {"type": "mf_bpr", "dim": 8},
+        "federation": {"mode": "federated", "workers": 2, "rounds": 2, "sampling_rate": 0.5},
+        "eval": {"every": 1},
+        "checkpoint": {"every": 0},
+    }
+    run = fedrec.train(config, out=tmp_path / "mf")
+    shards = sorted(p.name for p in run.best_checkpoint.parent.glob("best.*.local"))
+    assert len(shards) == 2, shards
+    user = int(synth_path.read_text().split()[0])
+    model = fedrec.load(run.best_checkpoint)
+    expected = cli.json("recommend", "--checkpoint", str(run.best_checkpoint), "--history", "1",
+                        "--user", str(user), "-k", "5")
+    assert model.recommend([1], user=user, k=5) == [
+        (r["item"], r["score"]) for r in expected["recommendations"]
+    ]
+    # Without its shards the model cannot be built: the error names the file.
+    (run.best_checkpoint.parent / shards[0]).unlink()
+    with pytest.raises(Exception, match=shards[0].replace(".", r"\.")):
+        fedrec.load(run.best_checkpoint)
