@@ -8,12 +8,9 @@
 // --resume continues RUN_DIR with the configuration stored in it; a --config
 // given as well must resolve to the same configuration.
 #include <cstdio>
-#include <filesystem>
 
 #include "apps/cli_common.h"
-#include "comm/launch.h"
-#include "coordinator/central_trainer.h"
-#include "coordinator/federated_trainer.h"
+#include "coordinator/train.h"
 #include "core/config.h"
 
 namespace fedrec::cli {
@@ -36,44 +33,15 @@ void AddConfigFlags(CLI::App* cmd, ConfigArgs* args, bool required) {
   cmd->add_option("--set", args->overrides, "override a key: section.key=value (repeatable)");
 }
 
-absl::StatusOr<Config> ResolveTrainConfig(const TrainArgs& args) {
-  if (!args.resume) {
-    if (args.config.config.empty()) {
-      return absl::InvalidArgumentError("train: --config is required (or --resume a run)");
-    }
-    return LoadConfig(args.config.config, args.config.overrides);
-  }
-  const std::string stored = args.out + "/config.toml";
-  if (!std::filesystem::exists(stored)) {
-    return absl::NotFoundError(args.out + ": not a run directory (no config.toml) to resume");
-  }
-  FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(stored));
-  if (!args.config.config.empty() || !args.config.overrides.empty()) {
-    FEDREC_ASSIGN_OR_RETURN(Config given, LoadConfig(args.config.config, args.config.overrides));
-    if (ToToml(given) != ToToml(config)) {
-      return absl::InvalidArgumentError(
-          "train --resume: the given configuration differs from " + stored +
-          "; resume with the run's own configuration (omit --config/--set)");
-    }
-  }
-  return config;
-}
-
 absl::Status RunTrain(const TrainArgs& args) {
-  FEDREC_ASSIGN_OR_RETURN(Config config, ResolveTrainConfig(args));
-  const TrainRunOptions run{.out_dir = args.out, .resume = args.resume};
-  if (config.federation.mode == "federated") {
-    FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunFederatedTraining(config, run));
-    if (!summary.is_null()) PrintJson(summary);  // rank 0 only under mpirun
-    return absl::OkStatus();
+  if (!args.resume && args.config.config.empty()) {
+    return absl::InvalidArgumentError("train: --config is required (or --resume a run)");
   }
-  if (LaunchedAsMpiJob()) {
-    return absl::InvalidArgumentError(
-        "train: federation.mode = \"central\" runs in one process; start it without mpirun");
-  }
-  FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunCentralTraining(config, run));
-  PrintJson(summary);
-
+  const TrainRequest request{.config_path = args.config.config,
+                             .overrides = args.config.overrides,
+                             .run = {.out_dir = args.out, .resume = args.resume}};
+  FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunTraining(request));
+  if (!summary.is_null()) PrintJson(summary);  // rank 0 only under mpirun
   return absl::OkStatus();
 }
 

@@ -1,0 +1,39 @@
+#include "coordinator/train.h"
+
+#include <filesystem>
+
+#include "comm/launch.h"
+#include "coordinator/federated_trainer.h"
+
+namespace fedrec {
+
+absl::StatusOr<Config> ResolveTrainConfig(const TrainRequest& request) {
+  if (!request.run.resume) return LoadConfig(request.config_path, request.overrides);
+  const std::string& out = request.run.out_dir;
+  const std::string stored = out + "/config.toml";
+  if (!std::filesystem::exists(stored)) {
+    return absl::NotFoundError(out + ": not a run directory (no config.toml) to resume");
+  }
+  FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(stored));
+  if (!request.config_path.empty() || !request.overrides.empty()) {
+    FEDREC_ASSIGN_OR_RETURN(Config given, LoadConfig(request.config_path, request.overrides));
+    if (ToToml(given) != ToToml(config)) {
+      return absl::InvalidArgumentError(
+          "train --resume: the given configuration differs from " + stored +
+          "; resume with the run's own configuration (omit --config/--set)");
+    }
+  }
+  return config;
+}
+
+absl::StatusOr<nlohmann::json> RunTraining(const TrainRequest& request) {
+  FEDREC_ASSIGN_OR_RETURN(Config config, ResolveTrainConfig(request));
+  if (config.federation.mode == "federated") return RunFederatedTraining(config, request.run);
+  if (LaunchedAsMpiJob()) {
+    return absl::InvalidArgumentError(
+        "train: federation.mode = \"central\" runs in one process; start it without mpirun");
+  }
+  return RunCentralTraining(config, request.run);
+}
+
+}  // namespace fedrec
