@@ -132,7 +132,8 @@ void BindModel(py::module_& m) {
         }
         return Unwrap(std::move(r));
       },
-      "path"_a, "Reads and verifies a checkpoint (with its workers' local shards) and builds its model.");
+      "path"_a,
+      "Reads and verifies a checkpoint (with its workers' local shards) and builds its model.");
 }
 
 }  // namespace fedrec::python

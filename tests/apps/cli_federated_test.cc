@@ -109,8 +109,8 @@ TEST_F(CliFederated, MpiDistributedDpMatchesTheLocalRun) {
 TEST_F(CliFederated, MpiLocalParametersStayInTheirRanksShardsAndMatchTheLocalRun) {
   const std::string mf = "--log-level off train --config '" + config_ +
                          "' --set model.type=mf_bpr --set federation.rounds=6 --out '";
-  const CliResult local = RunFedrec(mf + Out("mf_local") + "' --set federation.workers=3",
-                                    dir_->path());
+  const CliResult local =
+      RunFedrec(mf + Out("mf_local") + "' --set federation.workers=3", dir_->path());
   ASSERT_EQ(local.exit_code, 0) << local.err;
   const CliResult mpi = RunMpi(3, mf + Out("mf_mpi") + "'", dir_->path());
   ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
@@ -130,8 +130,8 @@ TEST_F(CliFederated, MpiLocalParametersStayInTheirRanksShardsAndMatchTheLocalRun
       std::filesystem::remove(e.path());
     }
   }
-  const CliResult resumed = RunMpi(
-      3, "--log-level off train --out '" + Out("mf_mpi") + "' --resume", dir_->path());
+  const CliResult resumed =
+      RunMpi(3, "--log-level off train --out '" + Out("mf_mpi") + "' --resume", dir_->path());
   EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
   EXPECT_NE(resumed.err.find("w2-of-2.local"), std::string::npos) << resumed.err;
 }
