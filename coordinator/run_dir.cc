@@ -1,6 +1,9 @@
 #include "coordinator/run_dir.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -52,7 +55,54 @@ void RemoveShards(const std::string& dir, const std::string& prefix,
   }
 }
 
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void FlattenNumbers(const nlohmann::json& j, const std::string& prefix,
+                    std::vector<ScalarValue>& out) {
+  for (const auto& [key, value] : j.items()) {
+    const std::string tag = prefix.empty() ? key : prefix + "/" + key;
+    if (value.is_object()) {
+      FlattenNumbers(value, tag, out);
+    } else if (value.is_number()) {
+      out.push_back({.tag = tag, .value = value.get<double>()});
+    }
+  }
+}
+
+// The whole lines of metrics.jsonl, parsed (a torn last line is left out).
+std::vector<nlohmann::json> ReadMetricsLines(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) break;
+    lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+bool IsEventFile(const fs::path& p) {
+  return p.filename().string().starts_with("events.out.tfevents.");
+}
+
 }  // namespace
+
+std::optional<ScalarStep> ScalarsFromMetricsLine(const nlohmann::json& line) {
+  if (!line.is_object()) return std::nullopt;
+  const char* step_key = line.contains("round") ? "round" : "epoch";
+  if (!line.contains(step_key) || !line[step_key].is_number_integer()) return std::nullopt;
+  ScalarStep step{.step = line[step_key].get<int64_t>(), .wall_time = 0, .scalars = {}};
+  if (line.contains("wall_time") && line["wall_time"].is_number()) {
+    step.wall_time = line["wall_time"].get<double>();
+  }
+  nlohmann::json rest = line;
+  rest.erase(step_key);
+  rest.erase("wall_time");
+  FlattenNumbers(rest, "", step.scalars);
+  return step;
+}
 
 absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
                                                   const std::string& config_toml) {
@@ -82,7 +132,9 @@ absl::StatusOr<RunDirectory> RunDirectory::Reopen(const std::string& path) {
 }
 
 RunDirectory::RunDirectory(RunDirectory&& other) noexcept
-    : path_(std::move(other.path_)), metrics_(std::exchange(other.metrics_, nullptr)) {}
+    : path_(std::move(other.path_)),
+      metrics_(std::exchange(other.metrics_, nullptr)),
+      events_(std::move(other.events_)) {}
 
 RunDirectory::~RunDirectory() {
   if (metrics_ != nullptr) std::fclose(metrics_);
@@ -93,6 +145,39 @@ absl::Status RunDirectory::OpenMetrics() {
   if (metrics_ == nullptr) {
     return absl::FailedPreconditionError(path_ + "/metrics.jsonl: cannot open for append");
   }
+  return OpenEvents();
+}
+
+absl::Status RunDirectory::OpenEvents() {
+  std::error_code ec;
+  std::optional<fs::path> newest;
+  for (const auto& entry : fs::directory_iterator(path_ + "/tb", ec)) {
+    if (IsEventFile(entry.path()) && (!newest || entry.path() > *newest)) newest = entry.path();
+  }
+  if (!newest) return RebuildEvents();
+  FEDREC_ASSIGN_OR_RETURN(EventFileWriter writer, EventFileWriter::OpenForAppend(newest->string()));
+  events_ = std::move(writer);
+  return absl::OkStatus();
+}
+
+absl::Status RunDirectory::RebuildEvents() {
+  const std::string tb = path_ + "/tb";
+  std::error_code ec;
+  fs::create_directories(tb, ec);
+  if (ec) return absl::FailedPreconditionError(tb + ": cannot create: " + ec.message());
+  const double now = UnixSeconds();
+  std::string bytes = EncodeFileVersion(now);
+  for (const nlohmann::json& line : ReadMetricsLines(path_ + "/metrics.jsonl")) {
+    if (const auto step = ScalarsFromMetricsLine(line)) bytes += EncodeScalarStep(*step);
+  }
+  const fs::path file = fs::path(tb) / EventFileName(now);
+  events_.reset();
+  FEDREC_RETURN_IF_ERROR(WriteFileAtomic(file.string(), bytes));
+  for (const auto& entry : fs::directory_iterator(tb, ec)) {
+    if (IsEventFile(entry.path()) && entry.path() != file) fs::remove(entry.path(), ec);
+  }
+  FEDREC_ASSIGN_OR_RETURN(EventFileWriter writer, EventFileWriter::OpenForAppend(file.string()));
+  events_ = std::move(writer);
   return absl::OkStatus();
 }
 
@@ -116,14 +201,22 @@ absl::Status RunDirectory::TruncateMetricsAfter(uint64_t round) {
   if (metrics_ != nullptr) std::fclose(metrics_);
   metrics_ = nullptr;
   FEDREC_RETURN_IF_ERROR(WriteFileAtomic(file, kept));
-  return OpenMetrics();
+  FEDREC_RETURN_IF_ERROR(OpenMetrics());
+  return RebuildEvents();
 }
 
 absl::Status RunDirectory::AppendMetrics(const nlohmann::json& line) {
-  const std::string text = line.dump() + "\n";
+  nlohmann::json stamped = line;
+  if (!stamped.contains("wall_time")) stamped["wall_time"] = UnixSeconds();
+  const std::string text = stamped.dump() + "\n";
+  errno = 0;
   if (std::fwrite(text.data(), 1, text.size(), metrics_) != text.size() ||
       std::fflush(metrics_) != 0) {
-    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: write failed");
+    return absl::FailedPreconditionError(path_ +
+                                         "/metrics.jsonl: write failed: " + std::strerror(errno));
+  }
+  if (const auto step = ScalarsFromMetricsLine(stamped); step && events_) {
+    FEDREC_RETURN_IF_ERROR(events_->Append(EncodeScalarStep(*step)));
   }
   return absl::OkStatus();
 }

@@ -4,10 +4,14 @@
 //   RUN_DIR/metrics.jsonl     one JSON object per epoch or round (appended, flushed)
 //   RUN_DIR/summary.json      final metrics, timings, model_sha256 (atomic)
 //   RUN_DIR/checkpoints/      ckpt-<round>.ckpt (the last `keep`) and best.ckpt
+//   RUN_DIR/tb/               a TensorBoard event file with the metrics lines'
+//                             numbers as scalars (proto/event_file.h)
 //
 // Nothing partial: the directory is created only after the configuration and
 // the data were accepted, every file but metrics.jsonl is written atomically,
-// and metrics.jsonl lines are written whole. Not thread-safe.
+// and metrics.jsonl lines are written whole. The event file always holds
+// exactly the scalars of metrics.jsonl: on resume it is rebuilt from the
+// kept lines. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,7 @@
 
 #include "core/status.h"
 #include "proto/checkpoint.h"
+#include "proto/event_file.h"
 
 namespace fedrec {
 
@@ -48,6 +53,8 @@ class RunDirectory {
   // resumed run does not repeat lines.
   absl::Status TruncateMetricsAfter(uint64_t round);
 
+  // Appends the line (with "wall_time", Unix seconds, added when absent) to
+  // metrics.jsonl and its scalars to the event file.
   absl::Status AppendMetrics(const nlohmann::json& line);
   absl::Status WriteSummary(const nlohmann::json& summary);
   // Writes ckpt-<round>.ckpt and deletes the oldest beyond `keep` (0 = all),
@@ -59,9 +66,19 @@ class RunDirectory {
  private:
   explicit RunDirectory(std::string path) : path_(std::move(path)) {}
   absl::Status OpenMetrics();
+  // Opens the newest event file in tb/ for append, or rebuilds one.
+  absl::Status OpenEvents();
+  // Writes a fresh event file from metrics.jsonl and removes older ones.
+  absl::Status RebuildEvents();
 
   std::string path_;
   std::FILE* metrics_ = nullptr;
+  std::optional<EventFileWriter> events_;
 };
+
+// The TensorBoard scalars of one metrics line: every number, nested objects
+// joined with '/' ("valid/NDCG@10", "seconds/allreduce"), at the line's
+// "round" (or "epoch") as the step; nullopt for a line with neither.
+std::optional<ScalarStep> ScalarsFromMetricsLine(const nlohmann::json& line);
 
 }  // namespace fedrec
