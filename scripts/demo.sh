@@ -2,8 +2,10 @@
 # The main-job demo (README): a synthetic dataset with known structure ->
 # statistics -> popularity baseline -> federated SASRec training (coordinator
 # and workers as threads; under mpirun too when Open MPI is there) ->
-# evaluation of the best checkpoint under the full-ranking protocol ->
-# recommendations.
+# evaluation of the best checkpoint under the sampled and full-ranking
+# protocols -> recommendations -> a one-screen table and the run's picture
+# (scripts/plot_run.py: runs/demo/sasrec/report.png). The JSON of every step
+# stays in files in the output directory.
 #   FEDREC_DEMO_USERS / FEDREC_DEMO_ITEMS   size of the synthetic dataset
 #   FEDREC_DEMO_ROUNDS                       federated rounds (default 200)
 #   FEDREC_DEMO_DIR                          output directory (default runs/demo)
@@ -19,12 +21,16 @@ rounds=${FEDREC_DEMO_ROUNDS:-200}
 rm -rf "$out"
 mkdir -p "$out"
 
-echo "== synthetic dataset: $users users, $items items"
-"$fedrec" data synth --users "$users" --items "$items" --seed 1 --out "$out/synth.txt"
-echo "== statistics"
-"$fedrec" data stats --input "$out/synth.txt"
-echo "== popularity baseline, test split, sampled protocol"
-"$fedrec" eval --model pop --data "$out/synth.txt" --split test
+# Every step's JSON goes to a file in $out; the screen gets one line per step
+# and a table at the end (scripts/demo_summary.py).
+echo "== synthetic dataset: $users users, $items items with cluster structure -> $out/synth.txt"
+"$fedrec" data synth --users "$users" --items "$items" --seed 1 --out "$out/synth.txt" \
+  > "$out/synth.json"
+"$fedrec" data stats --input "$out/synth.txt" > "$out/stats.json"
+echo "== popularity baseline on the test split (sampled and full-ranking protocols)"
+"$fedrec" eval --model pop --data "$out/synth.txt" --split test > "$out/pop_sampled.json"
+"$fedrec" eval --model pop --data "$out/synth.txt" --split test --protocol full \
+  > "$out/pop_full.json"
 
 echo "== federated SASRec: $rounds rounds, ~10% of the clients per round, 2 workers, FedAdam"
 cat > "$out/sasrec.toml" <<TOML
@@ -52,21 +58,34 @@ every = 20
 [checkpoint]
 every = 50
 TOML
-"$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec"
+"$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec" >/dev/null
 if command -v mpirun >/dev/null; then
-  echo "== the same job under mpirun (rank 0 coordinates, 2 worker ranks): same model_sha256"
+  echo "== the same job under mpirun (rank 0 coordinates, 2 worker ranks)"
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 3 \
-    "$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec-mpi" |
-    grep -E '"(backend|workers|model_sha256)"'
+    "$fedrec" --log-level warn train --config "$out/sasrec.toml" --out "$out/sasrec-mpi" >/dev/null
 fi
-echo "== best checkpoint, full-ranking protocol"
-"$fedrec" eval --checkpoint "$out/sasrec/checkpoints/best.ckpt" --data "$out/synth.txt" \
-  --protocol full --split test --seed 1
-echo "== recommendations after items 1 2 3"
-"$fedrec" recommend --checkpoint "$out/sasrec/checkpoints/best.ckpt" --history "1 2 3" -k 5
-"$fedrec" inspect "$out/sasrec/checkpoints/best.ckpt"
+echo "== the best checkpoint on the test split; recommendations after items 1 2 3"
+best="$out/sasrec/checkpoints/best.ckpt"
+for protocol in sampled full; do
+  "$fedrec" eval --checkpoint "$best" --data "$out/synth.txt" --protocol "$protocol" \
+    --split test --seed 1 > "$out/sasrec_$protocol.json"
+done
+"$fedrec" recommend --checkpoint "$best" --history "1 2 3" -k 5 > "$out/recommend.json"
+"$fedrec" inspect "$best" > "$out/inspect.txt"
+# Debian's interpreter first: python3-matplotlib is installed for it.
+py=$(command -v /usr/bin/python3 || command -v python3)
+if "$py" -c "import matplotlib" 2>/dev/null; then
+  "$py" scripts/plot_run.py "$out/sasrec" >/dev/null
+else
+  echo "(no picture: python3-matplotlib is not installed)"
+fi
 
 if [[ -f ../shared/data/ml-100k/u.data ]]; then
-  echo "== MovieLens-100K (../shared/data), popularity baseline, sampled protocol"
-  "$fedrec" eval --model pop --data ../shared/data/ml-100k/u.data --min-count 5 --split test
+  echo "== MovieLens-100K (../shared/data): popularity baseline -> $out/ml100k_pop.json"
+  "$fedrec" eval --model pop --data ../shared/data/ml-100k/u.data --min-count 5 --split test \
+    > "$out/ml100k_pop.json"
 fi
+
+echo
+echo "== what the demo showed"
+"$py" scripts/demo_summary.py "$out"

@@ -9,7 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libabsl-dev
-  python3 python3-dev pybind11-dev python3-pytest python3-numpy
+  python3 python3-dev pybind11-dev python3-pytest python3-numpy python3-matplotlib
 )
 
 missing=()
