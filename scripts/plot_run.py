@@ -158,7 +158,7 @@ def plot_updates(ax, lines, key):
 
 def title_of(run, lines):
     summary_path = run / "summary.json"
-    parts = [str(run)]
+    parts = [f"{run.resolve().parent.name}/{run.resolve().name}"]
     if summary_path.is_file():
         with open(summary_path, encoding="utf-8") as f:
             summary = json.load(f)
