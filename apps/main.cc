@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   absl::Status status = fedrec::InitLogging(log_level);
   if (status.ok() && dispatch.run) status = dispatch.run();
   if (!status.ok() && !fedrec::IsReportedByAnotherRank(status)) {
-    std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
+    const char* kind = status.code() == absl::StatusCode::kCancelled ? "interrupted" : "error";
+    std::fprintf(stderr, "fedrec: %s: %s\n", kind, std::string(status.message()).c_str());
   }
   return fedrec::ExitCodeFor(status);
 }

@@ -12,6 +12,7 @@
 #include "apps/cli_common.h"
 #include "coordinator/train.h"
 #include "core/config.h"
+#include "core/interrupt.h"
 
 namespace fedrec::cli {
 namespace {
@@ -40,8 +41,13 @@ absl::Status RunTrain(const TrainArgs& args) {
   const TrainRequest request{.config_path = args.config.config,
                              .overrides = args.config.overrides,
                              .run = {.out_dir = args.out, .resume = args.resume}};
+  InstallStopSignals();
   FEDREC_ASSIGN_OR_RETURN(nlohmann::json summary, RunTraining(request));
-  if (!summary.is_null()) PrintJson(summary);  // rank 0 only under mpirun
+  if (summary.is_null()) return absl::OkStatus();  // a worker rank under mpirun
+  PrintJson(summary);
+  if (summary.value("interrupted", false)) {
+    return absl::CancelledError(summary.value("stopped_reason", std::string("interrupted")));
+  }
   return absl::OkStatus();
 }
 

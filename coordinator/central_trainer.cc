@@ -11,6 +11,7 @@
 
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
+#include "core/interrupt.h"
 #include "core/logging.h"
 #include "core/progress.h"
 #include "core/random.h"
@@ -93,7 +94,20 @@ class CentralTrainer {
     progress_ = std::make_unique<ProgressReporter>(
         "train", batches_per_epoch * (epochs - std::min(epochs, start_epoch_)),
         ProgressOptions{.quiet = run_.quiet});
+    uint32_t last_epoch = start_epoch_, last_checkpoint_epoch = start_epoch_;
     for (uint32_t epoch = start_epoch_ + 1; epoch <= epochs; ++epoch) {
+      if (StopRequested()) {
+        // Every finished epoch is kept: the last one is checkpointed.
+        if (last_epoch != last_checkpoint_epoch) {
+          FEDREC_RETURN_IF_ERROR(
+              dir_.WriteRoundCheckpoint(last_epoch, MakeCheckpoint(last_epoch),
+                                        static_cast<uint32_t>(config_.checkpoint.keep)));
+        }
+        stop_reason_ = "interrupted after epoch " + std::to_string(last_epoch) + " of " +
+                       std::to_string(epochs) + " (signal); --resume continues the run exactly";
+        spdlog::warn("{}", stop_reason_);
+        break;
+      }
       Stopwatch sw;
       FEDREC_ASSIGN_OR_RETURN(LossSum loss, TrainEpoch(epoch));
       const double seconds = sw.ElapsedSeconds();
@@ -133,7 +147,9 @@ class CentralTrainer {
       if ((ckpt_every != 0 && epoch % ckpt_every == 0) || epoch == epochs) {
         FEDREC_RETURN_IF_ERROR(dir_.WriteRoundCheckpoint(
             epoch, MakeCheckpoint(epoch), static_cast<uint32_t>(config_.checkpoint.keep)));
+        last_checkpoint_epoch = epoch;
       }
+      last_epoch = epoch;
     }
     progress_->Finish();
     return Finish(wall.ElapsedSeconds(), train_seconds, throughput);
@@ -285,6 +301,10 @@ class CentralTrainer {
     if (!throughput.empty()) {
       summary["sequences_per_second_median"] = throughput[throughput.size() / 2];
     }
+    if (!stop_reason_.empty()) {
+      summary["stopped_reason"] = stop_reason_;
+      summary["interrupted"] = true;
+    }
     FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
     return summary;
   }
@@ -301,6 +321,7 @@ class CentralTrainer {
   std::vector<Chunk> chunks_;
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
+  std::string stop_reason_;  // set when a stop was requested
   BestSoFar best_;
 };
 

@@ -13,6 +13,7 @@
 #include "coordinator/run_dir.h"
 #include "coordinator/run_summary.h"
 #include "core/atomic_file.h"
+#include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/timing.h"
 #include "models/evaluation.h"
@@ -126,7 +127,17 @@ class Coordinator {
       FEDREC_ASSIGN_OR_RETURN(max_released, ledger_->MaxRounds(rounds));
     }
     last_round_ = start_round_;
+    last_checkpoint_round_ = start_round_;
     for (uint32_t round = start_round_ + 1; round <= rounds; ++round) {
+      if (StopRequested()) {
+        FEDREC_RETURN_IF_ERROR(CheckpointLastRound());
+        interrupted_ = true;
+        stop_reason_ = fmt::format(
+            "interrupted after round {} of {} (signal); --resume continues the run exactly",
+            last_round_, rounds);
+        spdlog::warn("{}", stop_reason_);
+        break;
+      }
       if (ledger_ && ledger_->steps() >= max_released) {
         // The budget check: the next release would exceed the target.
         FEDREC_ASSIGN_OR_RETURN(double next, ledger_->EpsilonAfter(ledger_->steps() + 1));
@@ -148,10 +159,7 @@ class Coordinator {
       const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
       if ((ckpt_every != 0 && round % ckpt_every == 0) || last) {
         Stopwatch sw;
-        const std::string path = dir_.RoundCheckpointPath(round);
-        FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, MakeCheckpoint(round, path, /*best=*/false));
-        FEDREC_RETURN_IF_ERROR(
-            dir_.WriteRoundCheckpoint(round, ckpt, static_cast<uint32_t>(c_.checkpoint.keep)));
+        FEDREC_RETURN_IF_ERROR(WriteRoundCheckpoint(round));
         line["seconds"]["checkpoint"] = sw.ElapsedSeconds();
         totals_.checkpoint += sw.ElapsedSeconds();
       }
@@ -429,6 +437,22 @@ class Coordinator {
     return ParamsDigest(model_->global_params(), lanes);
   }
 
+  absl::Status WriteRoundCheckpoint(uint32_t round) {
+    const std::string path = dir_.RoundCheckpointPath(round);
+    FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, MakeCheckpoint(round, path, /*best=*/false));
+    FEDREC_RETURN_IF_ERROR(
+        dir_.WriteRoundCheckpoint(round, ckpt, static_cast<uint32_t>(c_.checkpoint.keep)));
+    last_checkpoint_round_ = round;
+    return absl::OkStatus();
+  }
+
+  // An interrupted run keeps every finished round: the last one is
+  // checkpointed unless its checkpoint is already there.
+  absl::Status CheckpointLastRound() {
+    if (last_round_ == last_checkpoint_round_) return absl::OkStatus();
+    return WriteRoundCheckpoint(last_round_);
+  }
+
   absl::StatusOr<nlohmann::json> Finish(double wall_seconds) {
     FEDREC_ASSIGN_OR_RETURN(const std::string final_digest, ModelDigest());
     const ParameterStore& best = best_.global ? *best_.global : model_->global_params();
@@ -442,16 +466,16 @@ class Coordinator {
     FEDREC_ASSIGN_OR_RETURN(EvalResult valid,
                             EvalCommand(SplitPart::kValidation, Protocol(), true, best, false));
     workers_current_ = false;
-    RunTotals totals{
-        .rounds_this_session = static_cast<uint32_t>(c_.federation.rounds) - start_round_,
-        .last_round = last_round_,
-        .best_round = best_.round,
-        .seconds = totals_,
-        .uploaded = uploaded_total_,
-        .sampled = sampled_total_,
-        .wall_seconds = wall_seconds,
-        .model_sha256 = final_digest,
-        .stop_reason = stop_reason_};
+    RunTotals totals{.rounds_this_session = last_round_ - start_round_,
+                     .last_round = last_round_,
+                     .best_round = best_.round,
+                     .seconds = totals_,
+                     .uploaded = uploaded_total_,
+                     .sampled = sampled_total_,
+                     .wall_seconds = wall_seconds,
+                     .model_sha256 = final_digest,
+                     .stop_reason = stop_reason_,
+                     .interrupted = interrupted_};
     FEDREC_ASSIGN_OR_RETURN(
         nlohmann::json summary,
         FederatedSummary(s_, totals, MetricsJson(valid.Mean(), K(), valid.sums.users), test,
@@ -497,6 +521,8 @@ class Coordinator {
   std::optional<privacy::AdaptiveClip> clip_rule_;
   std::string stop_reason_;
   uint32_t last_round_ = 0;
+  uint32_t last_checkpoint_round_ = 0;
+  bool interrupted_ = false;
   uint64_t uploaded_total_ = 0, sampled_total_ = 0;
 };
 

@@ -168,6 +168,7 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"interactions", s_.data.num_interactions()},
       {"last_round", totals.last_round}};
   if (!totals.stop_reason.empty()) summary["stopped_reason"] = totals.stop_reason;
+  if (totals.interrupted) summary["interrupted"] = true;
   if (clip_rule) {
     summary["adaptive_clip"] = clip_rule->ToJson();
     if (s_.privacy.dp)

@@ -45,6 +45,7 @@ struct RunTotals {
   double wall_seconds = 0;
   std::string model_sha256;
   std::string stop_reason;
+  bool interrupted = false;  // stopped by a signal or KeyboardInterrupt
 };
 
 // The run's configuration in a few log lines (workers, cohort, aggregation,

@@ -4,6 +4,8 @@
 // Codes and what the command line does with them (apps/, ExitCodeFor):
 //   InvalidArgument, NotFound, FailedPrecondition, DataLoss, OutOfRange,
 //   AlreadyExists, Unimplemented  -> user error: one line, exit code 2
+//   Cancelled                      -> interrupted (SIGINT/SIGTERM) and stopped
+//                                     cleanly: one line, exit code 130
 //   anything else                  -> internal error: one line, exit code 1
 // A user-facing message starts with where the problem is ("path:line: ",
 // "config: train.lr: ", ...) followed by what is wrong; the edge prefixes
@@ -83,9 +85,11 @@ inline bool IsUserError(const absl::Status& status) {
   }
 }
 
-// Process exit code for a final status: 0 ok, 2 user error, 1 internal.
+// Process exit code for a final status: 0 ok, 2 user error, 130 interrupted
+// (128 + SIGINT, as a shell reports it), 1 internal.
 inline int ExitCodeFor(const absl::Status& status) {
   if (status.ok()) return 0;
+  if (status.code() == absl::StatusCode::kCancelled) return 130;
   return IsUserError(status) ? 2 : 1;
 }
 

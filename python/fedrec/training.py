@@ -167,7 +167,10 @@ def train(
         FileNotFoundError: a missing config or data file.
         RuntimeError: anything else (e.g. an existing run directory).
 
-    Ctrl-C does not interrupt a run yet: it takes effect when the run ends.
+    Ctrl-C (KeyboardInterrupt) stops the run at the next round (or epoch)
+    boundary: the last finished round is checkpointed and ``summary.json``
+    says ``"interrupted": true``; then KeyboardInterrupt is raised.
+    ``train(None, out, resume=True)`` continues the run exactly.
     """
     path, sets = _resolve(config, overrides)
     out_dir = os.fspath(out)

@@ -2,15 +2,67 @@
 // for the whole run.
 #include <pybind11/stl.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "convert.h"
 #include "coordinator/train.h"
 #include "core/config.h"
+#include "core/interrupt.h"
 #include "core/logging.h"
 
 namespace fedrec::python {
+namespace {
+
+// Runs the training on its own thread with the GIL released (none of its
+// threads touches Python objects) while this thread, every 100 ms, lets
+// Python run its signal handlers. A KeyboardInterrupt (or any exception a
+// handler raises) requests a stop: the run ends at the next round or epoch
+// boundary with a checkpoint, and the exception is raised here afterwards,
+// so the run directory is whole and `resume=True` continues it exactly.
+absl::StatusOr<nlohmann::json> RunInterruptibly(const TrainRequest& request) {
+  ClearStopRequest();
+  absl::StatusOr<nlohmann::json> summary;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  {
+    py::gil_scoped_release release;
+    std::thread runner([&] {
+      absl::StatusOr<nlohmann::json> result = RunTraining(request);
+      std::lock_guard<std::mutex> lock(mu);
+      summary = std::move(result);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+      lock.unlock();
+      {
+        py::gil_scoped_acquire acquire;
+        if (type == nullptr && PyErr_CheckSignals() != 0) {
+          PyErr_Fetch(&type, &value, &traceback);
+          RequestStop();
+        }
+      }
+      lock.lock();
+    }
+    lock.unlock();
+    runner.join();
+  }
+  if (type != nullptr) {
+    PyErr_Restore(type, value, traceback);
+    throw py::error_already_set();
+  }
+  return summary;
+}
+
+}  // namespace
 
 void BindTrain(py::module_& m) {
   using namespace pybind11::literals;
@@ -22,17 +74,13 @@ void BindTrain(py::module_& m) {
             .config_path = std::move(config),
             .overrides = std::move(overrides),
             .run = {.out_dir = std::move(out), .resume = resume, .quiet = quiet}};
-        absl::StatusOr<nlohmann::json> summary;
-        {
-          // Training takes minutes and runs its own threads; none of them
-          // touches Python objects.
-          py::gil_scoped_release release;
-          summary = RunTraining(request);
-        }
+        absl::StatusOr<nlohmann::json> summary = RunInterruptibly(request);
         return JsonToPython(Unwrap(std::move(summary)));
       },
       "config"_a, "overrides"_a, "out"_a, "resume"_a = false, "quiet"_a = false,
-      "Runs `fedrec train`; returns summary.json's content (None on a non-zero MPI rank).");
+      "Runs `fedrec train`; returns summary.json's content (None on a non-zero MPI rank). "
+      "Ctrl-C stops it at the next round boundary with a checkpoint, then raises "
+      "KeyboardInterrupt.");
 
   m.def(
       "set_log_level", [](const std::string& level) { Check(InitLogging(level)); }, "level"_a,
