@@ -4,6 +4,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
+#include "core/output_path.h"
 #include "data/stats.h"
 #include "data/synth.h"
 
@@ -61,6 +62,7 @@ struct SynthArgs {
 };
 
 absl::Status RunSynth(const SynthArgs& args) {
+  FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.out, "synth: --out"));
   const auto start = std::chrono::steady_clock::now();
   FEDREC_RETURN_IF_ERROR(WriteSyntheticDataset(args.options, args.out));
   const double seconds =

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 
 namespace fedrec {
 namespace fs = std::filesystem;
@@ -56,6 +57,8 @@ void RemoveShards(const std::string& dir, const std::string& prefix,
 
 absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
                                                   const std::string& config_toml) {
+  // An empty path would put the run into "/" (path + "/checkpoints").
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(path, "--out"));
   std::error_code ec;
   if (fs::exists(path, ec) && !(fs::is_directory(path, ec) && fs::is_empty(path, ec))) {
     return absl::AlreadyExistsError(path +
@@ -71,6 +74,7 @@ absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
 }
 
 absl::StatusOr<RunDirectory> RunDirectory::Reopen(const std::string& path) {
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(path, "--out"));
   std::error_code ec;
   if (!fs::exists(path + "/config.toml", ec)) {
     return absl::NotFoundError(path + ": not a run directory (no config.toml) to resume");

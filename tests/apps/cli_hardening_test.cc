@@ -1,0 +1,113 @@
+// Hardening of the command line's edge: bad paths, sizes beyond the machine,
+// models that stop being finite and settings that would train nothing are
+// refused with one line naming what to change; nothing uncaught escapes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "tests/testing/fedrec_cli.h"
+#include "tests/testing/files.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fedrec::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+void ExpectOneLineError(const CliResult& r, int exit_code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, exit_code) << r.err;
+  EXPECT_THAT(r.err, StartsWith("fedrec: error: "));
+  EXPECT_THAT(r.err, HasSubstr(fragment));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+class CliHardening : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = (dir_.path() / "s.txt").string();
+    const CliResult r =
+        RunFedrec("data synth --users 120 --items 40 --seed 5 --out " + Quote(data_), dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    central_ = dir_.File("central.toml",
+                         "seed = 7\n[data]\npath = '" + data_ +
+                             "'\nmax_len = 20\n[model]\ntype = 'sasrec'\ndim = 8\nblocks = 1\n"
+                             "[train]\nepochs = 2\nbatch_size = 32\n[federation]\nmode = "
+                             "'central'\n[eval]\nevery = 1\n");
+    federated_ = dir_.File("federated.toml",
+                           "seed = 7\n[data]\npath = '" + data_ +
+                               "'\nmax_len = 20\n[model]\ntype = 'sasrec'\ndim = 8\nblocks = 1\n"
+                               "[federation]\nmode = 'federated'\nrounds = 3\n"
+                               "sampling_rate = 0.3\n[eval]\nevery = 1\n");
+  }
+
+  CliResult Train(const std::string& config, const std::string& out,
+                  const std::string& extra = "") {
+    return RunFedrec(
+        "--log-level off train --config " + Quote(config) + " --out " + Quote(out) + " " + extra,
+        dir_.path());
+  }
+
+  TempDir dir_{"harden"};
+  std::string data_, central_, federated_;
+};
+
+TEST_F(CliHardening, EmptyOutPathIsRefused) {
+  const bool root_had_config = fs::exists("/config.toml");
+  const bool root_had_checkpoints = fs::exists("/checkpoints");
+  ExpectOneLineError(Train(central_, ""), 2, "--out: empty path");
+  ExpectOneLineError(Train(federated_, ""), 2, "--out: empty path");
+  ExpectOneLineError(RunFedrec("train --resume --out ''", dir_.path()), 2, "--out: empty path");
+  ExpectOneLineError(
+      RunFedrec("sweep --config " + Quote(federated_) + " --epsilons 1 --out ''", dir_.path()), 2,
+      "sweep: --out: empty path");
+  ExpectOneLineError(RunFedrec("data synth --users 20 --items 30 --out ''", dir_.path()), 2,
+                     "synth: --out: empty path");
+  EXPECT_EQ(fs::exists("/config.toml"), root_had_config);
+  EXPECT_EQ(fs::exists("/checkpoints"), root_had_checkpoints);
+}
+
+TEST_F(CliHardening, OutPathNamingAFileIsRefused) {
+  const std::string file = dir_.File("afile", "keep me\n");
+  const CliResult r = Train(central_, file);
+  ExpectOneLineError(r, 2, "names an existing file, not a directory");
+  EXPECT_THAT(r.err, Not(HasSubstr("not empty")));
+  ExpectOneLineError(
+      RunFedrec("sweep --config " + Quote(federated_) + " --epsilons 1 --out " + Quote(file),
+                dir_.path()),
+      2, "names an existing file");
+  EXPECT_EQ(ReadText(file), "keep me\n");
+  // A directory where synth wants a file is named as such.
+  ExpectOneLineError(
+      RunFedrec("data synth --users 20 --items 30 --out " + Quote(dir_.path().string()),
+                dir_.path()),
+      2, "names an existing directory, not a file");
+}
+
+TEST_F(CliHardening, OutPathUnderAFileNamesTheFile) {
+  const std::string file = dir_.File("afile", "keep me\n");
+  ExpectOneLineError(Train(central_, file + "/run"), 2, "afile is not a directory");
+  EXPECT_EQ(ReadText(file), "keep me\n");
+}
+
+TEST_F(CliHardening, UnwritableOutParentIsNamed) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes anywhere";
+  const fs::path locked = dir_.path() / "locked";
+  fs::create_directory(locked);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+  const CliResult r = Train(central_, (locked / "run").string());
+  fs::permissions(locked, fs::perms::owner_all);
+  ExpectOneLineError(r, 2, "locked is not writable");
+}
+
+}  // namespace
+}  // namespace fedrec::testing
