@@ -98,6 +98,7 @@ void AddSynthFlags(CLI::App* cmd, SynthOptions* o) {
   cmd->add_option("--min-length", o->min_length, "shortest sequence")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "longest sequence")->capture_default_str();
   cmd->add_option("--threads", o->threads, "0 = all cores (output does not depend on it)")
+      ->check(ThreadCountRange())
       ->capture_default_str();
 }
 

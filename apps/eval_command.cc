@@ -126,7 +126,9 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
       ->capture_default_str();
   cmd->add_option("--seed", args.seed, "seed of the negative-sampling stream")
       ->capture_default_str();
-  cmd->add_option("--threads", args.threads, "0 = all cores")->capture_default_str();
+  cmd->add_option("--threads", args.threads, "0 = all cores")
+      ->check(ThreadCountRange())
+      ->capture_default_str();
   cmd->callback([&dispatch] { dispatch.run = [] { return RunEval(args); }; });
 }
 

@@ -1,6 +1,9 @@
 // The `fedrec` command line (README "Command line"; DESIGN.md contract).
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "apps/cli_common.h"
@@ -12,7 +15,37 @@ void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << "\n" << std:
 
 }  // namespace fedrec::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+// What the exception in flight is, in one line.
+std::string DescribeCurrentException() {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return "out of memory (std::bad_alloc)";
+  } catch (const std::exception& e) {
+    return std::string("uncaught exception: ") + e.what();
+  } catch (...) {
+    return "uncaught exception of unknown type";
+  }
+}
+
+// The last resort: nothing fedrec did not foresee (std::bad_alloc from an
+// allocation no size check covered, std::system_error from a thread that
+// could not start, ...) ends with libstdc++'s two-line abort and exit 134.
+// It is an internal error: one line, exit code 1. std::terminate is reached
+// by exceptions escaping other threads, which main's catch cannot see.
+int ReportInternalError() {
+  const std::string what =
+      std::current_exception() ? DescribeCurrentException() : std::string("terminate called");
+  std::fprintf(stderr, "fedrec: error: internal: %s\n", what.c_str());
+  std::fflush(stderr);
+  return 1;
+}
+
+[[noreturn]] void OnTerminate() { std::_Exit(ReportInternalError()); }
+
+int Main(int argc, char** argv) {
   using fedrec::cli::Dispatch;
   CLI::App app{"fedrec: federated recommender training with secure aggregation and DP"};
   app.require_subcommand(1);
@@ -48,4 +81,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
   }
   return fedrec::ExitCodeFor(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::set_terminate(OnTerminate);
+  try {
+    return Main(argc, argv);
+  } catch (...) {
+    return ReportInternalError();
+  }
 }

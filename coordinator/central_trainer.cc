@@ -21,6 +21,7 @@
 #include "data/split.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
+#include "models/memory_estimate.h"
 #include "models/mf.h"
 #include "models/optimizer.h"
 #include "proto/checkpoint.h"
@@ -315,6 +316,10 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
 
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
+  // Before anything of the model's size is allocated (ModelSpecFromConfig
+  // builds one to validate the spec).
+  FEDREC_RETURN_IF_ERROR(
+      CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items()));
   if (spec.type() == "mf_rating") {

@@ -6,6 +6,7 @@
 #include "data/loader.h"
 #include "data/partition.h"
 #include "models/factory.h"
+#include "models/memory_estimate.h"
 #include "models/mf.h"
 
 namespace fedrec {
@@ -54,6 +55,10 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
   FEDREC_ASSIGN_OR_RETURN(s->data, LoadDataset(config.data.path, load));
   s->split = std::make_unique<LeaveOneOutSplit>(s->data);
+  // Before anything of the model's size is allocated: this process holds
+  // every worker with local threads, one under MPI.
+  FEDREC_RETURN_IF_ERROR(CheckTrainingMemory(config, s->data.num_users(), s->data.num_items(),
+                                             s->comm_backend == "mpi" ? 1 : num_workers));
   FEDREC_ASSIGN_OR_RETURN(s->spec,
                           ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items()));
   if (s->spec.type() == "mf_rating") {

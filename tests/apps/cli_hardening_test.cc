@@ -109,5 +109,66 @@ TEST_F(CliHardening, UnwritableOutParentIsNamed) {
   ExpectOneLineError(r, 2, "locked is not writable");
 }
 
+TEST_F(CliHardening, ModelTooLargeForMemoryIsRefusedNamingTheKey) {
+  const std::string run = (dir_.path() / "run").string();
+  ExpectOneLineError(Train(central_, run, "--set model.dim=2147483648"), 2, "reduce model.dim");
+  ExpectOneLineError(Train(federated_, run, "--set model.dim=2147483648"), 2, "reduce model.dim");
+  // 10^8 positions of dimension 512: 5e10 parameters, on no machine this runs on.
+  ExpectOneLineError(Train(central_, run, "--set data.max_len=100000000 --set model.dim=512"), 2,
+                     "reduce data.max_len");
+  ExpectOneLineError(Train(federated_, run, "--set data.max_len=100000000 --set model.dim=512"), 2,
+                     "reduce data.max_len");
+  // Sizes stored in 32 bits are bounded by the config itself.
+  ExpectOneLineError(Train(central_, run, "--set model.dim=4294967296"), 2, "model.dim");
+  EXPECT_FALSE(fs::exists(run));
+}
+
+TEST_F(CliHardening, ThreadCountsAreBoundedNamingTheMaximum) {
+  ExpectOneLineError(
+      RunFedrec("eval --no-cache --model pop --data " + Quote(data_) + " --threads 100000",
+                dir_.path()),
+      2, "--threads: Value 100000 not in range 0 to 1024");
+  ExpectOneLineError(RunFedrec("data synth --users 20 --items 30 --threads 100000 --out " +
+                                   Quote((dir_.path() / "x.txt").string()),
+                               dir_.path()),
+                     2, "--threads");
+  const std::string run = (dir_.path() / "run").string();
+  ExpectOneLineError(Train(central_, run, "--set backend.threads=100000"), 2,
+                     "backend.threads=100000: must be <= 1024");
+  ExpectOneLineError(Train(federated_, run, "--set federation.workers=100000"), 2,
+                     "federation.workers=100000: must be <= 1024");
+  EXPECT_FALSE(fs::exists(run));
+}
+
+// Whatever the size checks do not foresee ends as one line and exit code 1,
+// never libstdc++'s abort (exit 134): here allocations fail under shrinking
+// address-space limits while a dataset is parsed.
+TEST_F(CliHardening, OutOfMemoryEndsWithOneLineAndExitCode1) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve more address space than the limits leave";
+#endif
+  const std::string big = (dir_.path() / "big.txt").string();
+  ASSERT_EQ(
+      RunFedrec("data synth --users 300000 --items 2000 --seed 2 --out " + Quote(big), dir_.path())
+          .exit_code,
+      0);
+  int internal = 0;
+  for (const int kib : {130000, 150000, 170000, 200000, 240000}) {
+    const CliResult r = RunShell("ulimit -v " + std::to_string(kib) + "; " + FedrecBin() +
+                                     " data stats --no-cache --input " + Quote(big),
+                                 dir_.path());
+    SCOPED_TRACE(kib);
+    ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 2) << r.err;
+    if (r.exit_code == 0) continue;
+    EXPECT_THAT(r.err, StartsWith("fedrec: error: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    if (r.exit_code == 1) {
+      EXPECT_THAT(r.err, HasSubstr("out of memory"));
+      ++internal;
+    }
+  }
+  EXPECT_GT(internal, 0) << "no limit made an allocation fail";
+}
+
 }  // namespace
 }  // namespace fedrec::testing
