@@ -1,8 +1,27 @@
 #include "coordinator/run_common.h"
 
+#include <cmath>
+
 #include "core/sha256.h"
+#include "fmt/format.h"
 
 namespace fedrec {
+
+size_t CountNonFinite(std::span<const float> values) {
+  size_t bad = 0;
+  for (const float v : values) bad += std::isfinite(v) ? 0 : 1;
+  return bad;
+}
+
+absl::Status DivergedModelError(const std::string& step, const std::string& what,
+                                const std::string& likely_cause,
+                                const std::optional<std::string>& last_checkpoint) {
+  return absl::AbortedError(
+      fmt::format("{}: {}; likely cause: {}; the run stops and writes nothing of {} ({})", step,
+                  what, likely_cause, step,
+                  last_checkpoint ? "its last checkpoint " + *last_checkpoint + " is kept"
+                                  : std::string("no checkpoint was written yet")));
+}
 
 std::string ParamsDigest(const Model& model) {
   Sha256 h;

@@ -170,5 +170,53 @@ TEST_F(CliHardening, OutOfMemoryEndsWithOneLineAndExitCode1) {
   EXPECT_GT(internal, 0) << "no limit made an allocation fail";
 }
 
+// Numerical health: a model that stops being finite ends the run with exit
+// code 1 naming the round or epoch and the key to change; nothing of that
+// step is written and the last checkpoint stays.
+TEST_F(CliHardening, NonFiniteModelStopsTheRunNamingTheRound) {
+  const std::string run = (dir_.path() / "run").string();
+  const CliResult r =
+      Train(federated_, run, "--set privacy.mode=central --set privacy.noise_multiplier=1e300");
+  ExpectOneLineError(r, 1, "round 1: the model is no longer finite");
+  EXPECT_THAT(r.err, HasSubstr("privacy.noise_multiplier"));
+  EXPECT_FALSE(fs::exists(run + "/checkpoints/ckpt-00000001.ckpt"));
+  EXPECT_FALSE(fs::exists(run + "/summary.json"));
+  EXPECT_EQ(ReadText(run + "/metrics.jsonl"), "");
+}
+
+TEST_F(CliHardening, NonFiniteModelStopsTheRunNamingTheEpoch) {
+  const std::string run = (dir_.path() / "run").string();
+  const CliResult r =
+      Train(central_, run, "--set train.lr=1e30 --set train.optimizer=sgd --set train.epochs=3");
+  ExpectOneLineError(r, 1, "epoch 1: the model is no longer finite");
+  EXPECT_THAT(r.err, HasSubstr("train.lr"));
+  EXPECT_FALSE(fs::exists(run + "/checkpoints/ckpt-00000001.ckpt"));
+  EXPECT_FALSE(fs::exists(run + "/checkpoints/best.ckpt"));
+}
+
+TEST_F(CliHardening, DivergedModelStopsTheRunKeepingTheLastCheckpoint) {
+  const std::string run = (dir_.path() / "run").string();
+  const CliResult r = Train(federated_, run,
+                            "--set federation.server_lr=1e30 --set federation.rounds=20 "
+                            "--set checkpoint.every=1 --set checkpoint.keep=0");
+  // "the model has diverged" (every client's loss NaN) or "is no longer
+  // finite", whichever comes first on this data.
+  ExpectOneLineError(r, 1, "federation.server_lr");
+  // The round named failed; every earlier round has its checkpoint and its
+  // metrics line, and none says loss 0 for a NaN.
+  const auto at = r.err.find("round ");
+  ASSERT_NE(at, std::string::npos);
+  const int failed = std::stoi(r.err.substr(at + 6));
+  ASSERT_GT(failed, 1);
+  char last[32];
+  std::snprintf(last, sizeof(last), "ckpt-%08d.ckpt", failed - 1);
+  EXPECT_THAT(r.err, HasSubstr(last));
+  EXPECT_TRUE(fs::exists(run + "/checkpoints/" + last));
+  std::snprintf(last, sizeof(last), "ckpt-%08d.ckpt", failed);
+  EXPECT_FALSE(fs::exists(run + "/checkpoints/" + last));
+  const std::string metrics = ReadText(run + "/metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), failed - 1);
+}
+
 }  // namespace
 }  // namespace fedrec::testing
