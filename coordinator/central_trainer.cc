@@ -338,6 +338,7 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
 
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
+  FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, data));
   // Before anything of the model's size is allocated (ModelSpecFromConfig
   // builds one to validate the spec).
   FEDREC_RETURN_IF_ERROR(

@@ -7,6 +7,18 @@
 
 namespace fedrec {
 
+absl::Status CheckModelSuitsData(const Config& config, const Dataset& data) {
+  if (config.model.type != "mf_rating" || data.ratings.empty()) return absl::OkStatus();
+  const float first = data.ratings.front();
+  for (const float r : data.ratings) {
+    if (r != first) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "model.type: 'mf_rating' needs explicit ratings, but every rating in {} is {:g} (data "
+      "without ratings); use model.type = \"mf_bpr\" for implicit feedback",
+      config.data.path, first));
+}
+
 size_t CountNonFinite(std::span<const float> values) {
   size_t bad = 0;
   for (const float v : values) bad += std::isfinite(v) ? 0 : 1;

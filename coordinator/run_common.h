@@ -17,6 +17,11 @@
 
 namespace fedrec {
 
+// Refuses (InvalidArgument, naming the key) a model the data cannot train:
+// mf_rating on data whose ratings are all the same (implicit data reads as
+// rating 1), where it would learn the constant and nothing else.
+absl::Status CheckModelSuitsData(const Config& config, const Dataset& data);
+
 // Number of NaN or infinite values in `values` (only reads them).
 size_t CountNonFinite(std::span<const float> values);
 

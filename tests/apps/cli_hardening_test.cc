@@ -218,5 +218,63 @@ TEST_F(CliHardening, DivergedModelStopsTheRunKeepingTheLastCheckpoint) {
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), failed - 1);
 }
 
+// Settings that would train or measure nothing are refused with the key or
+// flag to change, before anything is written.
+TEST_F(CliHardening, MfRatingOnDataWithoutRatingsIsRefused) {
+  const std::string run = (dir_.path() / "run").string();
+  ExpectOneLineError(Train(central_, run, "--set model.type=mf_rating"), 2,
+                     "model.type = \"mf_bpr\"");
+  ExpectOneLineError(Train(federated_, run, "--set model.type=mf_rating"), 2, "mf_rating");
+  EXPECT_FALSE(fs::exists(run));
+}
+
+TEST_F(CliHardening, ClipNormThatMakesUpdatesVanishIsRefusedWithTheResolution) {
+  const std::string run = (dir_.path() / "run").string();
+  const CliResult r = Train(federated_, run, "--set aggregation.clip_norm=1e30");
+  ExpectOneLineError(r, 2, "aggregation.clip_norm");
+  EXPECT_THAT(r.err, HasSubstr("makes the fixed-point resolution 7.6e+22"));
+  EXPECT_FALSE(fs::exists(run));
+}
+
+TEST_F(CliHardening, MinClientsAboveThePopulationIsRefused) {
+  const std::string run = (dir_.path() / "run").string();
+  ExpectOneLineError(Train(federated_, run,
+                           "--set privacy.mode=distributed --set secagg.enabled=true "
+                           "--set privacy.noise_multiplier=1 --set privacy.min_clients=100000"),
+                     2, "privacy.min_clients: 100000 exceeds the");
+  EXPECT_FALSE(fs::exists(run));
+}
+
+TEST_F(CliHardening, EmptyHistoryAndConflictingEvalFlagsAreRefused) {
+  const std::string run = (dir_.path() / "run").string();
+  ASSERT_EQ(Train(central_, run).exit_code, 0);
+  const std::string ckpt = Quote(run + "/checkpoints/best.ckpt");
+  ExpectOneLineError(RunFedrec("recommend --checkpoint " + ckpt + " --history ''", dir_.path()), 2,
+                     "--history is empty");
+  ExpectOneLineError(RunFedrec("recommend --checkpoint " + ckpt + " --history ' , '", dir_.path()),
+                     2, "--history is empty");
+  ExpectOneLineError(
+      RunFedrec("eval --no-cache --checkpoint " + ckpt + " --model pop --data " + Quote(data_),
+                dir_.path()),
+      2, "--model excludes --checkpoint");
+  // Without the conflicting flag the checkpoint is evaluated.
+  EXPECT_EQ(
+      RunFedrec("eval --no-cache --negatives 20 --checkpoint " + ckpt + " --data " + Quote(data_),
+                dir_.path())
+          .exit_code,
+      0);
+}
+
+TEST_F(CliHardening, MoreNegativesThanUntouchedItemsIsRefused) {
+  const CliResult r = RunFedrec(
+      "eval --no-cache --model pop --data " + Quote(data_) + " --negatives 1000", dir_.path());
+  ExpectOneLineError(r, 2, "--negatives 1000 exceeds the");
+  EXPECT_THAT(r.err, HasSubstr("--protocol full"));
+  EXPECT_EQ(RunFedrec("eval --no-cache --model pop --data " + Quote(data_) + " --negatives 20",
+                      dir_.path())
+                .exit_code,
+            0);
+}
+
 }  // namespace
 }  // namespace fedrec::testing
