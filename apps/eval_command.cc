@@ -96,7 +96,9 @@ absl::Status RunEval(const EvalArgs& args) {
   if (!args.checkpoint.empty()) {
     FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
     FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataForCheckpoint(args, ckpt));
-    FEDREC_ASSIGN_OR_RETURN(scorer, LoadModel(ckpt));
+    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt);
+    if (!model.ok()) return WithContext(model.status(), args.checkpoint);
+    scorer = std::move(*model);
     model_name = ckpt.model().type();
   } else {
     FEDREC_ASSIGN_OR_RETURN(LoadOptions load, args.data.ToLoadOptions());

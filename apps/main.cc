@@ -45,6 +45,34 @@ int ReportInternalError() {
 
 [[noreturn]] void OnTerminate() { std::_Exit(ReportInternalError()); }
 
+// The first word of the command line that is neither a global flag nor a
+// flag's value, when it names no command ("" otherwise).
+std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    try {
+      app.get_subcommand(arg);
+      return std::string();
+    } catch (const CLI::OptionNotFound&) {
+      return arg;
+    }
+  }
+  return std::string();
+}
+
+std::string CommandNames(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return names;
+}
+
 int Main(int argc, char** argv) {
   using fedrec::cli::Dispatch;
   CLI::App app{"fedrec: federated recommender training with secure aggregation and DP"};
@@ -71,14 +99,23 @@ int Main(int argc, char** argv) {
     // CLI11's own exit codes are replaced by the contract's: usage errors are
     // user errors (2), reported on one line.
     std::string what = e.what();
-    std::fprintf(stderr, "fedrec: error: command line: %s\n", what.c_str());
+    // CLI11 reports an unknown command as a missing one; name it.
+    if (app.get_subcommands().empty()) {
+      if (const std::string unknown = UnknownCommand(app, argc, argv); !unknown.empty()) {
+        what = "unknown command '" + unknown + "' (commands: " + CommandNames(app) + ")";
+      }
+    }
+    std::fprintf(stderr, "fedrec: error: command line: %s\n",
+                 fedrec::EscapeForMessage(what).c_str());
     return 2;
   }
 
   absl::Status status = fedrec::InitLogging(log_level);
   if (status.ok() && dispatch.run) status = dispatch.run();
   if (!status.ok() && !fedrec::IsReportedByAnotherRank(status)) {
-    std::fprintf(stderr, "fedrec: error: %s\n", std::string(status.message()).c_str());
+    // Messages echo user input; its raw bytes must not break the one line.
+    const std::string message(status.message().data(), status.message().size());
+    std::fprintf(stderr, "fedrec: error: %s\n", fedrec::EscapeForMessage(message).c_str());
   }
   return fedrec::ExitCodeFor(status);
 }

@@ -1,6 +1,8 @@
 #include "coordinator/run_dir.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -95,7 +97,8 @@ RunDirectory::~RunDirectory() {
 absl::Status RunDirectory::OpenMetrics() {
   metrics_ = std::fopen((path_ + "/metrics.jsonl").c_str(), "a");
   if (metrics_ == nullptr) {
-    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: cannot open for append");
+    return absl::FailedPreconditionError(
+        path_ + "/metrics.jsonl: cannot open for append: " + std::strerror(errno));
   }
   return absl::OkStatus();
 }
@@ -127,7 +130,8 @@ absl::Status RunDirectory::AppendMetrics(const nlohmann::json& line) {
   const std::string text = line.dump() + "\n";
   if (std::fwrite(text.data(), 1, text.size(), metrics_) != text.size() ||
       std::fflush(metrics_) != 0) {
-    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: write failed");
+    return absl::FailedPreconditionError(path_ +
+                                         "/metrics.jsonl: write failed: " + std::strerror(errno));
   }
   return absl::OkStatus();
 }

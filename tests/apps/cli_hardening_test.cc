@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "proto/checkpoint.h"
 #include "tests/testing/fedrec_cli.h"
 #include "tests/testing/files.h"
 #include "tests/testing/temp_dir.h"
@@ -274,6 +275,40 @@ TEST_F(CliHardening, MoreNegativesThanUntouchedItemsIsRefused) {
                       dir_.path())
                 .exit_code,
             0);
+}
+
+// Messages: what the user typed is named, and raw bytes from it are escaped
+// so the error stays one printable line.
+TEST_F(CliHardening, UnknownSubcommandIsNamed) {
+  ExpectOneLineError(RunFedrec("frobnicate", dir_.path()), 2, "unknown command 'frobnicate'");
+  ExpectOneLineError(RunFedrec("--log-level off trian --out x", dir_.path()), 2,
+                     "unknown command 'trian' (commands: data, eval,");
+}
+
+TEST_F(CliHardening, ControlBytesInUserInputAreEscaped) {
+  const CliResult r =
+      RunFedrec("data stats --no-cache --input \"$(printf 'a\\rb\\001c\\nd\\377')\"", dir_.path());
+  ExpectOneLineError(r, 2, "a\\x0Db\\x01c\\x0Ad\\xFF");
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+  EXPECT_EQ(r.err.find('\x01'), std::string::npos);
+}
+
+TEST_F(CliHardening, CheckpointErrorsNameThePathOnce) {
+  Checkpoint ckpt;
+  ckpt.mutable_model()->set_type("mf_bpr");
+  ckpt.mutable_model()->set_num_items(3);
+  ckpt.mutable_model()->set_num_users(2);
+  ckpt.mutable_model()->set_dim(2);
+  for (uint64_t id : {10, 11, 12}) ckpt.add_item_ids(id);
+  const float wrong[9] = {};
+  *ckpt.add_tensors() = TensorToProto("item_emb", ConstTensorView{wrong, 3, 3});
+  StampCheckpoint(&ckpt);
+  const std::string path = (dir_.path() / "bad.ckpt").string();
+  ASSERT_TRUE(WriteCheckpoint(path, ckpt).ok());
+  const CliResult r =
+      RunFedrec("recommend --checkpoint " + Quote(path) + " --history '10'", dir_.path());
+  ExpectOneLineError(r, 2, path + ": checkpoint: ");
+  EXPECT_THAT(r.err, Not(HasSubstr("checkpoint: checkpoint:")));
 }
 
 }  // namespace
