@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 
 namespace fedrec::cli {
 
@@ -19,6 +20,11 @@ using CommandFn = std::function<absl::Status()>;
 struct Dispatch {
   CommandFn run;
 };
+
+// The check of every --threads flag: 0 (all cores) up to kMaxThreads, so a
+// typo is refused naming the flag and the maximum instead of failing in
+// thread creation.
+inline CLI::Validator ThreadCountRange() { return CLI::Range(size_t{0}, kMaxThreads); }
 
 // Prints `j` to stdout as indented JSON followed by a newline.
 void PrintJson(const nlohmann::json& j);

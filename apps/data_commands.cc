@@ -4,6 +4,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
+#include "core/output_path.h"
 #include "data/stats.h"
 #include "data/synth.h"
 
@@ -61,6 +62,7 @@ struct SynthArgs {
 };
 
 absl::Status RunSynth(const SynthArgs& args) {
+  FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.out, "synth: --out"));
   const auto start = std::chrono::steady_clock::now();
   FEDREC_RETURN_IF_ERROR(WriteSyntheticDataset(args.options, args.out));
   const double seconds =
@@ -96,6 +98,7 @@ void AddSynthFlags(CLI::App* cmd, SynthOptions* o) {
   cmd->add_option("--min-length", o->min_length, "shortest sequence")->capture_default_str();
   cmd->add_option("--max-length", o->max_length, "longest sequence")->capture_default_str();
   cmd->add_option("--threads", o->threads, "0 = all cores (output does not depend on it)")
+      ->check(ThreadCountRange())
       ->capture_default_str();
 }
 

@@ -51,6 +51,32 @@ absl::StatusOr<Dataset> LoadDataForCheckpoint(const EvalArgs& args, const Checkp
   return dataset;
 }
 
+// The sampled protocol draws negatives among the items a user never touched;
+// asking more than any user has untouched makes every draw repeat items and
+// the metrics meaningless (HR@10 0.017 against 0.23 under full ranking).
+absl::Status CheckNegatives(const EvalOptions& options, const Dataset& dataset) {
+  if (options.protocol != EvalProtocol::kSampled) return absl::OkStatus();
+  uint32_t most_untouched = 0;
+  std::vector<uint8_t> seen(dataset.num_items(), 0);
+  for (uint32_t u = 0; u < dataset.num_users(); ++u) {
+    const auto items = dataset.Sequence(u);
+    uint32_t distinct = 0;
+    for (const uint32_t i : items) {
+      distinct += seen[i] == 0;
+      seen[i] = 1;
+    }
+    for (const uint32_t i : items) seen[i] = 0;
+    most_untouched = std::max(most_untouched, dataset.num_items() - distinct);
+  }
+  if (options.negatives <= most_untouched) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "eval: --negatives " + std::to_string(options.negatives) + " exceeds the " +
+      std::to_string(most_untouched) +
+      " items even the lightest user never touched, so every draw would repeat items; use "
+      "--negatives <= " +
+      std::to_string(most_untouched) + " or --protocol full");
+}
+
 absl::Status RunEval(const EvalArgs& args) {
   if (args.checkpoint.empty() && args.model != "pop") {
     return absl::InvalidArgumentError("eval: --model '" + args.model +
@@ -70,12 +96,15 @@ absl::Status RunEval(const EvalArgs& args) {
   if (!args.checkpoint.empty()) {
     FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
     FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataForCheckpoint(args, ckpt));
-    FEDREC_ASSIGN_OR_RETURN(scorer, LoadModel(ckpt));
+    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt);
+    if (!model.ok()) return WithContext(model.status(), args.checkpoint);
+    scorer = std::move(*model);
     model_name = ckpt.model().type();
   } else {
     FEDREC_ASSIGN_OR_RETURN(LoadOptions load, args.data.ToLoadOptions());
     FEDREC_ASSIGN_OR_RETURN(dataset, LoadDataset(args.data.input, load));
   }
+  FEDREC_RETURN_IF_ERROR(CheckNegatives(options, dataset));
   const LeaveOneOutSplit split(dataset);
   const auto start = std::chrono::steady_clock::now();
   if (!scorer) scorer = std::make_unique<PopularityModel>(PopularityModel::Fit(split));
@@ -116,9 +145,13 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
   static EvalArgs args;
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a model (HR@K, NDCG@K, MRR) on a split");
   args.data.AddTo(cmd, "--data");
-  cmd->add_option("--model", args.model, "model fitted on the fly: pop")->capture_default_str();
+  CLI::Option* model =
+      cmd->add_option("--model", args.model, "model fitted on the fly: pop")->capture_default_str();
+  // Either a model fitted on the fly or a saved one; both would leave one
+  // silently ignored.
   cmd->add_option("--checkpoint", args.checkpoint,
-                  "evaluate a saved model (data cleaned as in its run)");
+                  "evaluate a saved model (data cleaned as in its run)")
+      ->excludes(model);
   cmd->add_option("--protocol", args.protocol, "sampled|full")->capture_default_str();
   cmd->add_option("--split", args.split, "valid|test")->capture_default_str();
   cmd->add_option("-k", args.k, "cut-off K of HR@K and NDCG@K")->capture_default_str();
@@ -126,7 +159,9 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
       ->capture_default_str();
   cmd->add_option("--seed", args.seed, "seed of the negative-sampling stream")
       ->capture_default_str();
-  cmd->add_option("--threads", args.threads, "0 = all cores")->capture_default_str();
+  cmd->add_option("--threads", args.threads, "0 = all cores")
+      ->check(ThreadCountRange())
+      ->capture_default_str();
   cmd->callback([&dispatch] { dispatch.run = [] { return RunEval(args); }; });
 }
 

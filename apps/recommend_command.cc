@@ -45,6 +45,12 @@ absl::StatusOr<std::vector<uint64_t>> ParseIds(const std::string& text) {
 absl::Status RunRecommend(const RecommendArgs& args) {
   // Checked before the checkpoint is read (Recommend checks it too).
   if (args.k == 0) return absl::InvalidArgumentError("recommend: -k must be at least 1");
+  if (args.user.empty() && args.history.find_first_not_of(" ,\t") == std::string::npos) {
+    // Nothing to condition on: every item would score the same.
+    return absl::InvalidArgumentError(
+        "recommend: --history is empty; give the item ids the user interacted with (or --user "
+        "for an MF model)");
+  }
   FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
   FEDREC_ASSIGN_OR_RETURN(Recommender recommender,
                           Recommender::Create(std::move(ckpt), args.checkpoint));

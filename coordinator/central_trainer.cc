@@ -20,8 +20,10 @@
 #include "core/timing.h"
 #include "data/loader.h"
 #include "data/split.h"
+#include "fmt/format.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
+#include "models/memory_estimate.h"
 #include "models/mf.h"
 #include "models/optimizer.h"
 #include "proto/checkpoint.h"
@@ -110,6 +112,7 @@ class CentralTrainer {
       }
       Stopwatch sw;
       FEDREC_ASSIGN_OR_RETURN(LossSum loss, TrainEpoch(epoch));
+      FEDREC_RETURN_IF_ERROR(CheckModelFinite(epoch));
       const double seconds = sw.ElapsedSeconds();
       train_seconds += seconds;
       throughput.push_back(static_cast<double>(trainable_users_.size()) / seconds);
@@ -201,6 +204,26 @@ class CentralTrainer {
       progress_->Advance();
     }
     return total;
+  }
+
+  // After each epoch: a model that is no longer finite would be evaluated
+  // and checkpointed as if it were one, so the run stops before anything of
+  // this epoch is written. Only reads the parameters.
+  absl::Status CheckModelFinite(uint32_t epoch) const {
+    size_t bad = CountNonFinite(model_->global_params().Flat());
+    size_t total = model_->global_params().Flat().size();
+    if (const ParameterStore* local = model_->local_params()) {
+      bad += CountNonFinite(local->Flat());
+      total += local->Flat().size();
+    }
+    if (bad == 0) return absl::OkStatus();
+    return DivergedModelError(fmt::format("epoch {}", epoch),
+                              fmt::format("the model is no longer finite ({} of {} parameters "
+                                          "are NaN or infinite)",
+                                          bad, total),
+                              fmt::format("train.lr = {:g} too large for the {} optimiser",
+                                          config_.train.lr, config_.train.optimizer),
+                              dir_.LatestCheckpoint());
   }
 
   absl::StatusOr<LossSum> Step(std::span<const UserSequence> batch, const StepKey& key) {
@@ -336,6 +359,11 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
 
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
+  FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, data));
+  // Before anything of the model's size is allocated (ModelSpecFromConfig
+  // builds one to validate the spec).
+  FEDREC_RETURN_IF_ERROR(
+      CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items()));
   if (spec.type() == "mf_rating") {

@@ -5,7 +5,9 @@
 #include "coordinator/run_common.h"
 #include "data/loader.h"
 #include "data/partition.h"
+#include "fmt/format.h"
 #include "models/factory.h"
+#include "models/memory_estimate.h"
 #include "models/mf.h"
 
 namespace fedrec {
@@ -54,6 +56,11 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
   FEDREC_ASSIGN_OR_RETURN(s->data, LoadDataset(config.data.path, load));
   s->split = std::make_unique<LeaveOneOutSplit>(s->data);
+  FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, s->data));
+  // Before anything of the model's size is allocated: this process holds
+  // every worker with local threads, one under MPI.
+  FEDREC_RETURN_IF_ERROR(CheckTrainingMemory(config, s->data.num_users(), s->data.num_items(),
+                                             s->comm_backend == "mpi" ? 1 : num_workers));
   FEDREC_ASSIGN_OR_RETURN(s->spec,
                           ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items()));
   if (s->spec.type() == "mf_rating") {
@@ -76,9 +83,21 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   s->local_users_by_worker = UsersByWorker(assignment, num_workers);
 
   // The plain codec is checked before privacy, whose refusals assume it.
-  FEDREC_RETURN_IF_ERROR(FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
-                                                 config.aggregation.clip_norm, s->MaxCohort())
-                             .status());
+  FEDREC_ASSIGN_OR_RETURN(const FixedPointCodec codec,
+                          FixedPointCodec::Derive(static_cast<int>(config.aggregation.bits),
+                                                  config.aggregation.clip_norm, s->MaxCohort()));
+  // The codec keeps the clip norm's relative precision, but a huge clip norm
+  // makes its absolute step so coarse that real updates (norms well below
+  // one) round to zero and the model never changes.
+  constexpr double kCoarsestResolution = 1e-2;
+  if (codec.resolution() > kCoarsestResolution) {
+    return absl::InvalidArgumentError(fmt::format(
+        "aggregation.clip_norm: {:g} makes the fixed-point resolution {:.2g} ({}), so update "
+        "coordinates below {:.2g} vanish in the sum; lower aggregation.clip_norm (or use "
+        "aggregation.bits = 64)",
+        config.aggregation.clip_norm, codec.resolution(), codec.Describe(),
+        codec.resolution() / 2));
+  }
   const uint64_t model_words = s->initial->global_params().size();
   FEDREC_ASSIGN_OR_RETURN(s->privacy,
                           privacy::PlanPrivacy(config, s->population.size(), model_words));

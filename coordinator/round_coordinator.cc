@@ -35,6 +35,7 @@ WorkerRoundStats FromReply(const proto::TrainReply& r) {
   s.uploaded = r.uploaded();
   s.clipped = r.clipped();
   s.loss_fixed = r.loss_fixed();
+  s.nonfinite_loss = r.nonfinite_loss();
   s.norm_fixed = r.norm_fixed();
   s.examples = r.examples();
   s.capped_examples = r.capped_examples();
@@ -217,11 +218,14 @@ class Coordinator {
     t.allreduce = out.fastest_allreduce;
     t.straggler_wait = stats.seconds_allreduce - out.fastest_allreduce;
 
+    FEDREC_RETURN_IF_ERROR(CheckClientsFinite(round, stats));
+
     sw.Reset();
     out.withheld = ReleaseDecision(round, out);
     if (out.withheld.empty() && (ledger_ || (stats.uploaded > 0 && Denominator(stats) > 0))) {
       FEDREC_ASSIGN_OR_RETURN(std::vector<double> update, Release(round, codec, clip, out));
       optimizer_->Step(update, model_->global_params().Flat());
+      FEDREC_RETURN_IF_ERROR(CheckModelFinite(round, update, clip, stats));
       workers_current_ = false;
       FEDREC_RETURN_IF_ERROR(RecordSpend(round, clip, stats, &out));
     }
@@ -310,6 +314,63 @@ class Coordinator {
     const double denominator = Denominator(out.stats);
     for (double& v : update) v /= denominator;
     return update;
+  }
+
+  // Before the release: when every uploading client's loss is NaN or
+  // infinite the model is finite but diverged (every client's update is
+  // dropped as garbage), and the run would go on changing nothing.
+  absl::Status CheckClientsFinite(uint32_t round, const WorkerRoundStats& stats) const {
+    if (stats.uploaded == 0 || stats.nonfinite_loss < stats.uploaded) return absl::OkStatus();
+    return DivergedModelError(
+        fmt::format("round {}", round),
+        fmt::format("every client's loss is NaN or infinite ({} of {} uploads): the model has "
+                    "diverged",
+                    stats.nonfinite_loss, stats.uploaded),
+        fmt::format("federation.server_lr = {:g} ({}) or train.local_lr = {:g} too large",
+                    c_.federation.server_lr, c_.federation.server_optimizer, c_.train.local_lr),
+        dir_.LatestCheckpoint());
+  }
+
+  // After the server step: a model that is no longer finite would be
+  // broadcast, evaluated and checkpointed as if it were one, so the run
+  // stops here, before anything of this round is written. Only reads.
+  absl::Status CheckModelFinite(uint32_t round, std::span<const double> update, double clip,
+                                const WorkerRoundStats& stats) const {
+    const std::span<const float> params = model_->global_params().Flat();
+    const size_t bad = CountNonFinite(params);
+    if (bad == 0) return absl::OkStatus();
+    bool update_finite = true;
+    double largest = 0;
+    for (const double v : update) {
+      if (std::isfinite(v)) {
+        largest = std::max(largest, std::abs(v));
+      } else {
+        update_finite = false;
+      }
+    }
+    const double noise_std = ledger_ && !s_.privacy.ddg
+                                 ? s_.privacy.update_noise_multiplier * clip / Denominator(stats)
+                                 : 0.0;
+    std::string cause;
+    if (noise_std > 1e3) {
+      cause = fmt::format(
+          "privacy.noise_multiplier = {:g} (Gaussian noise of std {:.3g} per coordinate of the "
+          "update)",
+          s_.privacy.update_noise_multiplier, noise_std);
+    } else if (!update_finite) {
+      cause = fmt::format("the clients' updates are not finite; train.local_lr = {:g} too large",
+                          c_.train.local_lr);
+    } else {
+      cause = fmt::format(
+          "federation.server_lr = {:g} too large ({} step on an update with entries up to "
+          "{:.3g})",
+          c_.federation.server_lr, c_.federation.server_optimizer, largest);
+    }
+    return DivergedModelError(
+        fmt::format("round {}", round),
+        fmt::format("the model is no longer finite ({} of {} parameters are NaN or infinite)", bad,
+                    params.size()),
+        cause, dir_.LatestCheckpoint());
   }
 
   // Step 5: the ledger records the release; adaptive clipping moves.

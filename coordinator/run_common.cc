@@ -1,8 +1,39 @@
 #include "coordinator/run_common.h"
 
+#include <cmath>
+
 #include "core/sha256.h"
+#include "fmt/format.h"
 
 namespace fedrec {
+
+absl::Status CheckModelSuitsData(const Config& config, const Dataset& data) {
+  if (config.model.type != "mf_rating" || data.ratings.empty()) return absl::OkStatus();
+  const float first = data.ratings.front();
+  for (const float r : data.ratings) {
+    if (r != first) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "model.type: 'mf_rating' needs explicit ratings, but every rating in {} is {:g} (data "
+      "without ratings); use model.type = \"mf_bpr\" for implicit feedback",
+      config.data.path, first));
+}
+
+size_t CountNonFinite(std::span<const float> values) {
+  size_t bad = 0;
+  for (const float v : values) bad += std::isfinite(v) ? 0 : 1;
+  return bad;
+}
+
+absl::Status DivergedModelError(const std::string& step, const std::string& what,
+                                const std::string& likely_cause,
+                                const std::optional<std::string>& last_checkpoint) {
+  return absl::AbortedError(
+      fmt::format("{}: {}; likely cause: {}; the run stops and writes nothing of {} ({})", step,
+                  what, likely_cause, step,
+                  last_checkpoint ? "its last checkpoint " + *last_checkpoint + " is kept"
+                                  : std::string("no checkpoint was written yet")));
+}
 
 std::string ParamsDigest(const Model& model) {
   Sha256 h;

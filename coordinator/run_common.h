@@ -9,12 +9,29 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/status.h"
 #include "data/dataset.h"
 #include "models/metrics.h"
 #include "models/model.h"
 #include "proto/checkpoint.h"
 
 namespace fedrec {
+
+// Refuses (InvalidArgument, naming the key) a model the data cannot train:
+// mf_rating on data whose ratings are all the same (implicit data reads as
+// rating 1), where it would learn the constant and nothing else.
+absl::Status CheckModelSuitsData(const Config& config, const Dataset& data);
+
+// Number of NaN or infinite values in `values` (only reads them).
+size_t CountNonFinite(std::span<const float> values);
+
+// What a run stops with when its model diverged at `step` ("round 3",
+// "epoch 2"): Aborted (exit code 1), naming the step, what is wrong, the
+// likely cause (the key to change) and the last checkpoint, which the run
+// leaves as it is: nothing of the diverged step is written.
+absl::Status DivergedModelError(const std::string& step, const std::string& what,
+                                const std::string& likely_cause,
+                                const std::optional<std::string>& last_checkpoint);
 
 // SHA-256 (hex) of the global parameters followed by the local ones: the
 // `model_sha256` of summary.json.

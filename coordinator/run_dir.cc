@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 
 namespace fedrec {
 namespace fs = std::filesystem;
@@ -106,6 +107,8 @@ std::optional<ScalarStep> ScalarsFromMetricsLine(const nlohmann::json& line) {
 
 absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
                                                   const std::string& config_toml) {
+  // An empty path would put the run into "/" (path + "/checkpoints").
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(path, "--out"));
   std::error_code ec;
   if (fs::exists(path, ec) && !(fs::is_directory(path, ec) && fs::is_empty(path, ec))) {
     return absl::AlreadyExistsError(path +
@@ -121,6 +124,7 @@ absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
 }
 
 absl::StatusOr<RunDirectory> RunDirectory::Reopen(const std::string& path) {
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(path, "--out"));
   std::error_code ec;
   if (!fs::exists(path + "/config.toml", ec)) {
     return absl::NotFoundError(path + ": not a run directory (no config.toml) to resume");
@@ -143,7 +147,8 @@ RunDirectory::~RunDirectory() {
 absl::Status RunDirectory::OpenMetrics() {
   metrics_ = std::fopen((path_ + "/metrics.jsonl").c_str(), "a");
   if (metrics_ == nullptr) {
-    return absl::FailedPreconditionError(path_ + "/metrics.jsonl: cannot open for append");
+    return absl::FailedPreconditionError(
+        path_ + "/metrics.jsonl: cannot open for append: " + std::strerror(errno));
   }
   return OpenEvents();
 }

@@ -1,6 +1,7 @@
 #include "coordinator/run_summary.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "models/evaluation.h"
@@ -99,7 +100,10 @@ nlohmann::json RoundMetricsLine(uint32_t round, double clip, const RoundOutcome&
       {"sampled", outcome.stats.sampled},
       {"dropped", outcome.stats.dropped},
       {"uploaded", outcome.stats.uploaded},
-      {"loss", outcome.stats.uploaded
+      // NaN (written as null) when a client's loss was not finite: a diverged
+      // round must not read as a perfect one.
+      {"loss", outcome.stats.nonfinite_loss > 0 ? std::numeric_limits<double>::quiet_NaN()
+               : outcome.stats.uploaded
                    ? static_cast<double>(outcome.stats.loss_fixed) / 4294967296.0 /
                          static_cast<double>(outcome.stats.uploaded)
                    : 0.0},
@@ -113,6 +117,7 @@ nlohmann::json RoundMetricsLine(uint32_t round, double clip, const RoundOutcome&
       {"client_updates_per_second", updates_per_second},
       {"round_seconds", round_seconds},
       {"seconds", seconds.Json()}};
+  if (outcome.stats.nonfinite_loss > 0) line["nonfinite_loss"] = outcome.stats.nonfinite_loss;
   if (outcome.epsilon) line["epsilon_rdp"] = *outcome.epsilon;
   if (!outcome.withheld.empty()) line["withheld"] = outcome.withheld;
   if (clip_rule) {

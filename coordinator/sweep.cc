@@ -7,6 +7,7 @@
 
 #include "coordinator/federated_trainer.h"
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -128,6 +129,7 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
         "sweep: federation.mode must be \"federated\" (the privacy unit is the client)");
   }
   if (options.epsilons.empty()) return absl::InvalidArgumentError("sweep: no --epsilons");
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(options.out_dir, "sweep: --out"));
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(options.out_dir, ec);

@@ -4,6 +4,7 @@
 
 #include "comm/launch.h"
 #include "coordinator/federated_trainer.h"
+#include "core/output_path.h"
 
 namespace fedrec {
 
@@ -27,6 +28,8 @@ absl::StatusOr<Config> ResolveTrainConfig(const TrainRequest& request) {
 }
 
 absl::StatusOr<nlohmann::json> RunTraining(const TrainRequest& request) {
+  // Before the configuration and the data: a bad --out fails fast.
+  FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(request.run.out_dir, "train: --out"));
   FEDREC_ASSIGN_OR_RETURN(Config config, ResolveTrainConfig(request));
   if (config.federation.mode == "federated") return RunFederatedTraining(config, request.run);
   if (LaunchedAsMpiJob()) {

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/thread_pool.h"
 #include "fmt/format.h"
 
 namespace fedrec::config_internal {
@@ -18,6 +19,19 @@ namespace {
 Validator IntAtLeast(int64_t lo) {
   return [lo](const Value& v) {
     return std::get<int64_t>(v) >= lo ? std::string() : fmt::format("must be >= {}", lo);
+  };
+}
+
+// Sizes the model spec stores as 32-bit fields.
+constexpr int64_t kMaxUint32 = 4294967295;
+
+// lo <= x <= hi; `why` says where the upper bound comes from.
+Validator IntInRange(int64_t lo, int64_t hi, std::string why) {
+  return [lo, hi, why = std::move(why)](const Value& v) {
+    const int64_t x = std::get<int64_t>(v);
+    if (x < lo) return fmt::format("must be >= {}", lo);
+    if (x > hi) return fmt::format("must be <= {} ({})", hi, why);
+    return std::string();
   };
 }
 
@@ -207,13 +221,14 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("data", "dedupe_consecutive", &C::data, &DataConfig::dedupe_consecutive,
                       "Collapse repeated consecutive interactions with the same item."));
   r.push_back(MakeKey("data", "max_len", &C::data, &DataConfig::max_len,
-                      "Maximum sequence length seen by sequence models.", IntAtLeast(1)));
+                      "Maximum sequence length seen by sequence models.",
+                      IntInRange(1, kMaxUint32, "stored in 32 bits")));
   // [model]
   r.push_back(MakeKey("model", "type", &C::model, &ModelConfig::type,
                       "Model: sasrec, gru4rec, mf_bpr, mf_rating or pop.",
                       OneOf({"sasrec", "gru4rec", "mf_bpr", "mf_rating", "pop"})));
   r.push_back(MakeKey("model", "dim", &C::model, &ModelConfig::dim, "Embedding and hidden size.",
-                      IntAtLeast(1)));
+                      IntInRange(1, kMaxUint32, "stored in 32 bits")));
   r.push_back(MakeKey("model", "blocks", &C::model, &ModelConfig::blocks,
                       "Transformer blocks (sasrec) or GRU layers (gru4rec).", IntAtLeast(1)));
   r.push_back(MakeKey("model", "heads", &C::model, &ModelConfig::heads,
@@ -248,8 +263,10 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("federation", "mode", &C::federation, &FederationConfig::mode,
                       "federated (clients train locally) or central (pooled mini-batches).",
                       OneOf({"federated", "central"})));
-  r.push_back(MakeKey("federation", "workers", &C::federation, &FederationConfig::workers,
-                      "Worker threads in a local run (under mpirun: ranks - 1).", IntAtLeast(1)));
+  r.push_back(
+      MakeKey("federation", "workers", &C::federation, &FederationConfig::workers,
+              "Worker threads in a local run (under mpirun: ranks - 1).",
+              IntInRange(1, static_cast<int64_t>(kMaxThreads), "the most threads fedrec starts")));
   r.push_back(MakeKey("federation", "rounds", &C::federation, &FederationConfig::rounds,
                       "Federated training rounds.", IntAtLeast(1)));
   r.push_back(
@@ -366,8 +383,10 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("backend", "comm", &C::backend, &BackendConfig::comm,
                       "Collective backend: auto, local, mpi or nccl.",
                       OneOf({"auto", "local", "mpi", "nccl"})));
-  r.push_back(MakeKey("backend", "threads", &C::backend, &BackendConfig::threads,
-                      "Threads per process (0: all cores).", IntAtLeast(0)));
+  r.push_back(
+      MakeKey("backend", "threads", &C::backend, &BackendConfig::threads,
+              "Threads per process (0: all cores).",
+              IntInRange(0, static_cast<int64_t>(kMaxThreads), "the most threads fedrec starts")));
   return r;
 }
 

@@ -85,6 +85,12 @@ inline bool IsUserError(const absl::Status& status) {
   }
 }
 
+// `text` made safe to print as one line: control bytes (NUL, CR, LF, ESC,
+// DEL, ...) and bytes that are not valid UTF-8 become \xNN; valid UTF-8
+// (non-ASCII paths) is kept. Messages echo user input (paths, values, ids),
+// and raw bytes from it must not break the one-line contract or a terminal.
+std::string EscapeForMessage(std::string_view text);
+
 // Process exit code for a final status: 0 ok, 2 user error, 130 interrupted
 // (128 + SIGINT, as a shell reports it), 1 internal.
 inline int ExitCodeFor(const absl::Status& status) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -36,7 +37,16 @@ absl::Status ParallelForWithWorker(size_t n, size_t chunk_size, size_t threads,
   {
     std::vector<std::jthread> pool;
     pool.reserve(workers - 1);
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(drain, t);
+    for (size_t t = 1; t < workers; ++t) {
+      // A thread the system cannot start (EAGAIN under a process limit) is
+      // not an error: the started ones drain every chunk, and the results do
+      // not depend on how many ran.
+      try {
+        pool.emplace_back(drain, t);
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
     drain(0);
   }  // jthreads join here
   for (absl::Status& s : results) {

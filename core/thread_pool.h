@@ -29,6 +29,12 @@ namespace fedrec {
 // fn(begin, end, chunk_index) for each chunk.
 using ChunkFn = std::function<absl::Status(size_t begin, size_t end, size_t chunk_index)>;
 
+// The most threads any thread count (backend.threads, federation.workers,
+// --threads) may ask for: far above any useful count on one machine, and
+// low enough that a typo (100000) is refused with a message instead of
+// failing in thread creation.
+inline constexpr size_t kMaxThreads = 1024;
+
 // Number of threads to use for a requested count: 0 means all hardware
 // threads (std::thread::hardware_concurrency(), at least 1).
 size_t ResolveThreads(size_t threads);

@@ -171,11 +171,10 @@ void SaveModel(const proto::ModelSpec& spec, const Model& model, proto::Checkpoi
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const proto::Checkpoint& checkpoint) {
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(checkpoint.model()));
-  FEDREC_RETURN_IF_ERROR(
-      WithContext(StoreFromTensors(checkpoint.tensors(), &model->global_params()), "checkpoint"));
+  // StoreFromTensors says "checkpoint: ..." itself; the caller adds the path.
+  FEDREC_RETURN_IF_ERROR(StoreFromTensors(checkpoint.tensors(), &model->global_params()));
   if (ParameterStore* local = model->local_params()) {
-    FEDREC_RETURN_IF_ERROR(
-        WithContext(StoreFromTensors(checkpoint.local_tensors(), local), "checkpoint"));
+    FEDREC_RETURN_IF_ERROR(StoreFromTensors(checkpoint.local_tensors(), local));
   } else if (checkpoint.local_tensors_size() != 0) {
     return absl::InvalidArgumentError("checkpoint: local tensors for a model that has none");
   }

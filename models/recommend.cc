@@ -14,7 +14,9 @@ absl::StatusOr<Recommender> Recommender::Create(Checkpoint checkpoint, const std
   }
   Recommender r;
   r.checkpoint_ = std::make_unique<Checkpoint>(std::move(checkpoint));
-  FEDREC_ASSIGN_OR_RETURN(r.model_, LoadModel(*r.checkpoint_));
+  absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(*r.checkpoint_);
+  if (!model.ok()) return WithContext(model.status(), where);
+  r.model_ = std::move(*model);
   for (int i = 0; i < r.checkpoint_->item_ids_size(); ++i) {
     r.dense_item_.emplace(r.checkpoint_->item_ids(i), static_cast<uint32_t>(i));
   }

@@ -125,9 +125,9 @@ LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& ke
   const std::vector<const float*> params = ParamPointers(params_);
   LossSum sum;
   for (const UserSequence& seq : batch) {
-    sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr,
-                                                     seq.user, seq.items, key, dropout, ws,
-                                                     &sum.examples);
+    sum.loss +=
+        sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr, seq.user,
+                                             seq.items, key, dropout, ws, &sum.examples);
   }
   return sum;
 }
@@ -146,9 +146,9 @@ void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
   Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
   // Row by row with the same dot as ScoreCandidates: bitwise-equal scores.
   for (uint32_t i = 0; i < options_.num_items; ++i) {
-    scores[i] = Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{i} * options_.dim,
-                                                     options_.dim)
-                    .dot(hv);
+    scores[i] =
+        Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{i} * options_.dim, options_.dim)
+            .dot(hv);
   }
 }
 
@@ -160,8 +160,8 @@ void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> histo
   ConstTensorView emb = params_.ViewAt(sasrec_internal::kItemEmb);
   Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
   for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{candidates[j]} * options_.dim,
-                                                     options_.dim)
+    scores[j] = Eigen::Map<const Eigen::RowVectorXf>(
+                    emb.data + size_t{candidates[j]} * options_.dim, options_.dim)
                     .dot(hv);
   }
 }

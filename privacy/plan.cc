@@ -35,6 +35,14 @@ absl::Status ResolveDistributed(const Config& c, uint64_t population_size, uint6
     failure = std::min(failure, o->delta / (100.0 * static_cast<double>(c.federation.rounds) *
                                             (1.0 + std::exp(*c.privacy.target_epsilon))));
   }
+  if (c.privacy.min_clients > population) {
+    // No round could ever hold that many uploads: every one would be
+    // withheld and the run would train nothing.
+    return absl::InvalidArgumentError(fmt::format(
+        "privacy.min_clients: {} exceeds the {} clients of the population, so every round would "
+        "be withheld; set privacy.min_clients <= {} (0 chooses it from the sampling rate)",
+        c.privacy.min_clients, population, population));
+  }
   s->min_noise_shares = c.privacy.min_clients > 0
                             ? c.privacy.min_clients
                             : MinimumNoiseShares(population, participation, failure);

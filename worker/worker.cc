@@ -23,6 +23,7 @@ void WorkerRoundStats::Add(const WorkerRoundStats& o) {
   uploaded += o.uploaded;
   clipped += o.clipped;
   loss_fixed += o.loss_fixed;
+  nonfinite_loss += o.nonfinite_loss;
   norm_fixed += o.norm_fixed;
   examples += o.examples;
   capped_examples += o.capped_examples;
@@ -114,7 +115,12 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
         s.clipped += out.clipped ? 1 : 0;
         s.examples += out.loss.examples;
         s.capped_examples += std::min<uint64_t>(out.loss.examples, options_.client.weight_cap);
-        s.loss_fixed += ToFixed(out.loss.examples ? out.loss.loss / out.loss.examples : 0.0);
+        const double mean_loss = out.loss.examples ? out.loss.loss / out.loss.examples : 0.0;
+        if (std::isfinite(mean_loss)) {
+          s.loss_fixed += ToFixed(mean_loss);
+        } else {
+          ++s.nonfinite_loss;
+        }
         s.norm_fixed += ToFixed(out.update_norm);
         train_s[t] += out.seconds_train;
         encode_s[t] += out.seconds_encode;

@@ -38,6 +38,9 @@ struct WorkerRoundStats {
   uint64_t uploaded = 0;
   uint64_t clipped = 0;
   uint64_t loss_fixed = 0;  // sum over uploaded clients of mean loss, units 2^-32
+  // Uploaded clients whose mean loss was NaN or infinite: not in loss_fixed,
+  // counted so that the round's loss is reported as unknown, not as 0.
+  uint64_t nonfinite_loss = 0;
   uint64_t norm_fixed = 0;  // sum of update norms before clipping, units 2^-32
   uint64_t examples = 0;
   uint64_t capped_examples = 0;  // sum of min(examples, cap): the weights' numerator

@@ -35,6 +35,7 @@ proto::TrainReply ToReply(const WorkerRoundStats& s) {
   r.set_uploaded(s.uploaded);
   r.set_clipped(s.clipped);
   r.set_loss_fixed(s.loss_fixed);
+  r.set_nonfinite_loss(s.nonfinite_loss);
   r.set_norm_fixed(s.norm_fixed);
   r.set_examples(s.examples);
   r.set_capped_examples(s.capped_examples);
