@@ -120,6 +120,7 @@ absl::StatusOr<RunDirectory> RunDirectory::Create(const std::string& path,
   RunDirectory dir(path);
   FEDREC_RETURN_IF_ERROR(WriteFileAtomic(path + "/config.toml", config_toml));
   FEDREC_RETURN_IF_ERROR(dir.OpenMetrics());
+  FEDREC_RETURN_IF_ERROR(dir.OpenEvents());
   return dir;
 }
 
@@ -132,6 +133,7 @@ absl::StatusOr<RunDirectory> RunDirectory::Reopen(const std::string& path) {
   fs::create_directories(path + "/checkpoints", ec);
   RunDirectory dir(path);
   FEDREC_RETURN_IF_ERROR(dir.OpenMetrics());
+  FEDREC_RETURN_IF_ERROR(dir.OpenEvents());
   return dir;
 }
 
@@ -150,7 +152,7 @@ absl::Status RunDirectory::OpenMetrics() {
     return absl::FailedPreconditionError(
         path_ + "/metrics.jsonl: cannot open for append: " + std::strerror(errno));
   }
-  return OpenEvents();
+  return absl::OkStatus();
 }
 
 absl::Status RunDirectory::OpenEvents() {
