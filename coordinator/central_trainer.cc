@@ -144,6 +144,8 @@ class CentralTrainer {
             "(best {:.4f} at epoch {})",
             epoch, epochs, line["loss"].get<double>(), K(), valid.Mean().ndcg, score, best_.score,
             best_.round);
+        progress_->SetNote(
+            fmt::format("best valid score {:.4f} (epoch {})", best_.score, best_.round));
       }
       FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       const uint32_t ckpt_every = static_cast<uint32_t>(config_.checkpoint.every);

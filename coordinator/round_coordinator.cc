@@ -156,6 +156,8 @@ class Coordinator {
       const uint32_t every = static_cast<uint32_t>(c_.eval.every);
       if ((every != 0 && round % every == 0) || last) {
         FEDREC_RETURN_IF_ERROR(EvalRound(round, &line));
+        progress.SetNote(
+            fmt::format("best valid NDCG@{} {:.4f} (round {})", K(), best_.score, best_.round));
       }
       const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
       if ((ckpt_every != 0 && round % ckpt_every == 0) || last) {

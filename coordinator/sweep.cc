@@ -137,7 +137,11 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
   const uint32_t k = static_cast<uint32_t>(base.eval.k);
   const std::string ks = std::to_string(k);
   nlohmann::json rows = nlohmann::json::array();
-  for (double eps : options.epsilons) {
+  for (size_t run = 0; run < options.epsilons.size(); ++run) {
+    const double eps = options.epsilons[run];
+    // "run 2/5, epsilon 4": where the sweep is, before each run's own bar.
+    const std::string where = fmt::format("run {}/{}, epsilon {}", run + 1,
+                                          options.epsilons.size(), EpsilonName(eps));
     Config c = base;
     if (std::isinf(eps)) {
       c.privacy.mode = "none";
@@ -153,13 +157,13 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
     const std::string summary_path = dir + "/summary.json";
     nlohmann::json summary;
     if (fs::exists(summary_path)) {
-      spdlog::info("sweep: epsilon {}: done before, reusing {}", EpsilonName(eps), summary_path);
+      spdlog::info("sweep: {}: done before, reusing {}", where, summary_path);
       FEDREC_ASSIGN_OR_RETURN(std::string text, ReadFileToString(summary_path));
       summary = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
     } else {
       const bool resume = fs::exists(dir + "/config.toml");
-      spdlog::info("sweep: epsilon {}: {}", EpsilonName(eps), resume ? "resuming" : "training");
+      spdlog::info("sweep: {}: {}", where, resume ? "resuming" : "training");
       FEDREC_ASSIGN_OR_RETURN(
           summary,
           RunFederatedTraining(c, {.out_dir = dir, .resume = resume, .quiet = options.quiet}));

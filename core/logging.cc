@@ -1,11 +1,16 @@
 #include "core/logging.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <memory>
+#include <mutex>
+#include <string_view>
 #include <vector>
+
+#include "core/progress.h"
 
 namespace fedrec {
 namespace {
@@ -23,6 +28,18 @@ std::optional<spdlog::level::level_enum> ParseLevel(const std::string& level) {
   return std::nullopt;
 }
 
+// stderr, written above a progress bar drawn there (core/progress.h), so a
+// log line never lands in the middle of the bar.
+class StderrAboveProgressSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    WriteAboveProgress(stderr, std::string_view(formatted.data(), formatted.size()));
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
 
 bool IsValidLogLevel(const std::string& level) { return ParseLevel(level).has_value(); }
@@ -38,7 +55,7 @@ absl::Status InitLogging(const std::string& level, const std::optional<std::stri
     return InvalidInput("--log-level", "unknown level '" + level + "' (allowed: " + allowed + ")");
   }
   std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  sinks.push_back(std::make_shared<StderrAboveProgressSink>());
   if (log_file) {
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(*log_file));

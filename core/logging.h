@@ -15,7 +15,8 @@ inline constexpr const char* kLogLevels[] = {"trace", "debug",    "info", "warn"
                                              "error", "critical", "off"};
 
 // Configures the default spdlog logger:
-//   - sink 1: stderr, pattern "YYYY-MM-DD HH:MM:SS.mmm [level] message";
+//   - sink 1: stderr, pattern "YYYY-MM-DD HH:MM:SS.mmm [level] message",
+//     written above a progress bar drawn on stderr (WriteAboveProgress);
 //   - sink 2 (if log_file is set): the same lines appended to that file.
 // `level` is one of kLogLevels ("warning" is accepted as "warn"). Returns
 // InvalidArgument for an unknown level ("--log-level: unknown level 'x'

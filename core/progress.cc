@@ -9,6 +9,36 @@
 #include "fmt/format.h"
 
 namespace fedrec {
+namespace {
+
+// The one bar currently drawn on a terminal, so that log lines can be
+// written above it. Every terminal write of a bar goes through `mu`.
+struct TerminalLine {
+  std::mutex mu;
+  const void* owner = nullptr;  // the ProgressReporter that drew `line`
+  std::FILE* stream = nullptr;
+  std::string line;
+};
+
+TerminalLine& Terminal() {
+  static TerminalLine terminal;
+  return terminal;
+}
+
+// \r: back to column 0; ESC[K: clear the rest of the line.
+constexpr const char* kClearLine = "\r\x1b[K";
+
+}  // namespace
+
+void WriteAboveProgress(std::FILE* stream, std::string_view text) {
+  TerminalLine& t = Terminal();
+  std::lock_guard lock(t.mu);
+  const bool bar = t.owner != nullptr && t.stream == stream;
+  if (bar) std::fputs(kClearLine, stream);
+  std::fwrite(text.data(), 1, text.size(), stream);
+  if (bar) std::fputs(t.line.c_str(), stream);
+  std::fflush(stream);
+}
 
 std::string FormatDuration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -44,6 +74,7 @@ void ProgressReporter::Advance(uint64_t n) {
   const uint64_t done = done_.fetch_add(n, std::memory_order_relaxed) + n;
   if (options_.quiet || finished_.load(std::memory_order_relaxed)) return;
   const int64_t now = NowNanos();
+  if (now < std::chrono::nanoseconds(options_.delay).count()) return;
   const int64_t last = last_emit_ns_.load(std::memory_order_relaxed);
   if (tty_) {
     if (now - last < std::chrono::nanoseconds(options_.tty_interval).count()) return;
@@ -76,9 +107,18 @@ void ProgressReporter::Advance(uint64_t n) {
   Emit(current, false);
 }
 
+void ProgressReporter::SetNote(std::string note) {
+  std::lock_guard lock(draw_mu_);
+  note_ = std::move(note);
+}
+
 void ProgressReporter::Finish() {
   if (finished_.exchange(true)) return;
   if (options_.quiet) return;
+  if (!shown_.load(std::memory_order_relaxed) &&
+      NowNanos() < std::chrono::nanoseconds(options_.delay).count()) {
+    return;
+  }
   std::lock_guard lock(draw_mu_);
   Emit(done_.load(std::memory_order_relaxed), true);
 }
@@ -96,10 +136,12 @@ std::string ProgressReporter::StatusText(uint64_t done, double elapsed_s) const 
   if (total_ > 0 && done < total_ && rate > 0) {
     text += " eta " + FormatDuration((total_ - done) / rate);
   }
+  if (!note_.empty()) text += "  " + note_;
   return text;
 }
 
 void ProgressReporter::Emit(uint64_t done, bool final_line) {
+  shown_.store(true, std::memory_order_relaxed);
   const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   std::string line;
   if (final_line) {
@@ -107,6 +149,7 @@ void ProgressReporter::Emit(uint64_t done, bool final_line) {
     line = fmt::format("{}: done {} in {} ({}/s)", label_, done, FormatDuration(elapsed),
                        FormatCount(rate));
     if (total_ > 0 && done != total_) line += fmt::format(" [expected {}]", total_);
+    if (!note_.empty()) line += "  " + note_;
   } else if (tty_ && total_ > 0) {
     constexpr int kWidth = 20;
     const double frac = std::min(1.0, static_cast<double>(done) / total_);
@@ -117,8 +160,18 @@ void ProgressReporter::Emit(uint64_t done, bool final_line) {
     line = fmt::format("{}: {}", label_, StatusText(done, elapsed));
   }
   if (tty_) {
-    // \r: back to column 0; ESC[K: clear the rest of the previous line.
-    std::fprintf(out_, "\r%s\x1b[K%s", line.c_str(), final_line ? "\n" : "");
+    TerminalLine& t = Terminal();
+    std::lock_guard lock(t.mu);
+    std::fputs(kClearLine, out_);
+    std::fputs(line.c_str(), out_);
+    if (final_line) {
+      std::fputc('\n', out_);
+      if (t.owner == this) t.owner = nullptr;
+    } else {
+      t.owner = this;
+      t.stream = out_;
+      t.line = std::move(line);
+    }
     std::fflush(out_);
   } else if (to_logger_) {
     spdlog::info("{}", line);

@@ -8,6 +8,13 @@
 // `line_interval` (default 5 s):
 //   train: 500/1000 (50%) 1.2k/s eta 0:00:04
 // Finish() writes the final state ("train: done 1000 in 0:00:08 (125/s)").
+// SetNote() appends a short text to every later line (e.g. the latest
+// validation metric).
+//
+// Log lines and the bar share the terminal: while a bar is drawn on a stream,
+// WriteAboveProgress() (which the stderr log sink uses) clears the bar, writes
+// the line and redraws the bar below it, so neither garbles the other. At
+// most one bar is drawn at a time: the one that drew last.
 //
 // Thread safety: Advance() may be called from many threads at once (the count
 // is an atomic; drawing is serialised by a mutex that Advance() only
@@ -22,6 +29,7 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace fedrec {
 
@@ -36,6 +44,10 @@ struct ProgressOptions {
   int tty = -1;
   std::chrono::milliseconds tty_interval{100};
   std::chrono::milliseconds line_interval{5000};
+  // Nothing is shown before this much time has passed, and work that
+  // finishes sooner prints nothing at all (not even its "done" line): for
+  // steps that are usually quick (loading, evaluation) and only sometimes long.
+  std::chrono::milliseconds delay{0};
 };
 
 class ProgressReporter {
@@ -47,6 +59,8 @@ class ProgressReporter {
   ProgressReporter& operator=(const ProgressReporter&) = delete;
 
   void Advance(uint64_t n = 1);
+  // Replaces the note shown after the rate and ETA; empty removes it.
+  void SetNote(std::string note);
   void Finish();
 
   uint64_t done() const { return done_.load(std::memory_order_relaxed); }
@@ -70,8 +84,14 @@ class ProgressReporter {
   std::atomic<int64_t> last_emit_ns_{0};  // since start_
   std::atomic<uint64_t> last_decile_{0};  // deciles already reported (plain mode)
   std::atomic<bool> finished_{false};
+  std::atomic<bool> shown_{false};  // something was written
   std::mutex draw_mu_;
+  std::string note_;  // guarded by draw_mu_
 };
+
+// Writes `text` (one or more complete lines) to `stream`; if a progress bar
+// is drawn on that stream, clears it first and redraws it after. Thread-safe.
+void WriteAboveProgress(std::FILE* stream, std::string_view text);
 
 // "H:MM:SS" for a duration in seconds (negative or non-finite -> "?").
 std::string FormatDuration(double seconds);

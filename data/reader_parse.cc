@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/progress.h"
 #include "data/reader_internal.h"
 
 namespace fedrec::reader_internal {
@@ -369,8 +370,18 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
   const auto too_many = [&](uint64_t line_no) {
     return ErrorAt(path, line_no, "more than 2^32-1 distinct ids or interactions");
   };
+  // Progress in bytes, shown only when parsing takes more than a moment
+  // (hundreds of MB); updated every 64Ki lines to stay off the hot path.
+  ProgressReporter progress("read " + path, text.size(),
+                            ProgressOptions{.delay = std::chrono::milliseconds(2000)});
+  size_t reported = 0;
   while (cursor.Next(&line, &too_long)) {
     const uint64_t line_no = cursor.line_no();
+    if ((line_no & 0xFFFF) == 0) {
+      const size_t offset = static_cast<size_t>(line.data() - text.data());
+      progress.Advance(offset - reported);
+      reported = offset;
+    }
     if (too_long) return ErrorAt(path, line_no, "line longer than 1 MiB");
     if (line.empty()) continue;
     if (columns > 0 && columns <= kMaxFields && !header_pending) {
@@ -425,6 +436,8 @@ absl::StatusOr<RawInteractions> Parse(const std::string& path, std::string_view 
     }
     if (!add(user, item, rating, ts)) return too_many(line_no);
   }
+  progress.Advance(text.size() - reported);
+  progress.Finish();
   if (out.users.empty()) {
     return InvalidInput(path,
                         saw_header ? "file has a header but no interactions" : "file is empty");

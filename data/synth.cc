@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/atomic_file.h"
+#include "core/progress.h"
 #include "core/random.h"
 #include "core/thread_pool.h"
 #include "data/sampling.h"
@@ -247,6 +248,8 @@ absl::Status WriteSyntheticDataset(const SynthOptions& options, const std::strin
   std::vector<uint8_t> ready(window, 0);
   std::vector<std::optional<BlockWriter>> generators(threads);
   std::vector<std::string> buffers(threads);
+  ProgressReporter progress("synth users", options.users,
+                            ProgressOptions{.delay = std::chrono::milliseconds(2000)});
   FEDREC_RETURN_IF_ERROR(ParallelForWithWorker(
       num_blocks, 1, static_cast<size_t>(options.threads),
       [&](size_t b, size_t, size_t, size_t worker) {
@@ -260,6 +263,7 @@ absl::Status WriteSyntheticDataset(const SynthOptions& options, const std::strin
         range(b, &begin, &end);
         std::string& buf = buffers[worker];
         generators[worker]->Generate(begin, end, &buf);
+        progress.Advance(end - begin);
         std::unique_lock lock(mu);
         slots[b % window].swap(buf);
         ready[b % window] = 1;

@@ -144,6 +144,7 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
           if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
           if (!EvaluateUser(scorer, split, opt, u, &t.scratch, &t.sums)) ++t.skipped;
         }
+        if (opt.progress != nullptr) opt.progress->Advance(end - begin);
         return absl::OkStatus();
       }));
   EvalResult result;

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 
+#include "core/progress.h"
 #include "core/status.h"
 #include "data/split.h"
 #include "models/metrics.h"
@@ -48,6 +49,9 @@ struct EvalOptions {
   // When non-empty: evaluate only these users (a federated worker's own
   // users; ascending, < num_users), combined with offset/stride.
   std::span<const uint32_t> users = {};
+  // When set, advanced by the number of users scanned (evaluable or not), so
+  // its total should be the number of users (or of `users`).
+  ProgressReporter* progress = nullptr;
 };
 
 struct EvalResult {

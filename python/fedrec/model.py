@@ -85,6 +85,74 @@ class Model:
         """
         return self._impl.recommend([int(i) for i in history], k, user, include_history)
 
+    def evaluate(
+        self,
+        data: PathLike,
+        *,
+        protocol: str = "sampled",
+        split: str = "test",
+        k: int = 10,
+        negatives: int = 100,
+        seed: int = 0,
+        threads: int = 0,
+        quiet: bool = False,
+        format: str = "auto",
+        use_cache: bool = True,
+        cache_dir: Optional[PathLike] = None,
+        csv_columns: str = "0,1",
+        csv_delimiter: str = ",",
+        csv_header: bool = True,
+    ) -> Dict[str, Any]:
+        """Evaluates the model on a dataset, as ``fedrec eval --checkpoint``.
+
+        The data is cleaned with the options of the run that trained the
+        model (its config is in the checkpoint), so users and items get the
+        same dense ids; data whose items differ from the model's is refused.
+
+        Args:
+            data: the interaction file the model was trained on.
+            protocol: ``"sampled"`` (the target against ``negatives`` items
+                the user never touched) or ``"full"`` (against every item
+                outside the user's input history).
+            split: ``"test"`` or ``"valid"`` (leave-one-out).
+            k: the cut-off of HR@k and NDCG@k.
+            negatives: negatives per user (sampled protocol).
+            seed: seed of the negative-sampling stream.
+            threads: 0 uses every core.
+            quiet: no progress lines on stderr (shown only when the
+                evaluation takes more than two seconds).
+            format, use_cache, cache_dir, csv_columns, csv_delimiter,
+                csv_header: how to read ``data``, as in :func:`fedrec.data.stats`.
+
+        Returns:
+            ``{"model", "checkpoint", "data", "protocol", "split",
+            "negatives" (sampled), "k", "users", "skipped_users", "HR@k",
+            "NDCG@k", "MRR", "seconds"}``, plus ``"RMSE"`` and ``"MAE"`` for
+            ``mf_rating``.
+
+        Raises:
+            FileNotFoundError: no such data file.
+            ValueError: bad options, bad data, or data that does not match
+                the model.
+        """
+        return self._impl.evaluate(
+            self.path,
+            os.fspath(data),
+            protocol=protocol,
+            split=split,
+            k=k,
+            negatives=negatives,
+            seed=seed,
+            threads=threads,
+            quiet=quiet,
+            format=format,
+            use_cache=use_cache,
+            cache_dir=os.fspath(cache_dir) if cache_dir is not None else "",
+            csv_columns=csv_columns,
+            csv_delimiter=csv_delimiter,
+            csv_header=csv_header,
+        )
+
     def __repr__(self) -> str:
         return (
             f"Model(type={self.type!r}, items={self.num_items}, "

@@ -12,41 +12,12 @@
 namespace fedrec::python {
 namespace {
 
-// Python ints are unbounded; the options are uint32 (as the CLI's flags).
-absl::StatusOr<uint32_t> ToU32(int64_t value, const char* name) {
-  if (value < 0 || value > std::numeric_limits<uint32_t>::max()) {
-    return InvalidInput(name, "must be in [0, 2^32) (got " + std::to_string(value) + ")");
-  }
-  return static_cast<uint32_t>(value);
-}
-
-struct StatsArgs {
-  std::string path;
-  std::string format;
-  int64_t min_count;
-  int64_t kcore;
-  bool dedupe;
-  bool use_cache;
-  std::string cache_dir;
-  std::string csv_columns;
-  std::string csv_delimiter;
-  bool csv_header;
-};
-
 // As apps/data_commands.cc RunStats: the statistics plus the input path.
-absl::StatusOr<nlohmann::json> Stats(const StatsArgs& a) {
-  LoadOptions options;
-  FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(a.format));
-  FEDREC_ASSIGN_OR_RETURN(options.min_count, ToU32(a.min_count, "min_count"));
-  FEDREC_ASSIGN_OR_RETURN(options.kcore, ToU32(a.kcore, "kcore"));
-  options.dedupe_consecutive = a.dedupe;
-  options.use_cache = a.use_cache;
-  options.cache_dir = a.cache_dir;
-  FEDREC_ASSIGN_OR_RETURN(options.csv,
-                          ParseCsvColumns(a.csv_columns, a.csv_delimiter, a.csv_header));
-  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(a.path, options));
+absl::StatusOr<nlohmann::json> Stats(const std::string& path, const LoadArgs& args) {
+  FEDREC_ASSIGN_OR_RETURN(LoadOptions options, ToLoadOptions(args));
+  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(path, options));
   nlohmann::json j = ToJson(ComputeStats(dataset));
-  j["input"] = a.path;
+  j["input"] = path;
   return j;
 }
 
@@ -75,20 +46,13 @@ void BindData(py::module_& m) {
       [](std::string path, std::string format, int64_t min_count, int64_t kcore, bool dedupe,
          bool use_cache, std::string cache_dir, std::string csv_columns, std::string csv_delimiter,
          bool csv_header) {
-        const StatsArgs args{std::move(path),
-                             std::move(format),
-                             min_count,
-                             kcore,
-                             dedupe,
-                             use_cache,
-                             std::move(cache_dir),
-                             std::move(csv_columns),
-                             std::move(csv_delimiter),
-                             csv_header};
+        const LoadArgs args{std::move(format), min_count,   kcore,
+                            dedupe,           use_cache,   std::move(cache_dir),
+                            std::move(csv_columns), std::move(csv_delimiter), csv_header};
         absl::StatusOr<nlohmann::json> j;
         {
           py::gil_scoped_release release;
-          j = Stats(args);
+          j = Stats(path, args);
         }
         return JsonToPython(Unwrap(std::move(j)));
       },

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "convert.h"
+#include "coordinator/offline_eval.h"
+#include "core/thread_pool.h"
+#include "models/evaluation.h"
 #include "models/recommend.h"
 #include "proto/checkpoint.h"
 #include "proto/local_shards.h"
@@ -118,7 +121,49 @@ void BindModel(py::module_& m) {
             return out;
           },
           "history"_a, "k"_a = 10, "user"_a = py::none(), "include_history"_a = false,
-          "Top-k (item id, score) pairs, as `fedrec recommend`.");
+          "Top-k (item id, score) pairs, as `fedrec recommend`.")
+      .def(
+          "evaluate",
+          [](const Recommender& r, const std::string& checkpoint_path, const std::string& data,
+             const std::string& protocol,
+             const std::string& split, int64_t k, int64_t negatives, uint64_t seed,
+             int64_t threads, bool quiet, std::string format, bool use_cache,
+             std::string cache_dir, std::string csv_columns, std::string csv_delimiter,
+             bool csv_header) {
+            OfflineEvalRequest request;
+            request.data_path = data;
+            LoadArgs load;
+            load.format = std::move(format);
+            load.use_cache = use_cache;
+            load.cache_dir = std::move(cache_dir);
+            load.csv_columns = std::move(csv_columns);
+            load.csv_delimiter = std::move(csv_delimiter);
+            load.csv_header = csv_header;
+            request.load = Unwrap(ToLoadOptions(load));
+            EvalOptions& options = request.options;
+            options.protocol = Unwrap(ParseEvalProtocol(protocol));
+            options.part = Unwrap(ParseSplitPart(split));
+            options.k = Unwrap(ToU32(k, "k"));
+            options.negatives = Unwrap(ToU32(negatives, "negatives"));
+            options.seed = seed;
+            options.threads = Unwrap(ToU32(threads, "threads"));
+            if (options.threads > kMaxThreads) {
+              Check(InvalidInput("threads", "at most " + std::to_string(kMaxThreads) +
+                                                " (got " + std::to_string(threads) + ")"));
+            }
+            request.quiet = quiet;
+            absl::StatusOr<nlohmann::json> j;
+            {
+              py::gil_scoped_release release;
+              j = EvaluateCheckpointModel(r.checkpoint(), r.model(), checkpoint_path, request);
+            }
+            return JsonToPython(Unwrap(std::move(j)));
+          },
+          "checkpoint_path"_a, "data"_a, "protocol"_a = "sampled", "split"_a = "test", "k"_a = 10,
+          "negatives"_a = 100, "seed"_a = 0, "threads"_a = 0, "quiet"_a = false,
+          "format"_a = "auto", "use_cache"_a = true, "cache_dir"_a = "", "csv_columns"_a = "0,1",
+          "csv_delimiter"_a = ",", "csv_header"_a = true,
+          "The JSON of `fedrec eval --checkpoint` as a dict.");
 
   m.def(
       "load_model",

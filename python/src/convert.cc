@@ -1,8 +1,29 @@
 #include "convert.h"
 
+#include <limits>
 #include <string>
 
 namespace fedrec::python {
+
+absl::StatusOr<uint32_t> ToU32(int64_t value, const char* name) {
+  if (value < 0 || value > std::numeric_limits<uint32_t>::max()) {
+    return InvalidInput(name, "must be in [0, 2^32) (got " + std::to_string(value) + ")");
+  }
+  return static_cast<uint32_t>(value);
+}
+
+absl::StatusOr<LoadOptions> ToLoadOptions(const LoadArgs& a) {
+  LoadOptions options;
+  FEDREC_ASSIGN_OR_RETURN(options.format, ParseDataFormat(a.format));
+  FEDREC_ASSIGN_OR_RETURN(options.min_count, ToU32(a.min_count, "min_count"));
+  FEDREC_ASSIGN_OR_RETURN(options.kcore, ToU32(a.kcore, "kcore"));
+  options.dedupe_consecutive = a.dedupe;
+  options.use_cache = a.use_cache;
+  options.cache_dir = a.cache_dir;
+  FEDREC_ASSIGN_OR_RETURN(options.csv,
+                          ParseCsvColumns(a.csv_columns, a.csv_delimiter, a.csv_header));
+  return options;
+}
 
 void RaiseStatus(const absl::Status& status) {
   const std::string message(status.message());

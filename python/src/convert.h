@@ -4,10 +4,13 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 
 #include "core/status.h"
+#include "data/loader.h"
 
 namespace fedrec::python {
 
@@ -31,6 +34,25 @@ T Unwrap(absl::StatusOr<T> value) {
 // null -> None, booleans, integers, floats, strings, arrays -> list,
 // objects -> dict (keys in the JSON object's order).
 py::object JsonToPython(const nlohmann::json& j);
+
+// Python ints are unbounded; counts and options are uint32 (as the CLI's
+// flags). InvalidArgument naming `name` outside [0, 2^32).
+absl::StatusOr<uint32_t> ToU32(int64_t value, const char* name);
+
+// How a dataset is read: the CLI's data flags with Python names
+// (fedrec.data.stats, fedrec.Model.evaluate).
+struct LoadArgs {
+  std::string format = "auto";
+  int64_t min_count = 0;
+  int64_t kcore = 0;
+  bool dedupe = false;
+  bool use_cache = true;
+  std::string cache_dir;
+  std::string csv_columns = "0,1";
+  std::string csv_delimiter = ",";
+  bool csv_header = true;
+};
+absl::StatusOr<LoadOptions> ToLoadOptions(const LoadArgs& args);
 
 // The binding groups, one per file.
 void BindPrivacy(py::module_& m);

@@ -124,3 +124,40 @@ def test_federated_mf_reads_the_workers_local_shards(
     (run.best_checkpoint.parent / shards[0]).unlink()
     with pytest.raises(Exception, match=shards[0].replace(".", r"\.")):
         fedrec.load(run.best_checkpoint)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"protocol": "full", "split": "valid", "k": 5},
+        {"negatives": 30, "seed": 11, "threads": 1},
+    ],
+)
+def test_evaluate_matches_cli(cli: Any, ckpt: Path, synth_path: Path, options: Dict) -> None:
+    flags = []
+    for key, value in options.items():
+        flags += ["-k" if key == "k" else "--" + key, str(value)]
+    expected = cli.json("eval", "--checkpoint", str(ckpt), "--data", str(synth_path), *flags)
+    got = fedrec.load(ckpt).evaluate(synth_path, **options)
+    expected.pop("seconds")
+    assert got.pop("seconds") >= 0
+    assert got == expected
+
+
+def test_evaluate_errors_match_cli(cli: Any, ckpt: Path, synth_path: Path, tmp_path: Path) -> None:
+    model = fedrec.load(ckpt)
+    message = cli.error("eval", "--checkpoint", str(ckpt), "--data", str(synth_path),
+                        "--negatives", "100000")
+    with pytest.raises(ValueError) as error:
+        model.evaluate(synth_path, negatives=100000)
+    assert str(error.value) == message
+    with pytest.raises(ValueError, match="protocol 'best'"):
+        model.evaluate(synth_path, protocol="best")
+    with pytest.raises(FileNotFoundError):
+        model.evaluate(tmp_path / "missing.txt")
+    # Other data: its items are not the model's.
+    other = tmp_path / "other.txt"
+    fedrec.data.synth(other, users=50, items=40, seed=1)
+    with pytest.raises(ValueError, match="do not match the checkpoint"):
+        model.evaluate(other)

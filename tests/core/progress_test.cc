@@ -95,8 +95,91 @@ TEST(Progress, TerminalModeRedrawsOneLine) {
   p.Finish();
   const auto lines = cap.Lines();
   ASSERT_EQ(lines.size(), 1u);  // all redraws on one line, then one newline
-  EXPECT_THAT(lines[0], HasSubstr("\rtrain [##########..........] 5/10 (50%)"));
-  EXPECT_THAT(lines[0], HasSubstr("\rtrain: done 10"));
+  EXPECT_THAT(lines[0], HasSubstr("\r\x1b[Ktrain [##########..........] 5/10 (50%)"));
+  EXPECT_THAT(lines[0], HasSubstr("\r\x1b[Ktrain: done 10"));
+}
+
+// Reads everything written to `file` so far, control characters included.
+std::string Raw(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string all;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), file)) > 0) all.append(buf, n);
+  std::fseek(file, 0, SEEK_END);
+  return all;
+}
+
+TEST(Progress, LogLinesAreWrittenAboveTheBarWhichIsRedrawn) {
+  Capture cap;
+  ProgressReporter p(
+      "rounds", 4,
+      ProgressOptions{.out = cap.file(), .tty = 1, .tty_interval = std::chrono::milliseconds(0)});
+  p.Advance();
+  const size_t before = Raw(cap.file()).size();
+  WriteAboveProgress(cap.file(), "2026-12-01 [info] round 1\n");
+  const std::string written = Raw(cap.file()).substr(before);
+  // Clear the bar, the log line, then the bar again (on its own line).
+  EXPECT_EQ(written.rfind("\r\x1b[K2026-12-01 [info] round 1\nrounds [#####", 0), 0u) << written;
+  p.Finish();
+  // Once the bar is finished, log lines are written as they are.
+  const size_t after = Raw(cap.file()).size();
+  WriteAboveProgress(cap.file(), "plain\n");
+  EXPECT_EQ(Raw(cap.file()).substr(after), "plain\n");
+}
+
+TEST(Progress, WriteAboveProgressLeavesOtherStreamsAlone) {
+  Capture bar;
+  Capture other;
+  ProgressReporter p(
+      "x", 4,
+      ProgressOptions{.out = bar.file(), .tty = 1, .tty_interval = std::chrono::milliseconds(0)});
+  p.Advance();
+  WriteAboveProgress(other.file(), "line\n");
+  EXPECT_EQ(Raw(other.file()), "line\n");
+}
+
+TEST(Progress, NoteFollowsTheRateOnEveryLaterLine) {
+  Capture cap;
+  ProgressReporter p("rounds", 10, ProgressOptions{.out = cap.file(), .tty = 0});
+  p.Advance(5);
+  p.SetNote("valid NDCG@10 0.4168");
+  p.Advance(5);
+  p.Finish();
+  const auto lines = cap.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].find("NDCG"), std::string::npos);
+  EXPECT_THAT(lines[1], StartsWith("rounds: done 10"));
+  EXPECT_THAT(lines[1], HasSubstr("  valid NDCG@10 0.4168"));
+}
+
+TEST(Progress, QuickWorkUnderTheDelayPrintsNothing) {
+  Capture cap;
+  {
+    ProgressReporter p("eval", 100,
+                       ProgressOptions{.out = cap.file(), .tty = 0,
+                                       .delay = std::chrono::milliseconds(60000)});
+    p.Advance(100);
+  }
+  EXPECT_TRUE(cap.Lines().empty());
+}
+
+TEST(Progress, SlowWorkPastTheDelayIsShown) {
+  Capture cap;
+  {
+    ProgressReporter p("eval", 100,
+                       ProgressOptions{.out = cap.file(), .tty = 0,
+                                       .delay = std::chrono::milliseconds(20)});
+    p.Advance(5);  // before the delay: nothing
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    p.Advance(45);
+    p.Advance(50);
+  }
+  const auto lines = cap.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], StartsWith("eval: 50/100 (50%)"));
+  EXPECT_THAT(lines[1], StartsWith("eval: done 100"));
 }
 
 TEST(Progress, ConcurrentAdvanceCountsExactly) {

@@ -1,0 +1,46 @@
+// Evaluating a saved model (or popularity fitted on the fly) on a dataset:
+// what `fedrec eval` prints and `fedrec.Model.evaluate` returns, one JSON
+// object built in one place.
+//
+// The data is loaded the way the checkpoint's run loaded it (the cleaning
+// options of the config stored in the checkpoint replace the caller's), so
+// dense ids agree; a dataset whose items differ from the checkpoint's is
+// refused. Stateless; safe to call from several threads at once.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/status.h"
+#include "data/loader.h"
+#include "models/evaluation.h"
+#include "models/scorer.h"
+#include "proto/checkpoint.h"
+
+namespace fedrec {
+
+struct OfflineEvalRequest {
+  std::string data_path;
+  // Format and CSV options (and filters, unless a checkpoint brings its own).
+  LoadOptions load;
+  // Protocol, split, K, negatives, seed, threads. `progress` is ignored: a
+  // progress line is shown when the evaluation takes more than a moment,
+  // unless `quiet`.
+  EvalOptions options;
+  bool quiet = false;
+};
+
+// Evaluates `model`, built from `checkpoint` (read from `checkpoint_path`,
+// which is only reported). Returns {"model", "checkpoint", "data",
+// "protocol", "split", ["negatives"], "k", "users", "skipped_users",
+// "HR@K", "NDCG@K", "MRR", ["RMSE", "MAE" for mf_rating], "seconds"}.
+absl::StatusOr<nlohmann::json> EvaluateCheckpointModel(const Checkpoint& checkpoint,
+                                                       const Scorer& model,
+                                                       const std::string& checkpoint_path,
+                                                       const OfflineEvalRequest& request);
+
+// The popularity baseline fitted on the training part of the data, evaluated
+// the same way (the same keys, "model": "pop", no "checkpoint").
+absl::StatusOr<nlohmann::json> EvaluatePopularity(const OfflineEvalRequest& request);
+
+}  // namespace fedrec
