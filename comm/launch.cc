@@ -1,5 +1,7 @@
 #include "comm/launch.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -63,7 +65,33 @@ int RanksOnThisNode() {
     const int n = std::atoi(v);
     if (n > 0) return n;
   }
+  // Under srun there is no local size before MPI_Init, only the step's tasks
+  // per node, e.g. "2(x3),1": the largest count never oversubscribes a node.
+  if (std::getenv("PMIX_RANK") != nullptr || std::getenv("PMI_SIZE") != nullptr) {
+    if (const char* v = std::getenv("SLURM_STEP_TASKS_PER_NODE")) {
+      const int n = MaxTasksPerNode(v);
+      if (n > 0) return n;
+    }
+  }
   return 1;
+}
+
+int MaxTasksPerNode(std::string_view tasks_per_node) {
+  int best = 0;
+  while (!tasks_per_node.empty()) {
+    const size_t comma = tasks_per_node.find(',');
+    std::string_view entry = tasks_per_node.substr(0, comma);
+    tasks_per_node = comma == std::string_view::npos ? std::string_view()
+                                                     : tasks_per_node.substr(comma + 1);
+    int n = 0;
+    const auto [end, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), n);
+    if (ec != std::errc() || n <= 0) return 0;
+    // The count may carry a repeat, "(xK)", which does not change it.
+    const std::string_view rest(end, static_cast<size_t>(entry.data() + entry.size() - end));
+    if (!rest.empty() && (rest.front() != '(' || rest.back() != ')')) return 0;
+    best = std::max(best, n);
+  }
+  return best;
 }
 
 }  // namespace fedrec

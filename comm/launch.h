@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -53,8 +54,13 @@ absl::Status RunRanks(const std::string& backend, int local_world_size,
 // job of several, read from the launcher's environment without touching MPI.
 bool LaunchedAsMpiJob();
 
-// Ranks of this job on this machine (mpirun's local size; 1 when unknown):
-// threads per rank are the machine's cores divided by this.
+// Ranks of this job on this machine (mpirun's local size; under srun the
+// largest count of SLURM_STEP_TASKS_PER_NODE; 1 when unknown): threads per
+// rank are the machine's cores divided by this.
 int RanksOnThisNode();
+
+// The largest count in Slurm's tasks-per-node list ("2(x3),1" -> 2); 0 when
+// the list does not parse.
+int MaxTasksPerNode(std::string_view tasks_per_node);
 
 }  // namespace fedrec

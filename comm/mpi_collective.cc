@@ -52,7 +52,14 @@ bool LaunchedUnderMpirun() {
 
 int MpirunWorldSize() {
   int size = EnvInt("OMPI_COMM_WORLD_SIZE");
-  return size > 0 ? size : EnvInt("PMI_SIZE");
+  if (size == 0) size = EnvInt("PMI_SIZE");
+  // `srun --mpi=pmix` gives each task PMIX_RANK but announces the size only
+  // in Slurm's own variables (the step's, then the job's).
+  if (size == 0 && std::getenv("PMIX_RANK") != nullptr) {
+    size = EnvInt("SLURM_STEP_NUM_TASKS");
+    if (size == 0) size = EnvInt("SLURM_NTASKS");
+  }
+  return size;
 }
 
 absl::StatusOr<std::unique_ptr<MpiCollective>> MpiCollective::Create(MPI_Comm comm,

@@ -21,8 +21,9 @@ namespace fedrec {
 // (OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK is set).
 bool LaunchedUnderMpirun();
 
-// The world size the launcher announced (OMPI_COMM_WORLD_SIZE or PMI_SIZE),
-// or 0 when it is not known without initialising MPI.
+// The world size the launcher announced (OMPI_COMM_WORLD_SIZE or PMI_SIZE;
+// under `srun --mpi=pmix`, SLURM_STEP_NUM_TASKS or SLURM_NTASKS), or 0 when it
+// is not known without initialising MPI.
 int MpirunWorldSize();
 
 // Collective over a duplicate of an MPI communicator (MPI_COMM_WORLD by

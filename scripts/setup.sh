@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libabsl-dev
   python3 python3-dev pybind11-dev python3-pytest python3-numpy python3-matplotlib
+  dpkg-dev file
 )
 
 missing=()

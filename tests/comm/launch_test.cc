@@ -6,7 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "comm/mpi_collective.h"
 
 namespace fedrec {
 namespace {
@@ -76,6 +83,77 @@ TEST(LaunchTest, UnknownAndUnbuiltBackendsAreRefusedByName) {
   EXPECT_EQ(nccl.code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(std::string(nccl.message()), HasSubstr("backend.comm: 'nccl'"));
   EXPECT_FALSE(LaunchedAsMpiJob());
+}
+
+// Sets (or, with nullopt, unsets) environment variables for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, std::optional<std::string>>> vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      Set(name, value);
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) Set(name, value);
+  }
+
+ private:
+  static void Set(const char* name, const std::optional<std::string>& value) {
+    if (value) {
+      setenv(name, value->c_str(), 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
+};
+
+TEST(LaunchTest, SrunWithPmixIsAnMpiJobSizedBySlurm) {
+  // What `srun --mpi=pmix -n 3` puts in a task's environment before MPI_Init.
+  ScopedEnv env({{"OMPI_COMM_WORLD_SIZE", std::nullopt},
+                 {"OMPI_COMM_WORLD_LOCAL_SIZE", std::nullopt},
+                 {"PMI_SIZE", std::nullopt},
+                 {"PMIX_RANK", "1"},
+                 {"SLURM_STEP_NUM_TASKS", "3"},
+                 {"SLURM_NTASKS", "8"},
+                 {"SLURM_STEP_TASKS_PER_NODE", "2,1"}});
+  EXPECT_TRUE(LaunchedAsMpiJob());
+  EXPECT_EQ(MpirunWorldSize(), 3);
+  EXPECT_EQ(RanksOnThisNode(), 2);
+}
+
+TEST(LaunchTest, SlurmVariablesAloneAreNotAnMpiJob) {
+  // A plain sbatch script (or srun without --mpi) runs one local job.
+  ScopedEnv env({{"OMPI_COMM_WORLD_SIZE", std::nullopt},
+                 {"OMPI_COMM_WORLD_LOCAL_SIZE", std::nullopt},
+                 {"PMI_SIZE", std::nullopt},
+                 {"PMIX_RANK", std::nullopt},
+                 {"SLURM_STEP_NUM_TASKS", "3"},
+                 {"SLURM_STEP_TASKS_PER_NODE", "3"}});
+  EXPECT_FALSE(LaunchedAsMpiJob());
+  EXPECT_EQ(RanksOnThisNode(), 1);
+}
+
+TEST(LaunchTest, MpirunsLocalSizeWinsOverSlurms) {
+  ScopedEnv env({{"OMPI_COMM_WORLD_SIZE", "4"},
+                 {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"},
+                 {"PMIX_RANK", "0"},
+                 {"SLURM_STEP_NUM_TASKS", "1"},
+                 {"SLURM_STEP_TASKS_PER_NODE", "1"}});
+  EXPECT_EQ(MpirunWorldSize(), 4);
+  EXPECT_EQ(RanksOnThisNode(), 4);
+}
+
+TEST(LaunchTest, TasksPerNodeListsParse) {
+  EXPECT_EQ(MaxTasksPerNode("4"), 4);
+  EXPECT_EQ(MaxTasksPerNode("2(x3),1"), 2);
+  EXPECT_EQ(MaxTasksPerNode("1,3(x2)"), 3);
+  EXPECT_EQ(MaxTasksPerNode(""), 0);
+  EXPECT_EQ(MaxTasksPerNode("x"), 0);
+  EXPECT_EQ(MaxTasksPerNode("2x"), 0);
+  EXPECT_EQ(MaxTasksPerNode("0"), 0);
 }
 
 }  // namespace
