@@ -7,6 +7,7 @@
 #include "apps/cli_common.h"
 #include "coordinator/sweep.h"
 #include "core/config.h"
+#include "core/interrupt.h"
 
 namespace fedrec::cli {
 namespace {
@@ -21,6 +22,7 @@ struct SweepArgs {
 absl::Status RunSweepCommand(const SweepArgs& args) {
   FEDREC_ASSIGN_OR_RETURN(std::vector<double> epsilons, ParseEpsilons(args.epsilons));
   FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(args.config, args.overrides));
+  InstallStopSignals();
   FEDREC_ASSIGN_OR_RETURN(nlohmann::json rows,
                           RunSweep(config, {.epsilons = epsilons, .out_dir = args.out}));
   PrintJson(rows);

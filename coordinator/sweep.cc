@@ -156,17 +156,27 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
     const std::string dir = options.out_dir + "/eps-" + EpsilonName(eps);
     const std::string summary_path = dir + "/summary.json";
     nlohmann::json summary;
+    bool done = false;
     if (fs::exists(summary_path)) {
-      spdlog::info("sweep: {}: done before, reusing {}", where, summary_path);
       FEDREC_ASSIGN_OR_RETURN(std::string text, ReadFileToString(summary_path));
       summary = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (summary.is_discarded()) return absl::DataLossError(summary_path + ": not JSON");
+      // An interrupted run wrote a summary too; it is resumed, not reused.
+      done = !summary.value("interrupted", false);
+    }
+    if (done) {
+      spdlog::info("sweep: {}: done before, reusing {}", where, summary_path);
     } else {
       const bool resume = fs::exists(dir + "/config.toml");
       spdlog::info("sweep: {}: {}", where, resume ? "resuming" : "training");
       FEDREC_ASSIGN_OR_RETURN(
           summary,
           RunFederatedTraining(c, {.out_dir = dir, .resume = resume, .quiet = options.quiet}));
+      if (summary.value("interrupted", false)) {
+        return absl::CancelledError(fmt::format(
+            "sweep: {}: {}; the same sweep command resumes it", where,
+            summary.value("stopped_reason", std::string("interrupted"))));
+      }
     }
     const nlohmann::json& test = summary.at("test_at_best");
     nlohmann::json row = {

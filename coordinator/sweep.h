@@ -12,8 +12,10 @@
 // are rewritten atomically.
 //
 // Resumable: a point whose summary.json exists is not rerun; a point whose
-// run directory exists without a summary (killed) is resumed from its
-// newest checkpoint.
+// run directory exists without a summary (killed), or whose summary says it
+// was interrupted, is resumed from its newest checkpoint. A stop request
+// (SIGINT/SIGTERM, core/interrupt.h) ends the current run at a round
+// boundary with a checkpoint and the sweep with Cancelled.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -79,6 +79,8 @@ def main() -> None:
     model = fedrec.load(run.best_checkpoint)
     print("\nmodel:", model, {k: v.shape for k, v in model.tensors.items()})
     print("after items 1 2 3:", model.recommend([1, 2, 3], k=5))
+    test = model.evaluate(data["out"], protocol="full")
+    print(f"test, full ranking: HR@10 {test['HR@10']:.4f}  NDCG@10 {test['NDCG@10']:.4f}")
 
     try:
         import matplotlib

@@ -8,9 +8,11 @@ line's code). What it offers:
 * :mod:`fedrec.data` -- dataset statistics and synthetic datasets
   (``fedrec data stats|synth``);
 * :func:`load` -- a checkpoint's model: spec, tensors as NumPy arrays,
-  top-k recommendations (``fedrec recommend``);
+  top-k recommendations (``fedrec recommend``), evaluation (``fedrec eval``);
 * :func:`train` -- a central or federated training run (``fedrec train``),
-  returning a :class:`Run` with its summary and per-round metrics.
+  returning a :class:`Run` with its summary and per-round metrics;
+* :func:`sweep` -- a privacy/utility sweep, one run per target epsilon
+  (``fedrec sweep``).
 
 Errors raise ``ValueError`` (bad input), ``FileNotFoundError`` (a missing
 file) or ``RuntimeError`` (anything else), with the message the command
@@ -25,7 +27,7 @@ Example::
 from . import _fedrec
 from . import data, privacy
 from .model import Model, load
-from .training import Run, train
+from .training import Run, sweep, train
 
 __version__: str = _fedrec.__version__
 

@@ -1,4 +1,5 @@
-"""Training runs: :func:`train` (``fedrec train``) and the :class:`Run` it returns."""
+"""Training runs: :func:`train` (``fedrec train``), the :class:`Run` it returns, and
+:func:`sweep` (``fedrec sweep``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from . import _fedrec
 PathLike = Union[str, "os.PathLike[str]"]
 ConfigLike = Union[Mapping[str, Any], str, "os.PathLike[str]"]
 
-__all__ = ["Run", "train", "config_overrides"]
+__all__ = ["Run", "train", "sweep", "config_overrides"]
 
 
 class Run:
@@ -178,3 +179,55 @@ def train(
     if summary is None:  # a worker rank of an MPI job: rank 0 writes the run
         return Run(out_dir, {})
     return Run(out_dir, summary)
+
+
+def _epsilon_list(epsilons: Union[str, Iterable[Union[float, int, str]]]) -> str:
+    if isinstance(epsilons, str):
+        return epsilons
+    names = []
+    for e in epsilons:
+        if isinstance(e, str):
+            names.append(e)
+        elif math.isinf(e) and e > 0:
+            names.append("inf")
+        else:
+            names.append(repr(float(e)))
+    return ",".join(names)
+
+
+def sweep(
+    config: ConfigLike,
+    out: PathLike,
+    epsilons: Union[str, Iterable[Union[float, int, str]]] = (1, 2, 4, 8, "inf"),
+    overrides: Sequence[str] = (),
+    *,
+    quiet: bool = True,
+) -> List[Dict[str, Any]]:
+    """A privacy/utility sweep, as ``fedrec sweep``: one federated run per target epsilon.
+
+    For each epsilon the noise multiplier is calibrated so that
+    ``federation.rounds`` rounds spend at most that epsilon
+    (``float("inf")`` or ``"inf"``: no noise); each run is trained into
+    ``out/eps-<e>/`` and the test metrics of its best-on-validation model
+    are collected. ``out/sweep.csv`` and ``out/sweep.svg`` are rewritten
+    after every run (``scripts/plot_sweep.py out`` draws ``sweep.png``).
+
+    Args:
+        config: a TOML file or a dict of keys, as :func:`train`.
+        out: the sweep directory. Calling again with the same arguments
+            resumes: finished runs are reused, an unfinished one resumed.
+        epsilons: target epsilons (> 0, no duplicates), or ``"1,2,4,inf"``.
+        overrides: ``"section.key=value"`` strings (``--set``).
+        quiet: no progress bar on stderr.
+
+    Returns:
+        The rows of ``sweep.csv`` as dicts (epsilon, epsilon_spent, sigma,
+        rounds, the test HR@K / NDCG@K sampled and full, wall seconds).
+
+    Raises:
+        ValueError, FileNotFoundError, RuntimeError: as :func:`train`.
+        KeyboardInterrupt: after Ctrl-C, once the current run has stopped
+            at a round boundary with a checkpoint.
+    """
+    path, sets = _resolve(config, overrides)
+    return _fedrec.sweep(path, sets, os.fspath(out), _epsilon_list(epsilons), quiet)
