@@ -81,8 +81,8 @@ int MaxTasksPerNode(std::string_view tasks_per_node) {
   while (!tasks_per_node.empty()) {
     const size_t comma = tasks_per_node.find(',');
     std::string_view entry = tasks_per_node.substr(0, comma);
-    tasks_per_node = comma == std::string_view::npos ? std::string_view()
-                                                     : tasks_per_node.substr(comma + 1);
+    tasks_per_node =
+        comma == std::string_view::npos ? std::string_view() : tasks_per_node.substr(comma + 1);
     int n = 0;
     const auto [end, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), n);
     if (ec != std::errc() || n <= 0) return 0;

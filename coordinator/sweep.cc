@@ -140,8 +140,8 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
   for (size_t run = 0; run < options.epsilons.size(); ++run) {
     const double eps = options.epsilons[run];
     // "run 2/5, epsilon 4": where the sweep is, before each run's own bar.
-    const std::string where = fmt::format("run {}/{}, epsilon {}", run + 1,
-                                          options.epsilons.size(), EpsilonName(eps));
+    const std::string where =
+        fmt::format("run {}/{}, epsilon {}", run + 1, options.epsilons.size(), EpsilonName(eps));
     Config c = base;
     if (std::isinf(eps)) {
       c.privacy.mode = "none";
@@ -173,9 +173,9 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
           summary,
           RunFederatedTraining(c, {.out_dir = dir, .resume = resume, .quiet = options.quiet}));
       if (summary.value("interrupted", false)) {
-        return absl::CancelledError(fmt::format(
-            "sweep: {}: {}; the same sweep command resumes it", where,
-            summary.value("stopped_reason", std::string("interrupted"))));
+        return absl::CancelledError(
+            fmt::format("sweep: {}: {}; the same sweep command resumes it", where,
+                        summary.value("stopped_reason", std::string("interrupted"))));
       }
     }
     const nlohmann::json& test = summary.at("test_at_best");

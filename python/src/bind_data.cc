@@ -46,9 +46,15 @@ void BindData(py::module_& m) {
       [](std::string path, std::string format, int64_t min_count, int64_t kcore, bool dedupe,
          bool use_cache, std::string cache_dir, std::string csv_columns, std::string csv_delimiter,
          bool csv_header) {
-        const LoadArgs args{std::move(format), min_count,   kcore,
-                            dedupe,           use_cache,   std::move(cache_dir),
-                            std::move(csv_columns), std::move(csv_delimiter), csv_header};
+        const LoadArgs args{std::move(format),
+                            min_count,
+                            kcore,
+                            dedupe,
+                            use_cache,
+                            std::move(cache_dir),
+                            std::move(csv_columns),
+                            std::move(csv_delimiter),
+                            csv_header};
         absl::StatusOr<nlohmann::json> j;
         {
           py::gil_scoped_release release;

@@ -125,9 +125,8 @@ void BindModel(py::module_& m) {
       .def(
           "evaluate",
           [](const Recommender& r, const std::string& checkpoint_path, const std::string& data,
-             const std::string& protocol,
-             const std::string& split, int64_t k, int64_t negatives, uint64_t seed,
-             int64_t threads, bool quiet, std::string format, bool use_cache,
+             const std::string& protocol, const std::string& split, int64_t k, int64_t negatives,
+             uint64_t seed, int64_t threads, bool quiet, std::string format, bool use_cache,
              std::string cache_dir, std::string csv_columns, std::string csv_delimiter,
              bool csv_header) {
             OfflineEvalRequest request;
@@ -148,8 +147,8 @@ void BindModel(py::module_& m) {
             options.seed = seed;
             options.threads = Unwrap(ToU32(threads, "threads"));
             if (options.threads > kMaxThreads) {
-              Check(InvalidInput("threads", "at most " + std::to_string(kMaxThreads) +
-                                                " (got " + std::to_string(threads) + ")"));
+              Check(InvalidInput("threads", "at most " + std::to_string(kMaxThreads) + " (got " +
+                                                std::to_string(threads) + ")"));
             }
             request.quiet = quiet;
             absl::StatusOr<nlohmann::json> j;

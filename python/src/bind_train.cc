@@ -92,9 +92,8 @@ void BindTrain(py::module_& m) {
          const std::string& epsilons, bool quiet) {
         const std::vector<double> targets = Unwrap(ParseEpsilons(epsilons));
         const Config base = Unwrap(LoadConfig(config, overrides));
-        absl::StatusOr<nlohmann::json> rows = RunInterruptibly([&] {
-          return RunSweep(base, {.epsilons = targets, .out_dir = out, .quiet = quiet});
-        });
+        absl::StatusOr<nlohmann::json> rows = RunInterruptibly(
+            [&] { return RunSweep(base, {.epsilons = targets, .out_dir = out, .quiet = quiet}); });
         return JsonToPython(Unwrap(std::move(rows)));
       },
       "config"_a, "overrides"_a, "out"_a, "epsilons"_a, "quiet"_a = false,

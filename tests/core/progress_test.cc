@@ -157,9 +157,9 @@ TEST(Progress, NoteFollowsTheRateOnEveryLaterLine) {
 TEST(Progress, QuickWorkUnderTheDelayPrintsNothing) {
   Capture cap;
   {
-    ProgressReporter p("eval", 100,
-                       ProgressOptions{.out = cap.file(), .tty = 0,
-                                       .delay = std::chrono::milliseconds(60000)});
+    ProgressReporter p(
+        "eval", 100,
+        ProgressOptions{.out = cap.file(), .tty = 0, .delay = std::chrono::milliseconds(60000)});
     p.Advance(100);
   }
   EXPECT_TRUE(cap.Lines().empty());
@@ -168,9 +168,9 @@ TEST(Progress, QuickWorkUnderTheDelayPrintsNothing) {
 TEST(Progress, SlowWorkPastTheDelayIsShown) {
   Capture cap;
   {
-    ProgressReporter p("eval", 100,
-                       ProgressOptions{.out = cap.file(), .tty = 0,
-                                       .delay = std::chrono::milliseconds(20)});
+    ProgressReporter p(
+        "eval", 100,
+        ProgressOptions{.out = cap.file(), .tty = 0, .delay = std::chrono::milliseconds(20)});
     p.Advance(5);  // before the delay: nothing
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
     p.Advance(45);
