@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "aggregation/server_optimizer.h"
+#include "coordinator/ledger_journal.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "coordinator/run_summary.h"
 #include "core/atomic_file.h"
+#include "core/crash_point.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/timing.h"
@@ -67,6 +69,7 @@ class Coordinator {
     if (s_.privacy.dp) {
       FEDREC_ASSIGN_OR_RETURN(ledger_, privacy::PrivacyLedger::Create(*s_.privacy.dp));
       FEDREC_ASSIGN_OR_RETURN(noise_, privacy::GaussianNoise::Create(c_.privacy.noise_seed));
+      FEDREC_ASSIGN_OR_RETURN(journal_, LedgerJournal::Open(dir_.path() + "/privacy.journal"));
     }
     if (s_.privacy.adaptive_clip) {
       FEDREC_ASSIGN_OR_RETURN(clip_rule_, privacy::AdaptiveClip::Create(*s_.privacy.adaptive_clip));
@@ -83,6 +86,7 @@ class Coordinator {
     if (ledger_) {
       FEDREC_ASSIGN_OR_RETURN(ledger_,
                               privacy::PrivacyLedger::FromProto(*s_.privacy.dp, ckpt.ledger()));
+      FEDREC_RETURN_IF_ERROR(AccountUncheckpointedReleases(ckpt.round()));
     }
     if (clip_rule_ && !ckpt.adaptive_clip_json().empty()) {
       const auto state = nlohmann::json::parse(ckpt.adaptive_clip_json(), nullptr, false);
@@ -159,14 +163,21 @@ class Coordinator {
         progress.SetNote(
             fmt::format("best valid NDCG@{} {:.4f} (round {})", K(), best_.score, best_.round));
       }
+      // The previous round's checkpoint is written between the two lines.
+      if (checkpoint_seconds_ > 0) line["seconds"]["checkpoint"] = checkpoint_seconds_;
+      checkpoint_seconds_ = 0;
+      // The line goes first, so that a checkpoint never holds a round whose
+      // line could be lost; a resume drops lines past its checkpoint.
+      FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
+      CrashPoint("metrics", round);
       const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
       if ((ckpt_every != 0 && round % ckpt_every == 0) || last) {
         Stopwatch sw;
         FEDREC_RETURN_IF_ERROR(WriteRoundCheckpoint(round));
-        line["seconds"]["checkpoint"] = sw.ElapsedSeconds();
-        totals_.checkpoint += sw.ElapsedSeconds();
+        CrashPoint("checkpoint", round);
+        checkpoint_seconds_ = sw.ElapsedSeconds();
+        totals_.checkpoint += checkpoint_seconds_;
       }
-      FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       progress.Advance();
     }
     progress.Finish();
@@ -201,6 +212,38 @@ class Coordinator {
     return GatherReplies(comm_, expected);
   }
 
+  // Releases journaled after the checkpoint resumed from: their rounds are
+  // computed again. With CSPRNG noise that is a second release of each, so
+  // the first ones are paid for now; pinned noise releases the same values
+  // again, so their journal lines are dropped to be written anew.
+  absl::Status AccountUncheckpointedReleases(uint64_t checkpoint_round) {
+    const std::vector<JournalEntry> lost = journal_->After(ledger_->steps());
+    if (lost.empty()) return absl::OkStatus();
+    if (noise_->pinned()) {
+      spdlog::info(
+          "privacy: {} release(s) after the checkpoint of round {} are recomputed with the pinned "
+          "noise (the same values): not counted again",
+          lost.size(), checkpoint_round);
+      return journal_->KeepThrough(ledger_->steps());
+    }
+    for (const JournalEntry& e : lost) {
+      FEDREC_RETURN_IF_ERROR(ledger_->RecordRecomputed(e.round, e.clip_norm, e.cohort));
+    }
+    if (ledger_->steps() != lost.back().step) {
+      return absl::DataLossError(fmt::format(
+          "{}: its steps ({}..{}) do not continue the checkpoint's ledger ({} steps)",
+          journal_->path(), lost.front().step, lost.back().step, ledger_->steps() - lost.size()));
+    }
+    FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
+    spdlog::warn(
+        "privacy: rounds {}..{} were released after the checkpoint of round {} and are computed "
+        "again with fresh noise; the ledger counts both releases ({} recomputed, {} steps, "
+        "epsilon {:.4f})",
+        lost.front().round, lost.back().round, checkpoint_round, lost.size(), ledger_->steps(),
+        spent);
+    return absl::OkStatus();
+  }
+
   // ---- one round, step by step ----
 
   absl::StatusOr<nlohmann::json> RunRound(uint32_t round) {
@@ -224,6 +267,7 @@ class Coordinator {
 
     sw.Reset();
     out.withheld = ReleaseDecision(round, out);
+    if (!out.withheld.empty()) ++(out.sum.aborted ? aborted_rounds_ : withheld_rounds_);
     if (out.withheld.empty() && (ledger_ || (stats.uploaded > 0 && Denominator(stats) > 0))) {
       FEDREC_ASSIGN_OR_RETURN(std::vector<double> update, Release(round, codec, clip, out));
       optimizer_->Step(update, model_->global_params().Flat());
@@ -380,6 +424,11 @@ class Coordinator {
                            RoundOutcome* out) {
     if (ledger_) {
       FEDREC_RETURN_IF_ERROR(ledger_->Record(round, clip, stats.sampled));
+      // Durable before anything computed from the release leaves (the
+      // broadcast, evaluation, metrics, checkpoint): ledger_journal.h.
+      FEDREC_RETURN_IF_ERROR(journal_->Append(
+          {.step = ledger_->steps(), .round = round, .clip_norm = clip, .cohort = stats.sampled}));
+      CrashPoint("released", round);
       out->epsilon = ledger_->RdpEpsilonNow();
     }
     if (clip_rule_) {
@@ -538,7 +587,9 @@ class Coordinator {
                      .wall_seconds = wall_seconds,
                      .model_sha256 = final_digest,
                      .stop_reason = stop_reason_,
-                     .interrupted = interrupted_};
+                     .interrupted = interrupted_,
+                     .aborted_rounds = aborted_rounds_,
+                     .withheld_rounds = withheld_rounds_};
     FEDREC_ASSIGN_OR_RETURN(
         nlohmann::json summary,
         FederatedSummary(s_, totals, MetricsJson(valid.Mean(), K(), valid.sums.users), test,
@@ -582,7 +633,10 @@ class Coordinator {
   std::optional<privacy::PrivacyLedger> ledger_;
   std::optional<privacy::GaussianNoise> noise_;
   std::optional<privacy::AdaptiveClip> clip_rule_;
+  std::optional<LedgerJournal> journal_;  // with ledger_
   std::string stop_reason_;
+  double checkpoint_seconds_ = 0;  // the last round checkpoint, for the next line
+  uint64_t aborted_rounds_ = 0, withheld_rounds_ = 0;  // this session
   uint32_t last_round_ = 0;
   uint32_t last_checkpoint_round_ = 0;
   bool interrupted_ = false;

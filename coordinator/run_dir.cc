@@ -1,5 +1,7 @@
 #include "coordinator/run_dir.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -228,12 +230,23 @@ absl::Status RunDirectory::AppendMetrics(const nlohmann::json& line) {
   return absl::OkStatus();
 }
 
+absl::Status RunDirectory::SyncMetrics() {
+  errno = 0;
+  if (std::fflush(metrics_) != 0 || ::fdatasync(::fileno(metrics_)) != 0) {
+    return absl::FailedPreconditionError(path_ +
+                                         "/metrics.jsonl: sync failed: " + std::strerror(errno));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunDirectory::WriteSummary(const nlohmann::json& summary) {
   return WriteFileAtomic(path_ + "/summary.json", summary.dump(2) + "\n");
 }
 
 absl::Status RunDirectory::WriteRoundCheckpoint(uint64_t round, const Checkpoint& checkpoint,
                                                 uint32_t keep) {
+  // Every line up to this round is durable before the checkpoint is.
+  FEDREC_RETURN_IF_ERROR(SyncMetrics());
   FEDREC_RETURN_IF_ERROR(WriteCheckpoint(RoundFile(CheckpointDir(), round), checkpoint));
   if (keep == 0) return absl::OkStatus();
   const auto rounds = CheckpointRounds(CheckpointDir());

@@ -56,6 +56,10 @@ class RunDirectory {
   // Appends the line (with "wall_time", Unix seconds, added when absent) to
   // metrics.jsonl and its scalars to the event file.
   absl::Status AppendMetrics(const nlohmann::json& line);
+  // Makes the metrics lines appended so far durable (fdatasync).
+  // WriteRoundCheckpoint does it first, so that no checkpoint holds a round
+  // whose line could still be lost.
+  absl::Status SyncMetrics();
   absl::Status WriteSummary(const nlohmann::json& summary);
   // Writes ckpt-<round>.ckpt and deletes the oldest beyond `keep` (0 = all),
   // with the local shards beside them.

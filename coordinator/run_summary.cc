@@ -171,7 +171,9 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"users", s_.data.num_users()},
       {"items", s_.data.num_items()},
       {"interactions", s_.data.num_interactions()},
-      {"last_round", totals.last_round}};
+      {"last_round", totals.last_round},
+      {"rounds_withheld_this_session",
+       {{"secagg_aborted", totals.aborted_rounds}, {"too_few_noise_shares", totals.withheld_rounds}}}};
   if (!totals.stop_reason.empty()) summary["stopped_reason"] = totals.stop_reason;
   if (totals.interrupted) summary["interrupted"] = true;
   if (clip_rule) {
@@ -191,6 +193,7 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
                                                      : nlohmann::json(nullptr)},
         {"epsilon", spent},
         {"released_rounds", ledger->steps()},
+        {"recomputed_rounds", ledger->recomputed()},
         {"noise_seed_pinned", noise->pinned()}};
     if (s_.privacy.ddg) {
       const privacy::DdgParams& p = s_.privacy.ddg->params();

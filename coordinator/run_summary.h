@@ -46,6 +46,9 @@ struct RunTotals {
   std::string model_sha256;
   std::string stop_reason;
   bool interrupted = false;  // stopped by a signal or KeyboardInterrupt
+  // Rounds that released nothing: secure aggregation aborted, or (also
+  // counted in withheld) distributed DP short of noise shares.
+  uint64_t aborted_rounds = 0, withheld_rounds = 0;
 };
 
 // The run's configuration in a few log lines (workers, cohort, aggregation,

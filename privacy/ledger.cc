@@ -48,7 +48,9 @@ absl::StatusOr<PrivacyLedger> PrivacyLedger::FromProto(const LedgerOptions& o,
         o.accountant, o.sampling_rate, o.noise_multiplier, o.delta));
   }
   for (const proto::LedgerEntry& e : saved.entries()) {
-    FEDREC_RETURN_IF_ERROR(ledger.Record(e.round(), e.clip_norm(), e.cohort_size()));
+    FEDREC_RETURN_IF_ERROR(e.recomputed()
+                               ? ledger.RecordRecomputed(e.round(), e.clip_norm(), e.cohort_size())
+                               : ledger.Record(e.round(), e.clip_norm(), e.cohort_size()));
   }
   return ledger;
 }
@@ -73,6 +75,19 @@ absl::Status PrivacyLedger::Record(uint64_t round, double clip_norm, uint64_t co
   entries_.push_back(entry);
   epsilon_now_.reset();
   return absl::OkStatus();
+}
+
+absl::Status PrivacyLedger::RecordRecomputed(uint64_t round, double clip_norm,
+                                             uint64_t cohort_size) {
+  FEDREC_RETURN_IF_ERROR(Record(round, clip_norm, cohort_size));
+  entries_.back().set_recomputed(true);
+  return absl::OkStatus();
+}
+
+uint64_t PrivacyLedger::recomputed() const {
+  uint64_t n = 0;
+  for (const auto& e : entries_) n += e.recomputed() ? 1 : 0;
+  return n;
 }
 
 absl::StatusOr<double> PrivacyLedger::EpsilonNow() const {
@@ -150,6 +165,7 @@ nlohmann::json PrivacyLedger::ToJson(double epsilon_spent) const {
                         {"clip_norm", e.clip_norm()},
                         {"cohort_size", e.cohort_size()}};
     if (!std::isnan(e.epsilon_after())) r["epsilon_after"] = e.epsilon_after();
+    if (e.recomputed()) r["recomputed"] = true;
     rounds.push_back(r);
   }
   return {
@@ -167,6 +183,7 @@ nlohmann::json PrivacyLedger::ToJson(double epsilon_spent) const {
                                                  : nlohmann::json(nullptr)},
       {"noise_seed_pinned", options_.noise_seed_pinned},
       {"released_rounds", steps()},
+      {"recomputed_rounds", recomputed()},
       {"epsilon_spent", epsilon_spent},
       {"epsilon_spent_rdp", rdp_epsilon_},
       {"rdp_state", RdpStateToJson(rdp_.state())},

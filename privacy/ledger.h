@@ -69,6 +69,10 @@ class PrivacyLedger {
 
   // Records one released round.
   absl::Status Record(uint64_t round, double clip_norm, uint64_t cohort_size);
+  // Records a release whose round is computed again after a resume (its
+  // first result left the process but no checkpoint kept it): it costs a
+  // step like any other, and is counted in recomputed().
+  absl::Status RecordRecomputed(uint64_t round, double clip_norm, uint64_t cohort_size);
 
   // Epsilon after `steps` released rounds under the configured accountant.
   absl::StatusOr<double> EpsilonAfter(uint64_t steps) const;
@@ -84,6 +88,8 @@ class PrivacyLedger {
   absl::StatusOr<uint64_t> MaxRounds(uint64_t horizon);
 
   uint64_t steps() const { return entries_.size(); }
+  // How many of the steps are releases that were computed again.
+  uint64_t recomputed() const;
   const LedgerOptions& options() const { return options_; }
 
   void ToProto(proto::PrivacyLedger* out, double epsilon_spent) const;
