@@ -38,6 +38,22 @@ size_t AutoDegree(size_t n, double expected_dropout) {
   return std::max<size_t>(k, 2);
 }
 
+double NeighbourhoodSurvivalProbability(const GraphPlan& plan, double dropout) {
+  if (plan.threshold <= 1 || dropout <= 0) return 1.0;
+  if (dropout >= 1) return 0.0;
+  const double trials = static_cast<double>(plan.neighbourhood - 1);
+  const double keep = 1.0 - dropout;
+  double total = 0;
+  for (size_t k = plan.threshold - 1; k + 1 <= plan.neighbourhood; ++k) {
+    const double x = static_cast<double>(k);
+    const double log_term = std::lgamma(trials + 1) - std::lgamma(x + 1) -
+                            std::lgamma(trials - x + 1) + x * std::log(keep) +
+                            (trials - x) * std::log(dropout);
+    total += std::exp(log_term);
+  }
+  return std::min(1.0, total);
+}
+
 absl::StatusOr<GraphPlan> PlanGraph(const SecaggParams& params, size_t n) {
   FEDREC_RETURN_IF_ERROR(ValidateSecaggParams(params));
   if (n == 0) return InvalidInput("secagg", "a round needs at least one participant");

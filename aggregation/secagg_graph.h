@@ -68,6 +68,13 @@ struct GraphPlan {
 // The automatic Harary degree for n participants (before the cap at n - 1).
 size_t AutoDegree(size_t n, double expected_dropout);
 
+// The probability that a surviving participant keeps at least t surviving
+// members in its neighbourhood (itself included) when every other member
+// drops independently with probability `dropout`: P(Binomial(d - 1,
+// 1 - dropout) >= t - 1). A round completes only if every survivor does, so
+// this bounds the round's completion probability from above.
+double NeighbourhoodSurvivalProbability(const GraphPlan& plan, double dropout);
+
 // Plans the graph for n >= 1 participants; InvalidArgument for bad params.
 absl::StatusOr<GraphPlan> PlanGraph(const SecaggParams& params, size_t n);
 

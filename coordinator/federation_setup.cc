@@ -1,7 +1,10 @@
 #include "coordinator/federation_setup.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
+#include "aggregation/secagg_graph.h"
 #include "coordinator/run_common.h"
 #include "data/loader.h"
 #include "data/partition.h"
@@ -9,6 +12,7 @@
 #include "models/factory.h"
 #include "models/memory_estimate.h"
 #include "models/mf.h"
+#include "spdlog/spdlog.h"
 
 namespace fedrec {
 namespace {
@@ -30,6 +34,39 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
   o.threads = s.threads_per_worker;
   o.local_users = s.local_users_by_worker[index];
   return o;
+}
+
+// Client-scope secure aggregation aborts a round unless every survivor keeps
+// `threshold` surviving neighbours. A threshold the expected dropouts make
+// (nearly) unreachable would abort every round: the run would exit 0 having
+// released, and learned, nothing.
+absl::Status CheckSecaggCanComplete(const Config& config, size_t population) {
+  const double dropout = config.federation.dropout_rate;
+  if (!config.secagg.enabled || config.secagg.scope != "client" || dropout <= 0) {
+    return absl::OkStatus();
+  }
+  const double expected = config.federation.clients_per_round > 0
+                              ? static_cast<double>(config.federation.clients_per_round)
+                              : config.federation.sampling_rate * static_cast<double>(population);
+  const size_t cohort = std::max<size_t>(2, static_cast<size_t>(std::llround(expected)));
+  secagg::SecaggParams params;
+  params.graph = config.secagg.graph;
+  params.degree = config.secagg.degree;
+  params.threshold = config.secagg.threshold;
+  params.expected_dropout = dropout;
+  FEDREC_ASSIGN_OR_RETURN(const secagg::GraphPlan plan, secagg::PlanGraph(params, cohort));
+  const double survive = secagg::NeighbourhoodSurvivalProbability(plan, dropout);
+  constexpr double kHopeless = 1e-3;
+  if (survive < kHopeless) {
+    return absl::InvalidArgumentError(fmt::format(
+        "secagg.threshold: {:g} needs {} of a neighbourhood of {} to survive, but with "
+        "federation.dropout_rate {:g} a neighbourhood keeps them with probability {:.2g}: "
+        "nearly every round would abort and release nothing; lower secagg.threshold, raise "
+        "secagg.degree or lower federation.dropout_rate",
+        config.secagg.threshold, plan.threshold, plan.neighbourhood, dropout, survive));
+  }
+  if (!plan.warning.empty()) spdlog::warn("{}", plan.warning);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -98,6 +135,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
         config.aggregation.clip_norm, codec.resolution(), codec.Describe(),
         codec.resolution() / 2));
   }
+  FEDREC_RETURN_IF_ERROR(CheckSecaggCanComplete(config, s->population.size()));
   const uint64_t model_words = s->initial->global_params().size();
   FEDREC_ASSIGN_OR_RETURN(s->privacy,
                           privacy::PlanPrivacy(config, s->population.size(), model_words));

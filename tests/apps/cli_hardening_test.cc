@@ -246,6 +246,24 @@ TEST_F(CliHardening, MinClientsAboveThePopulationIsRefused) {
   EXPECT_FALSE(fs::exists(run));
 }
 
+TEST_F(CliHardening, SecaggThresholdThatAbortsEveryRoundIsRefused) {
+  const std::string run = (dir_.path() / "run").string();
+  // The whole cohort must survive, and each client drops with 0.5.
+  const CliResult r = Train(federated_, run,
+                            "--set secagg.enabled=true --set secagg.scope=client "
+                            "--set secagg.threshold=1 --set federation.dropout_rate=0.5");
+  ExpectOneLineError(r, 2, "secagg.threshold: 1 needs");
+  EXPECT_THAT(r.err, HasSubstr("nearly every round would abort"));
+  EXPECT_FALSE(fs::exists(run));
+  // A reachable threshold trains, and the summary counts aborted rounds.
+  const CliResult ok = Train(federated_, run,
+                             "--set secagg.enabled=true --set secagg.scope=client "
+                             "--set federation.dropout_rate=0.1");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const auto summary = nlohmann::json::parse(ok.out);
+  EXPECT_TRUE(summary["rounds_withheld_this_session"].contains("secagg_aborted"));
+}
+
 TEST_F(CliHardening, EmptyHistoryAndConflictingEvalFlagsAreRefused) {
   const std::string run = (dir_.path() / "run").string();
   ASSERT_EQ(Train(central_, run).exit_code, 0);
