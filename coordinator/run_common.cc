@@ -4,10 +4,24 @@
 
 #include "core/sha256.h"
 #include "fmt/format.h"
+#include "models/evaluation.h"
+#include "spdlog/spdlog.h"
 
 namespace fedrec {
 
 absl::Status CheckModelSuitsData(const Config& config, const Dataset& data) {
+  // The final test evaluation always includes the sampled protocol. Small
+  // catalogues (tests, toy data) meet the default of 100 this way, so it is
+  // said, not refused.
+  const auto negatives = static_cast<uint32_t>(config.eval.negatives);
+  const NegativesFit fit = FitOfSampledNegatives(data, negatives);
+  if (fit.users_short > 0) {
+    spdlog::warn(
+        "eval.negatives: {} of {} users have fewer than {} untouched items (at most {}), so "
+        "their sampled negatives repeat items and sampled metrics are skewed; lower "
+        "eval.negatives or compare with the full protocol",
+        fit.users_short, fit.users, negatives, fit.most_untouched);
+  }
   if (config.model.type != "mf_rating" || data.ratings.empty()) return absl::OkStatus();
   const float first = data.ratings.front();
   for (const float r : data.ratings) {

@@ -103,6 +103,25 @@ const char* EvalProtocolName(EvalProtocol p) {
 }
 const char* SplitPartName(SplitPart p) { return p == SplitPart::kValidation ? "valid" : "test"; }
 
+NegativesFit FitOfSampledNegatives(const Dataset& data, uint32_t negatives) {
+  NegativesFit fit;
+  fit.users = data.num_users();
+  std::vector<uint8_t> seen(data.num_items(), 0);
+  for (uint32_t u = 0; u < data.num_users(); ++u) {
+    const auto items = data.Sequence(u);
+    uint32_t distinct = 0;
+    for (const uint32_t i : items) {
+      distinct += seen[i] == 0;
+      seen[i] = 1;
+    }
+    for (const uint32_t i : items) seen[i] = 0;
+    const uint32_t untouched = data.num_items() - distinct;
+    fit.most_untouched = std::max(fit.most_untouched, untouched);
+    fit.users_short += untouched < negatives ? 1 : 0;
+  }
+  return fit;
+}
+
 absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit& split,
                                     const EvalOptions& opt) {
   const Dataset& data = split.data();

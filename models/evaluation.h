@@ -60,6 +60,17 @@ struct EvalResult {
   RankMetrics Mean() const { return sums.Mean(); }
 };
 
+// How the sampled protocol's negatives fit the data: negatives are drawn
+// among the items a user never touched, so a user with fewer untouched
+// items than `negatives` gets repeated draws (skewed metrics), and when even
+// the lightest user has fewer, every draw repeats.
+struct NegativesFit {
+  uint32_t most_untouched = 0;  // the most untouched items of any user
+  uint64_t users_short = 0;     // users with fewer untouched items than negatives
+  uint64_t users = 0;
+};
+NegativesFit FitOfSampledNegatives(const Dataset& data, uint32_t negatives);
+
 // Evaluates `scorer` on `split`. InvalidArgument for bad options (k == 0,
 // negatives == 0 with the sampled protocol, stride 0, scorer item count not
 // matching the dataset).

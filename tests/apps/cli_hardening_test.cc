@@ -264,6 +264,16 @@ TEST_F(CliHardening, SecaggThresholdThatAbortsEveryRoundIsRefused) {
   EXPECT_TRUE(summary["rounds_withheld_this_session"].contains("secagg_aborted"));
 }
 
+TEST_F(CliHardening, TrainingEvalNegativesBeyondUntouchedItemsAreSaid) {
+  const std::string run = (dir_.path() / "run").string();
+  const CliResult r = RunFedrec("--log-level warn train --config " + Quote(federated_) +
+                                    " --out " + Quote(run) + " --set eval.negatives=100000",
+                                dir_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("eval.negatives: "));
+  EXPECT_THAT(r.err, HasSubstr("users have fewer than 100000 untouched items"));
+}
+
 TEST_F(CliHardening, EmptyHistoryAndConflictingEvalFlagsAreRefused) {
   const std::string run = (dir_.path() / "run").string();
   ASSERT_EQ(Train(central_, run).exit_code, 0);
