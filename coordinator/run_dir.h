@@ -6,6 +6,8 @@
 //   RUN_DIR/checkpoints/      ckpt-<round>.ckpt (the last `keep`) and best.ckpt
 //   RUN_DIR/tb/               a TensorBoard event file with the metrics lines'
 //                             numbers as scalars (proto/event_file.h)
+//   RUN_DIR/privacy.json      the privacy ledger (private runs; atomic)
+//   RUN_DIR/privacy.journal   its write-ahead journal (coordinator/ledger_journal.h)
 //
 // Nothing partial: the directory is created only after the configuration and
 // the data were accepted, every file but metrics.jsonl is written atomically,
