@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -33,8 +34,11 @@ std::vector<uint64_t> CheckpointRounds(const std::string& dir) {
     const std::string name = entry.path().filename().string();
     if (name.size() > 10 && name.starts_with("ckpt-") && name.ends_with(".ckpt")) {
       const std::string digits = name.substr(5, name.size() - 10);
-      if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit)) {
-        rounds.push_back(std::stoull(digits));
+      uint64_t round = 0;
+      const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), round);
+      // Not a checkpoint name of ours (also one too long for 64 bits).
+      if (!digits.empty() && err == std::errc() && end == digits.data() + digits.size()) {
+        rounds.push_back(round);
       }
     }
   }
