@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "coordinator/resume.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "core/interrupt.h"
@@ -382,9 +383,8 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
                                                 : RunDirectory::Create(run.out_dir, ToToml(config));
   if (!dir.ok()) return dir.status();
   if (run.resume) {
-    if (auto latest = dir->LatestCheckpoint()) {
-      FEDREC_ASSIGN_OR_RETURN(resume_from, ReadCheckpoint(*latest));
-    }
+    FEDREC_ASSIGN_OR_RETURN(std::optional<ResumePoint> point, PrepareResume(*dir, config, data));
+    if (point) resume_from = std::move(point->checkpoint);
   }
 
   CentralTrainer trainer(config, data, std::move(model), spec, std::move(*dir), run);

@@ -10,6 +10,7 @@
 
 #include "aggregation/server_optimizer.h"
 #include "coordinator/ledger_journal.h"
+#include "coordinator/resume.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "coordinator/run_summary.h"
@@ -96,30 +97,20 @@ class Coordinator {
       FEDREC_ASSIGN_OR_RETURN(clip_rule_, privacy::AdaptiveClip::FromJson(state));
     }
     start_round_ = static_cast<uint32_t>(ckpt.round());
-    proto::RoundCommand cmd;
-    SetGlobalParams(&cmd, model_->global_params());
-    proto::RestoreCommand* r = cmd.mutable_restore();
-    if (model_->local_params() != nullptr) {
-      if (ckpt.local_shards_size() == 0) {
-        return absl::DataLossError(path +
-                                   ": lists no local shards for the model's local "
-                                   "parameters");
-      }
-      r->set_checkpoint_path(path);
-      r->set_round(ckpt.round());
-      *r->mutable_shards() = ckpt.local_shards();
-      if (best_.round > 0) {
-        FEDREC_ASSIGN_OR_RETURN(Checkpoint best, ReadCheckpoint(dir_.BestCheckpointPath()));
-        r->set_best_checkpoint_path(dir_.BestCheckpointPath());
-        r->set_best_round(best.round());
-        *r->mutable_best_shards() = best.local_shards();
-      }
-    }
+    FEDREC_ASSIGN_OR_RETURN(
+        const proto::RoundCommand cmd,
+        WorkersRestoreCommand(path, ckpt, dir_.BestCheckpointPath(), best_.round,
+                              model_->global_params(), model_->local_params() != nullptr));
     FEDREC_RETURN_IF_ERROR(Exchange(cmd, proto::WorkerReply::REPLY_NOT_SET).status());
     return dir_.TruncateMetricsAfter(start_round_);
   }
 
-  absl::Status ForgetMetrics() { return dir_.TruncateMetricsAfter(0); }
+  // A resume without a usable checkpoint starts from round 0; releases made
+  // before the kill are still paid for.
+  absl::Status StartOver() {
+    if (ledger_) FEDREC_RETURN_IF_ERROR(AccountUncheckpointedReleases(0));
+    return dir_.TruncateMetricsAfter(0);
+  }
 
   absl::StatusOr<nlohmann::json> Run() {
     Stopwatch wall;
@@ -655,14 +646,14 @@ absl::StatusOr<nlohmann::json> CoordinatorMain(Collective& comm, const Federatio
   if (!dir.ok()) {
     result = dir.status();
   } else {
-    std::optional<std::string> latest = run.resume ? dir->LatestCheckpoint() : std::nullopt;
+    absl::StatusOr<std::optional<ResumePoint>> point = std::nullopt;
+    if (run.resume) point = PrepareResume(*dir, s.config, s.data);
     Coordinator coord(comm, s, std::move(*dir), run);
-    absl::Status st = coord.Setup();
-    if (st.ok() && latest) {
-      absl::StatusOr<Checkpoint> ckpt = ReadCheckpoint(*latest);
-      st = ckpt.ok() ? coord.Resume(*latest, *ckpt) : ckpt.status();
+    absl::Status st = point.ok() ? coord.Setup() : point.status();
+    if (st.ok() && *point) {
+      st = coord.Resume((*point)->path, (*point)->checkpoint);
     } else if (st.ok() && run.resume) {
-      st = coord.ForgetMetrics();  // killed before its first checkpoint
+      st = coord.StartOver();  // killed before its first checkpoint
     }
     result = st.ok() ? coord.Run() : absl::StatusOr<nlohmann::json>(st);
     protocol_broken = coord.protocol().broken;

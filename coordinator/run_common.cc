@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "coordinator/resume.h"
 #include "core/sha256.h"
 #include "fmt/format.h"
 #include "models/evaluation.h"
@@ -119,8 +120,10 @@ void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t rou
                          Checkpoint* ckpt) {
   ckpt->set_round(round);
   ckpt->set_config_toml(ToToml(config));
+  ckpt->set_config_sha256(TrainingConfigDigest(config));
   proto::DatasetFingerprint* fp = ckpt->mutable_dataset();
   fp->set_source_path(config.data.path);
+  fp->set_sha256_hex(data.source_sha256);
   fp->set_num_users(data.num_users());
   fp->set_num_items(data.num_items());
   fp->set_num_interactions(data.num_interactions());

@@ -69,7 +69,9 @@ absl::Status RestoreRunCheckpoint(const Checkpoint& checkpoint, const std::strin
 nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users);
 
 // Fills the parts of a checkpoint that describe the run rather than the
-// model: round, config, dataset fingerprint, id tables; then stamps it.
+// model: round, config and its training digest, dataset fingerprint (with
+// the source's SHA-256), id tables; then stamps it. The run id is stamped
+// by RunDirectory when it writes the checkpoint.
 void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t round,
                          Checkpoint* ckpt);
 

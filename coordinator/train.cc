@@ -4,6 +4,7 @@
 
 #include "comm/launch.h"
 #include "coordinator/federated_trainer.h"
+#include "coordinator/resume.h"
 #include "core/output_path.h"
 
 namespace fedrec {
@@ -16,15 +17,14 @@ absl::StatusOr<Config> ResolveTrainConfig(const TrainRequest& request) {
     return absl::NotFoundError(out + ": not a run directory (no config.toml) to resume");
   }
   FEDREC_ASSIGN_OR_RETURN(Config config, LoadConfig(stored));
-  if (!request.config_path.empty() || !request.overrides.empty()) {
-    FEDREC_ASSIGN_OR_RETURN(Config given, LoadConfig(request.config_path, request.overrides));
-    if (ToToml(given) != ToToml(config)) {
-      return absl::InvalidArgumentError(
-          "train --resume: the given configuration differs from " + stored +
-          "; resume with the run's own configuration (omit --config/--set)");
-    }
-  }
-  return config;
+  if (request.config_path.empty() && request.overrides.empty()) return config;
+  // --set alone changes the stored configuration; --config replaces it.
+  FEDREC_ASSIGN_OR_RETURN(
+      Config given,
+      LoadConfig(request.config_path.empty() ? stored : request.config_path, request.overrides));
+  // Checked again against the checkpoint once the directory is locked.
+  FEDREC_RETURN_IF_ERROR(CheckResumeConfig(config, given, stored).status());
+  return given;
 }
 
 absl::StatusOr<nlohmann::json> RunTraining(const TrainRequest& request) {

@@ -23,8 +23,10 @@ struct TrainRequest {
 };
 
 // A fresh run: config_path with the overrides. A resumed run: the
-// configuration stored in run.out_dir (NotFound when there is none); a
-// config or overrides given as well must resolve to it (InvalidArgument).
+// configuration stored in run.out_dir (NotFound when there is none), with
+// the overrides applied (or config_path's with them); it may differ from
+// the stored one only in keys a resume may change (coordinator/resume.h),
+// else InvalidArgument naming the key.
 absl::StatusOr<Config> ResolveTrainConfig(const TrainRequest& request);
 
 // Resolves the configuration and trains: federation.mode = "federated" runs

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -421,6 +422,29 @@ std::string ConfigKeysMarkdown() {
     for (char ch : doc) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
     out +=
         fmt::format("| `{}` | {} | `{}` | {} |\n", spec.Name(), TypeName(spec.type), def, escaped);
+  }
+  return out;
+}
+
+std::vector<ConfigDifference> DiffConfigs(const Config& before, const Config& after) {
+  std::vector<ConfigDifference> out;
+  for (const KeySpec& spec : Registry()) {
+    const std::optional<Value> a = spec.get(before), b = spec.get(after);
+    if (a == b) continue;
+    out.push_back({.key = spec.Name(),
+                   .before = a ? FormatValue(*a) : "unset",
+                   .after = b ? FormatValue(*b) : "unset"});
+  }
+  return out;
+}
+
+std::string CanonicalConfigText(const Config& config, const std::vector<std::string>& skip) {
+  std::string out;
+  for (const KeySpec& spec : Registry()) {
+    const std::string name = spec.Name();
+    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
+    const std::optional<Value> v = spec.get(config);
+    out += name + " = " + (v ? FormatValue(*v) : std::string("unset")) + "\n";
   }
   return out;
 }

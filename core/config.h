@@ -170,4 +170,18 @@ std::string ConfigKeysMarkdown();
 // The dotted names of every key, in registry order ("seed", "data.path", ...).
 std::vector<std::string> ConfigKeyNames();
 
+// One key whose value differs between two configurations, with both values
+// as TOML writes them ("unset" for an unset optional key).
+struct ConfigDifference {
+  std::string key;  // dotted name
+  std::string before, after;
+};
+// The keys whose values differ, in registry order.
+std::vector<ConfigDifference> DiffConfigs(const Config& before, const Config& after);
+
+// "key = value" per line for every key in registry order, skipping the keys
+// in `skip`: a canonical text that depends on the values only (not on doc
+// comments), for digests.
+std::string CanonicalConfigText(const Config& config, const std::vector<std::string>& skip = {});
+
 }  // namespace fedrec

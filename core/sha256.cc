@@ -1,8 +1,13 @@
 #include "core/sha256.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 namespace fedrec {
 
@@ -32,6 +37,30 @@ Sha256Digest Sha256::Finish() {
 Sha256Digest Sha256Of(std::string_view bytes) {
   Sha256 h;
   h.Update(bytes);
+  return h.Finish();
+}
+
+absl::StatusOr<Sha256Digest> Sha256OfFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const std::string reason = std::strerror(errno);
+    if (errno == ENOENT) return absl::NotFoundError(path + ": " + reason);
+    return absl::FailedPreconditionError(path + ": cannot read: " + reason);
+  }
+  Sha256 h;
+  std::vector<char> block(size_t{1} << 20);
+  for (;;) {
+    const ssize_t n = ::read(fd, block.data(), block.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string reason = std::strerror(errno);
+      ::close(fd);
+      return absl::FailedPreconditionError(path + ": cannot read: " + reason);
+    }
+    h.Update(block.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
   return h.Finish();
 }
 

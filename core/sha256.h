@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/status.h"
+
 namespace fedrec {
 
 using Sha256Digest = std::array<uint8_t, 32>;
@@ -31,6 +33,10 @@ class Sha256 {
 };
 
 Sha256Digest Sha256Of(std::string_view bytes);
+// SHA-256 of a whole file's bytes, read in 1 MiB blocks (no mapping, so a
+// file that shrinks while it is read is an error, not a crash). NotFound or
+// FailedPrecondition naming the path and errno's reason.
+absl::StatusOr<Sha256Digest> Sha256OfFile(const std::string& path);
 std::string ToHex(const Sha256Digest& digest);
 
 }  // namespace fedrec

@@ -78,7 +78,7 @@ namespace {
 // The payload as a list of byte ranges over `d` (no copies), so the cache
 // can be hashed and then streamed to disk without building it in memory.
 struct Payload {
-  uint64_t key_size, users, items, n;
+  uint64_t key_size, sha_size, users, items, n;
   std::vector<std::string_view> pieces;
   uint64_t size = 0;
 };
@@ -91,11 +91,14 @@ std::string_view Bytes(const T* p, size_t count) {
 // `p` points into itself and into `d` and `key`: it must not be copied.
 void MakePayload(const Dataset& d, const std::string& key, Payload* p) {
   p->key_size = key.size();
+  p->sha_size = d.source_sha256.size();
   p->users = d.user_ids.size();
   p->items = d.item_ids.size();
   p->n = d.items.size();
   p->pieces = {Bytes(&p->key_size, 1),
                std::string_view(key),
+               Bytes(&p->sha_size, 1),
+               std::string_view(d.source_sha256),
                Bytes(&p->users, 1),
                Bytes(&p->items, 1),
                Bytes(&p->n, 1),
@@ -146,11 +149,14 @@ absl::StatusOr<Dataset> DeserializeDatasetCache(std::string_view bytes, const st
   if (std::memcmp(digest.data(), bytes.data() + 24, 32) != 0) return Corrupt("checksum mismatch");
 
   Reader r(payload);
-  uint64_t key_size = 0, users = 0, items = 0, n = 0;
+  uint64_t key_size = 0, sha_size = 0, users = 0, items = 0, n = 0;
   std::string stored_key;
   if (!r.Get(&key_size) || !r.GetString(key_size, &stored_key)) return Corrupt("truncated key");
   if (stored_key != key) return Corrupt("key mismatch (stale)");
   Dataset d;
+  if (!r.Get(&sha_size) || !r.GetString(sha_size, &d.source_sha256)) {
+    return Corrupt("truncated source digest");
+  }
   if (!r.Get(&users) || !r.Get(&items) || !r.Get(&n) || !r.GetArray(users, &d.user_ids) ||
       !r.GetArray(items, &d.item_ids) || !r.GetArray(users + 1, &d.offsets) ||
       !r.GetArray(n, &d.items) || !r.GetArray(n, &d.timestamps) || !r.GetArray(n, &d.ratings) ||

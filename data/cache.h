@@ -9,6 +9,8 @@
 //   u8[32] sha256         SHA-256 of the payload
 //   payload:
 //     u64 key_size, key bytes        the cache key the file was written for
+//     u64 sha_size, sha bytes        Dataset::source_sha256 (hex), so a hit
+//                                    does not rehash the source
 //     u64 users, items, interactions
 //     u64 user_ids[users], u64 item_ids[items], u64 offsets[users+1]
 //     u32 items[n], i64 timestamps[n], f32 ratings[n]
@@ -25,7 +27,7 @@
 
 namespace fedrec {
 
-inline constexpr uint32_t kDatasetCacheVersion = 1;
+inline constexpr uint32_t kDatasetCacheVersion = 2;
 
 // $FEDREC_CACHE_DIR, else $XDG_CACHE_HOME/fedrec, else $HOME/.cache/fedrec;
 // empty when none is set (no caching). Never the data's own directory.

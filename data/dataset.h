@@ -17,12 +17,16 @@
 namespace fedrec {
 
 struct Dataset {
-  std::vector<uint64_t> user_ids;  // dense user -> original id
-  std::vector<uint64_t> item_ids;  // dense item -> original id
-  std::vector<uint64_t> offsets;   // size num_users() + 1, offsets[0] == 0
-  std::vector<uint32_t> items;     // dense item ids, per user in time order
-  std::vector<int64_t> timestamps; // parallel to items (line number if none)
-  std::vector<float> ratings;      // parallel to items (1.0 for implicit data)
+  std::vector<uint64_t> user_ids;   // dense user -> original id
+  std::vector<uint64_t> item_ids;   // dense item -> original id
+  std::vector<uint64_t> offsets;    // size num_users() + 1, offsets[0] == 0
+  std::vector<uint32_t> items;      // dense item ids, per user in time order
+  std::vector<int64_t> timestamps;  // parallel to items (line number if none)
+  std::vector<float> ratings;       // parallel to items (1.0 for implicit data)
+  // SHA-256 (hex) of the source file's bytes, the identity a checkpoint
+  // records so a resume can tell a changed file; empty for a dataset built
+  // in memory.
+  std::string source_sha256;
 
   uint32_t num_users() const { return static_cast<uint32_t>(user_ids.size()); }
   uint32_t num_items() const { return static_cast<uint32_t>(item_ids.size()); }

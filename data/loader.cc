@@ -68,6 +68,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
   FEDREC_ASSIGN_OR_RETURN(const ResolvedFormat format,
                           ResolveFormat(path, options.format, options.csv));
   FEDREC_ASSIGN_OR_RETURN(const RawInteractions raw, ReadInteractions(path, format));
+  // Read right after parsing (from the page cache); if the file changed in
+  // between, the cache key check below keeps the pair out of the cache.
+  FEDREC_ASSIGN_OR_RETURN(const Sha256Digest source_digest, Sha256OfFile(path));
   li.raw_interactions = raw.size();
   li.format = format;
   FilterOptions filters;
@@ -76,6 +79,7 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
   filters.dedupe_consecutive = options.dedupe_consecutive;
   const KeepMask keep = ApplyFilters(raw, filters);
   Dataset data = BuildDataset(raw, keep);
+  data.source_sha256 = ToHex(source_digest);
   if (data.num_interactions() == 0) {
     return InvalidInput(path, "no interactions left after filtering (min_count=" +
                                   std::to_string(options.min_count) +

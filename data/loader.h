@@ -8,6 +8,10 @@
 // cannot be read, is corrupt or stale is rebuilt silently; a cache that
 // cannot be written (read-only dir) is skipped silently. The cache never
 // lives next to the data.
+//
+// Dataset::source_sha256 is the SHA-256 of the file's bytes: computed on a
+// miss (one more sequential read of the file, from the page cache right
+// after parsing) and kept in the cache entry, so a hit does not rehash.
 #pragma once
 
 #include <cstdint>

@@ -325,6 +325,8 @@ nlohmann::json DescribeCheckpoint(const CheckpointHeader& header, const Checkpoi
   j["created_unix"] = c.created_unix();
   j["fedrec_version"] = c.fedrec_version();
   j["has_config"] = !c.config_toml().empty();
+  j["run_id"] = c.run_id();
+  j["config_sha256"] = c.config_sha256();
   return j;
 }
 
@@ -387,6 +389,10 @@ std::string RenderCheckpointText(const nlohmann::json& j) {
                        d["source_path"].get<std::string>(), d["num_users"].get<uint64_t>(),
                        d["num_items"].get<uint64_t>(), d["num_interactions"].get<uint64_t>(),
                        d["sha256"].get<std::string>());
+  }
+  if (!j["run_id"].get<std::string>().empty()) {
+    out += fmt::format("run             id={} config_sha256={}\n", j["run_id"].get<std::string>(),
+                       j["config_sha256"].get<std::string>());
   }
   return out;
 }

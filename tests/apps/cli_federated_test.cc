@@ -1,7 +1,10 @@
 // Federated runs through the real binary: the same final model locally and
 // under mpirun, and after SIGKILL + --resume at any moment (DESIGN.md
 // invariants). Label mpi: needs mpirun (Open MPI); label slow: kill/resume.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -9,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/testing/fedrec_cli.h"
 #include "tests/testing/temp_dir.h"
@@ -23,6 +27,18 @@ CliResult RunMpi(int np, const std::string& args, const std::filesystem::path& s
       "OMPI_MCA_rmaps_base_oversubscribe=1 mpirun --oversubscribe -np " +
           std::to_string(np) + " '" + FedrecBin() + "' " + args,
       scratch);
+}
+
+// Waits (up to 30 s) until no process holds the run directory's lock.
+void WaitUntilUnlocked(const std::string& run) {
+  for (int i = 0; i < 300; ++i) {
+    const int fd = ::open((run + "/.lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+    if (free) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 class CliFederated : public ::testing::Test {
@@ -155,6 +171,9 @@ TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
              << seconds * fraction << " mpirun --oversubscribe -np 3 '" << FedrecBin() << "' "
              << args << out << "' >/dev/null 2>&1";
     (void)std::system(kill_cmd.str().c_str());
+    // The ranks outlive mpirun for a moment; until rank 0 is gone it still
+    // holds the run directory and a resume would be refused.
+    WaitUntilUnlocked(out);
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {
       resumed = RunMpi(3, "--log-level off train --resume --out '" + out + "'", dir_->path());
@@ -184,6 +203,9 @@ TEST_F(CliFederated, KilledAtAnyMomentAndResumedEndsIdentically) {
     kill_cmd << "timeout -s KILL " << seconds * fraction << " '" << FedrecBin() << "' " << args
              << out << "' >/dev/null 2>&1";
     (void)std::system(kill_cmd.str().c_str());
+    // The ranks outlive mpirun for a moment; until rank 0 is gone it still
+    // holds the run directory and a resume would be refused.
+    WaitUntilUnlocked(out);
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {
       resumed = RunFedrec("--log-level off train --resume --out '" + out + "'", dir_->path());

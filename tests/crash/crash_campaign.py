@@ -90,17 +90,18 @@ class Fedrec:
         return json.loads(p.stdout)
 
 
-def metrics_rounds(run: Path) -> List[int]:
+def metrics_lines(run: Path) -> List[Tuple[int, str]]:
+    """(round, line) of every whole metrics line."""
     path = run / "metrics.jsonl"
     if not path.exists():
         return []
-    rounds = []
+    lines = []
     for line in path.read_text().splitlines():
         try:
-            rounds.append(json.loads(line)["round"])
+            lines.append((json.loads(line)["round"], line))
         except (ValueError, KeyError):
             break  # a torn last line: the resume repairs it
-    return rounds
+    return lines
 
 
 def newest_checkpoint(run: Path) -> int:
@@ -114,7 +115,10 @@ def trial(fedrec: Fedrec, config: Path, run: Path, rng: random.Random, session_s
     """Kills and resumes until a session finishes; returns (summary, kills by kind, observed
     lost releases)."""
     kills = {"random": 0, **{p: 0 for p in POINTS}}
-    lost = 0
+    # Each line is one release seen outside the process (its wall_time makes
+    # it unique); a resume killed before it dropped them must not count them
+    # twice.
+    lost_lines = set()
     while True:
         resume = (run / "config.toml").exists()
         args = ["train", "--out", str(run)] + (["--resume"] if resume else ["--config", str(config)])
@@ -134,14 +138,14 @@ def trial(fedrec: Fedrec, config: Path, run: Path, rng: random.Random, session_s
                 proc.kill()
         out, err = proc.communicate()
         if proc.returncode == 0:
-            return json.loads(out), kills, lost
+            return json.loads(out), kills, len(lost_lines)
         if proc.returncode != -9:
             raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {err.strip()}")
         kills["random" if crash_at is None else crash_at.split(":")[0]] += 1
         # Lines past the checkpoint the next session resumes from are releases
         # that left the process and will be computed again.
         ckpt = newest_checkpoint(run)
-        lost += sum(1 for r in metrics_rounds(run) if r > ckpt)
+        lost_lines.update(line for r, line in metrics_lines(run) if r > ckpt)
 
 
 def main() -> int:
