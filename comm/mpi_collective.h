@@ -41,7 +41,7 @@ int MpirunWorldSize();
 // Deadlines (collective.h): every collective is non-blocking (MPI_Iallreduce,
 // MPI_Ibcast, MPI_Iallgather, MPI_Igatherv, MPI_Iallgatherv, MPI_Ibarrier)
 // and waited for by polling MPI_Test: a short spin, then sleeps growing to
-// 1 ms so that a waiting rank leaves the core to the ranks still computing,
+// 0.2 ms so that a waiting rank leaves the core to the ranks still computing,
 // until it completes or the timeout passes. To name a rank that did not come,
 // every rank > 0 announces each collective it enters to rank 0 with a small
 // point-to-point message (its sequence number, on a tag of its own); rank 0
