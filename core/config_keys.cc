@@ -300,9 +300,10 @@ std::vector<KeySpec> BuildRegistry() {
                       "Users to workers: hash, contiguous or dirichlet:ALPHA.", PartitionSpec()));
   r.push_back(MakeKey("federation", "round_timeout_s", &C::federation,
                       &FederationConfig::round_timeout_s,
-                      "Seconds a rank waits for the others in one exchange of the round protocol "
-                      "before it ends the job naming the rank and round that stalled (0: wait "
-                      "forever).",
+                      "Seconds a rank waits for the other ranks in any one collective of the "
+                      "round protocol before the job ends, naming the rank and round that "
+                      "stalled (0: wait forever; workers wait max(5 s, 10%) longer, so that "
+                      "rank 0 reports).",
                       InInterval(0, false, 1e9, false)));
   // [aggregation]
   r.push_back(MakeKey("aggregation", "clip_norm", &C::aggregation, &AggregationConfig::clip_norm,
