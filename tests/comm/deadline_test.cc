@@ -131,7 +131,7 @@ TEST(LocalDeadline, ZeroTimeoutWaitsForever) {
   for (const RankOutcome& o : got) {
     EXPECT_TRUE(o.status.ok()) << o.status;
     EXPECT_TRUE(o.later.ok()) << o.later;
-    EXPECT_GE(o.took, milliseconds(200));
+    EXPECT_GE(o.took, milliseconds(150));  // waited (threads start a little apart)
   }
 }
 
