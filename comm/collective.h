@@ -19,12 +19,22 @@
 //     outcome is backend-defined (an error status or a hang), never silent
 //     wrong data on the local backend, which checks lengths.
 //
+// Deadlines: set_timeout(t) bounds every wait of this rank for the other
+// ranks. A rank that waits longer than t in a collective gets
+// absl::DeadlineExceededError naming the operation and, where the backend can
+// tell, the ranks that did not arrive (comm/deadline.h words it). The deadline
+// runs per wait, from when this rank starts waiting: a peer that is slow to
+// reach its first collective (still loading data) costs nothing until
+// someone waits for it. After a deadline the group is broken: every later
+// call on this rank returns the same error, so every rank unwinds.
+//
 // Thread safety: one Collective per rank, used by one thread at a time. All
 // ranks must call the collectives in the same order (as in MPI). Errors are
 // returned as absl::Status; after an error the group is in an undefined state
 // and should be torn down (errors are session-fatal, not per-call).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -63,6 +73,14 @@ class Collective {
 
   // "local", "mpi", ... for logs and summaries.
   virtual std::string backend_name() const = 0;
+
+  // The longest this rank waits for the other ranks in one collective; zero
+  // (the default) waits forever. Wrappers forward it to what they wrap.
+  virtual void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+ private:
+  std::chrono::milliseconds timeout_{0};
 };
 
 }  // namespace fedrec

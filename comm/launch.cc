@@ -1,7 +1,10 @@
 #include "comm/launch.h"
 
+#include <mpi.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -14,6 +17,21 @@
 
 namespace fedrec {
 namespace {
+
+// A rank that gave up waiting for the others (collective.h, "Deadlines")
+// cannot just return: a stalled rank never exits, so mpirun would wait for
+// it forever, and MPI_Finalize may block on it too. This rank says why, in
+// the command line's one-line format, and ends the whole job.
+[[noreturn]] void EndJobAfterDeadline(const absl::Status& status) {
+  if (!IsReportedByAnotherRank(status)) {
+    const std::string message(status.message());
+    std::fprintf(stderr, "fedrec: error: %s\n", EscapeForMessage(message).c_str());
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);  // MPI_Abort does not return; in case it does
+}
 
 absl::Status RunLocal(int world_size,
                       const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
@@ -55,7 +73,9 @@ absl::Status RunRanks(const std::string& backend, int local_world_size,
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Collective> comm, CreateCollective("mpi"));
   FEDREC_RETURN_IF_ERROR(prepare(
       LaunchPlan{.backend = "mpi", .world_size = comm->size(), .process_rank = comm->rank()}));
-  return rank_main(*comm);
+  absl::Status status = rank_main(*comm);
+  if (status.code() == absl::StatusCode::kDeadlineExceeded) EndJobAfterDeadline(status);
+  return status;
 }
 
 bool LaunchedAsMpiJob() { return LaunchedUnderMpirun() && MpirunWorldSize() > 1; }

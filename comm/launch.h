@@ -43,9 +43,16 @@ struct LaunchPlan {
 //      (shared, read-only state is built there; an error stops here);
 //   3. runs `rank_main(comm)` on every rank this process hosts and returns
 //      the first error: rank 0's if it failed, else the lowest failing rank's.
+//      Under "mpi", a DeadlineExceeded from rank_main (a collective waited
+//      past its timeout: collective.h) does not return: the rank prints
+//      "fedrec: error: <message>" to stderr (unless the status is marked
+//      ReportedByAnotherRank) and ends the whole job with MPI_Abort, since a
+//      stalled rank would otherwise keep mpirun waiting forever.
 // Under "local" a rank that returns early while others still wait in a
-// collective would hang them, as under MPI: rank_main must keep the
-// collective sequence on every path (the round protocol does).
+// collective would hang them (until their timeout, if set), as under MPI:
+// rank_main must keep the collective sequence on every path (the round
+// protocol does). rank_main sets each rank's timeout (comm.set_timeout,
+// with TimeoutForRank from deadline.h).
 absl::Status RunRanks(const std::string& backend, int local_world_size,
                       const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
                       const std::function<absl::Status(Collective& comm)>& rank_main);

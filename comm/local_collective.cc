@@ -4,17 +4,55 @@
 #include <string>
 #include <utility>
 
+#include "comm/deadline.h"
+#include "core/status.h"
+
 namespace fedrec {
 
+using local_collective_internal::DeadlineBarrier;
 using local_collective_internal::SharedState;
 using local_collective_internal::Slot;
+
+DeadlineBarrier::DeadlineBarrier(int size)
+    : size_(size), arrived_in_(static_cast<size_t>(size), 0) {}
+
+absl::Status DeadlineBarrier::ArriveAndWait(int rank, std::chrono::milliseconds timeout,
+                                            const char* op) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!broken_.ok()) return broken_;
+  const uint64_t generation = generation_;
+  arrived_in_[static_cast<size_t>(rank)] = generation + 1;
+  if (++arrived_ == size_) {
+    arrived_ = 0;
+    ++generation_;
+    cv_.notify_all();
+    return absl::OkStatus();
+  }
+  auto done = [&] { return generation_ != generation || !broken_.ok(); };
+  if (timeout <= std::chrono::milliseconds::zero()) {
+    cv_.wait(lock, done);
+  } else if (!cv_.wait_for(lock, timeout, done)) {
+    std::vector<int> missing;
+    for (int r = 0; r < size_; ++r) {
+      if (arrived_in_[static_cast<size_t>(r)] != generation + 1) missing.push_back(r);
+    }
+    broken_ = RanksDidNotArrive(op, missing, timeout);
+    cv_.notify_all();
+  }
+  // A meeting that completed stays a success even if the barrier broke since.
+  return generation_ != generation ? absl::OkStatus() : broken_;
+}
 
 LocalCollective::LocalCollective(int rank, int size, std::shared_ptr<SharedState> state)
     : rank_(rank), size_(size), state_(std::move(state)) {}
 
-void LocalCollective::Publish(const Slot& slot) {
+absl::Status LocalCollective::Publish(const Slot& slot, const char* op) {
   state_->slots[static_cast<size_t>(rank_)] = slot;
-  state_->barrier.arrive_and_wait();
+  return state_->barrier.ArriveAndWait(rank_, timeout(), op);
+}
+
+absl::Status LocalCollective::Meet(const char* op) {
+  return state_->barrier.ArriveAndWait(rank_, std::chrono::milliseconds::zero(), op);
 }
 
 absl::Status LocalCollective::CheckSameRoot(int root, const char* op) const {
@@ -29,12 +67,12 @@ absl::Status LocalCollective::CheckSameRoot(int root, const char* op) const {
 
 template <typename T>
 absl::Status LocalCollective::AllreduceSumImpl(std::span<T> data) {
-  Publish(Slot{data.data(), data.size(), -1});
+  FEDREC_RETURN_IF_ERROR(Publish(Slot{data.data(), data.size(), -1}, "allreduce"));
   const size_t n = data.size();
   for (int r = 0; r < size_; ++r) {
     if (state_->slots[static_cast<size_t>(r)].length != n) {
       // Every rank sees the same slots, so every rank returns here alike.
-      state_->barrier.arrive_and_wait();
+      FEDREC_RETURN_IF_ERROR(Meet("allreduce"));
       return absl::InvalidArgumentError(
           "comm: local AllreduceSum: ranks passed spans of "
           "different lengths");
@@ -50,13 +88,12 @@ absl::Status LocalCollective::AllreduceSumImpl(std::span<T> data) {
     const T* src = static_cast<const T*>(state_->slots[r].data);
     for (size_t i = begin; i < end; ++i) sum[i - begin] += src[i];  // wraps mod 2^b
   }
-  state_->barrier.arrive_and_wait();  // all reads of the inputs are done
+  FEDREC_RETURN_IF_ERROR(Meet("allreduce"));  // all reads of the inputs are done
   for (size_t r = 0; r < ranks; ++r) {
     T* dst = static_cast<T*>(state_->slots[r].data);
     std::copy(sum.begin(), sum.end(), dst + begin);
   }
-  state_->barrier.arrive_and_wait();  // all slices are written everywhere
-  return absl::OkStatus();
+  return Meet("allreduce");  // all slices are written everywhere
 }
 
 absl::Status LocalCollective::AllreduceSum(std::span<uint32_t> data) {
@@ -73,12 +110,12 @@ absl::Status LocalCollective::Broadcast(std::string* bytes, int root) {
     return absl::InvalidArgumentError("comm: local Broadcast: root " + std::to_string(root) +
                                       " is not a rank of a group of " + std::to_string(size_));
   }
-  Publish(Slot{bytes, 0, root});
+  FEDREC_RETURN_IF_ERROR(Publish(Slot{bytes, 0, root}, "broadcast"));
   absl::Status status = CheckSameRoot(root, "Broadcast");
   if (status.ok() && rank_ != root) {
     *bytes = *static_cast<const std::string*>(state_->slots[static_cast<size_t>(root)].data);
   }
-  state_->barrier.arrive_and_wait();  // root's string stays untouched until here
+  FEDREC_RETURN_IF_ERROR(Meet("broadcast"));  // root's string stays untouched until here
   return status;
 }
 
@@ -88,7 +125,7 @@ absl::StatusOr<std::vector<std::string>> LocalCollective::Gather(const std::stri
     return absl::InvalidArgumentError("comm: local Gather: root " + std::to_string(root) +
                                       " is not a rank of a group of " + std::to_string(size_));
   }
-  Publish(Slot{const_cast<std::string*>(&bytes), 0, root});
+  FEDREC_RETURN_IF_ERROR(Publish(Slot{const_cast<std::string*>(&bytes), 0, root}, "gather"));
   absl::Status status = CheckSameRoot(root, "Gather");
   std::vector<std::string> out;
   if (status.ok() && rank_ == root) {
@@ -96,23 +133,22 @@ absl::StatusOr<std::vector<std::string>> LocalCollective::Gather(const std::stri
     for (const Slot& slot : state_->slots)
       out.push_back(*static_cast<const std::string*>(slot.data));
   }
-  state_->barrier.arrive_and_wait();
+  FEDREC_RETURN_IF_ERROR(Meet("gather"));
   if (!status.ok()) return status;
   return out;
 }
 
 absl::StatusOr<std::vector<std::string>> LocalCollective::Allgather(const std::string& bytes) {
-  Publish(Slot{const_cast<std::string*>(&bytes), 0, -1});
+  FEDREC_RETURN_IF_ERROR(Publish(Slot{const_cast<std::string*>(&bytes), 0, -1}, "allgather"));
   std::vector<std::string> out;
   out.reserve(static_cast<size_t>(size_));
   for (const Slot& slot : state_->slots) out.push_back(*static_cast<const std::string*>(slot.data));
-  state_->barrier.arrive_and_wait();
+  FEDREC_RETURN_IF_ERROR(Meet("allgather"));
   return out;
 }
 
 absl::Status LocalCollective::Barrier() {
-  state_->barrier.arrive_and_wait();
-  return absl::OkStatus();
+  return state_->barrier.ArriveAndWait(rank_, timeout(), "barrier");
 }
 
 absl::StatusOr<std::unique_ptr<LocalCollectiveGroup>> LocalCollectiveGroup::Create(int size) {

@@ -3,10 +3,18 @@
 // backend in tests.
 //
 // How a collective runs: every rank publishes a pointer to its buffer in its
-// own slot, then all ranks meet at a std::barrier; after the barrier each rank
-// reads the other ranks' slots. A final barrier keeps every published buffer
-// alive and unmodified until all ranks are done with it, so a slot is only
-// rewritten once every reader of the previous collective has left.
+// own slot, then all ranks meet at a barrier (the entry); after the barrier
+// each rank reads the other ranks' slots. A final barrier keeps every
+// published buffer alive and unmodified until all ranks are done with it, so
+// a slot is only rewritten once every reader of the previous collective has
+// left.
+//
+// Deadlines (collective.h): only the entry barrier has one. Once every rank
+// has entered, the rest of the collective is this process's own copying,
+// bounded and certain to finish; and no rank may return while another could
+// still read its buffer. A rank whose entry wait passes its timeout breaks
+// the barrier: it, the ranks waiting with it and every later arrival get the
+// same DeadlineExceeded, naming the ranks that had not entered.
 //
 // AllreduceSum splits the index range into size() contiguous slices; rank r
 // sums slice r over ranks 0, 1, ..., size()-1 in that fixed order into a
@@ -14,10 +22,12 @@
 // span, and all ranks meet again. The result never depends on thread timing.
 #pragma once
 
-#include <barrier>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,11 +47,36 @@ struct Slot {
   int root = -1;         // Broadcast / Gather
 };
 
+// A reusable barrier for `size` ranks whose wait may have a deadline.
+// Arrivals are recorded per generation (one generation per meeting), so a
+// wait that times out can name the ranks missing from its own generation.
+// Thread-safe.
+class DeadlineBarrier {
+ public:
+  explicit DeadlineBarrier(int size);
+
+  // Arrives as `rank` and waits until every rank has arrived (OK). With
+  // timeout > 0, a wait that lasts longer breaks the barrier: it returns
+  // DeadlineExceeded naming `op` and the missing ranks, and so do the waits
+  // in progress and every later call (the same error). Zero waits forever.
+  absl::Status ArriveAndWait(int rank, std::chrono::milliseconds timeout, const char* op);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const int size_;
+  int arrived_ = 0;          // in the current generation
+  uint64_t generation_ = 0;  // meetings completed
+  // Per rank: 1 + the generation it last arrived in (0: never).
+  std::vector<uint64_t> arrived_in_;
+  absl::Status broken_;  // OK until a wait times out
+};
+
 // Shared by all ranks of a group. Slot r is written only by rank r, and only
 // between the final barrier of one collective and the first of the next.
 struct SharedState {
   explicit SharedState(int n) : barrier(n), slots(n) {}
-  std::barrier<> barrier;
+  DeadlineBarrier barrier;
   std::vector<Slot> slots;
 };
 
@@ -49,8 +84,10 @@ struct SharedState {
 
 // One rank of a LocalCollectiveGroup. Thread safety: as Collective (one
 // thread per rank at a time, same call order on all ranks). If a rank stops
-// calling collectives (an error, an early return) the others block forever in
-// the next barrier, as ranks of an MPI job would.
+// calling collectives (an error, an early return) the others wait in the
+// next collective's entry for their timeout (collective.h) and then return
+// DeadlineExceeded naming it; with no timeout (the default) they block
+// forever, as ranks of an MPI job would.
 class LocalCollective final : public Collective {
  public:
   LocalCollective(int rank, int size,
@@ -69,8 +106,11 @@ class LocalCollective final : public Collective {
  private:
   template <typename T>
   absl::Status AllreduceSumImpl(std::span<T> data);
-  // Publishes `slot` as this rank's argument and waits for all ranks.
-  void Publish(const local_collective_internal::Slot& slot);
+  // Publishes `slot` as this rank's argument and waits for all ranks to
+  // enter `op` (the deadline applies here).
+  absl::Status Publish(const local_collective_internal::Slot& slot, const char* op);
+  // A barrier inside a collective every rank has entered: no deadline.
+  absl::Status Meet(const char* op);
   // InvalidArgument (on every rank alike) unless all ranks passed `root`.
   absl::Status CheckSameRoot(int root, const char* op) const;
 

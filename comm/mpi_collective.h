@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,10 +32,27 @@ int MpirunWorldSize();
 // communicator. Errors on it are returned (MPI_ERRORS_RETURN) and converted to
 // absl::InternalError carrying MPI_Error_string and file:line.
 //
-// AllreduceSum uses MPI_Allreduce with MPI_UINT32_T/MPI_UINT64_T and MPI_SUM:
-// unsigned addition wraps, so the sum is exact mod 2^b whatever reduction tree
-// the MPI library picks. MPI counts are int, so spans go in chunks of at most
-// max_chunk_elements (2^27 by default) elements; byte payloads likewise.
+// AllreduceSum uses MPI_Iallreduce with MPI_UINT32_T/MPI_UINT64_T and
+// MPI_SUM: unsigned addition wraps, so the sum is exact mod 2^b whatever
+// reduction tree the MPI library picks. MPI counts are int, so spans go in
+// chunks of at most max_chunk_elements (2^27 by default) elements; byte
+// payloads likewise.
+//
+// Deadlines (collective.h): every collective is non-blocking (MPI_Iallreduce,
+// MPI_Ibcast, MPI_Iallgather, MPI_Igatherv, MPI_Iallgatherv, MPI_Ibarrier)
+// and waited for by polling MPI_Test: a short spin, then sleeps growing to
+// 0.2 ms so that a waiting rank leaves the core to the ranks still computing,
+// until it completes or the timeout passes. To name a rank that did not come,
+// every rank > 0 announces each collective it enters to rank 0 with a small
+// point-to-point message (its sequence number, on a tag of its own); rank 0
+// reads those while it waits. On a timeout rank 0 says which ranks did not
+// reach the collective; if all did, it pings every rank (ranks answer from
+// their waits) and names those that do not answer within a second, as
+// stopped inside the collective. Other ranks only know they waited. A timed-out request is
+// abandoned (MPI cannot cancel a collective): fedrec's own buffers for it are kept, but the
+// caller's (the span of AllreduceSum, the strings of Broadcast and Gather) may still be read or
+// written by MPI, so the process is expected to end (comm/launch.cc calls MPI_Abort) rather than
+// reuse them.
 //
 // Threading: MPI is initialised with MPI_THREAD_FUNNELED; all calls on an
 // MpiCollective (including its destruction) must come from the thread that
@@ -69,18 +87,51 @@ class MpiCollective final : public Collective {
   size_t max_chunk_elements() const { return max_chunk_; }
 
  private:
+  // A rank's announcement to rank 0 that it entered collective `seq`; the
+  // buffer must stay put until the send completes.
+  struct ArrivalNote {
+    uint64_t seq = 0;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+
   MpiCollective(MPI_Comm comm, int rank, int size, bool owns_mpi, size_t max_chunk);
+  // Starts collective number ++seq_: the broken error, if any; else
+  // announces it (ranks > 0) or reads the announcements so far (rank 0).
+  absl::Status Begin();
+  // Rank 0: records the arrival notes that have come, without blocking.
+  absl::Status ReadArrivalNotes();
+  // Ranks > 0: answers rank 0's "do you still run?" pings, without blocking.
+  absl::Status AnswerPings();
+  // Rank 0: pings every other rank and returns those that do not answer
+  // within `wait` (ranks answer from their waits and collective starts).
+  std::vector<int> RanksThatDoNotAnswer(std::chrono::milliseconds wait);
+  struct CallBuffers;
+  // Polls `request` until it completes or the timeout passes; then the
+  // collective is broken, `io` is kept for the abandoned request, and the
+  // DeadlineExceeded for `op` is returned.
+  absl::Status Wait(MPI_Request* request, const char* op, std::shared_ptr<CallBuffers> io = {});
+  // Completes the arrival notes in flight, for at most `bound`, before the
+  // communicator is freed.
+  void Quiesce(std::chrono::milliseconds bound);
   absl::Status AllreduceChunked(void* data, size_t count, size_t elem_size, MPI_Datatype type);
   absl::Status CheckRoot(int root, const char* op) const;
-  // Gathers every rank's message length (on all ranks) and checks that the
+  // Gathers every rank's message length (on all ranks) into io's sizes and
+  // displacements, sizes io->gathered for all messages, and checks that the
   // total fits MPI's int displacements, identically on every rank.
-  absl::StatusOr<std::vector<int>> ExchangeSizes(const std::string& bytes, const char* op);
+  absl::Status ExchangeSizes(const std::string& bytes, const char* op,
+                             const std::shared_ptr<CallBuffers>& io);
 
   MPI_Comm comm_;
   int rank_;
   int size_;
   bool owns_mpi_;
   size_t max_chunk_;
+  uint64_t seq_ = 0;                    // collectives started on comm_
+  std::vector<uint64_t> reached_;       // rank 0: the last collective each rank announced
+  std::list<ArrivalNote> notes_;        // ranks > 0: announcements in flight (stable addresses)
+  std::vector<MPI_Request> abandoned_;  // requests a timeout left active
+  std::vector<std::shared_ptr<CallBuffers>> kept_;  // ... and the buffers they use
+  absl::Status broken_;                             // the first DeadlineExceeded; OK until then
 };
 
 }  // namespace fedrec

@@ -1,8 +1,11 @@
 #include "coordinator/federated_trainer.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <memory>
 
+#include "comm/deadline.h"
 #include "comm/launch.h"
 #include "coordinator/federation_setup.h"
 #include "coordinator/round_coordinator.h"
@@ -11,6 +14,18 @@
 #include "worker/worker_loop.h"
 
 namespace fedrec {
+
+namespace {
+
+// federation.round_timeout_s as the collectives' deadline (zero: none); a
+// positive value under a millisecond still has one.
+std::chrono::milliseconds RoundTimeout(const Config& config) {
+  const double seconds = config.federation.round_timeout_s;
+  if (seconds <= 0) return std::chrono::milliseconds::zero();
+  return std::chrono::milliseconds(std::max<int64_t>(1, std::llround(seconds * 1000)));
+}
+
+}  // namespace
 
 absl::StatusOr<nlohmann::json> RunFederatedRank(Collective& comm, const FederationSetup& setup,
                                                 const std::vector<Worker*>& hosted,
@@ -68,6 +83,7 @@ absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(
       RunRanks(config.backend.comm, static_cast<int>(config.federation.workers) + 1, prepare,
                [&](Collective& comm) -> absl::Status {
+                 comm.set_timeout(TimeoutForRank(RoundTimeout(config), comm.rank()));
                  // Only the coordinator reports; workers speak up for
                  // warnings and errors.
                  if (setup->comm_backend == "mpi" && comm.rank() != 0) {

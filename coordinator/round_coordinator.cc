@@ -11,6 +11,7 @@
 #include "aggregation/server_optimizer.h"
 #include "coordinator/ledger_journal.h"
 #include "coordinator/resume.h"
+#include "coordinator/round_deadline.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "coordinator/run_summary.h"
@@ -125,6 +126,7 @@ class Coordinator {
     last_round_ = start_round_;
     last_checkpoint_round_ = start_round_;
     for (uint32_t round = start_round_ + 1; round <= rounds; ++round) {
+      round_in_progress_ = round;
       if (StopRequested()) {
         FEDREC_RETURN_IF_ERROR(CheckpointLastRound());
         interrupted_ = true;
@@ -607,6 +609,7 @@ class Coordinator {
     }
   };
   const ProtocolState& protocol() const { return protocol_; }
+  uint32_t round_in_progress() const { return round_in_progress_; }
 
  private:
   Collective& comm_;
@@ -630,6 +633,7 @@ class Coordinator {
   uint64_t aborted_rounds_ = 0, withheld_rounds_ = 0;  // this session
   uint32_t last_round_ = 0;
   uint32_t last_checkpoint_round_ = 0;
+  uint32_t round_in_progress_ = 0;  // for a stalled rank's message
   bool interrupted_ = false;
   uint64_t uploaded_total_ = 0, sampled_total_ = 0;
 };
@@ -656,6 +660,7 @@ absl::StatusOr<nlohmann::json> CoordinatorMain(Collective& comm, const Federatio
       st = coord.StartOver();  // killed before its first checkpoint
     }
     result = st.ok() ? coord.Run() : absl::StatusOr<nlohmann::json>(st);
+    if (!result.ok()) result = InRound(result.status(), coord.round_in_progress());
     protocol_broken = coord.protocol().broken;
   }
   if (protocol_broken) return result;

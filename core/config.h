@@ -75,6 +75,7 @@ struct FederationConfig {
   double server_beta2 = 0.99;               // fedadam/fedyogi: second-moment decay
   double server_tau = 1e-3;                 // fedadam/fedyogi/fedadagrad: adaptivity tau
   std::string partition = "hash";           // hash|contiguous|dirichlet:ALPHA (users -> workers)
+  double round_timeout_s = 1800;            // longest wait for the other ranks (0 = forever)
   bool operator==(const FederationConfig&) const = default;
 };
 

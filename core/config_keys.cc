@@ -298,6 +298,13 @@ std::vector<KeySpec> BuildRegistry() {
                       Positive()));
   r.push_back(MakeKey("federation", "partition", &C::federation, &FederationConfig::partition,
                       "Users to workers: hash, contiguous or dirichlet:ALPHA.", PartitionSpec()));
+  r.push_back(MakeKey("federation", "round_timeout_s", &C::federation,
+                      &FederationConfig::round_timeout_s,
+                      "Seconds a rank waits for the other ranks in any one collective of the "
+                      "round protocol before the job ends, naming the rank and round that "
+                      "stalled (0: wait forever; workers wait max(5 s, 10%) longer, so that "
+                      "rank 0 reports).",
+                      InInterval(0, false, 1e9, false)));
   // [aggregation]
   r.push_back(MakeKey("aggregation", "clip_norm", &C::aggregation, &AggregationConfig::clip_norm,
                       "L2 clip norm C of each client update.", Positive()));

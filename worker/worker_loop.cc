@@ -1,9 +1,13 @@
 #include "worker/worker_loop.h"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +19,29 @@
 
 namespace fedrec {
 namespace {
+
+// Test seam for federation.round_timeout_s (tests/apps/cli_stall_test.cc):
+// with FEDREC_TEST_STALL=<rank>:<round>:<seconds> in the environment, that
+// worker rank sleeps before it trains that round, as a stalled rank would.
+// Read once; otherwise a call is one comparison.
+void StallIfAskedByATest(int rank, uint64_t round) {
+  struct Stall {
+    int rank = -1;
+    unsigned long long round = 0;
+    double seconds = 0;
+  };
+  static const Stall stall = [] {
+    Stall s;
+    const char* spec = std::getenv("FEDREC_TEST_STALL");
+    if (spec == nullptr || std::sscanf(spec, "%d:%llu:%lf", &s.rank, &s.round, &s.seconds) != 3) {
+      s.rank = -1;
+    }
+    return s;
+  }();
+  if (stall.rank == rank && stall.round == round && stall.seconds > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(stall.seconds));
+  }
+}
 
 absl::Status ApplyGlobalParams(const proto::RoundCommand& command, Worker& worker) {
   if (!command.has_global_params()) return absl::OkStatus();
@@ -194,6 +221,7 @@ absl::Status ServeRounds(Collective& comm, Worker& worker, const RoundRules& rul
       case proto::RoundCommand::kStop:
         return ReportedByAnotherRank(FromStatusMessage(cmd.stop().reason()));
       case proto::RoundCommand::kTrain:
+        StallIfAskedByATest(comm.rank(), cmd.train().round());
         FEDREC_RETURN_IF_ERROR(Train(comm, worker, rules, seat, cmd.train(), params));
         continue;
       case proto::RoundCommand::kEval:

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "comm/deadline.h"
 #include "tests/comm/collective_checks.h"
 
 namespace fedrec {
@@ -56,6 +59,49 @@ TEST(MpiCollectiveTest, RefusesBadArguments) {
   std::string bytes;
   EXPECT_EQ(g_comm->Broadcast(&bytes, g_comm->size()).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(g_comm->Gather("", -1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Every collective is non-blocking and polled under a deadline: with one set,
+// the results are the same closed forms.
+TEST(MpiCollectiveTest, ATimeoutChangesNoResult) {
+  absl::StatusOr<std::unique_ptr<MpiCollective>> timed =
+      MpiCollective::Create(MPI_COMM_WORLD, 1000);
+  ASSERT_TRUE(timed.ok()) << timed.status();
+  (*timed)->set_timeout(TimeoutForRank(std::chrono::milliseconds(60000), g_comm->rank()));
+  for (size_t length : {size_t{0}, size_t{5}, size_t{4567}}) {
+    comm_testing::CheckAllreduce(**timed, length);
+  }
+  comm_testing::CheckBroadcast(**timed);
+  comm_testing::CheckGather(**timed);
+  comm_testing::CheckAllgather(**timed);
+  EXPECT_TRUE((*timed)->Barrier().ok());
+}
+
+// The last rank reaches a barrier 2 s late; rank 0 waits 0.5 s and names it,
+// the other ranks (a 5 s grace longer) complete, and so does the late rank.
+TEST(MpiCollectiveTest, RankZeroNamesARankThatDidNotArrive) {
+  using std::chrono::milliseconds;
+  absl::StatusOr<std::unique_ptr<MpiCollective>> late = MpiCollective::Create();
+  ASSERT_TRUE(late.ok()) << late.status();
+  const int rank = g_comm->rank();
+  const int last = g_comm->size() - 1;
+  (*late)->set_timeout(TimeoutForRank(milliseconds(500), rank));
+  EXPECT_TRUE((*late)->Barrier().ok());  // everyone on time
+  if (rank == last) std::this_thread::sleep_for(milliseconds(2000));
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status status = (*late)->Barrier();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  if (rank == 0) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(status.message(), "rank " + std::to_string(last) +
+                                    " did not reach the barrier within 0.5 s (stalled or stopped)");
+    EXPECT_LT(waited, milliseconds(1500));
+    EXPECT_EQ((*late)->Barrier(), status);  // broken from here on, without waiting
+  } else {
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  // Every rank's barrier request is complete before `late` is freed.
+  EXPECT_TRUE(g_comm->Barrier().ok());
 }
 
 // Non-zero ranks: print failed assertions only, prefixed with the rank.

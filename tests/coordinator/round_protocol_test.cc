@@ -60,6 +60,10 @@ class TappedCollective final : public Collective {
   }
   absl::Status Barrier() override { return inner_.Barrier(); }
   std::string backend_name() const override { return inner_.backend_name(); }
+  void set_timeout(std::chrono::milliseconds timeout) override {
+    Collective::set_timeout(timeout);
+    inner_.set_timeout(timeout);
+  }
 
   void TruncateFirstBroadcast() { truncate_first_broadcast_ = true; }
   const std::vector<std::string>& sent() const { return sent_; }

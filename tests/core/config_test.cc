@@ -169,6 +169,20 @@ TEST(Config, OverridesApplyAfterTheFile) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(Config, RoundTimeoutIsFiniteSecondsAtLeastZero) {
+  EXPECT_EQ(Config().federation.round_timeout_s, 1800);
+  ExpectError(LoadConfig("", {"federation.round_timeout_s=-1"}),
+              "--set federation.round_timeout_s=-1: must be in [0, 1000000000]");
+  ExpectError(ParseConfig("[federation]\nround_timeout_s = inf\n", "c.toml"),
+              "c.toml:2: federation.round_timeout_s: must be in [0, 1000000000]");
+  absl::StatusOr<Config> c = LoadConfig("", {"federation.round_timeout_s=0"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->federation.round_timeout_s, 0);  // no deadline
+  c = LoadConfig("", {"federation.round_timeout_s=2"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->federation.round_timeout_s, 2);
+}
+
 TEST(Config, MalformedOverrides) {
   ExpectError(LoadConfig("", {"train.lr=abc"}), "--set train.lr=abc: expected a number");
   ExpectError(LoadConfig("", {"model.dim=1.5"}), "--set model.dim=1.5: expected an integer");
@@ -212,7 +226,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 64u);
+  EXPECT_EQ(ConfigKeyNames().size(), 65u);
 }
 
 }  // namespace
