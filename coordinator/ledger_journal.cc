@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace fedrec {
 namespace {
@@ -51,11 +52,10 @@ absl::StatusOr<LedgerJournal> LedgerJournal::Open(const std::string& path) {
     JournalEntry e;
     const bool ok = j.is_object() && j.contains("step") && j["step"].is_number_unsigned() &&
                     j.contains("round") && j["round"].is_number_unsigned() &&
-                    j.contains("clip_norm") && j["clip_norm"].is_number() &&
-                    j.contains("cohort") && j["cohort"].is_number_unsigned();
+                    j.contains("clip_norm") && j["clip_norm"].is_number() && j.contains("cohort") &&
+                    j["cohort"].is_number_unsigned();
     if (!ok) {
-      return absl::DataLossError(
-          fmt::format("{}:{}: not a privacy journal entry", path, line_no));
+      return absl::DataLossError(fmt::format("{}:{}: not a privacy journal entry", path, line_no));
     }
     e.step = j["step"].get<uint64_t>();
     e.round = j["round"].get<uint64_t>();
@@ -128,14 +128,42 @@ absl::Status LedgerJournal::KeepThrough(uint64_t steps) {
 
 absl::Status LedgerJournal::Append(const JournalEntry& entry) {
   if (!entries_.empty() && entry.step <= entries_.back().step) {
-    return absl::InternalError(fmt::format("{}: step {} does not follow step {}", path_,
-                                           entry.step, entries_.back().step));
+    return absl::InternalError(fmt::format("{}: step {} does not follow step {}", path_, entry.step,
+                                           entries_.back().step));
   }
   FEDREC_RETURN_IF_ERROR(WriteAll(fd_, Line(entry), path_));
   if (::fdatasync(fd_) != 0) {
     return absl::FailedPreconditionError(path_ + ": fdatasync failed: " + std::strerror(errno));
   }
   entries_.push_back(entry);
+  return absl::OkStatus();
+}
+
+absl::Status AccountUncheckpointedReleases(LedgerJournal& journal, privacy::PrivacyLedger& ledger,
+                                           bool noise_pinned, uint64_t checkpoint_round) {
+  const std::vector<JournalEntry> lost = journal.After(ledger.steps());
+  if (lost.empty()) return absl::OkStatus();
+  if (noise_pinned) {
+    spdlog::info(
+        "privacy: {} release(s) after the checkpoint of round {} are recomputed with the pinned "
+        "noise (the same values): not counted again",
+        lost.size(), checkpoint_round);
+    return journal.KeepThrough(ledger.steps());
+  }
+  for (const JournalEntry& e : lost) {
+    FEDREC_RETURN_IF_ERROR(ledger.RecordRecomputed(e.round, e.clip_norm, e.cohort));
+  }
+  if (ledger.steps() != lost.back().step) {
+    return absl::DataLossError(fmt::format(
+        "{}: its steps ({}..{}) do not continue the checkpoint's ledger ({} steps)", journal.path(),
+        lost.front().step, lost.back().step, ledger.steps() - lost.size()));
+  }
+  FEDREC_ASSIGN_OR_RETURN(double spent, ledger.EpsilonNow());
+  spdlog::warn(
+      "privacy: rounds {}..{} were released after the checkpoint of round {} and are computed "
+      "again with fresh noise; the ledger counts both releases ({} recomputed, {} steps, "
+      "epsilon {:.4f})",
+      lost.front().round, lost.back().round, checkpoint_round, lost.size(), ledger.steps(), spent);
   return absl::OkStatus();
 }
 

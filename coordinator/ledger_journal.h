@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "privacy/ledger.h"
 
 namespace fedrec {
 
@@ -74,5 +75,14 @@ class LedgerJournal {
   int fd_ = -1;
   std::vector<JournalEntry> entries_;
 };
+
+// Brings `ledger`, restored from the checkpoint of `checkpoint_round` (0:
+// none), up to what left the coordinator: the journal's releases past the
+// ledger's steps are recorded as recomputed (their rounds run again). With
+// pinned noise the recomputation releases the same values, so those lines
+// are dropped from the journal instead, to be written again. DataLoss when
+// the journal's steps do not continue the ledger's.
+absl::Status AccountUncheckpointedReleases(LedgerJournal& journal, privacy::PrivacyLedger& ledger,
+                                           bool noise_pinned, uint64_t checkpoint_round);
 
 }  // namespace fedrec

@@ -12,6 +12,7 @@
 #include "coordinator/ledger_journal.h"
 #include "coordinator/resume.h"
 #include "coordinator/round_deadline.h"
+#include "coordinator/round_health.h"
 #include "coordinator/run_common.h"
 #include "coordinator/run_dir.h"
 #include "coordinator/run_summary.h"
@@ -88,7 +89,8 @@ class Coordinator {
     if (ledger_) {
       FEDREC_ASSIGN_OR_RETURN(ledger_,
                               privacy::PrivacyLedger::FromProto(*s_.privacy.dp, ckpt.ledger()));
-      FEDREC_RETURN_IF_ERROR(AccountUncheckpointedReleases(ckpt.round()));
+      FEDREC_RETURN_IF_ERROR(
+          AccountUncheckpointedReleases(*journal_, *ledger_, noise_->pinned(), ckpt.round()));
     }
     if (clip_rule_ && !ckpt.adaptive_clip_json().empty()) {
       const auto state = nlohmann::json::parse(ckpt.adaptive_clip_json(), nullptr, false);
@@ -109,7 +111,10 @@ class Coordinator {
   // A resume without a usable checkpoint starts from round 0; releases made
   // before the kill are still paid for.
   absl::Status StartOver() {
-    if (ledger_) FEDREC_RETURN_IF_ERROR(AccountUncheckpointedReleases(0));
+    if (ledger_) {
+      FEDREC_RETURN_IF_ERROR(
+          AccountUncheckpointedReleases(*journal_, *ledger_, noise_->pinned(), 0));
+    }
     return dir_.TruncateMetricsAfter(0);
   }
 
@@ -205,38 +210,6 @@ class Coordinator {
     return GatherReplies(comm_, expected);
   }
 
-  // Releases journaled after the checkpoint resumed from: their rounds are
-  // computed again. With CSPRNG noise that is a second release of each, so
-  // the first ones are paid for now; pinned noise releases the same values
-  // again, so their journal lines are dropped to be written anew.
-  absl::Status AccountUncheckpointedReleases(uint64_t checkpoint_round) {
-    const std::vector<JournalEntry> lost = journal_->After(ledger_->steps());
-    if (lost.empty()) return absl::OkStatus();
-    if (noise_->pinned()) {
-      spdlog::info(
-          "privacy: {} release(s) after the checkpoint of round {} are recomputed with the pinned "
-          "noise (the same values): not counted again",
-          lost.size(), checkpoint_round);
-      return journal_->KeepThrough(ledger_->steps());
-    }
-    for (const JournalEntry& e : lost) {
-      FEDREC_RETURN_IF_ERROR(ledger_->RecordRecomputed(e.round, e.clip_norm, e.cohort));
-    }
-    if (ledger_->steps() != lost.back().step) {
-      return absl::DataLossError(fmt::format(
-          "{}: its steps ({}..{}) do not continue the checkpoint's ledger ({} steps)",
-          journal_->path(), lost.front().step, lost.back().step, ledger_->steps() - lost.size()));
-    }
-    FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
-    spdlog::warn(
-        "privacy: rounds {}..{} were released after the checkpoint of round {} and are computed "
-        "again with fresh noise; the ledger counts both releases ({} recomputed, {} steps, "
-        "epsilon {:.4f})",
-        lost.front().round, lost.back().round, checkpoint_round, lost.size(), ledger_->steps(),
-        spent);
-    return absl::OkStatus();
-  }
-
   // ---- one round, step by step ----
 
   absl::StatusOr<nlohmann::json> RunRound(uint32_t round) {
@@ -256,7 +229,7 @@ class Coordinator {
     t.allreduce = out.fastest_allreduce;
     t.straggler_wait = stats.seconds_allreduce - out.fastest_allreduce;
 
-    FEDREC_RETURN_IF_ERROR(CheckClientsFinite(round, stats));
+    FEDREC_RETURN_IF_ERROR(CheckClientsFinite(round, stats, c_, dir_.LatestCheckpoint()));
 
     sw.Reset();
     out.withheld = ReleaseDecision(round, out);
@@ -264,7 +237,14 @@ class Coordinator {
     if (out.withheld.empty() && (ledger_ || (stats.uploaded > 0 && Denominator(stats) > 0))) {
       FEDREC_ASSIGN_OR_RETURN(std::vector<double> update, Release(round, codec, clip, out));
       optimizer_->Step(update, model_->global_params().Flat());
-      FEDREC_RETURN_IF_ERROR(CheckModelFinite(round, update, clip, stats));
+      // Central noise of this std per coordinate was added to the update.
+      const double noise_std = ledger_ && !s_.privacy.ddg
+                                   ? s_.privacy.update_noise_multiplier * clip / Denominator(stats)
+                                   : 0.0;
+      FEDREC_RETURN_IF_ERROR(CheckModelFinite(
+          round, model_->global_params().Flat(), update,
+          {.noise_std = noise_std, .noise_multiplier = s_.privacy.update_noise_multiplier}, c_,
+          dir_.LatestCheckpoint()));
       workers_current_ = false;
       FEDREC_RETURN_IF_ERROR(RecordSpend(round, clip, stats, &out));
     }
@@ -353,63 +333,6 @@ class Coordinator {
     const double denominator = Denominator(out.stats);
     for (double& v : update) v /= denominator;
     return update;
-  }
-
-  // Before the release: when every uploading client's loss is NaN or
-  // infinite the model is finite but diverged (every client's update is
-  // dropped as garbage), and the run would go on changing nothing.
-  absl::Status CheckClientsFinite(uint32_t round, const WorkerRoundStats& stats) const {
-    if (stats.uploaded == 0 || stats.nonfinite_loss < stats.uploaded) return absl::OkStatus();
-    return DivergedModelError(
-        fmt::format("round {}", round),
-        fmt::format("every client's loss is NaN or infinite ({} of {} uploads): the model has "
-                    "diverged",
-                    stats.nonfinite_loss, stats.uploaded),
-        fmt::format("federation.server_lr = {:g} ({}) or train.local_lr = {:g} too large",
-                    c_.federation.server_lr, c_.federation.server_optimizer, c_.train.local_lr),
-        dir_.LatestCheckpoint());
-  }
-
-  // After the server step: a model that is no longer finite would be
-  // broadcast, evaluated and checkpointed as if it were one, so the run
-  // stops here, before anything of this round is written. Only reads.
-  absl::Status CheckModelFinite(uint32_t round, std::span<const double> update, double clip,
-                                const WorkerRoundStats& stats) const {
-    const std::span<const float> params = model_->global_params().Flat();
-    const size_t bad = CountNonFinite(params);
-    if (bad == 0) return absl::OkStatus();
-    bool update_finite = true;
-    double largest = 0;
-    for (const double v : update) {
-      if (std::isfinite(v)) {
-        largest = std::max(largest, std::abs(v));
-      } else {
-        update_finite = false;
-      }
-    }
-    const double noise_std = ledger_ && !s_.privacy.ddg
-                                 ? s_.privacy.update_noise_multiplier * clip / Denominator(stats)
-                                 : 0.0;
-    std::string cause;
-    if (noise_std > 1e3) {
-      cause = fmt::format(
-          "privacy.noise_multiplier = {:g} (Gaussian noise of std {:.3g} per coordinate of the "
-          "update)",
-          s_.privacy.update_noise_multiplier, noise_std);
-    } else if (!update_finite) {
-      cause = fmt::format("the clients' updates are not finite; train.local_lr = {:g} too large",
-                          c_.train.local_lr);
-    } else {
-      cause = fmt::format(
-          "federation.server_lr = {:g} too large ({} step on an update with entries up to "
-          "{:.3g})",
-          c_.federation.server_lr, c_.federation.server_optimizer, largest);
-    }
-    return DivergedModelError(
-        fmt::format("round {}", round),
-        fmt::format("the model is no longer finite ({} of {} parameters are NaN or infinite)", bad,
-                    params.size()),
-        cause, dir_.LatestCheckpoint());
   }
 
   // Step 5: the ledger records the release; adaptive clipping moves.
