@@ -38,6 +38,19 @@ size_t Utf8Length(std::string_view text, size_t i) {
 
 }  // namespace
 
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = Utf8Length(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string EscapeForMessage(std::string_view text) {
   std::string out;
   out.reserve(text.size());
