@@ -16,6 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "core/config_keys.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace fedrec {

@@ -91,10 +91,6 @@ inline bool IsUserError(const absl::Status& status) {
 // and raw bytes from it must not break the one-line contract or a terminal.
 std::string EscapeForMessage(std::string_view text);
 
-// True if `text` is valid UTF-8 (no overlong forms, surrogates or code
-// points past U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
 // Process exit code for a final status: 0 ok, 2 user error, 130 interrupted
 // (128 + SIGINT, as a shell reports it), 1 internal.
 inline int ExitCodeFor(const absl::Status& status) {
