@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "core/atomic_file.h"
 #include "fmt/format.h"
@@ -250,12 +251,11 @@ absl::StatusOr<ParameterStore> StoreFromTensors(
   for (const NamedTensor& t : tensors) {
     // The announced shape must match the data before anything is allocated:
     // a damaged or crafted file could otherwise ask for terabytes.
-    const bool fits = t.cols() == 0 || t.rows() <= t.data().size() / 4 / t.cols();
+    const bool fits =
+        t.cols() == 0 || t.rows() <= std::numeric_limits<uint64_t>::max() / 4 / t.cols();
     if (!fits) {
-      return InvalidInput("checkpoint",
-                          fmt::format("tensor '{}': shape {} x {} needs more than its "
-                                      "{} data bytes",
-                                      t.name(), t.rows(), t.cols(), t.data().size()));
+      return InvalidInput("checkpoint", fmt::format("tensor '{}': shape {} x {} is too large",
+                                                    t.name(), t.rows(), t.cols()));
     }
     if (t.rows() * t.cols() * 4 != t.data().size()) {
       return InvalidInput("checkpoint",

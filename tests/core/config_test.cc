@@ -193,7 +193,8 @@ TEST(Config, SetRefusesAStringThatIsNotUtf8) {
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(StatusMessage(c.status()), HasSubstr("not valid UTF-8"));
   // Valid UTF-8 stays accepted and survives the config.toml round trip.
-  auto ok = LoadConfig("", {"data.path=donn\xc3\xa9es/\xe6\x95\xb0\xe6\x8d\xae.csv"});
+  auto ok = LoadConfig("", {"data.path=donn\xc3\xa9"
+                            "es/\xe6\x95\xb0\xe6\x8d\xae.csv"});
   ASSERT_TRUE(ok.ok()) << ok.status();
   auto back = ParseConfig(ToToml(*ok), "config.toml");
   ASSERT_TRUE(back.ok()) << back.status();

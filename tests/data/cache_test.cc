@@ -136,7 +136,8 @@ TEST_F(CacheTest, DeserializeChecksKeyAndStructure) {
 // Found by fuzz_dataset_cache (UBSan): reading an empty array passed a null
 // pointer to memcpy.
 TEST(DatasetCache, EmptyDatasetRoundTrips) {
-  const Dataset empty{.offsets = {0}};
+  Dataset empty;
+  empty.offsets = {0};
   const std::string bytes = SerializeDatasetCache(empty, "fuzz-key");
   auto back = DeserializeDatasetCache(bytes, "fuzz-key");
   ASSERT_TRUE(back.ok()) << back.status();
@@ -146,12 +147,13 @@ TEST(DatasetCache, EmptyDatasetRoundTrips) {
 // Found by fuzz_dataset_cache: a file whose reserved header field was not
 // zero (the writer always writes 0) was trusted.
 TEST(DatasetCache, RefusesANonZeroReservedField) {
-  Dataset d{.user_ids = {7},
-            .item_ids = {100},
-            .offsets = {0, 1},
-            .items = {0},
-            .timestamps = {1},
-            .ratings = {1}};
+  Dataset d;
+  d.user_ids = {7};
+  d.item_ids = {100};
+  d.offsets = {0, 1};
+  d.items = {0};
+  d.timestamps = {1};
+  d.ratings = {1};
   std::string bytes = SerializeDatasetCache(d, "fuzz-key");
   ASSERT_TRUE(DeserializeDatasetCache(bytes, "fuzz-key").ok());
   bytes[15] = '\xe8';  // the fuzzer's input: reserved = 0xE8000000
