@@ -79,7 +79,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_ma
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_one() {
-  local t=$1 dir="$scratch/$t"
+  local t=$1
+  local dir="$scratch/$t"
   # The scratch corpus is kept between runs (it only grows coverage); the
   # crashes of an earlier run are not this run's.
   rm -rf "$dir/crashes"
