@@ -8,6 +8,11 @@ if(FEDREC_SANITIZE)
   endforeach()
   list(APPEND _fedrec_san_flags -fno-omit-frame-pointer -fno-sanitize-recover=all)
 endif()
+# Fuzz builds: every room is instrumented for libFuzzer's coverage feedback;
+# only the fuzz_<name> executables link libFuzzer's main (tests/fuzz).
+if(FEDREC_FUZZ)
+  list(APPEND _fedrec_san_flags -fsanitize=fuzzer-no-link)
+endif()
 
 # fedrec_target_defaults(<target>): warnings as errors on project code,
 # sanitizers when asked, Open MPI's C++ bindings off.

@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/config_keys.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace fedrec {
@@ -298,6 +299,9 @@ absl::Status ApplyOverride(Config& config, const std::string& text) {
   if (!value && spec->type == KeyType::kString) {
     const bool quoted = !raw.empty() && (raw.front() == '"' || raw.front() == '\'');
     if (quoted) return InvalidInput(where, "malformed quoted string");
+    // A TOML file can only hold UTF-8: anything else would be written into
+    // the run's config.toml and make it unreadable (no --resume, no eval).
+    if (!IsValidUtf8(raw)) return InvalidInput(where, "the value is not valid UTF-8");
     value = Value(raw);
   }
   if (!value) {

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace fedrec {
@@ -50,6 +51,13 @@ absl::Status ParameterStore::Add(const std::string& name, size_t rows, size_t co
   }
   if (index_.contains(name)) {
     return InvalidInput("parameter store", "duplicate tensor name '" + name + "'");
+  }
+  // Sizes come from configs and files: refuse what overflows the float count.
+  constexpr size_t kMaxFloats = std::numeric_limits<size_t>::max() / sizeof(float);
+  if (rows > kMaxFloats / cols || rows * cols > kMaxFloats - size_) {
+    return InvalidInput("parameter store", "tensor '" + name + "' is too large (" +
+                                               std::to_string(rows) + " x " + std::to_string(cols) +
+                                               ")");
   }
   index_.emplace(name, layout_.size());
   layout_.push_back(TensorLayout{name, rows, cols, size_});

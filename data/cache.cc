@@ -39,7 +39,9 @@ class Reader {
   bool GetArray(uint64_t n, std::vector<T>* v) {
     if (n > (b_.size() - pos_) / sizeof(T)) return false;
     v->resize(n);
-    std::memcpy(v->data(), b_.data() + pos_, n * sizeof(T));
+    // memcpy from or to a null pointer is undefined even for 0 bytes (an
+    // empty vector's data() may be null).
+    if (n > 0) std::memcpy(v->data(), b_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
     return true;
   }
@@ -138,11 +140,15 @@ std::string SerializeDatasetCache(const Dataset& d, const std::string& key) {
 absl::StatusOr<Dataset> DeserializeDatasetCache(std::string_view bytes, const std::string& key) {
   if (bytes.size() < kHeaderSize) return Corrupt("truncated header");
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return Corrupt("bad magic");
-  uint32_t version = 0;
+  uint32_t version = 0, reserved = 0;
   uint64_t payload_size = 0;
   std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&reserved, bytes.data() + 12, 4);
   std::memcpy(&payload_size, bytes.data() + 16, 8);
   if (version != kDatasetCacheVersion) return Corrupt("version " + std::to_string(version));
+  // The writer puts 0 there; a file that differs was not written by this
+  // version (a later one that uses the field must change the version too).
+  if (reserved != 0) return Corrupt("reserved field is not zero");
   if (payload_size != bytes.size() - kHeaderSize) return Corrupt("size mismatch");
   const std::string_view payload = bytes.substr(kHeaderSize);
   const Sha256Digest digest = Sha256Of(payload);

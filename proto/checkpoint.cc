@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "core/atomic_file.h"
 #include "fmt/format.h"
@@ -248,6 +249,19 @@ absl::StatusOr<ParameterStore> StoreFromTensors(
     const google::protobuf::RepeatedPtrField<NamedTensor>& tensors) {
   ParameterStore store;
   for (const NamedTensor& t : tensors) {
+    // The announced shape must match the data before anything is allocated:
+    // a damaged or crafted file could otherwise ask for terabytes.
+    const bool fits =
+        t.cols() == 0 || t.rows() <= std::numeric_limits<uint64_t>::max() / 4 / t.cols();
+    if (!fits) {
+      return InvalidInput("checkpoint", fmt::format("tensor '{}': shape {} x {} is too large",
+                                                    t.name(), t.rows(), t.cols()));
+    }
+    if (t.rows() * t.cols() * 4 != t.data().size()) {
+      return InvalidInput("checkpoint",
+                          fmt::format("tensor '{}': {} data bytes, expected {}", t.name(),
+                                      t.data().size(), t.rows() * t.cols() * 4));
+    }
     FEDREC_RETURN_IF_ERROR(WithContext(store.Add(t.name(), t.rows(), t.cols()), "checkpoint"));
   }
   store.Finalize();

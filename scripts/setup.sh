@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libabsl-dev
   python3 python3-dev pybind11-dev python3-pytest python3-numpy python3-matplotlib
   dpkg-dev file
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -197,6 +197,24 @@ TEST(Config, MalformedOverrides) {
               "mf_rating, pop)");
 }
 
+// Found by fuzz_config: a bare --set string with bytes that are not UTF-8
+// was accepted, and the config.toml written from it could not be read back.
+TEST(Config, SetRefusesAStringThatIsNotUtf8) {
+  const std::string set =
+      "data.path=aggregation.weighta.path=aggregat\x90\x90\x91\xd1\x96\x91\x98\xc2'x y.csv'";
+  auto c = ParseConfig("[model]\ntype = \"gru4rec\"\n", "fuzz.toml",
+                       {"model.dim=8", "seed = 9", "secagg.enabled=true", set});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(StatusMessage(c.status()), HasSubstr("not valid UTF-8"));
+  // Valid UTF-8 stays accepted and survives the config.toml round trip.
+  auto ok = LoadConfig("", {"data.path=donn\xc3\xa9"
+                            "es/\xe6\x95\xb0\xe6\x8d\xae.csv"});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  auto back = ParseConfig(ToToml(*ok), "config.toml");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, *ok);
+}
+
 TEST(Config, ToTomlRoundTrips) {
   auto defaults = LoadConfig("", {});
   ASSERT_TRUE(defaults.ok());

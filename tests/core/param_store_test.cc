@@ -58,6 +58,16 @@ TEST(ParameterStore, Errors) {
   EXPECT_EQ(s.View("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+// With the checkpoint fix above: sizes come from files and configs, so a
+// float count that overflows is refused rather than wrapped.
+TEST(ParameterStore, AddRefusesASizeThatOverflows) {
+  ParameterStore store;
+  EXPECT_FALSE(store.Add("huge", size_t{1} << 40, size_t{1} << 30).ok());
+  ASSERT_TRUE(store.Add("a", size_t{1} << 30, size_t{1} << 30).ok());
+  EXPECT_FALSE(store.Add("b", size_t{1} << 62, 1).ok());
+  EXPECT_EQ(store.num_tensors(), 1u);
+}
+
 TEST(ParameterStore, CopyIsDeepAndEqualityComparesValues) {
   ParameterStore a = MakeStore();
   a.Flat()[3] = 1.5f;

@@ -133,6 +133,36 @@ TEST_F(CacheTest, DeserializeChecksKeyAndStructure) {
   EXPECT_FALSE(DeserializeDatasetCache(SerializeDatasetCache(broken, "k"), "k").ok());
 }
 
+// Found by fuzz_dataset_cache (UBSan): reading an empty array passed a null
+// pointer to memcpy.
+TEST(DatasetCache, EmptyDatasetRoundTrips) {
+  Dataset empty;
+  empty.offsets = {0};
+  const std::string bytes = SerializeDatasetCache(empty, "fuzz-key");
+  auto back = DeserializeDatasetCache(bytes, "fuzz-key");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ExpectSame(*back, empty);
+}
+
+// Found by fuzz_dataset_cache: a file whose reserved header field was not
+// zero (the writer always writes 0) was trusted.
+TEST(DatasetCache, RefusesANonZeroReservedField) {
+  Dataset d;
+  d.user_ids = {7};
+  d.item_ids = {100};
+  d.offsets = {0, 1};
+  d.items = {0};
+  d.timestamps = {1};
+  d.ratings = {1};
+  std::string bytes = SerializeDatasetCache(d, "fuzz-key");
+  ASSERT_TRUE(DeserializeDatasetCache(bytes, "fuzz-key").ok());
+  bytes[15] = '\xe8';  // the fuzzer's input: reserved = 0xE8000000
+  auto refused = DeserializeDatasetCache(bytes, "fuzz-key");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("reserved"), std::string_view::npos);
+}
+
 TEST_F(CacheTest, UnwritableCacheDirIsSkipped) {
   WriteText(dir_ / "file", "x");
   options_.cache_dir = (dir_ / "file" / "sub").string();  // cannot be created

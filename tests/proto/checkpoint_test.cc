@@ -249,6 +249,28 @@ TEST_F(CheckpointTest, StoreShapeChecks) {
               HasSubstr("tensor 'b': 15 data bytes, expected 16"));
 }
 
+// Found by fuzz_checkpoint: a verified checkpoint whose tensor announces
+// 3 x (2^49 - 1) floats but holds no data made StoreFromTensors allocate
+// first, and std::bad_alloc ended the process.
+TEST_F(CheckpointTest, TensorShapeLargerThanItsDataIsRefusedBeforeAllocating) {
+  const std::string payload(
+      "\x1a\x28\x0a\x08\x69\x2f\x65\x6d\x5f\x65\x6d\x62\x10\x03\x18\xff\xff\xff\xff"
+      "\xff\xff\xff\x00\x11\x2b\x11\x11\x58\x11\x58\x58\x58\x58\x58\x58\x58\x58\x58"
+      "\x58\x58\x58\x58",
+      42);
+  Checkpoint parsed;
+  ASSERT_TRUE(parsed.ParseFromString(payload));
+  auto file = EncodeCheckpointFile(parsed);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto c = DecodeCheckpointFile(*file, "crafted.ckpt");
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto store = StoreFromTensors(c->tensors());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(StatusMessage(store.status()),
+              HasSubstr("tensor 'i/em_emb': 0 data bytes, expected 6755399441055732"));
+}
+
 TEST_F(CheckpointTest, InspectDescribesTheCheckpoint) {
   const std::string path = PathOf("i.bin");
   ASSERT_TRUE(WriteCheckpoint(path, MakeCheckpoint()).ok());
