@@ -7,6 +7,8 @@
 #include <string>
 
 #include "apps/cli_common.h"
+#include "core/isa.h"
+#include "proto/checkpoint.h"
 #include "core/logging.h"
 
 namespace fedrec::cli {
@@ -77,7 +79,8 @@ int Main(int argc, char** argv) {
   using fedrec::cli::Dispatch;
   CLI::App app{"fedrec: federated recommender training with secure aggregation and DP"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "fedrec 0.1.0");
+  app.set_version_flag("--version", "fedrec " + fedrec::FedrecVersion() + " (ISA " +
+                                       fedrec::BuildIsaDescription() + ")");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();

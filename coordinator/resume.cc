@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/atomic_file.h"
+#include "core/isa.h"
 #include "core/sha256.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -119,6 +120,12 @@ absl::StatusOr<std::optional<ResumePoint>> PrepareResume(RunDirectory& dir, cons
     }
     if (!ckpt.ok()) return ckpt.status();
     FEDREC_RETURN_IF_ERROR(CheckIdentity(path, *it, *ckpt, dir, data));
+    if (!ckpt->build_isa().empty() && ckpt->build_isa() != BuildIsaDescription()) {
+      spdlog::warn(
+          "resume: {} was written by a {} build and this is a {} build: the resumed run will be "
+          "close to, not bitwise equal to, an uninterrupted run of either",
+          FileName(path), ckpt->build_isa(), BuildIsaDescription());
+    }
     point = ResumePoint{.path = path, .checkpoint = std::move(*ckpt)};
   }
   if (!damaged.empty()) {

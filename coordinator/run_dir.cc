@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/atomic_file.h"
+#include "core/isa.h"
 #include "core/csprng.h"
 #include "core/output_path.h"
 #include "fmt/format.h"
@@ -201,7 +202,8 @@ absl::StatusOr<std::string> FillNewRun(const std::string& dir, const std::string
   const std::string run_id = NewRunId();
   const nlohmann::json run = {{"run_id", run_id},
                               {"created_unix", static_cast<int64_t>(UnixSeconds())},
-                              {"fedrec_version", FedrecVersion()}};
+                              {"fedrec_version", FedrecVersion()},
+                              {"build_isa", BuildIsaDescription()}};
   FEDREC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/run.json", run.dump(2) + "\n"));
   FEDREC_RETURN_IF_ERROR(Step("run_json"));
   FEDREC_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.toml", config_toml));
@@ -464,6 +466,8 @@ absl::Status RunDirectory::SyncMetrics() {
 
 absl::Status RunDirectory::WriteSummary(nlohmann::json& summary) {
   if (!run_id_.empty()) summary["run_id"] = run_id_;
+  summary["fedrec_version"] = FedrecVersion();
+  summary["build_isa"] = BuildIsaDescription();
   if (!resume_changes_.empty()) {
     nlohmann::json changes = nlohmann::json::array();
     for (const ConfigDifference& d : resume_changes_) {

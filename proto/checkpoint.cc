@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/atomic_file.h"
+#include "core/isa.h"
 #include "fmt/format.h"
 
 #ifndef FEDREC_VERSION
@@ -122,6 +123,7 @@ void StampCheckpoint(Checkpoint* checkpoint) {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
   checkpoint->set_fedrec_version(FedrecVersion());
+  checkpoint->set_build_isa(BuildIsaDescription());
 }
 
 absl::StatusOr<std::string> EncodeCheckpointFile(const Checkpoint& checkpoint) {
@@ -338,6 +340,7 @@ nlohmann::json DescribeCheckpoint(const CheckpointHeader& header, const Checkpoi
                   {"options", d.options()}};
   j["created_unix"] = c.created_unix();
   j["fedrec_version"] = c.fedrec_version();
+  j["build_isa"] = c.build_isa();
   j["has_config"] = !c.config_toml().empty();
   j["run_id"] = c.run_id();
   j["config_sha256"] = c.config_sha256();
@@ -352,6 +355,9 @@ std::string RenderCheckpointText(const nlohmann::json& j) {
                      h["payload_bytes"].get<uint64_t>());
   out += fmt::format("payload sha256  {}\n", h["payload_sha256"].get<std::string>());
   out += fmt::format("fedrec version  {}\n", j["fedrec_version"].get<std::string>());
+  if (!j["build_isa"].get<std::string>().empty()) {
+    out += fmt::format("build ISA       {}\n", j["build_isa"].get<std::string>());
+  }
   out += fmt::format("created (unix)  {}\n", j["created_unix"].get<int64_t>());
   const auto& m = j["model"];
   out += fmt::format("model           {} dim={} blocks={} heads={} max_len={} items={} users={}\n",

@@ -54,7 +54,7 @@ struct CheckpointHeader {
   uint64_t file_size = 0;  // as found on disk
 };
 
-// Sets format_version, created_unix (now) and fedrec_version.
+// Sets format_version, created_unix (now), fedrec_version and build_isa.
 void StampCheckpoint(Checkpoint* checkpoint);
 
 // The version string of this build ("0.1.0").

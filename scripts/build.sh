@@ -6,6 +6,8 @@
 #   FEDREC_BUILD_BENCH ON|OFF (default ON)
 #   FEDREC_CUDA        AUTO|ON|OFF (default AUTO)
 #   FEDREC_JOBS        parallel jobs (default nproc)
+#   FEDREC_ISA         auto|baseline|x86-64-v3|native (default auto: x86-64-v3
+#                      when this machine has AVX2 and FMA, else baseline)
 # Prints the build directory on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,9 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
     -DFEDREC_SANITIZE="$sanitize" -DFEDREC_BUILD_BENCH="${FEDREC_BUILD_BENCH:-ON}" \
-    -DFEDREC_CUDA="${FEDREC_CUDA:-AUTO}" >&2
+    -DFEDREC_CUDA="${FEDREC_CUDA:-AUTO}" -DFEDREC_ISA="${FEDREC_ISA:-auto}" >&2
+elif [[ -n "${FEDREC_ISA:-}" ]]; then
+  cmake "$build_dir" -DFEDREC_ISA="$FEDREC_ISA" >&2
 fi
 cmake --build "$build_dir" -j "$jobs" >&2
 echo "$build_dir"

@@ -30,6 +30,10 @@ from .model import Model, load
 from .training import Run, sweep, train
 
 __version__: str = _fedrec.__version__
+#: The instruction set the C++ core was built for ("x86-64-v3", "baseline",
+#: "native (...)"): builds for different ISAs give close, not bitwise-equal,
+#: models.
+__isa__: str = _fedrec.__isa__
 
 
 def set_log_level(level: str) -> None:
@@ -41,4 +45,4 @@ def set_log_level(level: str) -> None:
     _fedrec.set_log_level(level)
 
 
-__all__ = ["Model", "Run", "data", "load", "privacy", "set_log_level", "train", "__version__"]
+__all__ = ["Model", "Run", "data", "load", "privacy", "set_log_level", "train", "__isa__", "__version__"]

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/isa.h"
 #include "proto/checkpoint.h"
 #include "tests/testing/fedrec_cli.h"
 #include "tests/testing/files.h"
@@ -34,6 +35,29 @@ class CliErrors : public ::testing::Test {
  protected:
   TempDir dir_{"cli"};
 };
+
+// The build's ISA is on --version; a CPU without it is refused before any
+// work (core/isa_guard.cc), with one line and nothing written.
+TEST_F(CliErrors, ACpuWithoutTheBuildsIsaIsRefusedBeforeAnything) {
+  const CliResult version = RunFedrec("--version", dir_.path());
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_THAT(version.out, HasSubstr("(ISA " + BuildIsaDescription() + ")"));
+  const std::string features = BuildIsaFeatureList();
+  const std::filesystem::path out = dir_.path() / "synth.txt";
+  const std::string synth = "data synth --users 20 --items 10 --out '" + out.string() + "'";
+  if (features.empty()) {
+    const CliResult r = RunShell("FEDREC_TEST_CPU_LACKS=avx2 '" + FedrecBin() + "' " + synth,
+                                 dir_.path());
+    EXPECT_EQ(r.exit_code, 0) << "a baseline build needs no extension: " << r.err;
+    return;
+  }
+  const std::string first = features.substr(0, features.find(' '));
+  const CliResult r =
+      RunShell("FEDREC_TEST_CPU_LACKS=" + first + " '" + FedrecBin() + "' " + synth, dir_.path());
+  ExpectUserError(r, "this CPU lacks " + first + ";");
+  EXPECT_THAT(r.err, HasSubstr(std::string("built for ") + BuildIsa()));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
 
 TEST_F(CliErrors, MissingFile) {
   ExpectUserError(RunFedrec(Stats((dir_.path() / "nope.data").string()), dir_.path()),
