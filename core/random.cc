@@ -57,6 +57,56 @@ uint32_t RandomStream::NextU32() {
   return block_[position_++ % 4];
 }
 
+void RandomStream::FillU32(uint32_t* out, size_t n) {
+  while (n > 0 && position_ % 4 != 0) {
+    *out++ = NextU32();
+    --n;
+  }
+  // Whole blocks, kLanes at a time, as structure-of-arrays lanes so that the
+  // compiler runs the rounds in vector registers; the same bijection as
+  // Philox4x32_10 on counters [block + lane, step, client, round].
+  constexpr size_t kLanes = 8;
+  while (n >= 4 * kLanes) {
+    const uint64_t first_block = position_ / 4;
+    if (first_block + kLanes - 1 > 0xFFFFFFFFull) break;  // NextU32 aborts below
+    uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) {
+      c0[l] = static_cast<uint32_t>(first_block + l);
+      c1[l] = counter_[1];
+      c2[l] = counter_[2];
+      c3[l] = counter_[3];
+    }
+    uint32_t k0 = key_[0], k1 = key_[1];
+    for (int round = 0; round < 10; ++round) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        const uint64_t p0 = static_cast<uint64_t>(kPhiloxM0) * c0[l];
+        const uint64_t p1 = static_cast<uint64_t>(kPhiloxM1) * c2[l];
+        const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
+        const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
+        c1[l] = static_cast<uint32_t>(p1);
+        c3[l] = static_cast<uint32_t>(p0);
+        c0[l] = n0;
+        c2[l] = n2;
+      }
+      k0 += kPhiloxW0;
+      k1 += kPhiloxW1;
+    }
+    for (size_t l = 0; l < kLanes; ++l) {
+      out[4 * l] = c0[l];
+      out[4 * l + 1] = c1[l];
+      out[4 * l + 2] = c2[l];
+      out[4 * l + 3] = c3[l];
+    }
+    out += 4 * kLanes;
+    n -= 4 * kLanes;
+    position_ += 4 * kLanes;
+  }
+  while (n > 0) {
+    *out++ = NextU32();
+    --n;
+  }
+}
+
 uint64_t RandomStream::NextU64() {
   const uint64_t lo = NextU32();
   const uint64_t hi = NextU32();

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -54,6 +55,9 @@ class RandomStream {
 
   uint32_t NextU32();
   uint64_t NextU64();
+  // out[0..n) = the next n words: exactly n calls of NextU32(), computed
+  // several Philox blocks at a time (dropout masks draw millions of words).
+  void FillU32(uint32_t* out, size_t n);
   // Uniform in [0, 1) with 53 random bits.
   double NextDouble();
   // Uniform in [0, 1) with 24 random bits.

@@ -8,6 +8,7 @@
 // check can re-run a forward pass with identical dropout.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,13 +24,21 @@ template <typename S>
 void FillDropoutMask(RandomStream& stream, double rate, S* mask, size_t n) {
   const uint32_t threshold = DropoutThreshold(rate);
   const S keep = S(1) / S(1 - rate);
-  size_t i = 0;
-  for (; i + 1 < n; i += 2) {
-    const uint32_t u = stream.NextU32();
-    mask[i] = (u & 0xFFFFu) < threshold ? S(0) : keep;
-    mask[i + 1] = (u >> 16) < threshold ? S(0) : keep;
+  // One word per two entries (low half first); an odd last entry uses a
+  // whole word's low half. Words come in chunks from FillU32.
+  constexpr size_t kChunkWords = 256;
+  uint32_t words[kChunkWords];
+  for (size_t i = 0; i < n;) {
+    const size_t want = std::min(kChunkWords, (n - i + 1) / 2);
+    stream.FillU32(words, want);
+    const size_t pairs = std::min(want, (n - i) / 2);
+    for (size_t k = 0; k < pairs; ++k) {
+      mask[i + 2 * k] = (words[k] & 0xFFFFu) < threshold ? S(0) : keep;
+      mask[i + 2 * k + 1] = (words[k] >> 16) < threshold ? S(0) : keep;
+    }
+    if (pairs < want) mask[i + 2 * pairs] = (words[pairs] & 0xFFFFu) < threshold ? S(0) : keep;
+    i += 2 * want;
   }
-  if (i < n) mask[i] = (stream.NextU32() & 0xFFFFu) < threshold ? S(0) : keep;
 }
 
 }  // namespace fedrec::layers

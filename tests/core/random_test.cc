@@ -65,6 +65,25 @@ TEST(RandomStream, SeekResumesExactly) {
 
 // Chi-square test of NextBelow over 10 bins with a fixed seed; the 0.999
 // quantile of chi-square with 9 degrees of freedom is 27.88.
+// FillU32 is n calls of NextU32, from any position and for any length,
+// across the vectorised whole-block path and its edges.
+TEST(RandomStream, FillU32EqualsRepeatedNextU32) {
+  for (uint64_t start : {0, 1, 3, 4, 5, 31, 32, 33, 1000}) {
+    for (size_t n : {0, 1, 3, 4, 31, 32, 33, 64, 65, 100, 1027}) {
+      RandomStream a({7, "fill", 2, 9, 4});
+      RandomStream b({7, "fill", 2, 9, 4});
+      a.Seek(start);
+      b.Seek(start);
+      std::vector<uint32_t> bulk(n + 1, 0xdeadbeef);
+      a.FillU32(bulk.data(), n);
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(bulk[i], b.NextU32()) << start << " " << n << " " << i;
+      EXPECT_EQ(bulk[n], 0xdeadbeefu) << "wrote past the end";
+      EXPECT_EQ(a.position(), b.position());
+      EXPECT_EQ(a.NextU32(), b.NextU32()) << "the stream continues identically";
+    }
+  }
+}
+
 TEST(RandomStream, NextBelowIsUniform) {
   RandomStream s({.seed = 42, .purpose = "uniformity"});
   constexpr int kBins = 10, kDraws = 100000;

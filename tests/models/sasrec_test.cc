@@ -231,6 +231,27 @@ TEST(SasRecLayers, DropoutMaskIsKeyedAndScaled) {
   EXPECT_LT(dropped, 320);
 }
 
+// The mask is a fixed function of the stream: two entries per word (low half
+// first), an odd last entry from a whole word's low half; chunked drawing
+// must not change it (models' digests depend on it).
+TEST(SasRecLayers, DropoutMaskFollowsTheWordLayout) {
+  const uint32_t threshold = layers::DropoutThreshold(0.3);
+  const float keep = 1.0f / (1.0f - 0.3f);
+  for (size_t n : {1, 2, 7, 511, 512, 513, 1025, 3000}) {
+    RandomStream s({5, "dropout", 1, 2, 3}), ref({5, "dropout", 1, 2, 3});
+    s.NextU32();  // start off a block boundary
+    ref.NextU32();
+    std::vector<float> mask(n);
+    layers::FillDropoutMask(s, 0.3, mask.data(), n);
+    for (size_t i = 0; i < n; i += 2) {
+      const uint32_t u = ref.NextU32();
+      ASSERT_EQ(mask[i], (u & 0xFFFFu) < threshold ? 0.0f : keep) << n << " " << i;
+      if (i + 1 < n) ASSERT_EQ(mask[i + 1], (u >> 16) < threshold ? 0.0f : keep) << n << " " << i;
+    }
+    EXPECT_EQ(s.position(), ref.position()) << n;
+  }
+}
+
 TEST(SasRecLayers, EmbeddingGradientsAndSparseRows) {
   const int rows = 10, d = 4;
   Vec table = Random(rows * d, 40), r = Random(3 * d, 41), out(3 * d);
