@@ -11,6 +11,8 @@
 //     median 65. items_per_second = training sequences/s.
 //   BM_EigenSgemm256: Eigen float GEMM 256x256x256 in this build: the
 //     single-core SGEMM peak to compare GFLOP/s against.
+//   BM_EigenSgemmLxD/<L>: the (L x 50) by (50 x 50) row-major product of the
+//     projections: the SGEMM rate at the shapes SASRec really multiplies.
 //
 // FLOPs counted per sequence of L positions (useful work: the causal lower
 // triangle of the attention GEMMs; forward + backward = 3 x forward):
@@ -155,6 +157,23 @@ void BM_EigenSgemm256(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EigenSgemm256)->Unit(benchmark::kMicrosecond);
+
+// The shape that dominates the per-sequence work: (L x d) by (d x d),
+// row-major, d = 50, as the Q/K/V/FFN projections run it. The peak to hold
+// BM_SasRecSequence/<L> against ("comparable shapes").
+void BM_EigenSgemmLxD(benchmark::State& state) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index len = state.range(0), d = 50;
+  RowMajor x = RowMajor::Random(len, d), w = RowMajor::Random(d, d), y(len, d);
+  for (auto _ : state) {
+    y.noalias() = x * w;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(len * d * d) * 1e-9 * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EigenSgemmLxD)->Arg(50)->Arg(200)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace fedrec
