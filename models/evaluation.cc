@@ -6,6 +6,7 @@
 
 #include "core/random.h"
 #include "core/thread_pool.h"
+#include "models/full_ranking.h"
 
 namespace fedrec {
 namespace {
@@ -141,6 +142,10 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
 
   for (uint32_t u : opt.users) {
     if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
+  }
+  if (opt.protocol == EvalProtocol::kFull && opt.blocked_full &&
+      scorer.dot_items().rows != nullptr) {
+    return EvaluateFullRankingBlocked(scorer, split, opt);
   }
   const bool subset = !opt.users.empty();
   const uint32_t num_users = subset ? static_cast<uint32_t>(opt.users.size()) : data.num_users();

@@ -52,6 +52,11 @@ struct EvalOptions {
   // When set, advanced by the number of users scanned (evaluable or not), so
   // its total should be the number of users (or of `users`).
   ProgressReporter* progress = nullptr;
+  // Full protocol with a dot-product scorer (Scorer::dot_items): blocked
+  // products over batches of users (models/full_ranking.h), bitwise the same
+  // metrics as the per-user path; false forces the per-user path (tests and
+  // the benchmark compare the two).
+  bool blocked_full = true;
 };
 
 struct EvalResult {
