@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "core/status.h"
@@ -31,6 +32,9 @@ namespace fedrec {
 enum class EvalProtocol { kSampled, kFull };
 
 absl::StatusOr<EvalProtocol> ParseEvalProtocol(const std::string& name);
+// "sampled,full", "full", ...: a comma-separated list of distinct protocols
+// (eval.final_protocols), in the order given.
+absl::StatusOr<std::vector<EvalProtocol>> ParseEvalProtocols(const std::string& list);
 absl::StatusOr<SplitPart> ParseSplitPart(const std::string& name);
 const char* EvalProtocolName(EvalProtocol p);
 const char* SplitPartName(SplitPart p);

@@ -41,6 +41,14 @@ void CountAgainstTargets(const float* states, uint32_t users, const float* rows,
                          uint32_t begin, uint32_t end, const float* targets, uint64_t* greater,
                          uint64_t* ties);
 
+// Which instruction set CountAgainstTargets uses: AVX2 where the CPU has it
+// (two users' packets side by side in one register: per lane the very same
+// multiplies and adds, so bitwise the same scores), else SSE2. Tests force
+// each in turn (forcing AVX2 on a CPU without it gives SSE2).
+enum class ScoreKernelIsa { kAuto, kSse2, kAvx2 };
+ScoreKernelIsa ScoreKernelInUse();
+void ForceScoreKernelForTesting(ScoreKernelIsa isa);
+
 // out[u * (end - begin) + (i - begin)] = ScoreDot(states + u * d, rows + i * d)
 // for the users x items [begin, end) block (what top-K recommendation scans).
 void ScoreBlock(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,

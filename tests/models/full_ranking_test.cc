@@ -52,12 +52,29 @@ TEST(ScoreKernel, ScoreDotIsEigensDotBitwise) {
   }
 }
 
+void BlocksAndCounts();
+
+// Runs `body` once per instruction set of the counting kernel.
+template <typename Body>
+void ForEachKernel(Body body) {
+  for (const ScoreKernelIsa isa : {ScoreKernelIsa::kSse2, ScoreKernelIsa::kAvx2}) {
+    ForceScoreKernelForTesting(isa);
+    SCOPED_TRACE(ScoreKernelInUse() == ScoreKernelIsa::kAvx2 ? "avx2" : "sse2");
+    body();
+  }
+  ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
+}
+
 TEST(ScoreKernel, BlocksAndCountsAreScoreDotBitwise) {
+  ForEachKernel([] { BlocksAndCounts(); });
+}
+
+void BlocksAndCounts() {
   for (const uint32_t d : {1u, 3u, 4u, 5u, 8u, 12u, 13u, 32u, 50u, 63u}) {
-    const uint32_t users = 7, items = 29;
+    const uint32_t users = 7, items = 31;
     const std::vector<float> states = RandomFloats(size_t{users} * d, d, 1);
     const std::vector<float> rows = RandomFloats(size_t{items} * d, d, 2);
-    const uint32_t begin = 3, end = 26;
+    const uint32_t begin = 3, end = 30;
     std::vector<float> block(size_t{users} * (end - begin));
     ScoreBlock(states.data(), users, rows.data(), d, begin, end, block.data());
     std::vector<float> targets(users);
@@ -189,21 +206,23 @@ TEST(FullRankingEval, BlockedEqualsNaiveAndPerUserPaths) {
     const Dataset data = MixedDataset(c.users, c.items, c.items);
     const LeaveOneOutSplit split(data);
     const DotScorer scorer(c.items, c.d, c.integers, c.d);
-    for (const SplitPart part : {SplitPart::kValidation, SplitPart::kTest}) {
-      EvalOptions opt;
-      opt.protocol = EvalProtocol::kFull;
-      opt.part = part;
-      opt.k = 5;
-      opt.threads = 2;
-      const auto blocked = Evaluate(scorer, split, opt);
-      ASSERT_TRUE(blocked.ok()) << blocked.status();
-      ASSERT_GT(blocked->sums.users, 0u);
-      ExpectSameSums(blocked->sums, NaiveFullRanking(scorer, split, part, opt.k));
-      opt.blocked_full = false;
-      const auto per_user = Evaluate(scorer, split, opt);
-      ASSERT_TRUE(per_user.ok());
-      ExpectSameSums(blocked->sums, per_user->sums);
-    }
+    ForEachKernel([&] {
+      for (const SplitPart part : {SplitPart::kValidation, SplitPart::kTest}) {
+        EvalOptions opt;
+        opt.protocol = EvalProtocol::kFull;
+        opt.part = part;
+        opt.k = 5;
+        opt.threads = 2;
+        const auto blocked = Evaluate(scorer, split, opt);
+        ASSERT_TRUE(blocked.ok()) << blocked.status();
+        ASSERT_GT(blocked->sums.users, 0u);
+        ExpectSameSums(blocked->sums, NaiveFullRanking(scorer, split, part, opt.k));
+        opt.blocked_full = false;
+        const auto per_user = Evaluate(scorer, split, opt);
+        ASSERT_TRUE(per_user.ok());
+        ExpectSameSums(blocked->sums, per_user->sums);
+      }
+    });
   }
 }
 
