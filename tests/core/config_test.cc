@@ -261,7 +261,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 65u);
+  EXPECT_EQ(ConfigKeyNames().size(), 66u);
 }
 
 }  // namespace
