@@ -37,6 +37,7 @@ void ScoreRows(const float* state, const float* rows, uint32_t d, uint32_t n, fl
 // ScoreDot(state, row). For each user u, adds to greater[u] / ties[u] the
 // number of items in the range scoring strictly above / equal to
 // targets[u] (NaN scores count as neither), without storing the scores.
+// Counts are kept in 32-bit lanes within a call: end - begin < 2^31.
 void CountAgainstTargets(const float* states, uint32_t users, const float* rows, uint32_t d,
                          uint32_t begin, uint32_t end, const float* targets, uint64_t* greater,
                          uint64_t* ties);
