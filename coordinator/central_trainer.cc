@@ -292,8 +292,10 @@ class CentralTrainer {
       model_->global_params() = *best_.global;
       if (best_.local) *model_->local_params() = *best_.local;
     }
-    nlohmann::json test;
-    for (EvalProtocol p : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
+    nlohmann::json test = nlohmann::json::object();
+    FEDREC_ASSIGN_OR_RETURN(const std::vector<EvalProtocol> protocols,
+                            ParseEvalProtocols(config_.eval.final_protocols));
+    for (EvalProtocol p : protocols) {
       FEDREC_ASSIGN_OR_RETURN(EvalResult r, Eval(SplitPart::kTest, p));
       test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
     }

@@ -484,9 +484,11 @@ class Coordinator {
   absl::StatusOr<nlohmann::json> Finish(double wall_seconds) {
     FEDREC_ASSIGN_OR_RETURN(const std::string final_digest, ModelDigest());
     const ParameterStore& best = best_.global ? *best_.global : model_->global_params();
-    nlohmann::json test;
+    nlohmann::json test = nlohmann::json::object();
     bool first = true;
-    for (EvalProtocol p : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
+    FEDREC_ASSIGN_OR_RETURN(const std::vector<EvalProtocol> protocols,
+                            ParseEvalProtocols(c_.eval.final_protocols));
+    for (EvalProtocol p : protocols) {
       FEDREC_ASSIGN_OR_RETURN(EvalResult r, EvalCommand(SplitPart::kTest, p, true, best, first));
       first = false;
       test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);

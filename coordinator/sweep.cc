@@ -129,6 +129,13 @@ absl::StatusOr<nlohmann::json> RunSweep(const Config& base, const SweepOptions& 
         "sweep: federation.mode must be \"federated\" (the privacy unit is the client)");
   }
   if (options.epsilons.empty()) return absl::InvalidArgumentError("sweep: no --epsilons");
+  // The sweep's table reports both protocols of every run's test evaluation.
+  if (base.eval.final_protocols != "sampled,full" && base.eval.final_protocols != "full,sampled") {
+    return absl::InvalidArgumentError(
+        "sweep: eval.final_protocols must list both sampled and full (the sweep table reports "
+        "both), not \"" +
+        base.eval.final_protocols + "\"");
+  }
   FEDREC_RETURN_IF_ERROR(CheckOutputDirectory(options.out_dir, "sweep: --out"));
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -117,6 +117,9 @@ struct EvalConfig {
   std::string protocol = "sampled";  // sampled|full
   int64_t negatives = 100;           // sampled protocol: negatives per user
   int64_t k = 10;                    // cutoff for HR@K and NDCG@K
+  // Protocols of the final test evaluation, comma-separated: a very large
+  // run can leave out the (much dearer) full ranking.
+  std::string final_protocols = "sampled,full";
   bool operator==(const EvalConfig&) const = default;
 };
 

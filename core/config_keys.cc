@@ -1,10 +1,12 @@
 #include "core/config_keys.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "fmt/format.h"
@@ -76,6 +78,31 @@ Validator Bits() {
   return [](const Value& v) {
     const int64_t b = std::get<int64_t>(v);
     return b == 32 || b == 64 ? std::string() : std::string("must be 32 or 64");
+  };
+}
+
+// A comma-separated list of distinct ranking protocols, at least one.
+Validator ProtocolList() {
+  return [](const Value& v) {
+    const std::string& s = std::get<std::string>(v);
+    std::vector<std::string> seen;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = s.find(',', start);
+      const std::string name = s.substr(start, comma == std::string::npos ? comma : comma - start);
+      if (name != "sampled" && name != "full") {
+        return fmt::format(
+            "'{}': '{}' is not a protocol (a comma-separated list of sampled, full, e.g. "
+            "\"sampled,full\" or \"sampled\")",
+            s, name);
+      }
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+        return fmt::format("'{}': '{}' is listed twice", s, name);
+      }
+      seen.push_back(name);
+      if (comma == std::string::npos) return std::string();
+      start = comma + 1;
+    }
   };
 }
 
@@ -377,6 +404,10 @@ std::vector<KeySpec> BuildRegistry() {
                       "Sampled protocol: negatives per user.", IntAtLeast(1)));
   r.push_back(MakeKey("eval", "k", &C::eval, &EvalConfig::k, "Cutoff K of HR@K and NDCG@K.",
                       IntAtLeast(1)));
+  r.push_back(MakeKey("eval", "final_protocols", &C::eval, &EvalConfig::final_protocols,
+                      "Protocols of the final test evaluation, comma-separated: sampled,full, "
+                      "or one of them (a very large run can skip full ranking).",
+                      ProtocolList()));
   // [checkpoint]
   r.push_back(MakeKey("checkpoint", "every", &C::checkpoint, &CheckpointConfig::every,
                       "Checkpoint every N rounds or epochs (0: only the final one).",

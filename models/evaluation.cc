@@ -6,6 +6,7 @@
 
 #include "core/random.h"
 #include "core/thread_pool.h"
+#include "models/full_ranking.h"
 
 namespace fedrec {
 namespace {
@@ -92,6 +93,23 @@ absl::StatusOr<EvalProtocol> ParseEvalProtocol(const std::string& name) {
   return absl::InvalidArgumentError("protocol '" + name + "' is not one of: sampled, full");
 }
 
+absl::StatusOr<std::vector<EvalProtocol>> ParseEvalProtocols(const std::string& list) {
+  std::vector<EvalProtocol> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    const std::string name = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    FEDREC_ASSIGN_OR_RETURN(const EvalProtocol p, ParseEvalProtocol(name));
+    if (std::find(out.begin(), out.end(), p) != out.end()) {
+      return absl::InvalidArgumentError("protocol '" + name + "' is listed twice in '" + list +
+                                        "'");
+    }
+    out.push_back(p);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 absl::StatusOr<SplitPart> ParseSplitPart(const std::string& name) {
   if (name == "valid" || name == "validation") return SplitPart::kValidation;
   if (name == "test") return SplitPart::kTest;
@@ -141,6 +159,10 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
 
   for (uint32_t u : opt.users) {
     if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
+  }
+  if (opt.protocol == EvalProtocol::kFull && opt.blocked_full &&
+      scorer.dot_items().rows != nullptr) {
+    return EvaluateFullRankingBlocked(scorer, split, opt);
   }
   const bool subset = !opt.users.empty();
   const uint32_t num_users = subset ? static_cast<uint32_t>(opt.users.size()) : data.num_users();

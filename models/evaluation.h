@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "core/status.h"
@@ -31,6 +32,9 @@ namespace fedrec {
 enum class EvalProtocol { kSampled, kFull };
 
 absl::StatusOr<EvalProtocol> ParseEvalProtocol(const std::string& name);
+// "sampled,full", "full", ...: a comma-separated list of distinct protocols
+// (eval.final_protocols), in the order given.
+absl::StatusOr<std::vector<EvalProtocol>> ParseEvalProtocols(const std::string& list);
 absl::StatusOr<SplitPart> ParseSplitPart(const std::string& name);
 const char* EvalProtocolName(EvalProtocol p);
 const char* SplitPartName(SplitPart p);
@@ -52,6 +56,11 @@ struct EvalOptions {
   // When set, advanced by the number of users scanned (evaluable or not), so
   // its total should be the number of users (or of `users`).
   ProgressReporter* progress = nullptr;
+  // Full protocol with a dot-product scorer (Scorer::dot_items): blocked
+  // products over batches of users (models/full_ranking.h), bitwise the same
+  // metrics as the per-user path; false forces the per-user path (tests and
+  // the benchmark compare the two).
+  bool blocked_full = true;
 };
 
 struct EvalResult {

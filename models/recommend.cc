@@ -1,11 +1,56 @@
 #include "models/recommend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "models/factory.h"
+#include "models/full_ranking.h"
+#include "models/score_kernel.h"
 
 namespace fedrec {
+namespace {
+
+struct ScoredItem {
+  float score;
+  uint32_t item;
+};
+
+// Highest score first, ties by dense id (a stable answer). NaN scores rank
+// below every number (the comparison stays a strict weak order).
+bool Better(const ScoredItem& a, const ScoredItem& b) {
+  const bool an = std::isnan(a.score), bn = std::isnan(b.score);
+  if (an != bn) return bn;
+  if (!an && a.score != b.score) return a.score > b.score;
+  return a.item < b.item;
+}
+
+// The k best items seen so far: a heap with the worst of them on top, so an
+// item enters only when it beats that one.
+class TopK {
+ public:
+  explicit TopK(uint32_t k) : k_(k) { heap_.reserve(k); }
+  void Offer(const ScoredItem& x) {
+    if (heap_.size() < k_) {
+      heap_.push_back(x);
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    } else if (Better(x, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Better);
+      heap_.back() = x;
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    }
+  }
+  std::vector<ScoredItem> Sorted() {
+    std::sort(heap_.begin(), heap_.end(), Better);
+    return std::move(heap_);
+  }
+
+ private:
+  uint32_t k_;
+  std::vector<ScoredItem> heap_;
+};
+
+}  // namespace
 
 absl::StatusOr<Recommender> Recommender::Create(Checkpoint checkpoint, const std::string& where) {
   if (checkpoint.item_ids_size() == 0) {
@@ -48,26 +93,37 @@ absl::StatusOr<std::vector<Recommendation>> Recommender::Recommend(
   }
 
   const uint32_t n = model_->num_items();
-  std::vector<float> scores(n);
-  model_->ScoreAll(user, history, scores);
-  std::vector<uint32_t> candidates(n);
-  std::iota(candidates.begin(), candidates.end(), 0u);
+  std::vector<uint8_t> seen(n, 0);
   if (!request.include_history) {
-    std::vector<uint8_t> seen(n, 0);
     for (uint32_t item : history) seen[item] = 1;
-    std::erase_if(candidates, [&](uint32_t item) { return seen[item] != 0; });
   }
-  const size_t k = std::min<size_t>(request.k, candidates.size());
-  // Highest score first; ties by dense id for a stable answer.
-  std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(),
-                    [&](uint32_t a, uint32_t b) {
-                      return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-                    });
+  std::vector<ScoredItem> top;
+  const Scorer::DotItems dot = model_->dot_items();
+  if (dot.rows != nullptr) {
+    // Blocked scores of the one state, the same kernel as evaluation.
+    std::vector<float> state(dot.dim), block(std::min(n, kFullRankingItemBlock));
+    model_->UserState(user, history, state);
+    TopK heap(request.k);
+    for (uint32_t i0 = 0; i0 < n; i0 += kFullRankingItemBlock) {
+      const uint32_t i1 = std::min(n, i0 + kFullRankingItemBlock);
+      ScoreBlock(state.data(), 1, dot.rows, dot.dim, i0, i1, block.data());
+      for (uint32_t i = i0; i < i1; ++i) {
+        if (seen[i] == 0) heap.Offer({block[i - i0], i});
+      }
+    }
+    top = heap.Sorted();
+  } else {
+    std::vector<float> scores(n);
+    model_->ScoreAll(user, history, scores);
+    TopK heap(request.k);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (seen[i] == 0) heap.Offer({scores[i], i});
+    }
+    top = heap.Sorted();
+  }
   std::vector<Recommendation> out;
-  out.reserve(k);
-  for (size_t r = 0; r < k; ++r) {
-    out.push_back({checkpoint_->item_ids(candidates[r]), scores[candidates[r]]});
-  }
+  out.reserve(top.size());
+  for (const ScoredItem& s : top) out.push_back({checkpoint_->item_ids(s.item), s.score});
   return out;
 }
 

@@ -3,7 +3,9 @@
 //
 // Ids are the data's original ids (the checkpoint carries the mapping). The
 // history's items are left out of the list unless include_history; ties are
-// broken by the dense item id, so the answer is stable.
+// broken by the dense item id, so the answer is stable (NaN scores last).
+// Dot-product models are scored in blocks with the evaluation's kernel and
+// a k-item heap, so no catalogue-sized score vector is stored.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 
 #include "core/random.h"
 #include "models/sasrec_impl.h"
+#include "models/score_kernel.h"
 
 namespace fedrec {
 namespace {
@@ -138,18 +139,23 @@ void SasRecModel::LastHiddenState(std::span<const uint32_t> history, std::span<f
   sasrec_internal::LastHidden<float>(options_, params.data(), history, ws, out.data());
 }
 
+Scorer::DotItems SasRecModel::dot_items() const {
+  return {params_.ViewAt(sasrec_internal::kItemEmb).data, options_.dim};
+}
+
+void SasRecModel::UserState(uint32_t, std::span<const uint32_t> history,
+                            std::span<float> state) const {
+  LastHiddenState(history, state);
+}
+
+// Both through the shared kernel, so that per-user scores, sampled
+// candidates and the blocked full ranking agree bitwise.
 void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
                            std::span<float> scores) const {
   std::vector<float> h(options_.dim);
   LastHiddenState(history, h);
-  ConstTensorView emb = params_.ViewAt(sasrec_internal::kItemEmb);
-  Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
-  // Row by row with the same dot as ScoreCandidates: bitwise-equal scores.
-  for (uint32_t i = 0; i < options_.num_items; ++i) {
-    scores[i] =
-        Eigen::Map<const Eigen::RowVectorXf>(emb.data + size_t{i} * options_.dim, options_.dim)
-            .dot(hv);
-  }
+  ScoreRows(h.data(), params_.ViewAt(sasrec_internal::kItemEmb).data, options_.dim,
+            options_.num_items, scores.data());
 }
 
 void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
@@ -157,12 +163,9 @@ void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> histo
                                   std::span<float> scores) const {
   std::vector<float> h(options_.dim);
   LastHiddenState(history, h);
-  ConstTensorView emb = params_.ViewAt(sasrec_internal::kItemEmb);
-  Eigen::Map<const Eigen::RowVectorXf> hv(h.data(), options_.dim);
+  const float* emb = params_.ViewAt(sasrec_internal::kItemEmb).data;
   for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = Eigen::Map<const Eigen::RowVectorXf>(
-                    emb.data + size_t{candidates[j]} * options_.dim, options_.dim)
-                    .dot(hv);
+    scores[j] = ScoreDot(h.data(), emb + size_t{candidates[j]} * options_.dim, options_.dim);
   }
 }
 

@@ -83,6 +83,11 @@ class SasRecModel final : public Model {
                        std::span<const uint32_t> candidates,
                        std::span<float> scores) const override;
 
+  // Scores are ScoreDot(LastHiddenState, item_emb row) (models/score_kernel.h).
+  DotItems dot_items() const override;
+  void UserState(uint32_t user, std::span<const uint32_t> history,
+                 std::span<float> state) const override;
+
   // The final hidden state of the last position (d floats): what scoring
   // dots with the item embeddings. Thread-safe.
   void LastHiddenState(std::span<const uint32_t> history, std::span<float> out) const;

@@ -29,6 +29,22 @@ class Scorer {
   // gathers; models override it when a candidate list is cheaper.
   virtual void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
                                std::span<const uint32_t> candidates, std::span<float> scores) const;
+
+  // Dot-product scorers: score(user, item) = ScoreDot(state, rows + item * dim)
+  // (models/score_kernel.h) for a per-user state of `dim` floats. Such a
+  // scorer exposes its item table and states so that full ranking and top-K
+  // can score many users at once in blocks; its ScoreAll and
+  // ScoreCandidates must give bitwise those scores. rows == nullptr: not a
+  // dot-product scorer (everything goes through ScoreAll).
+  struct DotItems {
+    const float* rows = nullptr;  // num_items() x dim, row-major
+    uint32_t dim = 0;
+  };
+  virtual DotItems dot_items() const { return {}; }
+  // The state `history` (and `user`) score with; state.size() == dim. Only
+  // called when dot_items().rows != nullptr.
+  virtual void UserState(uint32_t user, std::span<const uint32_t> history,
+                         std::span<float> state) const;
 };
 
 }  // namespace fedrec

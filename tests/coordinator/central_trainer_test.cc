@@ -64,6 +64,17 @@ TEST_F(CentralTrainerTest, ResultDoesNotDependOnTheThreadCount) {
   }
 }
 
+TEST_F(CentralTrainerTest, FinalProtocolsChooseTheTestEvaluations) {
+  Config c = MakeConfig("sasrec");
+  c.train.epochs = 1;
+  const auto both = Train(c, "both");
+  c.eval.final_protocols = "sampled";
+  const auto sampled = Train(c, "sampled");
+  EXPECT_TRUE(both["test_at_best"].contains("full"));
+  EXPECT_FALSE(sampled["test_at_best"].contains("full"));
+  EXPECT_EQ(sampled["test_at_best"]["sampled"], both["test_at_best"]["sampled"]);
+}
+
 TEST_F(CentralTrainerTest, TrainingLearnsAndWritesTheRunDirectory) {
   const auto s = Train(MakeConfig("sasrec"), "run");
   const fs::path run = dir_.path() / "run";

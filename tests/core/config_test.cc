@@ -117,6 +117,23 @@ TEST(Config, OutOfRange) {
               "c.toml:2: federation.partition: unknown value 'random' (allowed: hash, "
               "contiguous, dirichlet:ALPHA)");
   ExpectError(ParseConfig("[train]\nlr = nan\n", "c.toml"), "c.toml:2: train.lr: must be > 0");
+  ExpectError(ParseConfig("[eval]\nfinal_protocols = \"sampled,ful\"\n", "c.toml"),
+              "c.toml:2: eval.final_protocols: 'sampled,ful': 'ful' is not a protocol (a "
+              "comma-separated list of sampled, full, e.g. \"sampled,full\" or \"sampled\")");
+  ExpectError(ParseConfig("[eval]\nfinal_protocols = \"\"\n", "c.toml"),
+              "c.toml:2: eval.final_protocols: '': '' is not a protocol (a comma-separated list "
+              "of sampled, full, e.g. \"sampled,full\" or \"sampled\")");
+  ExpectError(ParseConfig("[eval]\nfinal_protocols = \"full,full\"\n", "c.toml"),
+              "c.toml:2: eval.final_protocols: 'full,full': 'full' is listed twice");
+}
+
+TEST(Config, FinalProtocols) {
+  EXPECT_EQ(ParseConfig("", "c.toml")->eval.final_protocols, "sampled,full");
+  for (const std::string v : {"sampled", "full", "full,sampled"}) {
+    const auto c = ParseConfig("[eval]\nfinal_protocols = \"" + v + "\"\n", "c.toml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->eval.final_protocols, v);
+  }
 }
 
 TEST(Config, CrossKeyChecks) {
@@ -244,7 +261,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 65u);
+  EXPECT_EQ(ConfigKeyNames().size(), 66u);
 }
 
 }  // namespace
