@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "core/csprng.h"
+#include "privacy/aes_urbg.h"
 #include "privacy/ddg.h"
 #include "privacy/discrete_gaussian.h"
+#include "privacy/fast_discrete_gaussian.h"
 #include "privacy/gaussian.h"
 
 namespace fedrec::privacy {
@@ -68,6 +70,39 @@ void BM_DiscreteGaussianCsprng(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(v.size()));
 }
 BENCHMARK(BM_DiscreteGaussianCsprng)->Arg(1)->Arg(10)->Arg(1000);
+
+void BM_AesCtrUrbg(benchmark::State& state) {
+  auto g = AesCtrUrbg::Create();
+  uint64_t acc = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < 4096; ++i) acc += (*g)();
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetItemsProcessed(state.iterations() * 4096);
+}
+BENCHMARK(BM_AesCtrUrbg);
+
+// The table sampler over AES-CTR (a fresh key from the OS CSPRNG), the
+// production configuration of the DDG client noise.
+void BM_FastDiscreteGaussian(benchmark::State& state) {
+  const double sigma = static_cast<double>(state.range(0)) / 2;
+  auto sampler = FastDiscreteGaussian::Create(sigma * sigma);
+  auto g = AesCtrUrbg::Create();
+  std::vector<int64_t> v(4096);
+  for (auto _ : state) {
+    sampler->Fill(*g, v);
+    benchmark::DoNotOptimize(v.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(v.size()));
+  state.counters["eta"] = sampler->eta();
+}
+BENCHMARK(BM_FastDiscreteGaussian)
+    ->ArgName("2sigma")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(20)
+    ->Arg(2000)
+    ->Arg(131072);
 
 void BM_DdgEncode(benchmark::State& state) {
   const int64_t d = int64_t{1} << 17;
