@@ -193,6 +193,11 @@ absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const 
                                                                 PhiloxUrbg& g) {
   return RoundImpl(z, bound_sq, max_tries, g);
 }
+absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
+                                                                double bound_sq, int max_tries,
+                                                                AesCtrUrbg& g) {
+  return RoundImpl(z, bound_sq, max_tries, g);
+}
 
 void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bits) {
   const uint64_t mask = (uint64_t{1} << bits) - 1;
@@ -200,7 +205,7 @@ void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bit
   for (size_t i = 0; i < n; ++i) sum[i] = (sum[i] + x[i]) & mask;
 }
 
-absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params) {
+absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params, bool fast_noise) {
   FEDREC_RETURN_IF_ERROR(ValidateDdgParams(params));
   DdgMechanism m;
   m.params_ = params;
@@ -212,6 +217,15 @@ absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params) {
                                    std::string(sampler.status().message()));
   }
   m.sampler_ = *sampler;
+  // The table sampler for every sigma_z its table covers (the exact sampler
+  // above still validates the variance and is the fallback).
+  if (sigma_z > 0 && fast_noise) {
+    absl::StatusOr<FastDiscreteGaussian> fast = FastDiscreteGaussian::Create(sigma_z * sigma_z);
+    if (fast.ok()) {
+      m.fast_ = *std::move(fast);
+      m.use_fast_ = true;
+    }
+  }
   m.l2_bound_ = DdgRoundedL2Bound(params.clip / params.gamma, params.beta, m.padded_dim_);
   m.l2_bound_sq_ = m.l2_bound_ * m.l2_bound_;
   return m;
@@ -245,11 +259,13 @@ absl::StatusOr<std::vector<uint64_t>> DdgMechanism::EncodeImpl(std::span<const d
   // 5. noise and 6. reduction mod 2^b. |rounded| < 2^41 and |noise| <=
   // max_abs <= 2^62, so the int64 sum cannot overflow.
   const uint64_t mask = (uint64_t{1} << params_.bits) - 1;
-  std::vector<uint64_t> out(rounded.size());
-  for (size_t j = 0; j < rounded.size(); ++j) {
-    const int64_t y = rounded[j] + sampler_.Sample(g);
-    out[j] = static_cast<uint64_t>(y) & mask;
+  if (use_fast_) {
+    fast_.Add(g, rounded);
+  } else {
+    for (int64_t& v : rounded) v += sampler_.Sample(g);
   }
+  std::vector<uint64_t> out(rounded.size());
+  for (size_t j = 0; j < rounded.size(); ++j) out[j] = static_cast<uint64_t>(rounded[j]) & mask;
   return out;
 }
 
@@ -261,6 +277,12 @@ absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const doubl
 absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
                                                            uint64_t rotation_seed,
                                                            PhiloxUrbg& g) const {
+  return EncodeImpl(update, rotation_seed, g);
+}
+
+absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
+                                                           uint64_t rotation_seed,
+                                                           AesCtrUrbg& g) const {
   return EncodeImpl(update, rotation_seed, g);
 }
 
