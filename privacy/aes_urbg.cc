@@ -76,12 +76,15 @@ void AesCtrUrbg::Refill() {
     std::fprintf(stderr, "fedrec: fatal: privacy: aes urbg used after move\n");
     std::abort();
   }
-  // CTR: encrypting zeros yields the keystream (in place).
+  // CTR: encrypting zeros yields the keystream, written over the used block
+  // (from a shared zero block: no memset pass per refill).
+  static const std::array<uint64_t, kBlockWords> kZeros{};
   auto* bytes = reinterpret_cast<unsigned char*>(buffer_);
   const int len = static_cast<int>(kBlockWords * sizeof(uint64_t));
-  std::memset(bytes, 0, static_cast<size_t>(len));
   int out_len = 0;
-  if (EVP_EncryptUpdate(ctx_.get(), bytes, &out_len, bytes, len) != 1 || out_len != len) {
+  if (EVP_EncryptUpdate(ctx_.get(), bytes, &out_len,
+                        reinterpret_cast<const unsigned char*>(kZeros.data()), len) != 1 ||
+      out_len != len) {
     std::fprintf(stderr, "fedrec: fatal: privacy: aes urbg: EVP_EncryptUpdate failed\n");
     std::abort();
   }
