@@ -121,6 +121,7 @@ absl::Status ResolveDistributed(const Config& c, uint64_t population_size, uint6
       s->noise_eta = 0;
     }
   }
+  o->noise_slack = s->noise_draws * s->noise_eta;
   return absl::OkStatus();
 }
 

@@ -102,6 +102,11 @@ TEST(PlanPrivacyTest, DistributedNoiseUsesTheTableSamplerAndChargesItsEta) {
   EXPECT_DOUBLE_EQ(plan->DeltaSampler(eps),
                    (1 + std::exp(eps)) * plan->noise_draws * plan->noise_eta);
   EXPECT_LT(plan->DeltaSampler(eps), c.privacy.delta / 100);
+  // The ledger carries the same slack into privacy.json.
+  EXPECT_DOUBLE_EQ(plan->dp->noise_slack, plan->noise_draws * plan->noise_eta);
+  auto ledger = PrivacyLedger::Create(*plan->dp);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  EXPECT_DOUBLE_EQ(ledger->ToJson(eps)["delta_sampler"].get<double>(), plan->DeltaSampler(eps));
 }
 
 TEST(PlanPrivacyTest, DistributedFallsBackToExactNoiseWhenTheChargeWouldNotFit) {
