@@ -58,6 +58,14 @@ void LogRunStart(const FederationSetup& s_) {
         "P(any coordinate wraps) <= {:.2g} per round",
         s_.privacy.min_noise_shares, s_.privacy.shortfall_probability,
         s_.privacy.WrapProbability());
+    spdlog::info(
+        "privacy: noise by the {} sampler, eta {:.3g} per coordinate over <= {:.3g} "
+        "coordinates: delta grows by <= (1 + e^epsilon) x {:.3g}",
+        s_.privacy.ddg->fast_noise() ? "table" : "exact CKS", s_.privacy.noise_eta,
+        s_.privacy.noise_draws, s_.privacy.noise_draws * s_.privacy.noise_eta);
+    if (!s_.privacy.noise_fallback.empty()) {
+      spdlog::warn("privacy: noise by the exact CKS sampler (slow): {}", s_.privacy.noise_fallback);
+    }
   } else if (s_.privacy.dp) {
     spdlog::info(
         "privacy: central DP, sigma {:.4f}{}, q {:.5f} ({} sampling), delta {}, {} accountant, "
@@ -173,7 +181,8 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"interactions", s_.data.num_interactions()},
       {"last_round", totals.last_round},
       {"rounds_withheld_this_session",
-       {{"secagg_aborted", totals.aborted_rounds}, {"too_few_noise_shares", totals.withheld_rounds}}}};
+       {{"secagg_aborted", totals.aborted_rounds},
+        {"too_few_noise_shares", totals.withheld_rounds}}}};
   if (!totals.stop_reason.empty()) summary["stopped_reason"] = totals.stop_reason;
   if (totals.interrupted) summary["interrupted"] = true;
   if (clip_rule) {
@@ -209,7 +218,11 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
           {"shortfall_probability_per_round", s_.privacy.shortfall_probability},
           {"delta_shortfall", static_cast<double>(ledger->steps()) *
                                   s_.privacy.shortfall_probability * (1.0 + std::exp(spent))},
-          {"wrap_probability_per_round", s_.privacy.WrapProbability()}};
+          {"wrap_probability_per_round", s_.privacy.WrapProbability()},
+          {"noise_sampler", s_.privacy.ddg->fast_noise() ? "table (eta-bounded)" : "exact (CKS)"},
+          {"noise_eta_per_coordinate", s_.privacy.noise_eta},
+          {"noise_draws_bound", s_.privacy.noise_draws},
+          {"delta_sampler", s_.privacy.DeltaSampler(spent)}};
     }
     if (noise->pinned()) {
       summary["privacy"]["warning"] =

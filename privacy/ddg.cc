@@ -15,31 +15,100 @@ absl::Status Bad(const std::string& field, const std::string& what) {
   return absl::InvalidArgumentError("privacy: ddg: " + field + ": " + what);
 }
 
-// In-place unnormalised Walsh-Hadamard transform (Sylvester order), O(D log D).
-void Fwht(std::span<double> x) {
-  const size_t n = x.size();
-  for (size_t h = 1; h < n; h <<= 1) {
+// Butterflies of the levels h_begin <= h < h_end of the unnormalised
+// Walsh-Hadamard transform of x[0, n) (Sylvester order). Cloned for AVX2
+// (chosen at load time): additions and subtractions only, so no contraction
+// can make the clones differ bitwise. privacy/CMakeLists.txt gives this file
+// the dynamic vectoriser cost model (-O2's very-cheap model skips the loop).
+__attribute__((target_clones("avx2", "default"))) void FwhtLevels(double* x, size_t n,
+                                                                  size_t h_begin, size_t h_end) {
+  size_t h = h_begin;
+  if (h == 1 && h_end >= 4 && n >= 4) {
+    // Levels 1 and 2 together on groups of four: the same additions in the
+    // same order as two separate passes (bitwise identical), one pass over
+    // memory and no inner loops of length 1 or 2.
+    for (size_t i = 0; i < n; i += 4) {
+      const double b0 = x[i] + x[i + 1], b1 = x[i] - x[i + 1];
+      const double b2 = x[i + 2] + x[i + 3], b3 = x[i + 2] - x[i + 3];
+      x[i] = b0 + b2;
+      x[i + 1] = b1 + b3;
+      x[i + 2] = b0 - b2;
+      x[i + 3] = b1 - b3;
+    }
+    h = 4;
+  }
+  for (; h < h_end; h <<= 1) {
     for (size_t i = 0; i < n; i += 2 * h) {
-      for (size_t j = i; j < i + h; ++j) {
-        const double a = x[j];
-        const double b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
+      double* __restrict lo = x + i;
+      double* __restrict hi = x + i + h;
+      for (size_t j = 0; j < h; ++j) {  // vectorised: lo and hi never overlap
+        const double a = lo[j];
+        const double b = hi[j];
+        lo[j] = a + b;
+        hi[j] = a - b;
       }
     }
   }
 }
 
-// x[j] *= s_j, s_j = +-1 from bit j of the rotation stream.
+// In-place unnormalised Walsh-Hadamard transform, O(D log D), cache-blocked:
+// every level below kBlock runs block by block while the block is in L1,
+// then the remaining levels over the whole vector. A butterfly's inputs are
+// the same values in either order of the passes, so the result is bitwise
+// that of the level-by-level transform.
+void Fwht(std::span<double> x) {
+  constexpr size_t kBlock = size_t{1} << 11;  // 16 KiB of doubles
+  const size_t n = x.size();
+  const size_t block = std::min(n, kBlock);
+  for (size_t b = 0; b < n; b += block) FwhtLevels(x.data() + b, block, 1, block);
+  FwhtLevels(x.data(), n, block, n);
+}
+
+// x[j] *= s_j, s_j = +-1 from bit j of the rotation stream: the sign bit is
+// flipped by an exclusive or (exactly -x, no branch).
 void ApplySigns(std::span<double> x, uint64_t seed) {
   RandomStream stream(StreamKey{seed, "ddg_rotation"});
   for (size_t j = 0; j < x.size(); j += 64) {
     const uint64_t bits = stream.NextU64();
     const size_t end = std::min(x.size(), j + 64);
     for (size_t k = j; k < end; ++k) {
-      if ((bits >> (k - j)) & 1) x[k] = -x[k];
+      const uint64_t flip = ((bits >> (k - j)) & 1) << 63;
+      x[k] = std::bit_cast<double>(std::bit_cast<uint64_t>(x[k]) ^ flip);
     }
   }
+}
+
+// out[k] = floor(z[k]) + [u_k < frac(z[k])], u_k = (words[k] >> 11) 2^-53
+// uniform in [0, 1): stochastic rounding, exact (floor, the difference and
+// the comparison are exact). Cloned for AVX2 (roundsd instead of a libm
+// floor call); every operation is exact, so the clones agree bitwise.
+__attribute__((target_clones("avx2", "default"))) void RoundChunk(const double* __restrict z,
+                                                                  const uint64_t* __restrict words,
+                                                                  int64_t* __restrict out,
+                                                                  size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    const double fl = std::floor(z[k]);
+    const double frac = z[k] - fl;  // exact in [0, 1)
+    const double u = static_cast<double>(static_cast<int64_t>(words[k] >> 11)) * 0x1.0p-53;
+    out[k] = static_cast<int64_t>(fl) + (u < frac ? 1 : 0);
+  }
+}
+
+// sum v[k]^2 for |v[k]| <= 2^20 + 1 and n <= 1024: every partial sum is an
+// integer < 2^51, so the double sum is exact in any order.
+__attribute__((target_clones("avx2", "default"))) double SmallSquares(const int64_t* v, size_t n) {
+  double sq = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const double x = static_cast<double>(v[k]);
+    sq += x * x;
+  }
+  return sq;
+}
+
+// The rounding's random words do not linger on the stack.
+void WipeWords(std::span<uint64_t> words) {
+  std::fill(words.begin(), words.end(), 0);
+  asm volatile("" : : "r"(words.data()) : "memory");  // the stores are not elided
 }
 
 template <class G>
@@ -48,27 +117,44 @@ absl::StatusOr<std::vector<int64_t>> RoundImpl(std::span<const double> z, double
   if (!(bound_sq >= 0) || max_tries < 1) {
     return absl::InvalidArgumentError("privacy: ddg: rounding: bad bound or tries");
   }
+  double max_abs = 0;
   for (double v : z) {
     if (!(std::abs(v) < 0x1.0p50)) {
       return absl::InvalidArgumentError("privacy: ddg: rounding: |value| must be < 2^50");
     }
+    max_abs = std::max(max_abs, std::abs(v));
   }
   // Exact integer comparison: sum x_j^2 <= floor(bound_sq).
   const Uint128 limit = bound_sq >= 0x1.0p127 ? ~Uint128{0} : static_cast<Uint128>(bound_sq);
+  // Small values (the DDG case): |x~_j| <= 2^20 + 1, so x~_j^2 < 2^41 and a
+  // chunk of kChunk squares sums to < 2^51: exact in double in any order.
+  const bool small = max_abs <= 0x1.0p20;
+  constexpr size_t kChunk = 1024;
+  uint64_t words[kChunk];
   std::vector<int64_t> out(z.size());
   for (int attempt = 0; attempt < max_tries; ++attempt) {
     Uint128 norm_sq = 0;
-    for (size_t j = 0; j < z.size(); ++j) {
-      const double fl = std::floor(z[j]);
-      const double frac = z[j] - fl;  // exact in [0, 1)
-      const double u = static_cast<double>(g() >> 11) * 0x1.0p-53;
-      const int64_t v = static_cast<int64_t>(fl) + (u < frac ? 1 : 0);
-      out[j] = v;
-      const uint64_t a = static_cast<uint64_t>(v < 0 ? -v : v);
-      norm_sq += static_cast<Uint128>(a) * a;  // < 2^100 each; D < 2^27 terms
+    for (size_t begin = 0; begin < z.size(); begin += kChunk) {
+      const size_t n = std::min(kChunk, z.size() - begin);
+      // One word per coordinate, in coordinate order (as drawn one by one).
+      for (size_t k = 0; k < n; ++k) words[k] = g();
+      int64_t* oc = out.data() + begin;
+      RoundChunk(z.data() + begin, words, oc, n);
+      if (small) {
+        norm_sq += static_cast<Uint128>(SmallSquares(oc, n));
+      } else {
+        for (size_t k = 0; k < n; ++k) {
+          const uint64_t a = static_cast<uint64_t>(oc[k] < 0 ? -oc[k] : oc[k]);
+          norm_sq += static_cast<Uint128>(a) * a;  // < 2^100 each; D < 2^27 terms
+        }
+      }
     }
-    if (norm_sq <= limit) return out;
+    if (norm_sq <= limit) {
+      WipeWords(words);
+      return out;
+    }
   }
+  WipeWords(words);
   return absl::ResourceExhaustedError(
       "privacy: ddg: conditional rounding did not meet the L2 bound in " +
       std::to_string(max_tries) + " tries (is the update clipped? is beta too large?)");
@@ -193,6 +279,11 @@ absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const 
                                                                 PhiloxUrbg& g) {
   return RoundImpl(z, bound_sq, max_tries, g);
 }
+absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
+                                                                double bound_sq, int max_tries,
+                                                                AesCtrUrbg& g) {
+  return RoundImpl(z, bound_sq, max_tries, g);
+}
 
 void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bits) {
   const uint64_t mask = (uint64_t{1} << bits) - 1;
@@ -200,7 +291,7 @@ void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bit
   for (size_t i = 0; i < n; ++i) sum[i] = (sum[i] + x[i]) & mask;
 }
 
-absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params) {
+absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params, bool fast_noise) {
   FEDREC_RETURN_IF_ERROR(ValidateDdgParams(params));
   DdgMechanism m;
   m.params_ = params;
@@ -212,6 +303,15 @@ absl::StatusOr<DdgMechanism> DdgMechanism::Create(const DdgParams& params) {
                                    std::string(sampler.status().message()));
   }
   m.sampler_ = *sampler;
+  // The table sampler for every sigma_z its table covers (the exact sampler
+  // above still validates the variance and is the fallback).
+  if (sigma_z > 0 && fast_noise) {
+    absl::StatusOr<FastDiscreteGaussian> fast = FastDiscreteGaussian::Create(sigma_z * sigma_z);
+    if (fast.ok()) {
+      m.fast_ = *std::move(fast);
+      m.use_fast_ = true;
+    }
+  }
   m.l2_bound_ = DdgRoundedL2Bound(params.clip / params.gamma, params.beta, m.padded_dim_);
   m.l2_bound_sq_ = m.l2_bound_ * m.l2_bound_;
   return m;
@@ -245,11 +345,13 @@ absl::StatusOr<std::vector<uint64_t>> DdgMechanism::EncodeImpl(std::span<const d
   // 5. noise and 6. reduction mod 2^b. |rounded| < 2^41 and |noise| <=
   // max_abs <= 2^62, so the int64 sum cannot overflow.
   const uint64_t mask = (uint64_t{1} << params_.bits) - 1;
-  std::vector<uint64_t> out(rounded.size());
-  for (size_t j = 0; j < rounded.size(); ++j) {
-    const int64_t y = rounded[j] + sampler_.Sample(g);
-    out[j] = static_cast<uint64_t>(y) & mask;
+  if (use_fast_) {
+    fast_.Add(g, rounded);
+  } else {
+    for (int64_t& v : rounded) v += sampler_.Sample(g);
   }
+  std::vector<uint64_t> out(rounded.size());
+  for (size_t j = 0; j < rounded.size(); ++j) out[j] = static_cast<uint64_t>(rounded[j]) & mask;
   return out;
 }
 
@@ -261,6 +363,12 @@ absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const doubl
 absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
                                                            uint64_t rotation_seed,
                                                            PhiloxUrbg& g) const {
+  return EncodeImpl(update, rotation_seed, g);
+}
+
+absl::StatusOr<std::vector<uint64_t>> DdgMechanism::Encode(std::span<const double> update,
+                                                           uint64_t rotation_seed,
+                                                           AesCtrUrbg& g) const {
   return EncodeImpl(update, rotation_seed, g);
 }
 

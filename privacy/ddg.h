@@ -20,7 +20,10 @@
 //      (KLS21 Thm. 1 / Prop. 22; beta = 0 keeps only the first, always-true
 //      bound, i.e. plain stochastic rounding). Each try succeeds with
 //      probability >= 1 - beta; after max_rounding_tries: ResourceExhausted;
-//   5. add N_Z(0, sigma_z^2) to every coordinate, sigma_z = local_stddev / gamma
+//   5. add N_Z(0, sigma_z^2) to every coordinate, sigma_z = local_stddev / gamma,
+//      drawn by the table sampler (privacy/fast_discrete_gaussian.h: within
+//      statistical distance eta() of N_Z per draw, charged to delta by the
+//      plan) or, for sigma_z beyond its table, by the exact CKS sampler
 //      (the noise of ONE client; the sum of n clients carries variance
 //      n sigma_z^2, i.e. the central stddev is sqrt(n) local_stddev in the
 //      original units; choose local_stddev = central_stddev / sqrt(n));
@@ -83,7 +86,9 @@
 
 #include "core/csprng.h"
 #include "core/status.h"
+#include "privacy/aes_urbg.h"
 #include "privacy/discrete_gaussian.h"
+#include "privacy/fast_discrete_gaussian.h"
 #include "privacy/urbg.h"
 
 namespace fedrec::privacy {
@@ -136,6 +141,9 @@ absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const 
 absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
                                                                 double bound_sq, int max_tries,
                                                                 PhiloxUrbg& g);
+absl::StatusOr<std::vector<int64_t>> ConditionalRandomizedRound(std::span<const double> z,
+                                                                double bound_sq, int max_tries,
+                                                                AesCtrUrbg& g);
 
 // sum[i] = (sum[i] + x[i]) mod 2^bits (what secure aggregation computes).
 void DdgAccumulate(std::span<uint64_t> sum, std::span<const uint64_t> x, int bits);
@@ -159,7 +167,8 @@ double DdgStddevsFor(int64_t padded_dim, double failure);
 // (each thread brings its own URBG).
 class DdgMechanism {
  public:
-  static absl::StatusOr<DdgMechanism> Create(const DdgParams& params);
+  // fast_noise = false: the exact CKS sampler draws the noise (eta 0).
+  static absl::StatusOr<DdgMechanism> Create(const DdgParams& params, bool fast_noise = true);
 
   // Steps 1-6 for one client; returns D values in [0, 2^b). InvalidArgument
   // when update.size() != dim or it has a non-finite value;
@@ -169,6 +178,10 @@ class DdgMechanism {
                                                uint64_t rotation_seed, SecureUrbg& g) const;
   absl::StatusOr<std::vector<uint64_t>> Encode(std::span<const double> update,
                                                uint64_t rotation_seed, PhiloxUrbg& g) const;
+  // The fast path of the client: AES-CTR randomness (fresh key from the OS
+  // CSPRNG, or FromPinnedStream under privacy.noise_seed).
+  absl::StatusOr<std::vector<uint64_t>> Encode(std::span<const double> update,
+                                               uint64_t rotation_seed, AesCtrUrbg& g) const;
 
   // The server's decoding of a sum mod 2^b (D values) into an estimate of
   // sum_i x_i (d values).
@@ -183,6 +196,10 @@ class DdgMechanism {
   // sigma_z^2 = (local_stddev / gamma)^2, the exact variance parameter of
   // each client's discrete Gaussian (a double, taken exactly).
   double noise_sigma2() const { return sampler_.sigma2_double(); }
+  // The statistical distance of one noise coordinate to N_Z(0, sigma_z^2):
+  // the table sampler's eta, or 0 when the exact sampler draws the noise.
+  double noise_eta() const { return use_fast_ ? fast_.eta() : 0.0; }
+  bool fast_noise() const { return use_fast_; }
 
  private:
   DdgMechanism() = default;
@@ -195,6 +212,8 @@ class DdgMechanism {
   double l2_bound_ = 0;
   double l2_bound_sq_ = 0;
   DiscreteGaussianSampler sampler_;
+  FastDiscreteGaussian fast_;  // shares its table between copies
+  bool use_fast_ = false;
 };
 
 // The quantities of the privacy bound (see the header comment).

@@ -168,7 +168,7 @@ nlohmann::json PrivacyLedger::ToJson(double epsilon_spent) const {
     if (e.recomputed()) r["recomputed"] = true;
     rounds.push_back(r);
   }
-  return {
+  nlohmann::json out = {
       {"accountant", options_.accountant},
       {"mode", options_.mode},
       {"mechanism", options_.round_rdp.empty()
@@ -188,6 +188,12 @@ nlohmann::json PrivacyLedger::ToJson(double epsilon_spent) const {
       {"epsilon_spent_rdp", rdp_epsilon_},
       {"rdp_state", RdpStateToJson(rdp_.state())},
       {"rounds", rounds}};
+  if (options_.mode == "distributed") {
+    // The table noise sampler's slack (0 with exact noise), see ledger.h.
+    out["delta_sampler"] =
+        options_.noise_slack == 0 ? 0.0 : (1.0 + std::exp(epsilon_spent)) * options_.noise_slack;
+  }
+  return out;
 }
 
 }  // namespace fedrec::privacy

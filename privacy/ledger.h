@@ -56,6 +56,10 @@ struct LedgerOptions {
   // subsampled Gaussian's; noise_multiplier is then the central-equivalent
   // multiplier, for the record. RDP accountant and Poisson sampling only.
   std::vector<double> round_rdp;
+  // Distributed DP: draws x eta of the table noise sampler (PrivacyPlan's
+  // noise_draws x noise_eta; 0 for exact noise). privacy.json reports
+  // delta_sampler = (1 + e^epsilon_spent) x this, the slack added to delta.
+  double noise_slack = 0;
 };
 
 class PrivacyLedger {

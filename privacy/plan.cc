@@ -98,6 +98,30 @@ absl::Status ResolveDistributed(const Config& c, uint64_t population_size, uint6
   FEDREC_ASSIGN_OR_RETURN(s->ddg, DdgMechanism::Create(params));
   FEDREC_ASSIGN_OR_RETURN(o->round_rdp, round_rdp(z));
   o->noise_multiplier = z;
+  // The table sampler's eta, charged over every coordinate any client may draw.
+  s->noise_eta = s->ddg->noise_eta();
+  s->noise_draws = static_cast<double>(c.federation.rounds) *
+                   static_cast<double>(MaxCohort(c, population_size)) *
+                   static_cast<double>(s->ddg->padded_dim());
+  if (s->noise_eta > 0) {
+    double eps = 0;
+    if (c.privacy.target_epsilon && std::isfinite(*c.privacy.target_epsilon)) {
+      eps = *c.privacy.target_epsilon;
+    } else {
+      FEDREC_ASSIGN_OR_RETURN(eps, RdpCurveEpsilon(o->round_rdp, c.federation.rounds, o->delta));
+    }
+    const double charge = s->DeltaSampler(eps);
+    if (!(charge <= o->delta / 100)) {
+      // Fail closed: the exact sampler (eta = 0) keeps the accounting true.
+      s->noise_fallback = fmt::format(
+          "the table sampler's slack (1 + e^{:.3g}) x {:.3g} draws x eta {:.3g} = {:.3g} would "
+          "exceed 1% of privacy.delta = {}",
+          eps, s->noise_draws, s->noise_eta, charge, o->delta);
+      FEDREC_ASSIGN_OR_RETURN(s->ddg, DdgMechanism::Create(params, /*fast_noise=*/false));
+      s->noise_eta = 0;
+    }
+  }
+  o->noise_slack = s->noise_draws * s->noise_eta;
   return absl::OkStatus();
 }
 

@@ -9,8 +9,10 @@
 // adaptive clipping's rule. Pure: no I/O, no randomness. Thread-safe.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/config.h"
 #include "core/status.h"
@@ -40,6 +42,22 @@ struct PrivacyPlan {
   std::optional<DdgMechanism> ddg;
   int64_t min_noise_shares = 0;
   double shortfall_probability = 0;
+  // The noise sampler's statistical distance per coordinate (0 when exact)
+  // and a bound on the coordinates all clients draw over the run
+  // (federation.rounds x the largest cohort x the padded dimension). By the
+  // coupling argument of kDdgFailure, the run's delta grows by at most
+  // (1 + e^epsilon) draws eta (DeltaSampler); planning never lets that exceed
+  // delta / 100 at the epsilon the run would reach: a run where the table
+  // sampler's charge would (e.g. a huge epsilon from a tiny noise multiplier, where e^epsilon
+  // swamps any eta) gets the exact sampler instead, and noise_fallback says
+  // why (empty when the table sampler is used or sigma is beyond its table).
+  double noise_eta = 0;
+  double noise_draws = 0;
+  std::string noise_fallback;
+  double DeltaSampler(double epsilon) const {
+    if (noise_eta == 0) return 0.0;  // exact noise: nothing to charge (not inf x 0)
+    return (1.0 + std::exp(epsilon)) * noise_draws * noise_eta;
+  }
   // Adaptive clipping: the clip norm's rule, and under central DP the
   // update's own noise multiplier z_Delta (ATMR21 Thm. 1: the update with
   // z_Delta and the count with sigma_b together cost what one Gaussian

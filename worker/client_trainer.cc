@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<ClientTrainer>> ClientTrainer::Create(
   t->grads_ = t->model_->NewGlobalGradients();
   t->delta_ = t->model_->NewGlobalGradients();
   if (t->model_->local_params() != nullptr) t->local_grads_ = t->model_->NewLocalGradients();
-  FEDREC_ASSIGN_OR_RETURN(t->secure_urbg_, SecureUrbg::Create());
+  FEDREC_ASSIGN_OR_RETURN(t->noise_urbg_, privacy::AesCtrUrbg::Create());
   return t;
 }
 
@@ -197,11 +197,14 @@ absl::Status ClientTrainer::EncodeDistributed(const UserSequence& user, uint32_t
   }
   absl::StatusOr<std::vector<uint64_t>> words;
   if (options_.noise_seed) {
-    privacy::PhiloxUrbg g(
+    // Pinned (flagged, not private): the AES key is a function of the
+    // client's Philox stream, so the client's words are reproducible.
+    absl::StatusOr<privacy::AesCtrUrbg> g = privacy::AesCtrUrbg::FromPinnedStream(
         {.seed = *options_.noise_seed, .purpose = "ddg", .round = round, .client = user.user});
-    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, g);
+    if (!g.ok()) return g.status();
+    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, *g);
   } else {
-    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, secure_urbg_);
+    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, *noise_urbg_);
   }
   if (!words.ok()) {
     return WithContext(words.status(), "client " + std::to_string(user.user));

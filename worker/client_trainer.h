@@ -31,6 +31,7 @@
 #include "core/csprng.h"
 #include "core/status.h"
 #include "models/model.h"
+#include "privacy/aes_urbg.h"
 #include "privacy/ddg.h"
 #include "proto/fedrec.pb.h"
 
@@ -115,7 +116,9 @@ class ClientTrainer {
   Gradients delta_;  // marks the union of touched rows; holds local - global
   std::vector<uint32_t> sorted_rows_;
   std::vector<double> dense_;  // distributed DP: the flat update
-  SecureUrbg secure_urbg_;     // distributed DP: rounding and noise
+  // Distributed DP: rounding and noise, an AES-CTR stream keyed once per
+  // trainer from the OS CSPRNG (privacy/aes_urbg.h).
+  std::optional<privacy::AesCtrUrbg> noise_urbg_;
 };
 
 }  // namespace fedrec

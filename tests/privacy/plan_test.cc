@@ -86,6 +86,43 @@ TEST(PlanPrivacyTest, DistributedSplitsTheNoiseIntoSharesThatAddUpToSigma) {
   EXPECT_FALSE(plan->dp->round_rdp.empty());
 }
 
+TEST(PlanPrivacyTest, DistributedNoiseUsesTheTableSamplerAndChargesItsEta) {
+  Config c = Federation("distributed");
+  c.privacy.noise_multiplier = 1.0;
+  c.federation.sampling_rate = 0.05;
+  auto plan = PlanPrivacy(c, 10000, 5000);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(plan->ddg->fast_noise());
+  EXPECT_TRUE(plan->noise_fallback.empty());
+  EXPECT_GT(plan->noise_eta, 0);
+  EXPECT_EQ(plan->noise_eta, plan->ddg->noise_eta());
+  // rounds x population (Poisson: every client may upload) x padded dim.
+  EXPECT_DOUBLE_EQ(plan->noise_draws, 100.0 * 10000 * 8192);
+  const double eps = 5;
+  EXPECT_DOUBLE_EQ(plan->DeltaSampler(eps),
+                   (1 + std::exp(eps)) * plan->noise_draws * plan->noise_eta);
+  EXPECT_LT(plan->DeltaSampler(eps), c.privacy.delta / 100);
+  // The ledger carries the same slack into privacy.json.
+  EXPECT_DOUBLE_EQ(plan->dp->noise_slack, plan->noise_draws * plan->noise_eta);
+  auto ledger = PrivacyLedger::Create(*plan->dp);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  EXPECT_DOUBLE_EQ(ledger->ToJson(eps)["delta_sampler"].get<double>(), plan->DeltaSampler(eps));
+}
+
+TEST(PlanPrivacyTest, DistributedFallsBackToExactNoiseWhenTheChargeWouldNotFit) {
+  // A tiny noise multiplier: epsilon is astronomical, e^epsilon swamps any
+  // eta, so the table's charge cannot stay under delta / 100.
+  Config c = Federation("distributed");
+  c.privacy.noise_multiplier = 1e-3;
+  c.federation.sampling_rate = 0.05;
+  auto plan = PlanPrivacy(c, 10000, 5000);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->ddg->fast_noise());
+  EXPECT_EQ(plan->noise_eta, 0);
+  EXPECT_EQ(plan->DeltaSampler(1e9), 0);
+  EXPECT_THAT(plan->noise_fallback, HasSubstr("privacy.delta"));
+}
+
 TEST(PlanPrivacyTest, DistributedRefusesAFederationThatCannotCountOnOneUpload) {
   Config c = Federation("distributed");
   c.privacy.noise_multiplier = 1.0;
