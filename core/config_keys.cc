@@ -242,8 +242,8 @@ std::vector<KeySpec> BuildRegistry() {
                       InInterval(0, false, 1e9, false)));
   r.push_back(MakeKey("model", "recipe", &C::model, &ModelConfig::recipe,
                       "Defaults of the loss keys: paper (each model's paper loss) or modern "
-                      "(sasrec only: sampled softmax, 256 shared negatives, normalised "
-                      "embeddings, temperature 0.05); keys set explicitly win.",
+                      "(sasrec only: sampled softmax, 256 shared negatives); keys set "
+                      "explicitly win.",
                       OneOf({"paper", "modern"})));
   // [train]
   r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,

@@ -169,11 +169,12 @@ TEST(Config, ModernRecipeSetsDefaultsThatExplicitKeysOverride) {
   ASSERT_TRUE(modern.ok()) << modern.status();
   EXPECT_EQ(modern->train.loss, "sampled_softmax");
   EXPECT_EQ(modern->train.negatives, 256);
-  EXPECT_TRUE(modern->train.normalize_embeddings);
-  EXPECT_EQ(modern->train.temperature, 0.05);
+  EXPECT_FALSE(modern->train.normalize_embeddings);
+  EXPECT_EQ(modern->train.temperature, 1.0);
   const testing::TempDir dir("recipe");
   const std::string path =
-      dir.File("run.toml", "[model]\nrecipe = \"modern\"\n[train]\nnegatives = 64\n");
+      dir.File("run.toml", "[model]\nrecipe = \"modern\"\n[train]\nnegatives = 64\n"
+                           "normalize_embeddings = true\n");
   auto mixed = LoadConfig(path, {"train.loss=gbce"});
   ASSERT_TRUE(mixed.ok()) << mixed.status();
   EXPECT_EQ(mixed->train.loss, "gbce");
