@@ -9,6 +9,11 @@
 //     lengths (min_count 5, leave-one-out) when the file at $FEDREC_ML100K
 //     (default /work/shared/data/ml-100k/u.data) exists, else log-normal with
 //     median 65. items_per_second = training sequences/s.
+//   BM_SasRecLoss/<loss>/<L>: as BM_SasRecSequence on a 25,000-item
+//     catalogue, per loss: 0 BCE (the paper), 1 sampled softmax with 256
+//     negatives shared by the sequence, 2 gBCE with 256 shared negatives,
+//     3 full softmax over the catalogue, 4 sampled softmax 256 with
+//     normalised embeddings and temperature 0.05 (the modern recipe).
 //   BM_EigenSgemm256: Eigen float GEMM 256x256x256 in this build: the
 //     single-core SGEMM peak to compare GFLOP/s against.
 //   BM_EigenSgemmLxD/<L>: the (L x 50) by (50 x 50) row-major product of the
@@ -90,6 +95,40 @@ void BM_SasRecSequence(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SasRecSequence)->Arg(50)->Arg(200)->Unit(benchmark::kMicrosecond);
+
+constexpr uint32_t kLargeCatalogue = 25000;
+
+void BM_SasRecLoss(benchmark::State& state) {
+  SasRecOptions o = BenchOptions();
+  o.num_items = kLargeCatalogue;
+  const int loss = static_cast<int>(state.range(0));
+  static const char* const kNames[] = {"bce", "sampled_softmax_256", "gbce_256", "full_ce",
+                                       "sampled_softmax_256_norm"};
+  if (loss == 1 || loss == 4) o.loss = SasRecLoss::kCe, o.ce_negatives = 256;
+  if (loss == 2) o.loss = SasRecLoss::kGbce, o.ce_negatives = 256;
+  if (loss == 3) o.loss = SasRecLoss::kCe, o.ce_negatives = 0;
+  if (loss == 4) o.normalize = true, o.temperature = 0.05;
+  auto m = SasRecModel::Create(o);
+  if (!m.ok()) std::abort();
+  (*m)->Initialize(1);
+  const size_t len = static_cast<size_t>(state.range(1));
+  RandomStream r({5, "bench_seq", 1, 0, 0});
+  std::vector<uint32_t> seq(len + 1);
+  for (uint32_t& i : seq) i = r.NextBelow(kLargeCatalogue);
+  const UserSequence us{0, seq, {}};
+  Gradients grads = (*m)->NewGlobalGradients();
+  auto ws = (*m)->NewWorkspace();
+  uint32_t step = 0;
+  for (auto _ : state) {
+    grads.Clear();
+    LossSum l = (*m)->ForwardBackward({&us, 1}, StepKey{1, 0, step++}, ws.get(), &grads, nullptr);
+    benchmark::DoNotOptimize(l);
+  }
+  state.SetLabel(kNames[loss]);
+}
+BENCHMARK(BM_SasRecLoss)
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {50, 200}})
+    ->Unit(benchmark::kMicrosecond);
 
 // Training sequence lengths (train part, as ForwardBackward sees it).
 std::vector<size_t> Ml100kLengths() {

@@ -98,7 +98,17 @@ class CentralTrainer {
         "train", batches_per_epoch * (epochs - std::min(epochs, start_epoch_)),
         ProgressOptions{.quiet = run_.quiet});
     uint32_t last_epoch = start_epoch_, last_checkpoint_epoch = start_epoch_;
+    const uint64_t patience = static_cast<uint64_t>(config_.train.patience);
     for (uint32_t epoch = start_epoch_ + 1; epoch <= epochs; ++epoch) {
+      // Checked before the epoch from what the checkpoints hold, so that a
+      // run resumed from the epoch that exhausted the patience stops too.
+      if (PatienceExhausted(patience, every, epochs, best_.round, last_epoch)) {
+        early_stop_epoch_ = last_epoch;
+        spdlog::info("early stop after epoch {}: {} evaluations without a better validation "
+                     "score than epoch {}",
+                     last_epoch, patience, best_.round);
+        break;
+      }
       if (StopRequested()) {
         // Every finished epoch is kept: the last one is checkpointed.
         if (last_epoch != last_checkpoint_epoch) {
@@ -150,7 +160,9 @@ class CentralTrainer {
       }
       FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       const uint32_t ckpt_every = static_cast<uint32_t>(config_.checkpoint.every);
-      if ((ckpt_every != 0 && epoch % ckpt_every == 0) || epoch == epochs) {
+      // The epoch that exhausts the patience is the run's last: checkpointed.
+      if ((ckpt_every != 0 && epoch % ckpt_every == 0) || epoch == epochs ||
+          PatienceExhausted(patience, every, epochs, best_.round, epoch)) {
         FEDREC_RETURN_IF_ERROR(dir_.WriteRoundCheckpoint(
             epoch, MakeCheckpoint(epoch), static_cast<uint32_t>(config_.checkpoint.keep)));
         last_checkpoint_epoch = epoch;
@@ -333,6 +345,8 @@ class CentralTrainer {
       summary["stopped_reason"] = stop_reason_;
       summary["interrupted"] = true;
     }
+    if (config_.train.patience > 0) summary["stopped_early"] = early_stop_epoch_ != 0;
+    if (early_stop_epoch_ != 0) summary["stopped_at_epoch"] = early_stop_epoch_;
     FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
     return summary;
   }
@@ -350,6 +364,7 @@ class CentralTrainer {
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
   std::string stop_reason_;  // set when a stop was requested
+  uint32_t early_stop_epoch_ = 0;  // the last epoch when train.patience stopped the run
   BestSoFar best_;
 };
 
@@ -378,6 +393,16 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   }
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute));
   model->Initialize(static_cast<uint64_t>(config.seed));
+  if (config.train.negative_sampler == "popularity") {
+    // Training counts only (never the validation or test items), so a
+    // resumed run rebuilds the same table from the same data.
+    const LeaveOneOutSplit split(data);
+    std::vector<uint64_t> counts(data.num_items(), 0);
+    for (uint32_t u = 0; u < data.num_users(); ++u) {
+      for (uint32_t item : split.Train(u)) ++counts[item];
+    }
+    FEDREC_RETURN_IF_ERROR(model->SetItemPopularity(counts));
+  }
 
   // Everything that can be refused has been checked: now the run directory.
   std::optional<Checkpoint> resume_from;

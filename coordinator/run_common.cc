@@ -136,4 +136,13 @@ void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t rou
   StampCheckpoint(ckpt);
 }
 
+bool PatienceExhausted(uint64_t patience, uint64_t every, uint64_t total, uint64_t best_step,
+                       uint64_t step) {
+  if (patience == 0 || best_step == 0 || step <= best_step) return false;
+  // Evaluation steps in (best_step, step]: multiples of every, plus total.
+  uint64_t evals = every == 0 ? 0 : step / every - best_step / every;
+  if (step >= total && total > best_step && (every == 0 || total % every != 0)) ++evals;
+  return evals >= patience;
+}
+
 }  // namespace fedrec

@@ -57,6 +57,15 @@ struct BestSoFar {
   void SaveTo(Checkpoint* checkpoint) const;
 };
 
+// Early stopping (train.patience): true when `patience` > 0 and at least
+// `patience` evaluations happened after the best one, up to and including
+// `step` (an epoch or round). Evaluations are the steps the trainers
+// evaluate at: multiples of `every` (0: none) and the last step `total`.
+// A pure function of the best round and the step, both in every checkpoint,
+// so a resumed run stops exactly where the uninterrupted one did.
+bool PatienceExhausted(uint64_t patience, uint64_t every, uint64_t total, uint64_t best_step,
+                       uint64_t step);
+
 // Restores what a run checkpoint holds into `model` and `best`: the global
 // parameters, the local ones when `local_in_checkpoint` (central training;
 // a federated run's local parameters are in the workers' shards), the

@@ -46,6 +46,7 @@ struct ModelConfig {
   double dropout = 0.2;         // dropout rate in [0, 1)
   bool pre_ln = false;          // sasrec: Pre-LN blocks
   double l2 = 0.0;              // L2 on the embedding rows an example uses
+  std::string recipe = "paper";  // paper|modern: defaults of the train.* loss keys
   bool operator==(const ModelConfig&) const = default;
 };
 
@@ -54,8 +55,13 @@ struct TrainConfig {
   int64_t batch_size = 128;        // central: users per mini-batch
   double lr = 1e-3;                // central: learning rate
   std::string optimizer = "adam";  // adam|sgd (central)
-  std::string loss = "auto";       // auto|bce|bpr|ce|sampled_softmax|mse
-  int64_t negatives = 100;         // sampled_softmax: negatives per position
+  std::string loss = "auto";       // auto|bce|bpr|ce|sampled_softmax|gbce|mse
+  int64_t negatives = 100;         // sampled_softmax, gbce: negatives per sequence (sasrec)
+  std::string negative_sampler = "uniform";  // uniform|popularity
+  bool normalize_embeddings = false;         // cosine logits (ce, sampled_softmax, gbce)
+  double temperature = 1.0;                  // logits / temperature
+  double gbce_t = 0.75;                      // gbce calibration t in [0, 1]
+  int64_t patience = 0;                      // evaluations without improvement (0: off)
   int64_t local_epochs = 1;        // federated: local epochs per client per round
   double local_lr = 0.05;          // federated: client SGD learning rate
   bool operator==(const TrainConfig&) const = default;

@@ -267,6 +267,11 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("model", "l2", &C::model, &ModelConfig::l2,
                       "L2 weight on the embedding rows an example uses (0 is off).",
                       InInterval(0, false, 1e9, false)));
+  r.push_back(MakeKey("model", "recipe", &C::model, &ModelConfig::recipe,
+                      "Defaults of the loss keys: paper (each model's paper loss) or modern "
+                      "(sasrec only: sampled softmax, 256 shared negatives); keys set "
+                      "explicitly win.",
+                      OneOf({"paper", "modern"})));
   // [train]
   r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,
                       "Central training: passes over the training data.", IntAtLeast(1)));
@@ -278,10 +283,33 @@ std::vector<KeySpec> BuildRegistry() {
                       "Central training optimizer: adam or sgd.", OneOf({"adam", "sgd"})));
   r.push_back(MakeKey("train", "loss", &C::train, &TrainConfig::loss,
                       "Loss: auto (the model's paper loss: sasrec bce, gru4rec bpr, mf_bpr bpr, "
-                      "mf_rating mse), bce, bpr, ce (full softmax), sampled_softmax or mse.",
-                      OneOf({"auto", "bce", "bpr", "ce", "sampled_softmax", "mse"})));
+                      "mf_rating mse), bce, bpr, ce (full softmax), sampled_softmax, gbce "
+                      "(gSASRec) or mse.",
+                      OneOf({"auto", "bce", "bpr", "ce", "sampled_softmax", "gbce", "mse"})));
   r.push_back(MakeKey("train", "negatives", &C::train, &TrainConfig::negatives,
-                      "sampled_softmax: uniform negatives per predicted position.", IntAtLeast(1)));
+                      "sampled_softmax, gbce: negatives (sasrec: shared by all positions of a "
+                      "sequence; gru4rec: per position).",
+                      IntInRange(1, 1 << 20, "negatives held per sequence")));
+  r.push_back(MakeKey("train", "negative_sampler", &C::train, &TrainConfig::negative_sampler,
+                      "sampled_softmax, gbce (sasrec, central): uniform, or popularity (training "
+                      "counts, logQ-corrected).",
+                      OneOf({"uniform", "popularity"})));
+  r.push_back(MakeKey("train", "normalize_embeddings", &C::train,
+                      &TrainConfig::normalize_embeddings,
+                      "sasrec ce, sampled_softmax, gbce: cosine logits (L2-normalised hidden "
+                      "state and item rows), also in scoring."));
+  r.push_back(MakeKey("train", "temperature", &C::train, &TrainConfig::temperature,
+                      "sasrec ce, sampled_softmax, gbce: logits divided by this (0.05 with "
+                      "normalize_embeddings).",
+                      InInterval(1e-4, false, 1e4, false)));
+  r.push_back(MakeKey("train", "gbce_t", &C::train, &TrainConfig::gbce_t,
+                      "gbce: calibration t (0: plain BCE, 1: beta = alpha = negatives / (items - 1); "
+                      "the paper's 0.75).",
+                      InInterval(0, false, 1, false)));
+  r.push_back(MakeKey("train", "patience", &C::train, &TrainConfig::patience,
+                      "Central training only: stop after this many evaluations without a better "
+                      "validation score (0: off).",
+                      IntAtLeast(0)));
   r.push_back(MakeKey("train", "local_epochs", &C::train, &TrainConfig::local_epochs,
                       "Federated: local epochs per client per round.", IntAtLeast(1)));
   r.push_back(MakeKey("train", "local_lr", &C::train, &TrainConfig::local_lr,

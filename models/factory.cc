@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "fmt/format.h"
 #include "models/gru4rec.h"
 #include "models/mf.h"
 #include "models/sasrec.h"
@@ -65,6 +66,20 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   extra["negatives"] = std::to_string(config.train.negatives);
   extra["pre_ln"] = config.model.pre_ln ? "true" : "false";
   extra["l2"] = std::to_string(config.model.l2);
+  // Written only when not the default, so that paper-recipe specs (and the
+  // checkpoints holding them) stay byte-identical to earlier versions.
+  const TrainConfig& t = config.train;
+  if (t.negative_sampler != "uniform") extra["negative_sampler"] = t.negative_sampler;
+  if (t.normalize_embeddings) extra["normalize"] = "true";
+  if (t.temperature != 1.0) extra["temperature"] = fmt::format("{}", t.temperature);
+  if (extra["loss"] == "gbce") extra["gbce_t"] = fmt::format("{}", t.gbce_t);
+  if (t.negative_sampler == "popularity" && config.federation.mode != "central") {
+    // The counts are every user's items pooled: knowledge a federated client
+    // does not have.
+    return absl::InvalidArgumentError(
+        "train.negative_sampler: 'popularity' needs the pooled item counts, available in "
+        "central training only (federation.mode = \"central\")");
+  }
   // Building the model once validates the combination before any work.
   FEDREC_RETURN_IF_ERROR(CreateModel(spec).status());
   return spec;
@@ -90,8 +105,21 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
   FEDREC_ASSIGN_OR_RETURN(const double dropout, ExtraNumber(spec, "dropout", 0.0));
   FEDREC_ASSIGN_OR_RETURN(const double l2, ExtraNumber(spec, "l2", 0.0));
   FEDREC_ASSIGN_OR_RETURN(const double negatives, ExtraNumber(spec, "negatives", 100));
+  FEDREC_ASSIGN_OR_RETURN(const double temperature, ExtraNumber(spec, "temperature", 1.0));
+  FEDREC_ASSIGN_OR_RETURN(const double gbce_t, ExtraNumber(spec, "gbce_t", 0.75));
+  const bool normalize = Extra(spec, "normalize", "false") == "true";
+  const std::string sampler = Extra(spec, "negative_sampler", "uniform");
+  if (sampler != "uniform" && sampler != "popularity") {
+    return absl::InvalidArgumentError("model spec: negative_sampler = '" + sampler +
+                                      "' is not one of: uniform, popularity");
+  }
   const auto items = static_cast<uint32_t>(spec.num_items());
   const auto users = static_cast<uint32_t>(spec.num_users());
+  if (type != "sasrec" && (normalize || temperature != 1.0 || sampler != "uniform")) {
+    return absl::InvalidArgumentError(
+        "train.normalize_embeddings, train.temperature, train.negative_sampler: implemented for "
+        "model.type = \"sasrec\" only (not '" + type + "')");
+  }
 
   if (type == "sasrec") {
     SasRecOptions o;
@@ -103,13 +131,27 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
     o.dropout = dropout;
     o.pre_ln = Extra(spec, "pre_ln", "false") == "true";
     o.l2_emb = l2;
+    o.normalize = normalize;
+    o.temperature = temperature;
+    o.gbce_t = gbce_t;
+    o.sampler = sampler == "popularity" ? NegativeSampler::kPopularity : NegativeSampler::kUniform;
     if (loss == "bce") {
       o.loss = SasRecLoss::kBce;
-    } else if (loss == "ce" || loss == "sampled_softmax") {
-      o.loss = SasRecLoss::kCe;
+    } else if (loss == "ce" || loss == "sampled_softmax" || loss == "gbce") {
+      o.loss = loss == "gbce" ? SasRecLoss::kGbce : SasRecLoss::kCe;
       o.ce_negatives = loss == "ce" ? 0 : static_cast<uint32_t>(negatives);
     } else {
-      return LossError(type, loss, "bce, ce or sampled_softmax");
+      return LossError(type, loss, "bce, ce, sampled_softmax or gbce");
+    }
+    if (loss == "bce" && (normalize || temperature != 1.0)) {
+      return absl::InvalidArgumentError(
+          "train.normalize_embeddings, train.temperature: apply to the ce, sampled_softmax and "
+          "gbce losses, not to sasrec's bce");
+    }
+    if (loss == "ce" && sampler != "uniform") {
+      return absl::InvalidArgumentError(
+          "train.negative_sampler: the full softmax (ce) samples no negatives; use "
+          "sampled_softmax or gbce");
     }
     FEDREC_ASSIGN_OR_RETURN(auto model, SasRecModel::Create(o));
     return std::unique_ptr<Model>(std::move(model));

@@ -85,6 +85,14 @@ class Model : public Scorer {
 
   // Initialises parameters from (seed, "init") streams.
   virtual void Initialize(uint64_t seed) = 0;
+
+  // Per-item training counts (num_items entries), for models configured to
+  // draw popularity-proportional negatives; others ignore them. Not part of
+  // the parameters: the trainer sets them from the data after creation.
+  virtual absl::Status SetItemPopularity(std::span<const uint64_t> counts) {
+    (void)counts;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace fedrec

@@ -36,6 +36,23 @@ absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
   if (o.max_len == 0) return bad("max_len", "must be positive");
   if (!(o.dropout >= 0 && o.dropout < 1)) return bad("dropout", "must be in [0, 1)");
   if (!(o.l2_emb >= 0)) return bad("l2_emb", "must be >= 0");
+  if (!(o.temperature > 0 && std::isfinite(o.temperature))) {
+    return bad("temperature", "must be > 0");
+  }
+  if (!(o.gbce_t >= 0 && o.gbce_t <= 1)) return bad("gbce_t", "must be in [0, 1]");
+  if (o.loss == SasRecLoss::kBce && (o.normalize || o.temperature != 1.0)) {
+    return bad("normalize", "normalisation and temperature apply to ce, sampled_softmax and gbce, "
+                            "not to the paper's bce");
+  }
+  if (o.loss == SasRecLoss::kGbce && o.ce_negatives == 0) {
+    return bad("negatives", "gbce needs at least one negative");
+  }
+  if (o.loss == SasRecLoss::kGbce && o.num_items < 2) {
+    return bad("num_items", "gbce needs at least two items");
+  }
+  if (o.sampler == NegativeSampler::kPopularity && o.ce_negatives == 0) {
+    return bad("negative_sampler", "popularity negatives apply to sampled_softmax and gbce");
+  }
   return absl::OkStatus();
 }
 
@@ -69,6 +86,23 @@ SasRecModel::SasRecModel(const SasRecOptions& o) : options_(o) {
   (void)params_.Add("final_ln.gamma", 1, d);
   (void)params_.Add("final_ln.beta", 1, d);
   params_.Finalize();
+  if (o.sampler == NegativeSampler::kPopularity) {
+    popularity_ = seqloss::PopularityTable(std::vector<uint64_t>(o.num_items, 1));
+  }
+}
+
+absl::Status SasRecModel::SetItemPopularity(std::span<const uint64_t> counts) {
+  if (options_.sampler != NegativeSampler::kPopularity) return absl::OkStatus();
+  if (counts.size() != options_.num_items) {
+    return absl::InvalidArgumentError("sasrec: item popularity: " + std::to_string(counts.size()) +
+                                      " counts for " + std::to_string(options_.num_items) +
+                                      " items");
+  }
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return absl::InvalidArgumentError("sasrec: item popularity: all counts are 0");
+  popularity_ = seqloss::PopularityTable(counts);
+  return absl::OkStatus();
 }
 
 Gradients SasRecModel::NewGlobalGradients() const {
@@ -115,7 +149,8 @@ LossSum SasRecModel::ForwardBackward(std::span<const UserSequence> batch, const 
   for (const UserSequence& seq : batch) {
     sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), grads.data(),
                                                      global_grads, seq.user, seq.items, key,
-                                                     /*dropout_on=*/true, ws, &sum.examples);
+                                                     /*dropout_on=*/true, ws, &sum.examples,
+                                                     &popularity_);
   }
   return sum;
 }
@@ -128,7 +163,8 @@ LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& ke
   for (const UserSequence& seq : batch) {
     sum.loss +=
         sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr, seq.user,
-                                             seq.items, key, dropout, ws, &sum.examples);
+                                             seq.items, key, dropout, ws, &sum.examples,
+                                             &popularity_);
   }
   return sum;
 }
@@ -139,7 +175,29 @@ void SasRecModel::LastHiddenState(std::span<const uint32_t> history, std::span<f
   sasrec_internal::LastHidden<float>(options_, params.data(), history, ws, out.data());
 }
 
+namespace {
+
+// The logit of one item row against the scoring state `hv`, computed the
+// same way by ScoreAll and ScoreCandidates, and through the shared dot
+// kernel (models/score_kernel.h) that the blocked full ranking also uses, so
+// all three agree bitwise. With normalisation, `hv` is already h / |h| and
+// `inv_tau` is 1 / tau.
+float ItemScore(const SasRecOptions& o, const float* row, const Eigen::RowVectorXf& hv,
+                float inv_tau) {
+  const float dot = ScoreDot(hv.data(), row, o.dim);
+  if (!o.normalize) return o.temperature == 1.0 ? dot : dot * inv_tau;
+  Eigen::Map<const Eigen::RowVectorXf> e(row, o.dim);
+  const float norm = std::max(e.norm(), static_cast<float>(seqloss::kNormEps));
+  return dot / norm * inv_tau;
+}
+
+}  // namespace
+
+// The blocked full ranking multiplies user states by the raw item table: only
+// exact for plain dot-product scores. Cosine / temperature scoring (a
+// per-item divisor, a rounding of every product) goes through ScoreAll.
 Scorer::DotItems SasRecModel::dot_items() const {
+  if (options_.normalize || options_.temperature != 1.0) return {};
   return {params_.ViewAt(sasrec_internal::kItemEmb).data, options_.dim};
 }
 
@@ -148,24 +206,39 @@ void SasRecModel::UserState(uint32_t, std::span<const uint32_t> history,
   LastHiddenState(history, state);
 }
 
-// Both through the shared kernel, so that per-user scores, sampled
-// candidates and the blocked full ranking agree bitwise.
+Eigen::RowVectorXf SasRecModel::ScoringState(std::span<const uint32_t> history) const {
+  Eigen::RowVectorXf h(options_.dim);
+  LastHiddenState(history, {h.data(), options_.dim});
+  if (options_.normalize) {
+    const float norm = h.norm();
+    // An empty history gives h = 0: every score 0, as without normalisation.
+    if (norm > 0) h /= std::max(norm, static_cast<float>(seqloss::kNormEps));
+  }
+  return h;
+}
+
 void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
                            std::span<float> scores) const {
-  std::vector<float> h(options_.dim);
-  LastHiddenState(history, h);
-  ScoreRows(h.data(), params_.ViewAt(sasrec_internal::kItemEmb).data, options_.dim,
-            options_.num_items, scores.data());
+  const Eigen::RowVectorXf hv = ScoringState(history);
+  const float* emb = params_.ViewAt(sasrec_internal::kItemEmb).data;
+  if (!options_.normalize && options_.temperature == 1.0) {
+    ScoreRows(hv.data(), emb, options_.dim, options_.num_items, scores.data());
+    return;
+  }
+  const float inv_tau = static_cast<float>(1.0 / options_.temperature);
+  for (uint32_t i = 0; i < options_.num_items; ++i) {
+    scores[i] = ItemScore(options_, emb + size_t{i} * options_.dim, hv, inv_tau);
+  }
 }
 
 void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
                                   std::span<const uint32_t> candidates,
                                   std::span<float> scores) const {
-  std::vector<float> h(options_.dim);
-  LastHiddenState(history, h);
+  const Eigen::RowVectorXf hv = ScoringState(history);
+  const float inv_tau = static_cast<float>(1.0 / options_.temperature);
   const float* emb = params_.ViewAt(sasrec_internal::kItemEmb).data;
   for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = ScoreDot(h.data(), emb + size_t{candidates[j]} * options_.dim, options_.dim);
+    scores[j] = ItemScore(options_, emb + size_t{candidates[j]} * options_.dim, hv, inv_tau);
   }
 }
 

@@ -21,8 +21,11 @@
 // negative drawn uniformly from items not in s, from RandomStream
 // {seed, "train_negatives", epoch, user, step} (the stable form of the
 // official -log(sigmoid + 1e-24) terms). Loss kCe: softmax cross-entropy
-// against ce_negatives sampled negatives or the whole catalogue. Dropout
-// masks come from RandomStream{seed, "dropout", epoch, user, step}.
+// against ce_negatives negatives shared by all positions of the sequence
+// (same stream), or the whole catalogue; kGbce: gSASRec's gBCE against the
+// shared negatives (models/sequence_losses.h). Options normalize/temperature
+// make the logits cosines / tau, in scoring too. Dropout masks come from
+// RandomStream{seed, "dropout", epoch, user, step}.
 // LossSum.examples = number of predicted positions.
 //
 // Only the valid suffix of each sequence is computed, which is exactly the
@@ -45,6 +48,7 @@
 
 #include "models/model.h"
 #include "models/sasrec_options.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec {
 
@@ -92,14 +96,22 @@ class SasRecModel final : public Model {
   // dots with the item embeddings. Thread-safe.
   void LastHiddenState(std::span<const uint32_t> history, std::span<float> out) const;
 
+  // Training counts per item for NegativeSampler::kPopularity (size
+  // num_items); builds the alias table once. Until called, every item counts
+  // 1. InvalidArgument for a wrong size or all-zero counts.
+  absl::Status SetItemPopularity(std::span<const uint64_t> counts) override;
+
   // Loss only (no gradients) with the dropout/negatives of `key`; for tests.
   LossSum Loss(std::span<const UserSequence> batch, const StepKey& key, bool dropout) const;
 
  private:
   explicit SasRecModel(const SasRecOptions& options);
+  // The last hidden state, normalised when options_.normalize.
+  Eigen::RowVectorXf ScoringState(std::span<const uint32_t> history) const;
 
   SasRecOptions options_;
   ParameterStore params_;
+  seqloss::PopularityTable popularity_;  // empty unless sampler == kPopularity
 };
 
 }  // namespace fedrec

@@ -32,6 +32,7 @@
 #include "models/losses.h"
 #include "models/model.h"
 #include "models/sasrec_options.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec::sasrec_internal {
 
@@ -67,19 +68,7 @@ inline size_t BlockTensorIndex(size_t block, BlockTensor t) {
 inline size_t FinalGamma(size_t blocks) { return kBlockBase + blocks * kPerBlock; }
 inline size_t FinalBeta(size_t blocks) { return FinalGamma(blocks) + 1; }
 
-// Grow-only buffer: Get(n) returns at least n scalars, reallocating only
-// when a longer sequence than ever before arrives.
-template <typename S>
-class Buffer {
- public:
-  S* Get(size_t n) {
-    if (data_.size() < n) data_.resize(n);
-    return data_.data();
-  }
-
- private:
-  std::vector<S> data_;
-};
+using seqloss::Buffer;
 
 template <typename S>
 struct BlockCache {
@@ -95,7 +84,9 @@ struct SeqWorkspace {
   Buffer<S> emb_mask, final_in, final_xhat, final_rstd, hidden_out;
   Buffer<S> g0, g1, g2, g3, sdq, sdk, sdv, sdp, sdh, sdy2, logits, dlogits;
   std::vector<uint32_t> targets, negatives;
+  std::vector<double> logq;
   std::vector<uint8_t> seen;
+  seqloss::HeadScratch<S> head;
 };
 
 template <typename S>
@@ -296,11 +287,13 @@ inline uint32_t DrawNegative(RandomStream& stream, const std::vector<uint8_t>& s
 
 // The training loss of one user's sequence and its gradient (added to
 // `grads`; `grads` == nullptr: loss only). Returns the summed loss;
-// *examples += number of predicted positions.
+// *examples += number of predicted positions. `popularity`: the table of
+// NegativeSampler::kPopularity (required then, ignored otherwise).
 template <typename S>
 S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
                Gradients* tracker, uint32_t user, std::span<const uint32_t> items,
-               const StepKey& key, bool dropout_on, SeqWorkspace<S>& ws, uint64_t* examples) {
+               const StepKey& key, bool dropout_on, SeqWorkspace<S>& ws, uint64_t* examples,
+               const seqloss::PopularityTable* popularity = nullptr) {
   if (items.size() < 2) return S(0);
   const size_t len = std::min<size_t>(items.size() - 1, o.max_len);
   const size_t first = items.size() - 1 - len;
@@ -309,21 +302,31 @@ S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
   const Eigen::Index d = o.dim;
   const Eigen::Index nd = static_cast<Eigen::Index>(len) * d;
 
-  // Negatives from (seed, "train_negatives", epoch, user, step), drawn
-  // position by position, excluding every item of the user's sequence.
+  // Negatives from (seed, "train_negatives", epoch, user, step), excluding
+  // every item of the user's sequence: bce draws one per position (the
+  // paper), the softmax-type losses one set shared by all positions.
   const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
-  const uint32_t nneg = o.loss == SasRecLoss::kBce ? 1 : o.ce_negatives;
+  const bool by_popularity = o.sampler == NegativeSampler::kPopularity && popularity != nullptr;
+  ws.negatives.clear();
   if (!full_ce) {
-    if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
-    uint32_t distinct = 0;
-    for (uint32_t i : items) {
-      distinct += ws.seen[i] == 0;
-      ws.seen[i] = 1;
-    }
     RandomStream neg_stream({key.seed, "train_negatives", key.epoch, user, key.step});
-    ws.negatives.resize(len * nneg);
-    for (uint32_t& n : ws.negatives) n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
-    for (uint32_t i : items) ws.seen[i] = 0;
+    if (o.loss == SasRecLoss::kBce) {
+      if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
+      uint32_t distinct = 0;
+      for (uint32_t i : items) {
+        distinct += ws.seen[i] == 0;
+        ws.seen[i] = 1;
+      }
+      ws.negatives.resize(len);
+      for (uint32_t& n : ws.negatives) {
+        n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
+      }
+      for (uint32_t i : items) ws.seen[i] = 0;
+    } else {
+      seqloss::DrawSharedNegatives(neg_stream, items, o.num_items,
+                                   by_popularity ? popularity : nullptr, o.ce_negatives, ws.seen,
+                                   &ws.negatives, &ws.logq);
+    }
   }
 
   const bool drop = dropout_on && o.dropout > 0;
@@ -341,10 +344,11 @@ S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
   };
   const S l2 = S(o.l2_emb);
   S loss = 0;
-  auto add_l2 = [&](uint32_t row) {
+  // `uses` examples read the row.
+  auto add_l2 = [&](uint32_t row, S uses = S(1)) {
     if (l2 == S(0)) return;
-    loss += S(0.5) * l2 * emb.row(row).squaredNorm();
-    if (grads) touch(row, l2 * emb.row(row));
+    loss += uses * S(0.5) * l2 * emb.row(row).squaredNorm();
+    if (grads) touch(row, uses * l2 * emb.row(row));
   };
 
   if (o.loss == SasRecLoss::kBce) {
@@ -362,51 +366,32 @@ S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
       add_l2(pos);
       add_l2(neg);
     }
-  } else if (!full_ce) {
-    S* logits = ws.logits.Get(nneg + 1);
-    S* dlogits = ws.dlogits.Get(nneg + 1);
-    for (size_t t = 0; t < len; ++t) {
-      const uint32_t* negs = ws.negatives.data() + t * nneg;
-      logits[0] = h.row(t).dot(emb.row(targets[t]));
-      for (uint32_t k = 0; k < nneg; ++k) logits[k + 1] = h.row(t).dot(emb.row(negs[k]));
-      loss += SoftmaxCrossEntropy<S>({logits, nneg + 1u}, 0, {dlogits, nneg + 1u});
-      if (grads) {
-        dh.row(t) += dlogits[0] * emb.row(targets[t]);
-        touch(targets[t], dlogits[0] * h.row(t));
-        for (uint32_t k = 0; k < nneg; ++k) {
-          dh.row(t) += dlogits[k + 1] * emb.row(negs[k]);
-          touch(negs[k], dlogits[k + 1] * h.row(t));
-        }
-      }
-      add_l2(inputs[t]);
-      add_l2(targets[t]);
-      for (uint32_t k = 0; k < nneg; ++k) add_l2(negs[k]);
-    }
   } else {
-    // Full softmax over the catalogue, in chunks of rows to bound memory.
-    constexpr size_t kChunk = 32;
-    const Eigen::Index n = o.num_items;
-    if (grads && tracker != nullptr) {
-      for (uint32_t i = 0; i < o.num_items; ++i) tracker->MarkRow(kItemEmb, i);
+    seqloss::HeadOptions head;
+    head.loss = full_ce                        ? seqloss::HeadLoss::kFullSoftmax
+                : o.loss == SasRecLoss::kGbce ? seqloss::HeadLoss::kGbce
+                                               : seqloss::HeadLoss::kSampledSoftmax;
+    head.normalize = o.normalize;
+    head.temperature = o.temperature;
+    if (o.loss == SasRecLoss::kGbce) {
+      head.gbce_beta = seqloss::GbceBeta(o.ce_negatives, o.num_items, o.gbce_t);
     }
-    for (size_t t0 = 0; t0 < len; t0 += kChunk) {
-      const Eigen::Index rows = static_cast<Eigen::Index>(std::min(kChunk, len - t0));
-      MatrixMap<S> lg = Mat(ws.logits.Get(rows * n), rows, n);
-      MatrixMap<S> dl = Mat(ws.dlogits.Get(rows * n), rows, n);
-      lg.noalias() = h.middleRows(t0, rows) * emb.transpose();
-      for (Eigen::Index r = 0; r < rows; ++r) {
-        loss += SoftmaxCrossEntropy<S>({lg.row(r).data(), static_cast<size_t>(n)},
-                                       targets[t0 + r], {dl.row(r).data(), static_cast<size_t>(n)});
-      }
-      if (grads) {
-        dh.middleRows(t0, rows).noalias() += dl * emb;
-        demb.noalias() += dl.transpose() * h.middleRows(t0, rows);
-      }
+    MatrixMap<S>* dhp = grads ? &dh : nullptr;
+    MatrixMap<S>* dembp = grads ? &demb : nullptr;
+    if (full_ce) {
+      loss += seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, kItemEmb,
+                                          ws.head);
+    } else {
+      loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, ws.negatives,
+                                              by_popularity ? ws.logq.data() : nullptr, dhp,
+                                              dembp, tracker, kItemEmb, ws.head);
     }
     for (size_t t = 0; t < len; ++t) {
       add_l2(inputs[t]);
       add_l2(targets[t]);
     }
+    // Every position reads every shared negative.
+    for (uint32_t n : ws.negatives) add_l2(n, S(len));
   }
   *examples += len;
   if (grads) Backward<S>(o, params, grads, tracker, inputs, drop, ws);

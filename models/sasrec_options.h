@@ -10,6 +10,12 @@ namespace fedrec {
 enum class SasRecLoss {
   kBce,  // the paper: BCE on (target, one sampled negative) per position
   kCe,   // softmax cross-entropy: sampled (ce_negatives > 0) or full catalogue
+  kGbce,  // gSASRec's gBCE against ce_negatives sampled negatives
+};
+
+enum class NegativeSampler {
+  kUniform,     // uniform over the items not in the user's sequence
+  kPopularity,  // proportional to training counts (SasRecModel::SetItemPopularity), logQ-corrected
 };
 
 struct SasRecOptions {
@@ -21,9 +27,16 @@ struct SasRecOptions {
   double dropout = 0.2;
   bool pre_ln = false;  // false: the official post-LN-style block; true: Pre-LN
   SasRecLoss loss = SasRecLoss::kBce;
-  // kCe only: negatives per position (uniform over items not in the user's
-  // sequence); 0 = full softmax over the whole catalogue.
+  // kCe and kGbce: negatives shared by all positions of a sequence (drawn
+  // from items not in the user's sequence, models/sequence_losses.h); kCe
+  // with 0 = full softmax over the whole catalogue. kGbce needs >= 1.
   uint32_t ce_negatives = 0;
+  NegativeSampler sampler = NegativeSampler::kUniform;
+  // kCe and kGbce: cosine logits (L2-normalised hidden state and item rows,
+  // also in scoring) and the temperature tau dividing every logit.
+  bool normalize = false;
+  double temperature = 1.0;
+  double gbce_t = 0.75;  // kGbce: calibration t in [0, 1]
   // Per-use L2 on item-embedding rows: every example adds
   // 0.5 * l2_emb * ||row||^2 for each item row it reads (its input item,
   // target and negatives). 0 = off (the paper's default for ML-1M).

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "coordinator/run_common.h"
 #include "data/synth.h"
+#include "fmt/format.h"
 #include "proto/checkpoint.h"
 #include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
@@ -120,6 +122,85 @@ TEST_F(CentralTrainerTest, ResumeFromAnEarlierCheckpointEndsIdentically) {
     EXPECT_EQ(resumed["best_epoch"], full["best_epoch"]) << type;
     EXPECT_EQ(resumed["test_at_best"], full["test_at_best"]) << type;
   }
+}
+
+// train.patience: the run stops after `patience` evaluations without a
+// better validation score, checkpoints that epoch, says so in summary.json;
+// a resume of the stopped run, or of an earlier checkpoint, ends identically.
+TEST_F(CentralTrainerTest, PatienceStopsTheRunAndResumeStopsAtTheSameEpoch) {
+  Config config = MakeConfig("sasrec");
+  config.train.epochs = 40;
+  config.train.lr = 0.05;
+  config.train.patience = 2;
+  const auto full = Train(config, "patience");
+  ASSERT_TRUE(full["stopped_early"].get<bool>());
+  const uint64_t stop = full["stopped_at_epoch"].get<uint64_t>();
+  EXPECT_EQ(stop, full["best_epoch"].get<uint64_t>() + 2);
+  EXPECT_LT(stop, 40u);
+  const fs::path run = dir_.path() / "patience";
+  std::ifstream metrics(run / "metrics.jsonl");
+  uint64_t lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, stop);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / fmt::format("ckpt-{:08d}.ckpt", stop)));
+
+  // Resumed from its own last checkpoint: nothing more is trained.
+  fs::remove(run / "summary.json");
+  const auto again = Train(config, "patience", /*resume=*/true);
+  EXPECT_EQ(again["model_sha256"], full["model_sha256"]);
+  EXPECT_EQ(again["stopped_at_epoch"], full["stopped_at_epoch"]);
+  EXPECT_EQ(again["test_at_best"], full["test_at_best"]);
+
+  // Resumed from an epoch before the stop (every epoch is evaluated, so the
+  // shorter run's checkpoint is the longer run's).
+  Config cut = config;
+  cut.train.epochs = static_cast<int64_t>(stop - 1);
+  Train(cut, "patience-cut");
+  const fs::path cut_dir = dir_.path() / "patience-cut";
+  fs::remove(cut_dir / "summary.json");
+  std::ofstream(cut_dir / "config.toml") << ToToml(config);
+  const auto resumed = Train(config, "patience-cut", /*resume=*/true);
+  EXPECT_EQ(resumed["model_sha256"], full["model_sha256"]);
+  EXPECT_EQ(resumed["stopped_at_epoch"], full["stopped_at_epoch"]);
+
+  // Off by default: no stopped_early key, every epoch trained.
+  Config off = MakeConfig("mf_bpr");
+  EXPECT_FALSE(Train(off, "no-patience").contains("stopped_early"));
+}
+
+// The shared-negative losses through the trainer: popularity negatives get
+// their counts from the training data, and the result is thread-invariant.
+TEST_F(CentralTrainerTest, SharedNegativeLossesTrainAndAreThreadInvariant) {
+  for (const std::string loss : {"sampled_softmax", "gbce"}) {
+    Config one = MakeConfig("sasrec");
+    one.train.epochs = 2;
+    one.train.loss = loss;
+    one.train.negatives = 16;
+    one.train.negative_sampler = "popularity";
+    one.train.normalize_embeddings = loss == "sampled_softmax";
+    one.train.temperature = loss == "sampled_softmax" ? 0.1 : 1.0;
+    Config two = one;
+    one.backend.threads = 1;
+    two.backend.threads = 2;
+    const auto a = Train(one, loss + "1");
+    const auto b = Train(two, loss + "2");
+    EXPECT_EQ(a["model_sha256"], b["model_sha256"]) << loss;
+    EXPECT_GT(a["test_at_best"]["sampled"]["HR@10"].get<double>(), 0.15) << loss;
+  }
+}
+
+TEST(PatienceExhausted, CountsEvaluationsAfterTheBest) {
+  // every = 2, 10 steps: evaluations at 2, 4, 6, 8, 10.
+  EXPECT_FALSE(PatienceExhausted(0, 2, 10, 2, 8));
+  EXPECT_FALSE(PatienceExhausted(2, 2, 10, 0, 8));  // no best yet
+  EXPECT_FALSE(PatienceExhausted(2, 2, 10, 4, 6));
+  EXPECT_FALSE(PatienceExhausted(2, 2, 10, 4, 7));
+  EXPECT_TRUE(PatienceExhausted(2, 2, 10, 4, 8));
+  // every = 3, 10 steps: evaluations at 3, 6, 9 and the last step 10.
+  EXPECT_FALSE(PatienceExhausted(2, 3, 10, 6, 9));
+  EXPECT_TRUE(PatienceExhausted(2, 3, 10, 6, 10));
+  // every = 0: only the last step is evaluated.
+  EXPECT_FALSE(PatienceExhausted(1, 0, 10, 10, 10));
 }
 
 }  // namespace

@@ -175,6 +175,45 @@ TEST(Config, Overrides) {
   EXPECT_EQ(d->federation.server_lr, 2.0);
 }
 
+// model.recipe = "modern" changes the defaults of the loss keys only; a key
+// set in the file or by --set keeps its value; the resolved text round-trips.
+TEST(Config, ModernRecipeSetsDefaultsThatExplicitKeysOverride) {
+  auto paper = LoadConfig("", {});
+  ASSERT_TRUE(paper.ok());
+  EXPECT_EQ(paper->model.recipe, "paper");
+  EXPECT_EQ(paper->train.loss, "auto");
+  auto modern = LoadConfig("", {"model.recipe=modern"});
+  ASSERT_TRUE(modern.ok()) << modern.status();
+  EXPECT_EQ(modern->train.loss, "sampled_softmax");
+  EXPECT_EQ(modern->train.negatives, 256);
+  EXPECT_FALSE(modern->train.normalize_embeddings);
+  EXPECT_EQ(modern->train.temperature, 1.0);
+  const testing::TempDir dir("recipe");
+  const std::string path =
+      dir.File("run.toml", "[model]\nrecipe = \"modern\"\n[train]\nnegatives = 64\n"
+                           "normalize_embeddings = true\n");
+  auto mixed = LoadConfig(path, {"train.loss=gbce"});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ(mixed->train.loss, "gbce");
+  EXPECT_EQ(mixed->train.negatives, 64);
+  EXPECT_TRUE(mixed->train.normalize_embeddings);
+  auto again = ParseConfig(ToToml(*mixed), "resolved.toml", {});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(*again == *mixed);
+  auto mf = LoadConfig("", {"model.recipe=modern", "model.type=mf_bpr"});
+  ASSERT_FALSE(mf.ok());
+  EXPECT_NE(std::string(mf.status().message()).find("model.recipe"), std::string::npos);
+  auto bad = LoadConfig("", {"train.negative_sampler=zipf"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("train.negative_sampler"),
+            std::string::npos);
+  EXPECT_FALSE(LoadConfig("", {"train.gbce_t=1.5"}).ok());
+  EXPECT_FALSE(LoadConfig("", {"train.temperature=0"}).ok());
+  EXPECT_FALSE(LoadConfig("", {"train.patience=-1"}).ok());
+  EXPECT_FALSE(LoadConfig("", {"train.patience=3"}).ok());  // federated
+  EXPECT_TRUE(LoadConfig("", {"train.patience=3", "federation.mode=central"}).ok());
+}
+
 TEST(Config, OverridesApplyAfterTheFile) {
   const testing::TempDir dir("cfg");
   const std::string path = dir.File("run.toml", "[train]\nlr = 0.5\nepochs = 2\n");
@@ -261,7 +300,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 66u);
+  EXPECT_EQ(ConfigKeyNames().size(), 72u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -315,6 +316,35 @@ TEST(FullRankingEval, SasRecBlockedEqualsPerUser) {
   const auto blocked = Evaluate(**model, split, opt);
   ASSERT_TRUE(blocked.ok());
   ExpectSameSums(blocked->sums, NaiveFullRanking(**model, split, opt.part, opt.k));
+}
+
+// Cosine / temperature scores are not a plain dot with the raw item table:
+// such a model offers no dot items, and the full protocol scores it through
+// ScoreAll, agreeing with the naive count.
+TEST(FullRankingEval, NormalisedSasRecIsScoredPerUser) {
+  const uint32_t items = 120;
+  const Dataset data = MixedDataset(200, items, 6);
+  const LeaveOneOutSplit split(data);
+  for (const auto& [normalize, temperature] : {std::pair{true, 0.05}, std::pair{false, 0.5}}) {
+    SasRecOptions so;
+    so.num_items = items;
+    so.dim = 16;
+    so.blocks = 1;
+    so.max_len = 8;
+    so.loss = SasRecLoss::kCe;
+    so.ce_negatives = 16;
+    so.normalize = normalize;
+    so.temperature = temperature;
+    auto model = SasRecModel::Create(so);
+    ASSERT_TRUE(model.ok()) << model.status();
+    (*model)->Initialize(5);
+    EXPECT_EQ((*model)->dot_items().rows, nullptr);
+    EvalOptions opt;
+    opt.protocol = EvalProtocol::kFull;
+    const auto r = Evaluate(**model, split, opt);
+    ASSERT_TRUE(r.ok());
+    ExpectSameSums(r->sums, NaiveFullRanking(**model, split, opt.part, opt.k));
+  }
 }
 
 }  // namespace
