@@ -1,5 +1,6 @@
 #include "aggregation/fixed_point.h"
 
+#include <bit>
 #include <cmath>
 
 #include "fmt/format.h"
@@ -67,6 +68,21 @@ double FixedPointCodec::Decode(uint64_t word) const {
 std::string FixedPointCodec::Describe() const {
   return fmt::format("Z_2^{}, scale 2^{} (resolution {:.2g}) for <= {} clients per round", bits_,
                      scale_log2_, resolution(), max_contributions_);
+}
+
+void FixedPointCodec::RoundAddChunk(const float* x, size_t m, double s, double lim,
+                                    const uint32_t* words, uint64_t* acc) {
+  constexpr double kTwo32 = 4294967296.0;
+  for (size_t j = 0; j < m; ++j) {
+    double y = static_cast<double>(x[j]) * s;
+    y = y < -lim ? -lim : (y > lim ? lim : y);
+    double t = (y + kMagic) - kMagic;  // y rounded to an integer
+    t -= t > y ? 1.0 : 0.0;            // floor
+    const double frac = y - t;
+    t += static_cast<double>(words[j]) < frac * kTwo32 ? 1.0 : 0.0;
+    acc[j] += static_cast<uint64_t>(std::bit_cast<int64_t>(t + kMagic) -
+                                    std::bit_cast<int64_t>(kMagic));
+  }
 }
 
 }  // namespace fedrec

@@ -26,6 +26,7 @@
 // such a sum could only be kept from wrapping by rounding updates to noise.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -79,18 +80,24 @@ class FixedPointCodec {
   void EncodeAdd(const float* x, size_t n, double factor, Rng& rng, uint64_t* acc) const {
     const double s = scale_ * factor;
     const double lim = clip_norm_ * scale_;
-    constexpr double kTwo32 = 4294967296.0;
-    uint64_t bits = 0;
-    for (size_t i = 0; i < n; ++i) {
-      double y = static_cast<double>(x[i]) * s;
-      y = y < -lim ? -lim : (y > lim ? lim : y);
-      int64_t t = static_cast<int64_t>(y);                    // toward zero
-      t -= static_cast<int64_t>(y < static_cast<double>(t));  // floor
-      const double frac = y - static_cast<double>(t);
-      if ((i & 1) == 0) bits = rng.NextU64();
-      const uint32_t u = static_cast<uint32_t>((i & 1) == 0 ? bits : bits >> 32);
-      t += static_cast<int64_t>(static_cast<double>(u) < frac * kTwo32);
-      acc[i] += static_cast<uint64_t>(t);
+    // Words first, in the order of the one-value-at-a-time loop (one 64-bit
+    // draw per two values, low half first, a new draw at every even index),
+    // then a loop without a serial dependency that the compiler vectorises.
+    // Chunks start at even indices, so the pairing is that of the whole span.
+    constexpr size_t kChunk = 512;
+    uint32_t words[kChunk];
+    for (size_t i0 = 0; i0 < n; i0 += kChunk) {
+      const size_t m = n - i0 < kChunk ? n - i0 : kChunk;
+      for (size_t j = 0; j < m; j += 2) {
+        const uint64_t b = rng.NextU64();
+        words[j] = static_cast<uint32_t>(b);
+        if (j + 1 < m) words[j + 1] = static_cast<uint32_t>(b >> 32);
+      }
+      if (lim < kExactFloorLimit) {
+        RoundAddChunk(x + i0, m, s, lim, words, acc + i0);
+      } else {
+        RoundAddChunkScalar(x + i0, m, s, lim, words, acc + i0);
+      }
     }
   }
 
@@ -101,6 +108,35 @@ class FixedPointCodec {
   std::string Describe() const;
 
  private:
+  // Below 2^50 in magnitude, adding and subtracting 1.5 * 2^52 rounds a
+  // double to an integer exactly, and the integer's bits are those of the
+  // sum minus those of 1.5 * 2^52: floor and conversion without a libm call
+  // or a scalar double-to-int64 instruction.
+  static constexpr double kExactFloorLimit = 0x1p50;
+  static constexpr double kMagic = 0x1.8p52;
+
+  // acc[j] += round(clamp(x[j] * s, +-lim)) with the carry from words[j]:
+  // floor t, frac = y - t, up by one when words[j] < frac * 2^32. Exactly the
+  // scalar loop's result for |y| <= lim < 2^50.
+  // (aggregation/fixed_point.cc, compiled so that this loop is vectorised.)
+  static void RoundAddChunk(const float* x, size_t m, double s, double lim, const uint32_t* words,
+                            uint64_t* acc);
+
+  // The same for a range too wide for the exact-floor trick (64-bit rings).
+  static void RoundAddChunkScalar(const float* x, size_t m, double s, double lim,
+                                  const uint32_t* words, uint64_t* acc) {
+    constexpr double kTwo32 = 4294967296.0;
+    for (size_t j = 0; j < m; ++j) {
+      double y = static_cast<double>(x[j]) * s;
+      y = y < -lim ? -lim : (y > lim ? lim : y);
+      int64_t t = static_cast<int64_t>(y);                    // toward zero
+      t -= static_cast<int64_t>(y < static_cast<double>(t));  // floor
+      const double frac = y - static_cast<double>(t);
+      t += static_cast<int64_t>(static_cast<double>(words[j]) < frac * kTwo32);
+      acc[j] += static_cast<uint64_t>(t);
+    }
+  }
+
   int bits_ = 32;
   int scale_log2_ = 0;
   double scale_ = 1;

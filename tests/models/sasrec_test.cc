@@ -246,7 +246,9 @@ TEST(SasRecLayers, DropoutMaskFollowsTheWordLayout) {
     for (size_t i = 0; i < n; i += 2) {
       const uint32_t u = ref.NextU32();
       ASSERT_EQ(mask[i], (u & 0xFFFFu) < threshold ? 0.0f : keep) << n << " " << i;
-      if (i + 1 < n) ASSERT_EQ(mask[i + 1], (u >> 16) < threshold ? 0.0f : keep) << n << " " << i;
+      if (i + 1 < n) {
+        ASSERT_EQ(mask[i + 1], (u >> 16) < threshold ? 0.0f : keep) << n << " " << i;
+      }
     }
     EXPECT_EQ(s.position(), ref.position()) << n;
   }
