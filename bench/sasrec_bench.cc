@@ -13,7 +13,7 @@
 //     catalogue, per loss: 0 BCE (the paper), 1 sampled softmax with 256
 //     negatives shared by the sequence, 2 gBCE with 256 shared negatives,
 //     3 full softmax over the catalogue, 4 sampled softmax 256 with
-//     normalised embeddings and temperature 0.05 (the modern recipe).
+//     normalised embeddings and temperature 0.05.
 //   BM_EigenSgemm256: Eigen float GEMM 256x256x256 in this build: the
 //     single-core SGEMM peak to compare GFLOP/s against.
 //   BM_EigenSgemmLxD/<L>: the (L x 50) by (50 x 50) row-major product of the

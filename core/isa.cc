@@ -52,15 +52,24 @@ bool CpuHas(const CpuFeatures& f, const char* name) {
     bool has;
   };
   const Row rows[] = {
-      {"sse3", bit(f.leaf1_ecx, 0)},           {"ssse3", bit(f.leaf1_ecx, 9)},
-      {"sse4.1", bit(f.leaf1_ecx, 19)},        {"sse4.2", bit(f.leaf1_ecx, 20)},
-      {"popcnt", bit(f.leaf1_ecx, 23)},        {"movbe", bit(f.leaf1_ecx, 22)},
-      {"avx", bit(f.leaf1_ecx, 28) && ymm},    {"f16c", bit(f.leaf1_ecx, 29) && ymm},
-      {"fma", bit(f.leaf1_ecx, 12) && ymm},    {"bmi", bit(f.leaf7_ebx, 3)},
-      {"avx2", bit(f.leaf7_ebx, 5) && ymm},    {"bmi2", bit(f.leaf7_ebx, 8)},
-      {"lzcnt", bit(f.ext1_ecx, 5)},           {"avx512f", bit(f.leaf7_ebx, 16) && zmm},
-      {"avx512dq", bit(f.leaf7_ebx, 17) && zmm}, {"avx512cd", bit(f.leaf7_ebx, 28) && zmm},
-      {"avx512bw", bit(f.leaf7_ebx, 30) && zmm}, {"avx512vl", bit(f.leaf7_ebx, 31) && zmm},
+      {"sse3", bit(f.leaf1_ecx, 0)},
+      {"ssse3", bit(f.leaf1_ecx, 9)},
+      {"sse4.1", bit(f.leaf1_ecx, 19)},
+      {"sse4.2", bit(f.leaf1_ecx, 20)},
+      {"popcnt", bit(f.leaf1_ecx, 23)},
+      {"movbe", bit(f.leaf1_ecx, 22)},
+      {"avx", bit(f.leaf1_ecx, 28) && ymm},
+      {"f16c", bit(f.leaf1_ecx, 29) && ymm},
+      {"fma", bit(f.leaf1_ecx, 12) && ymm},
+      {"bmi", bit(f.leaf7_ebx, 3)},
+      {"avx2", bit(f.leaf7_ebx, 5) && ymm},
+      {"bmi2", bit(f.leaf7_ebx, 8)},
+      {"lzcnt", bit(f.ext1_ecx, 5)},
+      {"avx512f", bit(f.leaf7_ebx, 16) && zmm},
+      {"avx512dq", bit(f.leaf7_ebx, 17) && zmm},
+      {"avx512cd", bit(f.leaf7_ebx, 28) && zmm},
+      {"avx512bw", bit(f.leaf7_ebx, 30) && zmm},
+      {"avx512vl", bit(f.leaf7_ebx, 31) && zmm},
   };
   for (const Row& r : rows) {
     if (std::strcmp(r.name, name) == 0) return r.has;
