@@ -80,8 +80,8 @@ void FixedPointCodec::RoundAddChunk(const float* x, size_t m, double s, double l
     t -= t > y ? 1.0 : 0.0;            // floor
     const double frac = y - t;
     t += static_cast<double>(words[j]) < frac * kTwo32 ? 1.0 : 0.0;
-    acc[j] += static_cast<uint64_t>(std::bit_cast<int64_t>(t + kMagic) -
-                                    std::bit_cast<int64_t>(kMagic));
+    acc[j] +=
+        static_cast<uint64_t>(std::bit_cast<int64_t>(t + kMagic) - std::bit_cast<int64_t>(kMagic));
   }
 }
 

@@ -8,8 +8,8 @@
 
 #include "apps/cli_common.h"
 #include "core/isa.h"
-#include "proto/checkpoint.h"
 #include "core/logging.h"
+#include "proto/checkpoint.h"
 
 namespace fedrec::cli {
 
@@ -80,7 +80,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"fedrec: federated recommender training with secure aggregation and DP"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fedrec " + fedrec::FedrecVersion() + " (ISA " +
-                                       fedrec::BuildIsaDescription() + ")");
+                                        fedrec::BuildIsaDescription() + ")");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "core/atomic_file.h"
-#include "core/isa.h"
 #include "core/csprng.h"
+#include "core/isa.h"
 #include "core/output_path.h"
 #include "fmt/format.h"
 

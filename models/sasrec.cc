@@ -41,8 +41,9 @@ absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
   }
   if (!(o.gbce_t >= 0 && o.gbce_t <= 1)) return bad("gbce_t", "must be in [0, 1]");
   if (o.loss == SasRecLoss::kBce && (o.normalize || o.temperature != 1.0)) {
-    return bad("normalize", "normalisation and temperature apply to ce, sampled_softmax and gbce, "
-                            "not to the paper's bce");
+    return bad("normalize",
+               "normalisation and temperature apply to ce, sampled_softmax and gbce, "
+               "not to the paper's bce");
   }
   if (o.loss == SasRecLoss::kGbce && o.ce_negatives == 0) {
     return bad("negatives", "gbce needs at least one negative");
@@ -147,10 +148,9 @@ LossSum SasRecModel::ForwardBackward(std::span<const UserSequence> batch, const 
   for (size_t k = 0; k < grads.size(); ++k) grads[k] = global_grads->View(k).data;
   LossSum sum;
   for (const UserSequence& seq : batch) {
-    sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), grads.data(),
-                                                     global_grads, seq.user, seq.items, key,
-                                                     /*dropout_on=*/true, ws, &sum.examples,
-                                                     &popularity_);
+    sum.loss += sasrec_internal::SequenceLoss<float>(
+        options_, params.data(), grads.data(), global_grads, seq.user, seq.items, key,
+        /*dropout_on=*/true, ws, &sum.examples, &popularity_);
   }
   return sum;
 }
@@ -161,10 +161,9 @@ LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& ke
   const std::vector<const float*> params = ParamPointers(params_);
   LossSum sum;
   for (const UserSequence& seq : batch) {
-    sum.loss +=
-        sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr, seq.user,
-                                             seq.items, key, dropout, ws, &sum.examples,
-                                             &popularity_);
+    sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr,
+                                                     seq.user, seq.items, key, dropout, ws,
+                                                     &sum.examples, &popularity_);
   }
   return sum;
 }

@@ -46,8 +46,8 @@ TEST_F(CliErrors, ACpuWithoutTheBuildsIsaIsRefusedBeforeAnything) {
   const std::filesystem::path out = dir_.path() / "synth.txt";
   const std::string synth = "data synth --users 20 --items 10 --out '" + out.string() + "'";
   if (features.empty()) {
-    const CliResult r = RunShell("FEDREC_TEST_CPU_LACKS=avx2 '" + FedrecBin() + "' " + synth,
-                                 dir_.path());
+    const CliResult r =
+        RunShell("FEDREC_TEST_CPU_LACKS=avx2 '" + FedrecBin() + "' " + synth, dir_.path());
     EXPECT_EQ(r.exit_code, 0) << "a baseline build needs no extension: " << r.err;
     return;
   }

@@ -76,7 +76,8 @@ TEST(RandomStream, FillU32EqualsRepeatedNextU32) {
       b.Seek(start);
       std::vector<uint32_t> bulk(n + 1, 0xdeadbeef);
       a.FillU32(bulk.data(), n);
-      for (size_t i = 0; i < n; ++i) ASSERT_EQ(bulk[i], b.NextU32()) << start << " " << n << " " << i;
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(bulk[i], b.NextU32()) << start << " " << n << " " << i;
       EXPECT_EQ(bulk[n], 0xdeadbeefu) << "wrote past the end";
       EXPECT_EQ(a.position(), b.position());
       EXPECT_EQ(a.NextU32(), b.NextU32()) << "the stream continues identically";
