@@ -20,7 +20,7 @@ using CMap = Eigen::Map<const RowMat>;
 using Vec = Eigen::Map<Eigen::VectorXf>;
 using CVec = Eigen::Map<const Eigen::VectorXf>;
 
-float* Grow(std::vector<float>* v, size_t n) {
+float* Grow(layers::AlignedVector<float>* v, size_t n) {
   if (v->size() < n) v->resize(n);
   return v->data();
 }
@@ -28,19 +28,19 @@ float* Grow(std::vector<float>* v, size_t n) {
 // Buffers of one forward pass through the embedding and the GRU stack.
 struct ForwardScratch {
   std::vector<GruLayer<float>> layers;
-  std::vector<float> x;                  // (T x D) embedded inputs
-  std::vector<std::vector<float>> outs;  // per layer (T x D)
+  layers::AlignedVector<float> x;        // (T x D) embedded inputs
+  std::vector<layers::AlignedVector<float>> outs;  // per layer (T x D)
 };
 
 struct Gru4RecWorkspace final : Workspace {
   ForwardScratch fwd;
   NegativeSampler sampler;
-  std::vector<std::vector<float>> masks;  // layers + 1 masks of (T x D)
+  std::vector<layers::AlignedVector<float>> masks;  // layers + 1 masks of (T x D)
   std::vector<const float*> mask_ptrs;    // into masks; empty without dropout
-  std::vector<float> final_out;           // (T x D) last output after dropout
-  std::vector<float> dcur, dnext;         // (T x D)
+  layers::AlignedVector<float> final_out;  // (T x D) last output after dropout
+  layers::AlignedVector<float> dcur, dnext;  // (T x D)
   std::vector<uint32_t> cands;            // 1 + negatives
-  std::vector<float> logits, dlogits;     // (1 + negatives) or (T x num_items)
+  layers::AlignedVector<float> logits, dlogits;  // (1 + negatives) or (T x num_items)
 };
 
 void Resize(ForwardScratch* s, uint32_t layers) {

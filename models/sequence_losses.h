@@ -53,7 +53,7 @@ class Buffer {
   }
 
  private:
-  std::vector<S> data_;
+  layers::AlignedVector<S> data_;
 };
 
 // Floor of |x| in normalisation (as torch.nn.functional.normalize): a zero
@@ -293,7 +293,7 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
     for (Eigen::Index r = 0; r < rows; ++r) {
       const S max = lg.row(r).maxCoeff();
       dl.row(r) = (lg.row(r).array() - max).exp().matrix();
-      const S sum = dl.row(r).sum();
+      const S sum = layers::AddressFreeSum(dl.row(r));
       dl.row(r) *= S(1) / sum;
       dl(r, targets[t0 + r]) -= S(1);
       loss += std::log(sum) + max - lg(r, targets[t0 + r]);

@@ -88,7 +88,7 @@ void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
         auto row = prob.row(i).head(i + 1).array();
         const S mx = row.maxCoeff();
         row = ((row - mx) * scale).exp();
-        row /= row.sum();
+        row /= AddressFreeSum(row);
         prob.row(i).tail(len - i - 1).setZero();
         if (drop) {
           S* mask = cache.mask + h * len * len + i * len;

@@ -13,6 +13,8 @@
 //   - Forward fills a cache struct (caller-owned buffers) that Backward reads.
 #pragma once
 
+#include <vector>
+
 #include <Eigen/Core>
 
 namespace fedrec::layers {
@@ -33,6 +35,29 @@ using ConstRowVectorMap = Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>;
 template <typename S>
 ConstMatrixMap<S> AsConst(const MatrixMap<S>& m) {
   return ConstMatrixMap<S>(m.data(), m.rows(), m.cols());
+}
+
+// A buffer whose start is aligned for Eigen's widest packet (32 bytes with
+// AVX, 64 with AVX-512). Eigen peels the unaligned head of a vectorised loop
+// over a plain map and computes it with scalar code; for exp, log and tanh
+// the scalar and packet versions round differently, so a buffer at an
+// arbitrary malloc address (16-byte aligned) would make results depend on
+// the address. With every scratch buffer starting aligned, which elements
+// are peeled depends only on offsets, the same in every run, thread and
+// model copy.
+template <typename S>
+using AlignedVector = std::vector<S, Eigen::aligned_allocator<S>>;
+
+// The sum of a vector in an order that does not depend on where its data
+// lies in memory. Eigen's sum() of a plain (direct-access) map or block
+// starts its vector loop at the first element aligned for a full packet (32
+// bytes with AVX), so its rounding depends on the buffer's address, and
+// malloc aligns only to 16: two runs, threads or model copies could differ
+// in the last bit. Through an expression (x * 1, exact) Eigen starts at
+// element 0 wherever the data lies. Use it for every sum of a buffer row.
+template <typename Derived>
+typename Derived::Scalar AddressFreeSum(const Eigen::DenseBase<Derived>& x) {
+  return (x.derived().array() * typename Derived::Scalar(1)).sum();
 }
 
 }  // namespace fedrec::layers

@@ -16,7 +16,7 @@ using RowVec = Eigen::Matrix<S, 1, Eigen::Dynamic>;
 // Grows `v` to at least n elements (never shrinks, so it reallocates only
 // when a longer sequence than ever before arrives).
 template <typename S>
-S* Grow(std::vector<S>* v, size_t n) {
+S* Grow(layers::AlignedVector<S>* v, size_t n) {
   if (v->size() < n) v->resize(n);
   return v->data();
 }

@@ -26,6 +26,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "models/layers/eigen_types.h"
+
 namespace fedrec {
 
 // Read-only weights of one GRU layer (pointers into a parameter store).
@@ -67,15 +69,15 @@ class GruLayer {
   GruWeights<Scalar> w_;
   int steps_ = 0;
   bool masked_ = false;
-  std::vector<Scalar> xm_;     // (T x D) masked input
-  std::vector<Scalar> mask_;   // (T x D) copy of the mask
-  std::vector<Scalar> hs_;     // ((T+1) x H): h_0 .. h_T
-  std::vector<Scalar> gates_;  // (T x 3H): r, z, n after their activations
-  std::vector<Scalar> ghn_;    // (T x H): W_hn h_{t-1} + b_hn
-  std::vector<Scalar> gh_;     // (3H) scratch
-  std::vector<Scalar> dgi_;    // (T x 3H)
-  std::vector<Scalar> dgh_;    // (T x 3H)
-  std::vector<Scalar> dh_;     // (H)
+  layers::AlignedVector<Scalar> xm_;     // (T x D) masked input
+  layers::AlignedVector<Scalar> mask_;   // (T x D) copy of the mask
+  layers::AlignedVector<Scalar> hs_;     // ((T+1) x H): h_0 .. h_T
+  layers::AlignedVector<Scalar> gates_;  // (T x 3H): r, z, n after their activations
+  layers::AlignedVector<Scalar> ghn_;    // (T x H): W_hn h_{t-1} + b_hn
+  layers::AlignedVector<Scalar> gh_;     // (3H) scratch
+  layers::AlignedVector<Scalar> dgi_;    // (T x 3H)
+  layers::AlignedVector<Scalar> dgh_;    // (T x 3H)
+  layers::AlignedVector<Scalar> dh_;     // (H)
 };
 
 extern template class GruLayer<float>;

@@ -24,7 +24,7 @@ void LayerNormForward(ConstMatrixMap<S> x, ConstRowVectorMap<S> gamma, ConstRowV
                       LayerNormCache<S> cache, MatrixMap<S> y) {
   const Eigen::Index d = x.cols();
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    const S mean = x.row(i).sum() / S(d);
+    const S mean = AddressFreeSum(x.row(i)) / S(d);
     cache.xhat.row(i) = x.row(i).array() - mean;
     const S var = cache.xhat.row(i).squaredNorm() / S(d);
     const S rstd = S(1) / std::sqrt(var + S(kLayerNormEps));
