@@ -343,8 +343,9 @@ TEST(PldReference, DeltaForEpsilon) {
     ASSERT_TRUE(delta.ok()) << delta.status();
     // Never more than 1% below; relative agreement 1e-4 down to the FFT's
     // rounding floor (~1e-12 absolute: the rows at epsilon 4 have deltas of
-    // 5.7e-13 and 6.9e-12, where both implementations are at that floor).
-    EXPECT_GE(*delta, p.delta * (1 - 0.01)) << p.q << " " << p.epsilon;
+    // 5.7e-13 and 6.9e-12, where both implementations are at that floor, and
+    // an FMA build's FFT lands 1% lower on the first).
+    EXPECT_GE(*delta, p.delta * (1 - 0.01) - 1e-12) << p.q << " " << p.epsilon;
     EXPECT_NEAR(*delta, p.delta, 1e-4 * p.delta + 1e-12) << p.q << " " << p.epsilon;
   }
 }
