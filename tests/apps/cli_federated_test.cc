@@ -41,6 +41,18 @@ void WaitUntilUnlocked(const std::string& run) {
   }
 }
 
+// Waits (up to 30 s) until no process has `run` on its command line: a rank
+// killed before it took the run's lock would otherwise still be creating the
+// directory that the test goes on to clear. "[/]" keeps the shell that runs
+// pgrep from matching itself.
+void WaitUntilNoProcessUses(const std::string& run) {
+  const std::string cmd =
+      "pgrep -f -- '[" + run.substr(0, 1) + "]" + run.substr(1) + "' >/dev/null";
+  for (int i = 0; i < 300 && std::system(cmd.c_str()) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 class CliFederated : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -174,6 +186,7 @@ TEST_F(CliFederated, MpiKilledAndResumedEndsIdentically) {
     // The ranks outlive mpirun for a moment; until rank 0 is gone it still
     // holds the run directory and a resume would be refused.
     WaitUntilUnlocked(out);
+    WaitUntilNoProcessUses(out);
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {
       resumed = RunMpi(3, "--log-level off train --resume --out '" + out + "'", dir_->path());

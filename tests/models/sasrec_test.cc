@@ -19,6 +19,7 @@
 #include "models/layers/layer_norm.h"
 #include "models/layers/linear.h"
 #include "models/sasrec_impl.h"
+#include "tests/models/sasrec_double.h"
 
 namespace fedrec {
 namespace {
@@ -27,14 +28,9 @@ using layers::ConstMatrixMap;
 using layers::ConstRowVectorMap;
 using layers::MatrixMap;
 using layers::RowVectorMap;
-using Vec = std::vector<double>;
-
-Vec Random(size_t n, uint32_t tag, double scale = 1.0) {
-  RandomStream s({7, "test", tag, 0, 0});
-  Vec v(n);
-  for (double& x : v) x = (2 * s.NextDouble() - 1) * scale;
-  return v;
-}
+using testing::DoubleCopy;
+using testing::Random;
+using testing::Vec;
 
 ConstMatrixMap<double> CM(const Vec& v, Eigen::Index r, Eigen::Index c) {
   return ConstMatrixMap<double>(v.data(), r, c);
@@ -320,22 +316,12 @@ TEST_P(ModelGradients, EveryTensorMatchesFiniteDifferences) {
   ASSERT_TRUE(model.ok());
   (*model)->Initialize(5);
   const ParameterStore& store = (*model)->global_params();
-  // Double copies of the parameters, perturbed so that biases, betas and
-  // gammas are generic (they start at 0 and 1).
-  std::vector<Vec> params(store.num_tensors()), grads(store.num_tensors());
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    Vec noise = Random(v.size(), 100 + static_cast<uint32_t>(k), 0.3);
-    params[k].resize(v.size());
-    for (size_t i = 0; i < v.size(); ++i) params[k][i] = v.data[i] + noise[i];
-    grads[k].assign(v.size(), 0.0);
-  }
-  std::vector<const double*> pp(params.size());
-  std::vector<double*> gp(grads.size());
-  for (size_t k = 0; k < params.size(); ++k) {
-    pp[k] = params[k].data();
-    gp[k] = grads[k].data();
-  }
+  // Double copies of the parameters, perturbed (DoubleCopy).
+  testing::DoubleParams copy = DoubleCopy(store, 0.3);
+  std::vector<Vec>& params = copy.params;
+  std::vector<Vec>& grads = copy.grads;
+  const std::vector<const double*>& pp = copy.pp;
+  const std::vector<double*>& gp = copy.gp;
   // One sequence shorter than max_len (4 positions) and one longer (12 > 7).
   const std::vector<uint32_t> short_seq = {3, 17, 4, 29, 8};
   const std::vector<uint32_t> long_seq = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
@@ -496,16 +482,10 @@ TEST(SasRecModel, FloatGradientsMatchDouble) {
   Gradients g = m->NewGlobalGradients();
   m->ForwardBackward(batch, key, nullptr, &g, nullptr);
   const ParameterStore& store = m->global_params();
-  std::vector<Vec> params(store.num_tensors()), grads(store.num_tensors());
-  std::vector<const double*> pp;
-  std::vector<double*> gp;
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    params[k].assign(v.data, v.data + v.size());
-    grads[k].assign(v.size(), 0.0);
-    pp.push_back(params[k].data());
-    gp.push_back(grads[k].data());
-  }
+  testing::DoubleParams copy = DoubleCopy(store);
+  const std::vector<Vec>& grads = copy.grads;
+  const std::vector<const double*>& pp = copy.pp;
+  const std::vector<double*>& gp = copy.gp;
   sasrec_internal::SeqWorkspace<double> ws;
   uint64_t ex = 0;
   for (const auto& s : batch) {

@@ -17,19 +17,15 @@
 #include "core/random.h"
 #include "models/sasrec.h"
 #include "models/sasrec_impl.h"
+#include "tests/models/sasrec_double.h"
 
 namespace fedrec {
 namespace {
 
 using seqloss::HeadLoss;
-using Vec = std::vector<double>;
-
-Vec Random(size_t n, uint32_t tag, double scale = 1.0) {
-  RandomStream s({7, "test", tag, 0, 0});
-  Vec v(n);
-  for (double& x : v) x = (2 * s.NextDouble() - 1) * scale;
-  return v;
-}
+using testing::DoubleCopy;
+using testing::Random;
+using testing::Vec;
 
 void CheckGradient(const std::string& what, Vec& x, const Vec& analytic,
                    const std::function<double()>& f, const std::vector<size_t>& indices) {
@@ -218,20 +214,12 @@ TEST_P(SharedLossGradients, EveryTensorMatchesFiniteDifferences) {
   for (uint32_t i = 0; i < o.num_items; ++i) counts[i] = 1 + (i * 5) % 9;
   const seqloss::PopularityTable table(counts);
   const ParameterStore& store = (*model)->global_params();
-  std::vector<Vec> params(store.num_tensors()), grads(store.num_tensors());
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    Vec noise = Random(v.size(), 100 + static_cast<uint32_t>(k), 0.3);
-    params[k].resize(v.size());
-    for (size_t i = 0; i < v.size(); ++i) params[k][i] = v.data[i] + noise[i];
-    grads[k].assign(v.size(), 0.0);
-  }
-  std::vector<const double*> pp(params.size());
-  std::vector<double*> gp(grads.size());
-  for (size_t k = 0; k < params.size(); ++k) {
-    pp[k] = params[k].data();
-    gp[k] = grads[k].data();
-  }
+  // Double copies of the parameters, perturbed (DoubleCopy).
+  testing::DoubleParams copy = DoubleCopy(store, 0.3);
+  std::vector<Vec>& params = copy.params;
+  std::vector<Vec>& grads = copy.grads;
+  const std::vector<const double*>& pp = copy.pp;
+  const std::vector<double*>& gp = copy.gp;
   const std::vector<uint32_t> short_seq = {3, 17, 4, 29, 8};
   const std::vector<uint32_t> long_seq = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
   const StepKey key{11, 2, 3};
