@@ -83,7 +83,9 @@ def test_gil_released(synth_path: Path, tmp_path: Path) -> None:
     # A Python thread keeps running while the run trains: the longest pause
     # between its ticks stays far below the run's length. (Were the GIL held,
     # the ticker would stall for the whole run.)
-    config = demo_config(synth_path, rounds=60)
+    # Long enough (about a second on an AVX2 build) to tell a stall from the
+    # run's own length on any build.
+    config = demo_config(synth_path, rounds=240)
     config["model"]["dim"] = 32
     config["federation"]["sampling_rate"] = 0.5
     longest = 0.0
