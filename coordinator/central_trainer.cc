@@ -387,13 +387,15 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(
       CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
-                          ModelSpecFromConfig(config, data.num_users(), data.num_items()));
+                          ModelSpecFromConfig(config, data.num_users(), data.num_items(),
+                                              /*feature_dim=*/0));
   if (spec.type() == "mf_rating") {
     // The global bias starts at the mean training rating.
     (*spec.mutable_extra())["global_mean"] =
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute,
+                                                                    /*features=*/nullptr));
   model->Initialize(static_cast<uint64_t>(config.seed));
   if (config.train.negative_sampler == "popularity") {
     // Training counts only (never the validation or test items), so a
