@@ -45,7 +45,9 @@ absl::Status RunEval(const EvalArgs& args) {
     FEDREC_ASSIGN_OR_RETURN(result, EvaluatePopularity(request));
   } else {
     FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
-    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt, /*features=*/nullptr);
+    FEDREC_ASSIGN_OR_RETURN(std::shared_ptr<const ItemFeatures> features,
+                            LoadCheckpointItemFeatures(ckpt, args.checkpoint));
+    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt, std::move(features));
     if (!model.ok()) return WithContext(model.status(), args.checkpoint);
     FEDREC_ASSIGN_OR_RETURN(result,
                             EvaluateCheckpointModel(ckpt, **model, args.checkpoint, request));

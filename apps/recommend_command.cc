@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "apps/cli_common.h"
+#include "coordinator/offline_eval.h"
 #include "models/recommend.h"
 #include "proto/checkpoint.h"
 #include "proto/local_shards.h"
@@ -52,9 +53,11 @@ absl::Status RunRecommend(const RecommendArgs& args) {
         "for an MF model)");
   }
   FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
-  FEDREC_ASSIGN_OR_RETURN(Recommender recommender,
-                          Recommender::Create(std::move(ckpt), args.checkpoint,
-                                              /*features=*/nullptr));
+  FEDREC_ASSIGN_OR_RETURN(std::shared_ptr<const ItemFeatures> features,
+                          LoadCheckpointItemFeatures(ckpt, args.checkpoint));
+  FEDREC_ASSIGN_OR_RETURN(
+      Recommender recommender,
+      Recommender::Create(std::move(ckpt), args.checkpoint, std::move(features)));
   RecommendRequest request;
   request.k = args.k;
   request.include_history = args.include_history;

@@ -388,14 +388,14 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
       CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items(),
-                                              /*feature_dim=*/0));
+                                              data.item_features ? data.item_features->dim : 0));
   if (spec.type() == "mf_rating") {
     // The global bias starts at the mean training rating.
     (*spec.mutable_extra())["global_mean"] =
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute,
-                                                                    /*features=*/nullptr));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                          CreateModel(spec, config.backend.compute, data.item_features));
   model->Initialize(static_cast<uint64_t>(config.seed));
   if (config.train.negative_sampler == "popularity") {
     // Training counts only (never the validation or test items), so a

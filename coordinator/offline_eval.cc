@@ -139,4 +139,30 @@ absl::StatusOr<nlohmann::json> EvaluatePopularity(const OfflineEvalRequest& requ
   return EvaluateOn(dataset, nullptr, "pop", "", request);
 }
 
+absl::StatusOr<std::shared_ptr<const ItemFeatures>> LoadCheckpointItemFeatures(
+    const Checkpoint& checkpoint, const std::string& checkpoint_path) {
+  const proto::DatasetFingerprint& fp = checkpoint.dataset();
+  if (fp.item_features_sha256().empty()) return nullptr;
+  ItemFeatureSource source{fp.item_features_path(), "auto"};
+  if (!checkpoint.config_toml().empty()) {
+    FEDREC_ASSIGN_OR_RETURN(Config config,
+                            ParseConfig(checkpoint.config_toml(), checkpoint_path + " (config)"));
+    source.ids = config.data.item_features_ids;
+  }
+  const std::vector<uint64_t> item_ids(checkpoint.item_ids().begin(), checkpoint.item_ids().end());
+  absl::StatusOr<std::shared_ptr<const ItemFeatures>> features = LoadItemFeatures(source, item_ids);
+  if (!features.ok()) {
+    return absl::Status(features.status().code(), checkpoint_path + ": its item features: " +
+                                                      std::string(features.status().message()));
+  }
+  if ((*features)->sha256 != fp.item_features_sha256()) {
+    return absl::FailedPreconditionError(
+        checkpoint_path + ": was trained with item features " + fp.item_features_path() +
+        " (SHA-256 " + fp.item_features_sha256().substr(0, 16) + "...), which now has SHA-256 " +
+        (*features)->sha256.substr(0, 16) +
+        "...: evaluate with the features the model was trained on");
+  }
+  return features;
+}
+
 }  // namespace fedrec

@@ -8,10 +8,12 @@
 // refused. Stateless; safe to call from several threads at once.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/status.h"
+#include "data/item_features.h"
 #include "data/loader.h"
 #include "models/evaluation.h"
 #include "models/scorer.h"
@@ -38,6 +40,15 @@ absl::StatusOr<nlohmann::json> EvaluateCheckpointModel(const Checkpoint& checkpo
                                                        const Scorer& model,
                                                        const std::string& checkpoint_path,
                                                        const OfflineEvalRequest& request);
+
+// The item content features a checkpoint's model was trained with, read
+// again from the file the checkpoint names, keyed by the checkpoint's item
+// ids: nullptr when the run read none. FailedPrecondition when the file's
+// SHA-256 is no longer the recorded one (a model is only scored with its
+// own features); the loader's errors otherwise, prefixed with the
+// checkpoint's path.
+absl::StatusOr<std::shared_ptr<const ItemFeatures>> LoadCheckpointItemFeatures(
+    const Checkpoint& checkpoint, const std::string& checkpoint_path);
 
 // The popularity baseline fitted on the training part of the data, evaluated
 // the same way (the same keys, "model": "pop", no "checkpoint").

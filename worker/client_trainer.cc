@@ -11,10 +11,11 @@
 namespace fedrec {
 
 absl::StatusOr<std::unique_ptr<ClientTrainer>> ClientTrainer::Create(
-    const proto::ModelSpec& spec, const ClientTrainingOptions& o) {
+    const proto::ModelSpec& spec, const ClientTrainingOptions& o,
+    std::shared_ptr<const ItemFeatures> features) {
   std::unique_ptr<ClientTrainer> t(new ClientTrainer());
   t->options_ = o;
-  FEDREC_ASSIGN_OR_RETURN(t->model_, CreateModel(spec, "cpu", /*features=*/nullptr));
+  FEDREC_ASSIGN_OR_RETURN(t->model_, CreateModel(spec, "cpu", std::move(features)));
   t->workspace_ = t->model_->NewWorkspace();
   t->grads_ = t->model_->NewGlobalGradients();
   t->delta_ = t->model_->NewGlobalGradients();

@@ -30,6 +30,7 @@
 #include "aggregation/fixed_point.h"
 #include "core/csprng.h"
 #include "core/status.h"
+#include "data/item_features.h"
 #include "models/model.h"
 #include "privacy/aes_urbg.h"
 #include "privacy/ddg.h"
@@ -84,8 +85,11 @@ struct ClientOutcome {
 
 class ClientTrainer {
  public:
-  static absl::StatusOr<std::unique_ptr<ClientTrainer>> Create(const proto::ModelSpec& spec,
-                                                               const ClientTrainingOptions& o);
+  // `features`: the items' content features (CreateModel); nullptr for id
+  // models.
+  static absl::StatusOr<std::unique_ptr<ClientTrainer>> Create(
+      const proto::ModelSpec& spec, const ClientTrainingOptions& o,
+      std::shared_ptr<const ItemFeatures> features = nullptr);
 
   // The model the client trains (its global params are the working copy).
   Model& model() { return *model_; }

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   w->global_ = initial_global;
   if (initial_local != nullptr) w->local_ = *initial_local;
   for (uint32_t t = 0; t < w->options_.threads; ++t) {
-    FEDREC_ASSIGN_OR_RETURN(auto trainer, ClientTrainer::Create(spec, options.client));
+    FEDREC_ASSIGN_OR_RETURN(
+        auto trainer, ClientTrainer::Create(spec, options.client, split.data().item_features));
     if (!trainer->model().global_params().SameLayout(initial_global)) {
       return absl::InternalError("worker: model layout differs from the global parameters");
     }

@@ -171,8 +171,11 @@ void BindModel(py::module_& m) {
         {
           py::gil_scoped_release release;
           absl::StatusOr<Checkpoint> ckpt = ReadCheckpointWithLocalShards(path);
-          r = ckpt.ok() ? Recommender::Create(*std::move(ckpt), path, /*features=*/nullptr)
-                        : absl::StatusOr<Recommender>(ckpt.status());
+          absl::StatusOr<std::shared_ptr<const ItemFeatures>> features =
+              ckpt.ok() ? LoadCheckpointItemFeatures(*ckpt, path)
+                        : absl::StatusOr<std::shared_ptr<const ItemFeatures>>(ckpt.status());
+          r = features.ok() ? Recommender::Create(*std::move(ckpt), path, *std::move(features))
+                            : absl::StatusOr<Recommender>(features.status());
         }
         return Unwrap(std::move(r));
       },

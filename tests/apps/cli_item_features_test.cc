@@ -37,10 +37,10 @@ class CliItemFeatures : public ::testing::Test {
   void SetUp() override {
     data_ = Path("s.txt");
     ASSERT_EQ(
-        RunFedrec("data synth --users 120 --items 40 --seed 3 --out " + Quote(data_), dir_.path())
+        RunFedrec("data synth --users 120 --items 150 --seed 3 --out " + Quote(data_), dir_.path())
             .exit_code,
         0);
-    // Rows for ids 0..59: a superset of the synthetic items' ids.
+    // Rows for ids 0..199: a superset of the synthetic items' ids.
     WriteFeatures(0.0f);
     config_ = dir_.File("c.toml", "seed = 2\n[data]\npath = '" + data_ +
                                       "'\nmax_len = 20\nitem_features = '" + Path("f.npy") +
@@ -50,7 +50,7 @@ class CliItemFeatures : public ::testing::Test {
   }
 
   void WriteFeatures(float first_value) {
-    constexpr uint64_t kRows = 60, kDim = 4;
+    constexpr uint64_t kRows = 200, kDim = 4;
     std::vector<float> values(kRows * kDim);
     for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) * 0.25f;
     values[kDim] = first_value;  // row 1: item 1 (synthetic ids start at 1)
@@ -85,7 +85,8 @@ TEST_F(CliItemFeatures, IdentityIsRecordedAndChecked) {
 
   const std::string eval = "--log-level off eval --checkpoint " + Quote(best) + " --data " +
                            Quote(data_) + " --split test";
-  ASSERT_EQ(RunFedrec(eval, dir_.path()).exit_code, 0);
+  const CliResult evaluated = RunFedrec(eval, dir_.path());
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
 
   WriteFeatures(5.0f);  // same path, other content
   ExpectOneLineError(RunFedrec("--log-level off train --resume --out " + Quote(Path("run")) +
@@ -96,7 +97,8 @@ TEST_F(CliItemFeatures, IdentityIsRecordedAndChecked) {
                      "evaluate with the features the model was trained on");
 
   WriteFeatures(0.0f);  // the original bytes again: both work
-  EXPECT_EQ(RunFedrec(eval, dir_.path()).exit_code, 0);
+  const CliResult again = RunFedrec(eval, dir_.path());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(RunFedrec("--log-level off train --resume --out " + Quote(Path("run")) +
                           " --set train.epochs=3",
                       dir_.path())
@@ -117,7 +119,7 @@ TEST_F(CliItemFeatures, BadFeaturesAreRefusedBeforeAnythingIsWritten) {
   ExpectOneLineError(
       RunFedrec("--log-level off train --config " + Quote(config_) + " --out " + Quote(Path("run")),
                 dir_.path()),
-      "2 item ids for 60 feature rows");
+      "2 item ids for 200 feature rows");
   EXPECT_FALSE(fs::exists(Path("run")));
 }
 
