@@ -250,6 +250,14 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("data", "max_len", &C::data, &DataConfig::max_len,
                       "Maximum sequence length seen by sequence models.",
                       IntInRange(1, kMaxUint32, "stored in 32 bits")));
+  r.push_back(MakeKey("data", "item_features", &C::data, &DataConfig::item_features,
+                      "Item content features keyed by original item id: a float .npy matrix "
+                      "(ids in <stem>.ids.npy or .ids.txt beside it) or a .safetensors file "
+                      "(one float matrix, one integer id vector). Empty: none."));
+  r.push_back(MakeKey("data", "item_features_ids", &C::data, &DataConfig::item_features_ids,
+                      "Where the feature rows' item ids come from: auto (the companion list or "
+                      "the safetensors id vector), column (the .npy's first column) or the path "
+                      "of an id list."));
   // [model]
   r.push_back(MakeKey("model", "type", &C::model, &ModelConfig::type,
                       "Model: sasrec, gru4rec, mf_bpr, mf_rating or pop.",
@@ -272,6 +280,18 @@ std::vector<KeySpec> BuildRegistry() {
                       "(sasrec only: sampled softmax, 256 shared negatives); keys set "
                       "explicitly win.",
                       OneOf({"paper", "modern"})));
+  r.push_back(MakeKey("model", "item_repr", &C::model, &ModelConfig::item_repr,
+                      "Item representation (sasrec): id (a learned embedding per item), text "
+                      "(the item's content features through a learned adapter; no per-item "
+                      "parameter) or id+text (their sum). text modes need item features.",
+                      OneOf({"id", "text", "id+text"})));
+  r.push_back(MakeKey("model", "adapter", &C::model, &ModelConfig::adapter,
+                      "Feature adapter of model.item_repr text / id+text: linear (W, b) or mlp "
+                      "(linear, LayerNorm, ReLU, linear).",
+                      OneOf({"linear", "mlp"})));
+  r.push_back(MakeKey("model", "adapter_hidden", &C::model, &ModelConfig::adapter_hidden,
+                      "Hidden width of the mlp adapter (0 = 2 * model.dim).",
+                      IntInRange(0, kMaxUint32, "stored in 32 bits")));
   // [train]
   r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,
                       "Central training: passes over the training data.", IntAtLeast(1)));
