@@ -22,6 +22,8 @@ struct EvalArgs {
   uint32_t negatives = 100;
   uint64_t seed = 0;
   uint32_t threads = 0;
+  double cold_items = 0;
+  CLI::Option* cold_items_option = nullptr;  // given on the command line?
 };
 
 absl::Status RunEval(const EvalArgs& args) {
@@ -39,6 +41,12 @@ absl::Status RunEval(const EvalArgs& args) {
   options.negatives = args.negatives;
   options.seed = args.seed;
   options.threads = args.threads;
+  if (args.cold_items_option->count() > 0) {
+    if (!(args.cold_items >= 0 && args.cold_items < 1)) {
+      return absl::InvalidArgumentError("eval: --cold-items must be in [0, 1)");
+    }
+    request.cold_items = args.cold_items;
+  }
 
   nlohmann::json result;
   if (args.checkpoint.empty()) {
@@ -79,6 +87,10 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("--threads", args.threads, "0 = all cores")
       ->check(ThreadCountRange())
       ->capture_default_str();
+  args.cold_items_option = cmd->add_option(
+      "--cold-items", args.cold_items,
+      "fraction of items withheld from training, reported apart as \"cold\" (default: the "
+      "checkpoint's eval.cold_items, 0 for pop)");
   cmd->callback([&dispatch] { dispatch.run = [] { return RunEval(args); }; });
 }
 

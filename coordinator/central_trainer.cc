@@ -43,10 +43,12 @@ struct Chunk {
 
 class CentralTrainer {
  public:
-  CentralTrainer(const Config& config, const Dataset& data, std::unique_ptr<Model> model,
-                 proto::ModelSpec spec, RunDirectory dir, const TrainRunOptions& run)
+  CentralTrainer(const Config& config, const Dataset& data, const ColdItems& cold,
+                 std::unique_ptr<Model> model, proto::ModelSpec spec, RunDirectory dir,
+                 const TrainRunOptions& run)
       : config_(config),
         data_(data),
+        cold_(cold),
         split_(data),
         model_(std::move(model)),
         spec_(std::move(spec)),
@@ -181,8 +183,11 @@ class CentralTrainer {
   uint32_t K() const { return static_cast<uint32_t>(config_.eval.k); }
   uint32_t Threads() const { return static_cast<uint32_t>(config_.backend.threads); }
 
-  absl::StatusOr<EvalResult> Eval(SplitPart part, EvalProtocol protocol) const {
+  // `cold_only`: only the users whose target is a cold item (eval.cold_items).
+  absl::StatusOr<EvalResult> Eval(SplitPart part, EvalProtocol protocol,
+                                  bool cold_only = false) const {
     EvalOptions o;
+    if (cold_only) o.target_items = cold_.is_cold;
     o.protocol = protocol;
     o.part = part;
     o.k = K();
@@ -308,9 +313,13 @@ class CentralTrainer {
     nlohmann::json test = nlohmann::json::object();
     FEDREC_ASSIGN_OR_RETURN(const std::vector<EvalProtocol> protocols,
                             ParseEvalProtocols(config_.eval.final_protocols));
+    std::map<std::string, MetricSums> cold_test;
     for (EvalProtocol p : protocols) {
       FEDREC_ASSIGN_OR_RETURN(EvalResult r, Eval(SplitPart::kTest, p));
       test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
+      if (!cold_.enabled()) continue;
+      FEDREC_ASSIGN_OR_RETURN(EvalResult c, Eval(SplitPart::kTest, p, /*cold_only=*/true));
+      cold_test[EvalProtocolName(p)] = c.sums;
     }
     FEDREC_ASSIGN_OR_RETURN(EvalResult valid, Eval(SplitPart::kValidation, Protocol()));
     if (const auto* mf = dynamic_cast<const MfRatingModel*>(model_.get())) {
@@ -347,6 +356,7 @@ class CentralTrainer {
       summary["stopped_reason"] = stop_reason_;
       summary["interrupted"] = true;
     }
+    if (cold_.enabled()) summary["cold_start"] = ColdStartJson(config_, cold_, cold_test);
     if (config_.train.patience > 0) summary["stopped_early"] = early_stop_epoch_ != 0;
     if (early_stop_epoch_ != 0) summary["stopped_at_epoch"] = early_stop_epoch_;
     FEDREC_RETURN_IF_ERROR(dir_.WriteSummary(summary));
@@ -355,6 +365,7 @@ class CentralTrainer {
 
   const Config& config_;
   const Dataset& data_;
+  const ColdItems& cold_;
   LeaveOneOutSplit split_;
   std::unique_ptr<Model> model_;
   proto::ModelSpec spec_;
@@ -381,6 +392,7 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
 
   FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(config.data.path, load));
+  FEDREC_ASSIGN_OR_RETURN(const ColdItems cold, WithholdRunColdItems(config, &data));
   FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, data));
   // Before anything of the model's size is allocated (ModelSpecFromConfig
   // builds one to validate the spec).
@@ -418,7 +430,7 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
     if (point) resume_from = std::move(point->checkpoint);
   }
 
-  CentralTrainer trainer(config, data, std::move(model), spec, std::move(*dir), run);
+  CentralTrainer trainer(config, data, cold, std::move(model), spec, std::move(*dir), run);
   FEDREC_RETURN_IF_ERROR(trainer.Setup());
   if (resume_from) {
     FEDREC_RETURN_IF_ERROR(trainer.Resume(*resume_from));

@@ -33,6 +33,7 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
               .dropout_rate = c.federation.dropout_rate};
   o.threads = s.threads_per_worker;
   o.local_users = s.local_users_by_worker[index];
+  o.cold_items = s.cold.is_cold;
   return o;
 }
 
@@ -92,6 +93,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   LoadOptions load;
   FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
   FEDREC_ASSIGN_OR_RETURN(s->data, LoadDataset(config.data.path, load));
+  FEDREC_ASSIGN_OR_RETURN(s->cold, WithholdRunColdItems(config, &s->data));
   s->split = std::make_unique<LeaveOneOutSplit>(s->data);
   FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, s->data));
   // Before anything of the model's size is allocated: this process holds

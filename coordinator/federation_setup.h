@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "data/cold_items.h"
 #include "data/dataset.h"
 #include "data/split.h"
 #include "models/model.h"
@@ -26,7 +27,8 @@ namespace fedrec {
 
 struct FederationSetup {
   Config config;
-  Dataset data;
+  Dataset data;  // after eval.cold_items's withholding
+  ColdItems cold;
   std::unique_ptr<LeaveOneOutSplit> split;
   proto::ModelSpec spec;
   std::unique_ptr<Model> initial;                      // initialised from the seed

@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/progress.h"
+#include "data/cold_items.h"
 #include "data/item_features.h"
 #include "data/split.h"
 #include "models/mf.h"
@@ -16,18 +17,30 @@
 namespace fedrec {
 namespace {
 
-// Loads the data with the checkpoint's cleaning options and checks that its
-// items are the checkpoint's, in the same order.
-absl::StatusOr<Dataset> LoadDataForCheckpoint(const OfflineEvalRequest& request,
-                                              const Checkpoint& ckpt,
-                                              const std::string& checkpoint_path) {
+struct EvalData {
+  Dataset dataset;
+  ColdItems cold;
+};
+
+// Loads the data with the checkpoint's cleaning options and cold items and
+// checks that its items are the checkpoint's, in the same order.
+absl::StatusOr<EvalData> LoadDataForCheckpoint(const OfflineEvalRequest& request,
+                                               const Checkpoint& ckpt,
+                                               const std::string& checkpoint_path) {
   LoadOptions load = request.load;
+  double cold_fraction = request.cold_items.value_or(0.0);
+  uint64_t cold_seed = request.options.seed;
   if (!ckpt.config_toml().empty()) {
     FEDREC_ASSIGN_OR_RETURN(Config config,
                             ParseConfig(ckpt.config_toml(), checkpoint_path + " (config)"));
     FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
+    cold_fraction = request.cold_items.value_or(config.eval.cold_items);
+    cold_seed = config.seed;
   }
-  FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(request.data_path, load));
+  EvalData out;
+  FEDREC_ASSIGN_OR_RETURN(out.dataset, LoadDataset(request.data_path, load));
+  Dataset& dataset = out.dataset;
+  FEDREC_ASSIGN_OR_RETURN(out.cold, ApplyColdItems(cold_fraction, cold_seed, &dataset));
   const bool same_items = ckpt.item_ids_size() == 0
                               ? dataset.num_items() == ckpt.model().num_items()
                               : std::equal(dataset.item_ids.begin(), dataset.item_ids.end(),
@@ -52,7 +65,7 @@ absl::StatusOr<Dataset> LoadDataForCheckpoint(const OfflineEvalRequest& request,
              : dataset.item_features->path + " now has SHA-256 " + now.substr(0, 16) + "...") +
         ": evaluate with the features the model was trained on");
   }
-  return dataset;
+  return out;
 }
 
 // The sampled protocol draws negatives among the items a user never touched;
@@ -80,8 +93,8 @@ absl::Status CheckNegatives(const EvalOptions& options, const Dataset& dataset) 
 
 // Evaluates `scorer` (or, when null, popularity fitted on `dataset`) and
 // builds the result object.
-absl::StatusOr<nlohmann::json> EvaluateOn(const Dataset& dataset, const Scorer* scorer,
-                                          const std::string& model_name,
+absl::StatusOr<nlohmann::json> EvaluateOn(const Dataset& dataset, const ColdItems& cold,
+                                          const Scorer* scorer, const std::string& model_name,
                                           const std::string& checkpoint_path,
                                           const OfflineEvalRequest& request) {
   EvalOptions options = request.options;
@@ -113,6 +126,20 @@ absl::StatusOr<nlohmann::json> EvaluateOn(const Dataset& dataset, const Scorer* 
   j["HR@" + k] = mean.hr;
   j["NDCG@" + k] = mean.ndcg;
   j["MRR"] = mean.mrr;
+  if (cold.enabled()) {
+    EvalOptions cold_options = options;
+    cold_options.progress = nullptr;
+    cold_options.target_items = cold.is_cold;
+    FEDREC_ASSIGN_OR_RETURN(EvalResult c, Evaluate(*scorer, split, cold_options));
+    const RankMetrics m = c.Mean();
+    nlohmann::json& out = j["cold"];
+    out["items"] = cold.items;
+    out["cold_target_users"] = cold.cold_target_users;
+    out["users"] = c.sums.users;
+    out["HR@" + k] = m.hr;
+    out["NDCG@" + k] = m.ndcg;
+    out["MRR"] = m.mrr;
+  }
   if (const auto* mf = dynamic_cast<const MfRatingModel*>(scorer)) {
     FEDREC_ASSIGN_OR_RETURN(RatingMetrics r,
                             EvaluateRatings(*mf, split, options.part, options.threads));
@@ -129,14 +156,17 @@ absl::StatusOr<nlohmann::json> EvaluateCheckpointModel(const Checkpoint& checkpo
                                                        const Scorer& model,
                                                        const std::string& checkpoint_path,
                                                        const OfflineEvalRequest& request) {
-  FEDREC_ASSIGN_OR_RETURN(Dataset dataset,
+  FEDREC_ASSIGN_OR_RETURN(EvalData data,
                           LoadDataForCheckpoint(request, checkpoint, checkpoint_path));
-  return EvaluateOn(dataset, &model, checkpoint.model().type(), checkpoint_path, request);
+  return EvaluateOn(data.dataset, data.cold, &model, checkpoint.model().type(), checkpoint_path,
+                    request);
 }
 
 absl::StatusOr<nlohmann::json> EvaluatePopularity(const OfflineEvalRequest& request) {
   FEDREC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(request.data_path, request.load));
-  return EvaluateOn(dataset, nullptr, "pop", "", request);
+  FEDREC_ASSIGN_OR_RETURN(const ColdItems cold, ApplyColdItems(request.cold_items.value_or(0.0),
+                                                               request.options.seed, &dataset));
+  return EvaluateOn(dataset, cold, nullptr, "pop", "", request);
 }
 
 absl::StatusOr<std::shared_ptr<const ItemFeatures>> LoadCheckpointItemFeatures(

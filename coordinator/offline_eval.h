@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -30,12 +31,19 @@ struct OfflineEvalRequest {
   // unless `quiet`.
   EvalOptions options;
   bool quiet = false;
+  // Cold-start evaluation (eval.cold_items, data/cold_items.h): the fraction
+  // of items withheld. Unset: the checkpoint's config's value (and seed), or
+  // 0 for popularity; set: this fraction, drawn with the checkpoint's config
+  // seed, or with options.seed when there is no checkpoint config.
+  std::optional<double> cold_items;
 };
 
 // Evaluates `model`, built from `checkpoint` (read from `checkpoint_path`,
 // which is only reported). Returns {"model", "checkpoint", "data",
 // "protocol", "split", ["negatives"], "k", "users", "skipped_users",
-// "HR@K", "NDCG@K", "MRR", ["RMSE", "MAE" for mf_rating], "seconds"}.
+// "HR@K", "NDCG@K", "MRR", ["RMSE", "MAE" for mf_rating], ["cold": {"fraction",
+// "items", "cold_target_users", "users", "HR@K", "NDCG@K", "MRR"} over the
+// users whose target is cold, when cold items are withheld], "seconds"}.
 absl::StatusOr<nlohmann::json> EvaluateCheckpointModel(const Checkpoint& checkpoint,
                                                        const Scorer& model,
                                                        const std::string& checkpoint_path,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -361,7 +362,8 @@ class Coordinator {
   // ---- evaluation, checkpoints ----
 
   absl::StatusOr<EvalResult> EvalCommand(SplitPart part, EvalProtocol protocol, bool best_local,
-                                         const ParameterStore& params, bool params_changed) {
+                                         const ParameterStore& params, bool params_changed,
+                                         bool cold_only = false) {
     proto::RoundCommand cmd;
     proto::EvalCommand* e = cmd.mutable_eval();
     e->set_part(part == SplitPart::kTest ? proto::SPLIT_PART_TEST : proto::SPLIT_PART_VALIDATION);
@@ -371,6 +373,7 @@ class Coordinator {
     e->set_k(K());
     e->set_negatives(static_cast<uint32_t>(c_.eval.negatives));
     e->set_seed(c_.seed);
+    e->set_cold_only(cold_only);
     if (params_changed) SetGlobalParams(&cmd, params);
     FEDREC_ASSIGN_OR_RETURN(std::vector<proto::WorkerReply> replies,
                             Exchange(cmd, proto::WorkerReply::kEval));
@@ -489,10 +492,15 @@ class Coordinator {
     bool first = true;
     FEDREC_ASSIGN_OR_RETURN(const std::vector<EvalProtocol> protocols,
                             ParseEvalProtocols(c_.eval.final_protocols));
+    std::map<std::string, MetricSums> cold_test;
     for (EvalProtocol p : protocols) {
       FEDREC_ASSIGN_OR_RETURN(EvalResult r, EvalCommand(SplitPart::kTest, p, true, best, first));
       first = false;
       test[EvalProtocolName(p)] = MetricsJson(r.Mean(), K(), r.sums.users);
+      if (!s_.cold.enabled()) continue;
+      FEDREC_ASSIGN_OR_RETURN(EvalResult c, EvalCommand(SplitPart::kTest, p, true, best, false,
+                                                        /*cold_only=*/true));
+      cold_test[EvalProtocolName(p)] = c.sums;
     }
     FEDREC_ASSIGN_OR_RETURN(EvalResult valid,
                             EvalCommand(SplitPart::kValidation, Protocol(), true, best, false));
@@ -514,6 +522,7 @@ class Coordinator {
         FederatedSummary(s_, totals, MetricsJson(valid.Mean(), K(), valid.sums.users), test,
                          ledger_ ? &*ledger_ : nullptr, noise_ ? &*noise_ : nullptr,
                          clip_rule_ ? &*clip_rule_ : nullptr));
+    if (s_.cold.enabled()) summary["cold_start"] = ColdStartJson(c_, s_.cold, cold_test);
     if (ledger_) {
       // Also when no round ran this session (e.g. a budget too small for one).
       FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());

@@ -11,6 +11,37 @@
 
 namespace fedrec {
 
+absl::StatusOr<ColdItems> WithholdRunColdItems(const Config& config, Dataset* data) {
+  FEDREC_ASSIGN_OR_RETURN(ColdItems cold,
+                          ApplyColdItems(config.eval.cold_items, config.seed, data));
+  if (cold.enabled()) {
+    spdlog::info(
+        "eval.cold_items: {} of {} items withheld from training ({} interactions, {} users left "
+        "with none); {} evaluable users have a cold test target",
+        cold.items, data->num_items(), cold.withheld, cold.emptied_users, cold.cold_target_users);
+  }
+  return cold;
+}
+
+nlohmann::json ColdStartJson(const Config& config, const ColdItems& cold,
+                             const std::map<std::string, MetricSums>& test) {
+  const auto k = static_cast<uint32_t>(config.eval.k);
+  nlohmann::json j = {{"fraction", config.eval.cold_items},
+                      {"items", cold.items},
+                      {"withheld_interactions", cold.withheld},
+                      {"emptied_users", cold.emptied_users},
+                      {"cold_target_users", cold.cold_target_users}};
+  std::string line;
+  for (const auto& [protocol, sums] : test) {
+    const RankMetrics m = sums.Mean();
+    j[protocol] = MetricsJson(m, k, sums.users);
+    line += fmt::format("{}{} HR@{} {:.4f} NDCG@{} {:.4f} ({} users)", line.empty() ? "" : "; ",
+                        protocol, k, m.hr, k, m.ndcg, sums.users);
+  }
+  spdlog::info("test on cold targets: {}", line);
+  return j;
+}
+
 absl::Status CheckModelSuitsData(const Config& config, const Dataset& data) {
   // The final test evaluation always includes the sampled protocol. Small
   // catalogues (tests, toy data) meet the default of 100 this way, so it is
@@ -138,7 +169,10 @@ void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t rou
   fp->set_options("format=" + config.data.format +
                   " min_count=" + std::to_string(config.data.min_count) +
                   " kcore=" + std::to_string(config.data.kcore) +
-                  " dedupe_consecutive=" + (config.data.dedupe_consecutive ? "true" : "false"));
+                  " dedupe_consecutive=" + (config.data.dedupe_consecutive ? "true" : "false") +
+                  (config.eval.cold_items > 0
+                       ? fmt::format(" cold_items={} seed={}", config.eval.cold_items, config.seed)
+                       : std::string()));
   if (data.item_features != nullptr) {
     fp->set_item_features_path(data.item_features->path);
     fp->set_item_features_sha256(data.item_features->sha256);

@@ -10,12 +10,26 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "data/cold_items.h"
 #include "data/dataset.h"
 #include "models/metrics.h"
 #include "models/model.h"
 #include "proto/checkpoint.h"
 
 namespace fedrec {
+
+// eval.cold_items applied to a run's data right after loading, before
+// anything is derived from it (data/cold_items.h): a pure function of the
+// data, the fraction and the seed, so every rank withholds the same items.
+// Logs one line when on.
+absl::StatusOr<ColdItems> WithholdRunColdItems(const Config& config, Dataset* data);
+
+// summary.json's "cold_start": {"fraction", "items", "withheld_interactions",
+// "emptied_users", "cold_target_users", "<protocol>": MetricsJson of the
+// users whose test target is cold, ...}; `test` holds the metrics by
+// protocol name. Logs one line with them.
+nlohmann::json ColdStartJson(const Config& config, const ColdItems& cold,
+                             const std::map<std::string, MetricSums>& test);
 
 // Refuses (InvalidArgument, naming the key) a model the data cannot train:
 // mf_rating on data whose ratings are all the same (implicit data reads as

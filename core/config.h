@@ -133,6 +133,9 @@ struct EvalConfig {
   // Protocols of the final test evaluation, comma-separated: a very large
   // run can leave out the (much dearer) full ranking.
   std::string final_protocols = "sampled,full";
+  // Cold-start evaluation: the fraction of items withheld from training
+  // entirely (data/cold_items.h), in [0, 1); 0 = off.
+  double cold_items = 0.0;
   bool operator==(const EvalConfig&) const = default;
 };
 

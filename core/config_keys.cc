@@ -456,6 +456,10 @@ std::vector<KeySpec> BuildRegistry() {
                       "Protocols of the final test evaluation, comma-separated: sampled,full, "
                       "or one of them (a very large run can skip full ranking).",
                       ProtocolList()));
+  r.push_back(MakeKey("eval", "cold_items", &C::eval, &EvalConfig::cold_items,
+                      "Cold-start evaluation: fraction of items withheld from training (kept "
+                      "only as test targets) and reported apart; 0: off.",
+                      InInterval(0, false, 1, true)));
   // [checkpoint]
   r.push_back(MakeKey("checkpoint", "every", &C::checkpoint, &CheckpointConfig::every,
                       "Checkpoint every N rounds or epochs (0: only the final one).",

@@ -157,6 +157,11 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
         " items but the dataset has " + std::to_string(data.num_items()));
   }
 
+  if (!opt.target_items.empty() && opt.target_items.size() != data.num_items()) {
+    return absl::InvalidArgumentError("eval: target_items has " +
+                                      std::to_string(opt.target_items.size()) + " flags for " +
+                                      std::to_string(data.num_items()) + " items");
+  }
   for (uint32_t u : opt.users) {
     if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
   }
@@ -182,7 +187,7 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
           t.scratch.marked.assign(data.num_items(), 0);
         for (size_t i = begin; i < end; ++i) {
           const uint32_t u = subset ? opt.users[i] : static_cast<uint32_t>(i);
-          if (u % opt.user_stride != opt.user_offset || !split.IsEvaluable(u)) continue;
+          if (!SelectsUser(split, opt, u)) continue;
           if (!EvaluateUser(scorer, split, opt, u, &t.scratch, &t.sums)) ++t.skipped;
         }
         if (opt.progress != nullptr) opt.progress->Advance(end - begin);

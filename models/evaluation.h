@@ -53,6 +53,10 @@ struct EvalOptions {
   // When non-empty: evaluate only these users (a federated worker's own
   // users; ascending, < num_users), combined with offset/stride.
   std::span<const uint32_t> users = {};
+  // When non-empty (one flag per item): evaluate only the users whose target
+  // for `part` is a flagged item, e.g. the cold items of eval.cold_items
+  // (data/cold_items.h); combined with the user selections above.
+  std::span<const uint8_t> target_items = {};
   // When set, advanced by the number of users scanned (evaluable or not), so
   // its total should be the number of users (or of `users`).
   ProgressReporter* progress = nullptr;
@@ -80,9 +84,18 @@ struct NegativesFit {
 };
 NegativesFit FitOfSampledNegatives(const Dataset& data, uint32_t negatives);
 
+// Whether `options` select `user` for evaluation: evaluable, in the stride,
+// and with a flagged target when target_items is set. (`users` is applied
+// by the caller, which iterates over it.)
+inline bool SelectsUser(const LeaveOneOutSplit& split, const EvalOptions& options, uint32_t user) {
+  if (user % options.user_stride != options.user_offset || !split.IsEvaluable(user)) return false;
+  return options.target_items.empty() ||
+         options.target_items[split.Target(user, options.part)] != 0;
+}
+
 // Evaluates `scorer` on `split`. InvalidArgument for bad options (k == 0,
 // negatives == 0 with the sampled protocol, stride 0, scorer item count not
-// matching the dataset).
+// matching the dataset, target_items neither empty nor one flag per item).
 absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit& split,
                                     const EvalOptions& options);
 

@@ -62,7 +62,7 @@ absl::StatusOr<EvalResult> EvaluateFullRankingBlocked(const Scorer& scorer,
         t.users.clear();
         for (size_t i = begin; i < end; ++i) {
           const uint32_t u = subset ? opt.users[i] : static_cast<uint32_t>(i);
-          if (u % opt.user_stride == opt.user_offset && split.IsEvaluable(u)) t.users.push_back(u);
+          if (SelectsUser(split, opt, u)) t.users.push_back(u);
         }
         const uint32_t n = static_cast<uint32_t>(t.users.size());
         t.states.resize(size_t{n} * d);

@@ -60,6 +60,9 @@ struct WorkerOptions {
   // and the users that are no one's client (too short to train on). Empty:
   // its clients only.
   std::vector<uint32_t> local_users;
+  // eval.cold_items's cold items, one flag per item (empty: off), for the
+  // coordinator's cold-only evaluations.
+  std::vector<uint8_t> cold_items;
 };
 
 class Worker {
@@ -75,6 +78,7 @@ class Worker {
   ParameterStore& global() { return global_; }
   ParameterStore* local() { return local_ ? &*local_ : nullptr; }
   const std::vector<uint32_t>& users() const { return users_; }
+  std::span<const uint8_t> cold_items() const { return options_.cold_items; }
 
   // One sampled client's upload, for client-scope secure aggregation.
   struct ClientUpload {

@@ -125,6 +125,7 @@ proto::WorkerReply Evaluate(Worker& worker, const proto::EvalCommand& cmd) {
   o.k = cmd.k();
   o.negatives = cmd.negatives();
   o.seed = cmd.seed();
+  if (cmd.cold_only()) o.target_items = worker.cold_items();
   proto::WorkerReply reply;
   absl::StatusOr<EvalResult> r = worker.Evaluate(o, cmd.best_local());
   *reply.mutable_status() = ToStatusMessage(r.status());

@@ -291,6 +291,55 @@ TEST(FullRankingEval, IndependentOfThreadsSubsetAndStride) {
   ExpectSameSums(merged, one->sums);
 }
 
+TEST(FullRankingEval, TargetItemsSplitTheUsers) {
+  // Users selected by their target (the cold items of eval.cold_items) and
+  // by the complement of that set sum exactly to all users, on both
+  // protocols and both full-ranking paths; all items flagged is everyone.
+  const uint32_t items = 300;
+  const Dataset data = MixedDataset(700, items, 13);
+  const LeaveOneOutSplit split(data);
+  const DotScorer scorer(items, 12, true, 4);
+  std::vector<uint8_t> flagged(items, 0), others(items, 1), all(items, 1);
+  RandomStream rng({.seed = 5, .purpose = "test_mask"});
+  for (uint32_t i = 0; i < items; ++i) {
+    flagged[i] = rng.NextBelow(5) == 0 ? 1 : 0;
+    others[i] = 1 - flagged[i];
+  }
+  for (const EvalProtocol protocol : {EvalProtocol::kSampled, EvalProtocol::kFull}) {
+    for (const bool blocked : {true, false}) {
+      for (const SplitPart part : {SplitPart::kValidation, SplitPart::kTest}) {
+        EvalOptions opt;
+        opt.protocol = protocol;
+        opt.part = part;
+        opt.negatives = 50;
+        opt.blocked_full = blocked;
+        const auto whole = Evaluate(scorer, split, opt);
+        ASSERT_TRUE(whole.ok()) << whole.status();
+        opt.target_items = all;
+        const auto everyone = Evaluate(scorer, split, opt);
+        ASSERT_TRUE(everyone.ok());
+        ExpectSameSums(everyone->sums, whole->sums);
+        opt.target_items = flagged;
+        const auto a = Evaluate(scorer, split, opt);
+        opt.target_items = others;
+        const auto b = Evaluate(scorer, split, opt);
+        ASSERT_TRUE(a.ok() && b.ok());
+        EXPECT_GT(a->sums.users, 50u);
+        EXPECT_LT(a->sums.users, whole->sums.users / 2);
+        MetricSums merged = a->sums;
+        merged.Merge(b->sums);
+        ExpectSameSums(merged, whole->sums);
+      }
+    }
+  }
+  EvalOptions bad;
+  std::vector<uint8_t> short_mask(items - 1, 1);
+  bad.target_items = short_mask;
+  const auto r = Evaluate(scorer, split, bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
+}
+
 TEST(FullRankingEval, SasRecBlockedEqualsPerUser) {
   const uint32_t items = 150;
   const Dataset data = MixedDataset(300, items, 5);
