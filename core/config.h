@@ -35,6 +35,10 @@ struct DataConfig {
   int64_t kcore = 0;                // iterated k-core filter on users and items (0 = off)
   bool dedupe_consecutive = false;  // collapse repeated consecutive items per user
   int64_t max_len = 200;            // sequence length (sequence models); >= 1
+  // Item content features (.npy or .safetensors) keyed by original item id;
+  // empty = none. Read by models with model.item_repr = text | id+text.
+  std::string item_features;
+  std::string item_features_ids = "auto";  // auto|column|PATH (data/item_features.h)
   bool operator==(const DataConfig&) const = default;
 };
 

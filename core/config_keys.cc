@@ -250,6 +250,14 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("data", "max_len", &C::data, &DataConfig::max_len,
                       "Maximum sequence length seen by sequence models.",
                       IntInRange(1, kMaxUint32, "stored in 32 bits")));
+  r.push_back(MakeKey("data", "item_features", &C::data, &DataConfig::item_features,
+                      "Item content features keyed by original item id: a float .npy matrix "
+                      "(ids in <stem>.ids.npy or .ids.txt beside it) or a .safetensors file "
+                      "(one float matrix, one integer id vector). Empty: none."));
+  r.push_back(MakeKey("data", "item_features_ids", &C::data, &DataConfig::item_features_ids,
+                      "Where the feature rows' item ids come from: auto (the companion list or "
+                      "the safetensors id vector), column (the .npy's first column) or the path "
+                      "of an id list."));
   // [model]
   r.push_back(MakeKey("model", "type", &C::model, &ModelConfig::type,
                       "Model: sasrec, gru4rec, mf_bpr, mf_rating or pop.",

@@ -10,11 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace fedrec {
+
+struct ItemFeatures;  // data/item_features.h
 
 struct Dataset {
   std::vector<uint64_t> user_ids;   // dense user -> original id
@@ -27,6 +30,9 @@ struct Dataset {
   // records so a resume can tell a changed file; empty for a dataset built
   // in memory.
   std::string source_sha256;
+  // Content features of the items (row i = dense item i), when the load
+  // asked for them (LoadOptions::item_features); shared, immutable.
+  std::shared_ptr<const ItemFeatures> item_features;
 
   uint32_t num_users() const { return static_cast<uint32_t>(user_ids.size()); }
   uint32_t num_items() const { return static_cast<uint32_t>(item_ids.size()); }

@@ -44,8 +44,10 @@ std::string DatasetCachePath(const std::string& key, const LoadOptions& o) {
   return dir + "/dataset-" + ToHex(Sha256Of(key)).substr(0, 32) + ".bin";
 }
 
-absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
-                                    LoadInfo* info) {
+namespace {
+
+absl::StatusOr<Dataset> LoadInteractions(const std::string& path, const LoadOptions& options,
+                                         LoadInfo* info) {
   LoadInfo local;
   LoadInfo& li = info != nullptr ? *info : local;
   li = LoadInfo{};
@@ -94,6 +96,18 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
   return data;
 }
 
+}  // namespace
+
+absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& options,
+                                    LoadInfo* info) {
+  FEDREC_ASSIGN_OR_RETURN(Dataset data, LoadInteractions(path, options, info));
+  if (!options.item_features.path.empty()) {
+    FEDREC_ASSIGN_OR_RETURN(data.item_features,
+                            LoadItemFeatures(options.item_features, data.item_ids));
+  }
+  return data;
+}
+
 }  // namespace fedrec
 
 namespace fedrec {
@@ -103,6 +117,7 @@ absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options) {
   options->min_count = static_cast<uint32_t>(data.min_count);
   options->kcore = static_cast<uint32_t>(data.kcore);
   options->dedupe_consecutive = data.dedupe_consecutive;
+  options->item_features = {data.item_features, data.item_features_ids};
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/item_features.h"
 #include "data/reader.h"
 
 namespace fedrec {
@@ -32,6 +33,9 @@ struct LoadOptions {
   bool dedupe_consecutive = false;  // drop A A -> A within a user's sequence
   std::string cache_dir;            // empty: DefaultCacheDir()
   bool use_cache = true;
+  // Item content features to attach (Dataset::item_features) once the
+  // items are known; not part of the cache key (read on every load).
+  ItemFeatureSource item_features;
 };
 
 // What LoadDataset did, for logs and tests.
@@ -43,10 +47,10 @@ struct LoadInfo {
 };
 
 // Errors: NotFound (missing file), InvalidArgument "<path>[:<line>]: <reason>"
-// for bad input, and "<path>: no interactions left after filtering ..." when
+// for bad input (of the interactions or of the item features), and "<path>: no interactions left after filtering ..." when
 // the filters remove everything.
-// Sets the cleaning options a run's [data] section decides (format,
-// min_count, kcore, dedupe_consecutive), leaving the CSV mapping and cache
+// Sets the options a run's [data] section decides (format, min_count,
+// kcore, dedupe_consecutive, item_features), leaving the CSV mapping and cache
 // settings as they are. InvalidArgument for an unknown format.
 absl::Status ApplyDataConfig(const DataConfig& data, LoadOptions* options);
 
