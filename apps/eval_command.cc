@@ -45,7 +45,7 @@ absl::Status RunEval(const EvalArgs& args) {
     FEDREC_ASSIGN_OR_RETURN(result, EvaluatePopularity(request));
   } else {
     FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
-    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt);
+    absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt, /*features=*/nullptr);
     if (!model.ok()) return WithContext(model.status(), args.checkpoint);
     FEDREC_ASSIGN_OR_RETURN(result,
                             EvaluateCheckpointModel(ckpt, **model, args.checkpoint, request));

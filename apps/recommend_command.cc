@@ -53,7 +53,8 @@ absl::Status RunRecommend(const RecommendArgs& args) {
   }
   FEDREC_ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpointWithLocalShards(args.checkpoint));
   FEDREC_ASSIGN_OR_RETURN(Recommender recommender,
-                          Recommender::Create(std::move(ckpt), args.checkpoint));
+                          Recommender::Create(std::move(ckpt), args.checkpoint,
+                                              /*features=*/nullptr));
   RecommendRequest request;
   request.k = args.k;
   request.include_history = args.include_history;

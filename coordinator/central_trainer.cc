@@ -104,9 +104,10 @@ class CentralTrainer {
       // run resumed from the epoch that exhausted the patience stops too.
       if (PatienceExhausted(patience, every, epochs, best_.round, last_epoch)) {
         early_stop_epoch_ = last_epoch;
-        spdlog::info("early stop after epoch {}: {} evaluations without a better validation "
-                     "score than epoch {}",
-                     last_epoch, patience, best_.round);
+        spdlog::info(
+            "early stop after epoch {}: {} evaluations without a better validation "
+            "score than epoch {}",
+            last_epoch, patience, best_.round);
         break;
       }
       if (StopRequested()) {
@@ -338,6 +339,7 @@ class CentralTrainer {
                               {"users", data_.num_users()},
                               {"items", data_.num_items()},
                               {"interactions", data_.num_interactions()}};
+    if (data_.item_features != nullptr) summary["item_features"] = ItemFeaturesJson(data_);
     if (!throughput.empty()) {
       summary["sequences_per_second_median"] = throughput[throughput.size() / 2];
     }
@@ -363,7 +365,7 @@ class CentralTrainer {
   std::vector<Chunk> chunks_;
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
-  std::string stop_reason_;  // set when a stop was requested
+  std::string stop_reason_;        // set when a stop was requested
   uint32_t early_stop_epoch_ = 0;  // the last epoch when train.patience stopped the run
   BestSoFar best_;
 };
@@ -385,13 +387,15 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_RETURN_IF_ERROR(
       CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
-                          ModelSpecFromConfig(config, data.num_users(), data.num_items()));
+                          ModelSpecFromConfig(config, data.num_users(), data.num_items(),
+                                              /*feature_dim=*/0));
   if (spec.type() == "mf_rating") {
     // The global bias starts at the mean training rating.
     (*spec.mutable_extra())["global_mean"] =
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(spec, config.backend.compute,
+                                                                    /*features=*/nullptr));
   model->Initialize(static_cast<uint64_t>(config.seed));
   if (config.train.negative_sampler == "popularity") {
     // Training counts only (never the validation or test items), so a

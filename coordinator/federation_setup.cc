@@ -99,11 +99,13 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_RETURN_IF_ERROR(CheckTrainingMemory(config, s->data.num_users(), s->data.num_items(),
                                              s->comm_backend == "mpi" ? 1 : num_workers));
   FEDREC_ASSIGN_OR_RETURN(s->spec,
-                          ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items()));
+                          ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items(),
+                                              /*feature_dim=*/0));
   if (s->spec.type() == "mf_rating") {
     (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
   }
-  FEDREC_ASSIGN_OR_RETURN(s->initial, CreateModel(s->spec, s->compute_backend));
+  FEDREC_ASSIGN_OR_RETURN(s->initial,
+                          CreateModel(s->spec, s->compute_backend, /*features=*/nullptr));
   s->initial->Initialize(config.seed);
 
   for (uint32_t u = 0; u < s->data.num_users(); ++u) {

@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/progress.h"
+#include "data/item_features.h"
 #include "data/split.h"
 #include "models/mf.h"
 #include "models/pop.h"
@@ -36,6 +37,20 @@ absl::StatusOr<Dataset> LoadDataForCheckpoint(const OfflineEvalRequest& request,
         request.data_path + ": its items do not match the checkpoint's (" +
         std::to_string(dataset.num_items()) + " vs " + std::to_string(ckpt.model().num_items()) +
         " items, or another order): evaluate on the data the model was trained on");
+  }
+  const std::string& features = ckpt.dataset().item_features_sha256();
+  const std::string now = dataset.item_features != nullptr ? dataset.item_features->sha256 : "";
+  if (features != now) {
+    return absl::FailedPreconditionError(
+        checkpoint_path + ": was trained with item features " +
+        (features.empty() ? std::string("none")
+                          : ckpt.dataset().item_features_path() + " (SHA-256 " +
+                                features.substr(0, 16) + "...)") +
+        ", but " +
+        (now.empty()
+             ? std::string("none are read now")
+             : dataset.item_features->path + " now has SHA-256 " + now.substr(0, 16) + "...") +
+        ": evaluate with the features the model was trained on");
   }
   return dataset;
 }

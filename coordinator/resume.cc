@@ -7,6 +7,7 @@
 #include "core/atomic_file.h"
 #include "core/isa.h"
 #include "core/sha256.h"
+#include "data/item_features.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -67,6 +68,19 @@ absl::Status CheckIdentity(const std::string& path, uint64_t name_round, const C
         "data.path: {} has changed since {} was written (SHA-256 {}... then, {}... now); "
         "resume with the run's own data, or start a new run",
         ckpt.dataset().source_path(), FileName(path), Short(recorded), Short(data.source_sha256)));
+  }
+  const std::string& features = ckpt.dataset().item_features_sha256();
+  const std::string now = data.item_features != nullptr ? data.item_features->sha256 : "";
+  if (features != now) {
+    return absl::FailedPreconditionError(fmt::format(
+        "data.item_features: {} {} since {} was written (SHA-256 {} then, {} now); resume with "
+        "the run's own item features, or start a new run",
+        features.empty() ? data.item_features->path : ckpt.dataset().item_features_path(),
+        features.empty() ? "was not read"
+        : now.empty()    ? "is no longer read"
+                         : "has changed",
+        FileName(path), features.empty() ? "none" : Short(features) + "...",
+        now.empty() ? "none" : Short(now) + "..."));
   }
   return absl::OkStatus();
 }

@@ -57,7 +57,7 @@ class Coordinator {
       : comm_(comm), s_(s), c_(s.config), dir_(std::move(dir)), run_(run) {}
 
   absl::Status Setup() {
-    FEDREC_ASSIGN_OR_RETURN(model_, CreateModel(s_.spec, s_.compute_backend));
+    FEDREC_ASSIGN_OR_RETURN(model_, CreateModel(s_.spec, s_.compute_backend, /*features=*/nullptr));
     // The coordinator holds the global parameters only; local ones live with
     // the workers.
     model_->global_params() = s_.initial->global_params();

@@ -4,6 +4,7 @@
 
 #include "coordinator/resume.h"
 #include "core/sha256.h"
+#include "data/item_features.h"
 #include "fmt/format.h"
 #include "models/evaluation.h"
 #include "spdlog/spdlog.h"
@@ -116,6 +117,13 @@ absl::Status RestoreRunCheckpoint(const Checkpoint& ckpt, const std::string& bes
   return absl::OkStatus();
 }
 
+nlohmann::json ItemFeaturesJson(const Dataset& data) {
+  if (data.item_features == nullptr) return nullptr;
+  return {{"path", data.item_features->path},
+          {"sha256", data.item_features->sha256},
+          {"dim", data.item_features->dim}};
+}
+
 void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t round,
                          Checkpoint* ckpt) {
   ckpt->set_round(round);
@@ -131,6 +139,11 @@ void FinishRunCheckpoint(const Config& config, const Dataset& data, uint64_t rou
                   " min_count=" + std::to_string(config.data.min_count) +
                   " kcore=" + std::to_string(config.data.kcore) +
                   " dedupe_consecutive=" + (config.data.dedupe_consecutive ? "true" : "false"));
+  if (data.item_features != nullptr) {
+    fp->set_item_features_path(data.item_features->path);
+    fp->set_item_features_sha256(data.item_features->sha256);
+    fp->set_item_features_dim(data.item_features->dim);
+  }
   ckpt->mutable_item_ids()->Add(data.item_ids.begin(), data.item_ids.end());
   ckpt->mutable_user_ids()->Add(data.user_ids.begin(), data.user_ids.end());
   StampCheckpoint(ckpt);

@@ -77,6 +77,9 @@ absl::Status RestoreRunCheckpoint(const Checkpoint& checkpoint, const std::strin
 // {"HR@K": .., "NDCG@K": .., "MRR": .., "users": ..}
 nlohmann::json MetricsJson(const RankMetrics& m, uint32_t k, uint64_t users);
 
+// {"path", "sha256", "dim"} of the data's item features; null when none.
+nlohmann::json ItemFeaturesJson(const Dataset& data);
+
 // Fills the parts of a checkpoint that describe the run rather than the
 // model: round, config and its training digest, dataset fingerprint (with
 // the source's SHA-256), id tables; then stamps it. The run id is stamped

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "coordinator/run_common.h"
 #include "models/evaluation.h"
 #include "spdlog/spdlog.h"
 
@@ -163,6 +164,10 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"rounds", c_.federation.rounds},
       {"clients", s_.population.size()},
       {"aggregation", s_.rules->base_codec().Describe()},
+      // What one client uploads per round (before secure-aggregation masking,
+      // which keeps the size): the encoded update, one ring element per word.
+      {"upload_words_per_client", s_.rules->EncodedLength()},
+      {"upload_bytes_per_client", s_.rules->EncodedLength() * (s_.rules->bits() / 8)},
       {"server_optimizer", c_.federation.server_optimizer},
       {"best_round", totals.best_round},
       {"valid_at_best", valid_at_best},
@@ -183,6 +188,7 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"rounds_withheld_this_session",
        {{"secagg_aborted", totals.aborted_rounds},
         {"too_few_noise_shares", totals.withheld_rounds}}}};
+  if (s_.data.item_features != nullptr) summary["item_features"] = ItemFeaturesJson(s_.data);
   if (!totals.stop_reason.empty()) summary["stopped_reason"] = totals.stop_reason;
   if (totals.interrupted) summary["interrupted"] = true;
   if (clip_rule) {

@@ -51,6 +51,9 @@ struct ModelConfig {
   bool pre_ln = false;          // sasrec: Pre-LN blocks
   double l2 = 0.0;              // L2 on the embedding rows an example uses
   std::string recipe = "paper";  // paper|modern: defaults of the train.* loss keys
+  std::string item_repr = "id";  // id|text|id+text: item embedding, adapted features, or both
+  std::string adapter = "linear";  // linear|mlp: the feature adapter (text modes)
+  int64_t adapter_hidden = 0;      // mlp hidden width; 0 = 2 * model.dim
   bool operator==(const ModelConfig&) const = default;
 };
 

@@ -280,6 +280,18 @@ std::vector<KeySpec> BuildRegistry() {
                       "(sasrec only: sampled softmax, 256 shared negatives); keys set "
                       "explicitly win.",
                       OneOf({"paper", "modern"})));
+  r.push_back(MakeKey("model", "item_repr", &C::model, &ModelConfig::item_repr,
+                      "Item representation (sasrec): id (a learned embedding per item), text "
+                      "(the item's content features through a learned adapter; no per-item "
+                      "parameter) or id+text (their sum). text modes need item features.",
+                      OneOf({"id", "text", "id+text"})));
+  r.push_back(MakeKey("model", "adapter", &C::model, &ModelConfig::adapter,
+                      "Feature adapter of model.item_repr text / id+text: linear (W, b) or mlp "
+                      "(linear, LayerNorm, ReLU, linear).",
+                      OneOf({"linear", "mlp"})));
+  r.push_back(MakeKey("model", "adapter_hidden", &C::model, &ModelConfig::adapter_hidden,
+                      "Hidden width of the mlp adapter (0 = 2 * model.dim).",
+                      IntInRange(0, kMaxUint32, "stored in 32 bits")));
   // [train]
   r.push_back(MakeKey("train", "epochs", &C::train, &TrainConfig::epochs,
                       "Central training: passes over the training data.", IntAtLeast(1)));

@@ -5,6 +5,7 @@
 
 #include "fmt/format.h"
 #include "models/gru4rec.h"
+#include "models/item_repr.h"
 #include "models/mf.h"
 #include "models/sasrec.h"
 #include "proto/checkpoint.h"
@@ -43,10 +44,29 @@ absl::Status LossError(const std::string& type, const std::string& loss,
                                     type + "' (use " + allowed + ")");
 }
 
+absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(const proto::ModelSpec& spec,
+                                                      std::shared_ptr<const ItemFeatures> features);
+
+// The item representation a spec asks for (models/item_repr.h).
+absl::StatusOr<ItemReprOptions> ItemReprFromSpec(const proto::ModelSpec& spec) {
+  ItemReprOptions o;
+  FEDREC_ASSIGN_OR_RETURN(o.repr, ParseItemRepr(Extra(spec, "item_repr", "id")));
+  if (o.repr == ItemRepr::kId) return o;
+  FEDREC_ASSIGN_OR_RETURN(o.adapter, ParseAdapterKind(Extra(spec, "adapter", "linear")));
+  FEDREC_ASSIGN_OR_RETURN(const double f, ExtraNumber(spec, "feature_dim", 0));
+  FEDREC_ASSIGN_OR_RETURN(const double h, ExtraNumber(spec, "adapter_hidden", 0));
+  if (!(f >= 0 && f < 4294967296.0 && h >= 0 && h < 4294967296.0)) {
+    return absl::InvalidArgumentError("model spec: feature_dim / adapter_hidden out of range");
+  }
+  o.feature_dim = static_cast<uint32_t>(f);
+  o.adapter_hidden = static_cast<uint32_t>(h);
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint32_t num_users,
-                                                     uint32_t num_items) {
+                                                     uint32_t num_items, uint32_t feature_dim) {
   const std::string& type = config.model.type;
   if (type == "pop") {
     return absl::InvalidArgumentError(
@@ -80,13 +100,37 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
         "train.negative_sampler: 'popularity' needs the pooled item counts, available in "
         "central training only (federation.mode = \"central\")");
   }
-  // Building the model once validates the combination before any work.
+  const std::string& repr = config.model.item_repr;
+  if (repr != "id") {
+    if (type != "sasrec") {
+      return absl::InvalidArgumentError("model.item_repr: '" + repr +
+                                        "' is implemented for model.type = \"sasrec\" only (not '" +
+                                        type + "')");
+    }
+    if (feature_dim == 0) {
+      return absl::InvalidArgumentError("model.item_repr: '" + repr +
+                                        "' needs item features (data.item_features)");
+    }
+    FEDREC_RETURN_IF_ERROR(ParseItemRepr(repr).status());
+    FEDREC_RETURN_IF_ERROR(ParseAdapterKind(config.model.adapter).status());
+  }
+  // Building the model once validates the combination before any work (the
+  // id variant of the spec: the features are not at hand here).
   FEDREC_RETURN_IF_ERROR(CreateModel(spec).status());
+  if (repr != "id") {
+    extra["item_repr"] = repr;
+    extra["adapter"] = config.model.adapter;
+    if (config.model.adapter == "mlp") {
+      extra["adapter_hidden"] = std::to_string(config.model.adapter_hidden);
+    }
+    extra["feature_dim"] = std::to_string(feature_dim);
+  }
   return spec;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec,
-                                                   const std::string& compute) {
+                                                   const std::string& compute,
+                                                   std::shared_ptr<const ItemFeatures> features) {
   if (compute == "cuda") {
     return absl::FailedPreconditionError(
         "backend.compute: 'cuda': no model of this build runs on a GPU yet (the CUDA backend "
@@ -96,10 +140,17 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec,
     return absl::InvalidArgumentError("backend.compute: unknown backend '" + compute +
                                       "'; allowed: cpu, cuda");
   }
-  return CreateModel(spec);
+  return CreateCpuModel(spec, std::move(features));
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec) {
+  return CreateCpuModel(spec, nullptr);
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
+    const proto::ModelSpec& spec, std::shared_ptr<const ItemFeatures> features) {
   const std::string& type = spec.type();
   const std::string loss = Extra(spec, "loss", ResolveLoss(type, "auto"));
   FEDREC_ASSIGN_OR_RETURN(const double dropout, ExtraNumber(spec, "dropout", 0.0));
@@ -115,6 +166,14 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
   }
   const auto items = static_cast<uint32_t>(spec.num_items());
   const auto users = static_cast<uint32_t>(spec.num_users());
+  FEDREC_ASSIGN_OR_RETURN(const ItemReprOptions item_repr, ItemReprFromSpec(spec));
+  if (item_repr.repr != ItemRepr::kId && type != "sasrec") {
+    return absl::InvalidArgumentError(
+        std::string("model.item_repr: '") + ItemReprName(item_repr.repr) +
+        "' is implemented for model.type = \"sasrec\" only (not '" + type + "')");
+  }
+  // id models ignore features: a trainer may pass whatever it loaded.
+  if (item_repr.repr == ItemRepr::kId) features = nullptr;
   if (type != "sasrec" && (normalize || temperature != 1.0 || sampler != "uniform")) {
     return absl::InvalidArgumentError(
         "train.normalize_embeddings, train.temperature, train.negative_sampler: implemented for "
@@ -135,6 +194,7 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
     o.temperature = temperature;
     o.gbce_t = gbce_t;
     o.sampler = sampler == "popularity" ? NegativeSampler::kPopularity : NegativeSampler::kUniform;
+    o.item_repr = item_repr;
     if (loss == "bce") {
       o.loss = SasRecLoss::kBce;
     } else if (loss == "ce" || loss == "sampled_softmax" || loss == "gbce") {
@@ -153,7 +213,7 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
           "train.negative_sampler: the full softmax (ce) samples no negatives; use "
           "sampled_softmax or gbce");
     }
-    FEDREC_ASSIGN_OR_RETURN(auto model, SasRecModel::Create(o));
+    FEDREC_ASSIGN_OR_RETURN(auto model, SasRecModel::Create(o, std::move(features)));
     return std::unique_ptr<Model>(std::move(model));
   }
   if (type == "gru4rec") {
@@ -201,6 +261,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec)
                                     "' is not one of: sasrec, gru4rec, mf_bpr, mf_rating");
 }
 
+}  // namespace
+
 void SaveModel(const proto::ModelSpec& spec, const Model& model, proto::Checkpoint* checkpoint) {
   *checkpoint->mutable_model() = spec;
   checkpoint->clear_tensors();
@@ -211,8 +273,10 @@ void SaveModel(const proto::ModelSpec& spec, const Model& model, proto::Checkpoi
   }
 }
 
-absl::StatusOr<std::unique_ptr<Model>> LoadModel(const proto::Checkpoint& checkpoint) {
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, CreateModel(checkpoint.model()));
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const proto::Checkpoint& checkpoint,
+                                                 std::shared_ptr<const ItemFeatures> features) {
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                          CreateCpuModel(checkpoint.model(), std::move(features)));
   // StoreFromTensors says "checkpoint: ..." itself; the caller adds the path.
   FEDREC_RETURN_IF_ERROR(StoreFromTensors(checkpoint.tensors(), &model->global_params()));
   if (ParameterStore* local = model->local_params()) {

@@ -52,14 +52,15 @@ class TopK {
 
 }  // namespace
 
-absl::StatusOr<Recommender> Recommender::Create(Checkpoint checkpoint, const std::string& where) {
+absl::StatusOr<Recommender> Recommender::Create(Checkpoint checkpoint, const std::string& where,
+                                                std::shared_ptr<const ItemFeatures> features) {
   if (checkpoint.item_ids_size() == 0) {
     return absl::InvalidArgumentError(where +
                                       ": the checkpoint carries no item ids to recommend with");
   }
   Recommender r;
   r.checkpoint_ = std::make_unique<Checkpoint>(std::move(checkpoint));
-  absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(*r.checkpoint_);
+  absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(*r.checkpoint_, std::move(features));
   if (!model.ok()) return WithContext(model.status(), where);
   r.model_ = std::move(*model);
   for (int i = 0; i < r.checkpoint_->item_ids_size(); ++i) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "data/item_features.h"
 #include "models/model.h"
 #include "proto/checkpoint.h"
 
@@ -39,7 +40,9 @@ class Recommender {
  public:
   // Builds the model (LoadModel). `where` (the checkpoint's path) prefixes
   // the error for a checkpoint without item ids (InvalidArgument).
-  static absl::StatusOr<Recommender> Create(Checkpoint checkpoint, const std::string& where);
+  // `features`: the item features a text / id+text model needs (LoadModel).
+  static absl::StatusOr<Recommender> Create(Checkpoint checkpoint, const std::string& where,
+                                            std::shared_ptr<const ItemFeatures> features = nullptr);
 
   // InvalidArgument for k = 0, an item or user the model does not know.
   absl::StatusOr<std::vector<Recommendation>> Recommend(const RecommendRequest& request) const;

@@ -57,15 +57,20 @@ absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<SasRecModel>> SasRecModel::Create(const SasRecOptions& options) {
+absl::StatusOr<std::unique_ptr<SasRecModel>> SasRecModel::Create(
+    const SasRecOptions& options, std::shared_ptr<const ItemFeatures> features) {
   FEDREC_RETURN_IF_ERROR(ValidateSasRecOptions(options));
-  return std::unique_ptr<SasRecModel>(new SasRecModel(options));
+  FEDREC_RETURN_IF_ERROR(
+      ValidateItemRepr("sasrec", options.item_repr, options.num_items, features.get()));
+  return std::unique_ptr<SasRecModel>(new SasRecModel(options, std::move(features)));
 }
 
-SasRecModel::SasRecModel(const SasRecOptions& o) : options_(o) {
+SasRecModel::SasRecModel(const SasRecOptions& o, std::shared_ptr<const ItemFeatures> features)
+    : options_(o), layout_(o.item_repr, o.dim), features_(std::move(features)) {
+  if (layout_.has_adapter()) table_cache_ = std::make_unique<AdaptedTableCache>();
   // Add() cannot fail: names are unique and shapes positive (validated).
   const size_t d = o.dim;
-  (void)params_.Add("item_emb", o.num_items, d);
+  AddItemTensors(layout_, o.num_items, o.dim, &params_);
   (void)params_.Add("pos_emb", o.max_len, d);
   for (uint32_t b = 0; b < o.blocks; ++b) {
     const std::string p = "block" + std::to_string(b) + ".";
@@ -108,7 +113,7 @@ absl::Status SasRecModel::SetItemPopularity(std::span<const uint64_t> counts) {
 
 Gradients SasRecModel::NewGlobalGradients() const {
   std::vector<bool> sparse(params_.num_tensors(), false);
-  sparse[sasrec_internal::kItemEmb] = true;
+  if (layout_.has_emb()) sparse[ItemLayout::kEmb] = true;
   return Gradients(params_, std::move(sparse));
 }
 
@@ -122,7 +127,9 @@ void SasRecModel::Initialize(uint64_t seed) {
     TensorView v = params_.ViewAt(k);
     const std::string& name = t.name;
     const bool is_gamma = name.ends_with(".gamma");
-    if (t.rows == 1) {  // biases, LayerNorm beta and gamma
+    // Biases, LayerNorm beta and gamma (an adapter weight of one input row is
+    // a weight all the same).
+    if (t.rows == 1 && !name.starts_with("item_adapter.w")) {
       std::fill(v.data, v.data + v.size(), is_gamma ? 1.0f : 0.0f);
       continue;
     }
@@ -147,6 +154,12 @@ LossSum SasRecModel::ForwardBackward(std::span<const UserSequence> batch, const 
   std::vector<float*> grads(params_.num_tensors());
   for (size_t k = 0; k < grads.size(); ++k) grads[k] = global_grads->View(k).data;
   LossSum sum;
+  if (layout_.has_adapter()) {
+    sum.loss = sasrec_internal::FeatureBatchLoss<float>(
+        options_, layout_, *features_, params.data(), grads.data(), global_grads, batch, key,
+        /*dropout_on=*/true, ws, &sum.examples, &popularity_);
+    return sum;
+  }
   for (const UserSequence& seq : batch) {
     sum.loss += sasrec_internal::SequenceLoss<float>(
         options_, params.data(), grads.data(), global_grads, seq.user, seq.items, key,
@@ -160,6 +173,12 @@ LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& ke
   SeqWorkspace<float> ws;
   const std::vector<const float*> params = ParamPointers(params_);
   LossSum sum;
+  if (layout_.has_adapter()) {
+    sum.loss = sasrec_internal::FeatureBatchLoss<float>(options_, layout_, *features_,
+                                                        params.data(), nullptr, nullptr, batch, key,
+                                                        dropout, ws, &sum.examples, &popularity_);
+    return sum;
+  }
   for (const UserSequence& seq : batch) {
     sum.loss += sasrec_internal::SequenceLoss<float>(options_, params.data(), nullptr, nullptr,
                                                      seq.user, seq.items, key, dropout, ws,
@@ -171,7 +190,59 @@ LossSum SasRecModel::Loss(std::span<const UserSequence> batch, const StepKey& ke
 void SasRecModel::LastHiddenState(std::span<const uint32_t> history, std::span<float> out) const {
   thread_local SeqWorkspace<float> ws;
   const std::vector<const float*> params = ParamPointers(params_);
-  sasrec_internal::LastHidden<float>(options_, params.data(), history, ws, out.data());
+  if (!layout_.has_adapter() || history.empty()) {
+    sasrec_internal::LastHidden<float>(options_, params.data(), history, ws, out.data());
+    return;
+  }
+  // The window's item rows as a table of its own, row t for position t.
+  thread_local std::vector<float> rows;
+  thread_local std::vector<uint32_t> positions;
+  const size_t len = std::min<size_t>(history.size(), options_.max_len);
+  const size_t d = options_.dim;
+  history = history.subspan(history.size() - len);
+  rows.resize(len * d);
+  positions.resize(len);
+  for (size_t t = 0; t < len; ++t) positions[t] = static_cast<uint32_t>(t);
+  size_t t = 0;
+  ForEachItemRow(
+      history, [&](uint32_t, const float* row) { std::copy(row, row + d, rows.data() + t++ * d); });
+  const size_t shift = layout_.num_tensors() - 1;
+  std::vector<const float*> core(params.size() - shift);
+  core[0] = rows.data();
+  for (size_t k = 1; k < core.size(); ++k) core[k] = params[k + shift];
+  sasrec_internal::LastHidden<float>(options_, core.data(), positions, ws, out.data());
+}
+
+std::shared_ptr<const AdaptedTableCache::Table> SasRecModel::AdaptedTable() const {
+  const ConstTensorView first = params_.ViewAt(layout_.adapter_first());
+  size_t size = 0;
+  for (size_t j = 0; j < layout_.adapter.num_tensors(); ++j) {
+    size += params_.ViewAt(layout_.adapter_first() + j).size();
+  }
+  // The adapter's tensors are adjacent in the store's one buffer.
+  return table_cache_->Get(layout_.adapter, *features_, {first.data, size});
+}
+
+template <typename Fn>
+void SasRecModel::ForEachItemRow(std::span<const uint32_t> items, Fn&& fn) const {
+  const size_t d = options_.dim;
+  const float* emb = layout_.has_emb() ? params_.ViewAt(ItemLayout::kEmb).data : nullptr;
+  if (!layout_.has_adapter()) {
+    for (uint32_t i : items) fn(i, emb + size_t{i} * d);
+    return;
+  }
+  const std::shared_ptr<const AdaptedTableCache::Table> table = AdaptedTable();
+  if (emb == nullptr) {
+    for (uint32_t i : items) fn(i, table->data() + size_t{i} * d);
+    return;
+  }
+  // id+text: item_emb row + adapted row, as the training table sums them.
+  Eigen::RowVectorXf row(d);
+  for (uint32_t i : items) {
+    row = Eigen::Map<const Eigen::RowVectorXf>(table->data() + size_t{i} * d, d) +
+          Eigen::Map<const Eigen::RowVectorXf>(emb + size_t{i} * d, d);
+    fn(i, row.data());
+  }
 }
 
 namespace {
@@ -197,7 +268,9 @@ float ItemScore(const SasRecOptions& o, const float* row, const Eigen::RowVector
 // per-item divisor, a rounding of every product) goes through ScoreAll.
 Scorer::DotItems SasRecModel::dot_items() const {
   if (options_.normalize || options_.temperature != 1.0) return {};
-  return {params_.ViewAt(sasrec_internal::kItemEmb).data, options_.dim};
+  if (layout_.repr == ItemRepr::kIdText) return {};
+  if (layout_.repr == ItemRepr::kText) return {AdaptedTable()->data(), options_.dim};
+  return {params_.ViewAt(ItemLayout::kEmb).data, options_.dim};
 }
 
 void SasRecModel::UserState(uint32_t, std::span<const uint32_t> history,
@@ -219,15 +292,26 @@ Eigen::RowVectorXf SasRecModel::ScoringState(std::span<const uint32_t> history) 
 void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
                            std::span<float> scores) const {
   const Eigen::RowVectorXf hv = ScoringState(history);
-  const float* emb = params_.ViewAt(sasrec_internal::kItemEmb).data;
-  if (!options_.normalize && options_.temperature == 1.0) {
-    ScoreRows(hv.data(), emb, options_.dim, options_.num_items, scores.data());
+  const bool plain = !options_.normalize && options_.temperature == 1.0;
+  if (plain && layout_.repr != ItemRepr::kIdText) {
+    std::shared_ptr<const AdaptedTableCache::Table> table;
+    const float* rows = params_.ViewAt(0).data;
+    if (layout_.has_adapter()) {
+      table = AdaptedTable();
+      rows = table->data();
+    }
+    ScoreRows(hv.data(), rows, options_.dim, options_.num_items, scores.data());
     return;
   }
   const float inv_tau = static_cast<float>(1.0 / options_.temperature);
-  for (uint32_t i = 0; i < options_.num_items; ++i) {
-    scores[i] = ItemScore(options_, emb + size_t{i} * options_.dim, hv, inv_tau);
+  thread_local std::vector<uint32_t> all;
+  if (all.size() != options_.num_items) {
+    all.resize(options_.num_items);
+    for (uint32_t i = 0; i < options_.num_items; ++i) all[i] = i;
   }
+  ForEachItemRow(all, [&](uint32_t i, const float* row) {
+    scores[i] = ItemScore(options_, row, hv, inv_tau);
+  });
 }
 
 void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
@@ -235,10 +319,10 @@ void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> histo
                                   std::span<float> scores) const {
   const Eigen::RowVectorXf hv = ScoringState(history);
   const float inv_tau = static_cast<float>(1.0 / options_.temperature);
-  const float* emb = params_.ViewAt(sasrec_internal::kItemEmb).data;
-  for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = ItemScore(options_, emb + size_t{candidates[j]} * options_.dim, hv, inv_tau);
-  }
+  size_t j = 0;
+  ForEachItemRow(candidates, [&](uint32_t, const float* row) {
+    scores[j++] = ItemScore(options_, row, hv, inv_tau);
+  });
 }
 
 }  // namespace fedrec

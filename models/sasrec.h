@@ -12,6 +12,11 @@
 //   H   = LN(x)                                      final LayerNorm
 //   score(item) = H_last . E[item]                   shared item embedding
 //
+// E[item] is the item's representation (options.item_repr,
+// models/item_repr.h): the learned row item_emb[item] (id, the paper),
+// Adapter(features[item]) (text) or their sum (id+text), for the input items
+// and the scored items alike.
+//
 // Attention is causal, without output projection (models/layers/attention.h);
 // FFN = dropout(dropout(relu(f W1 + b1)) W2 + b2). LayerNorm eps = 1e-8.
 //
@@ -33,19 +38,32 @@
 // padding row is needed in the item table: item ids are 0..num_items-1.
 //
 // Parameters ("item_emb" is sparse; layout order is the checkpoint format):
-//   item_emb [num_items x d], pos_emb [max_len x d],
+//   the item tensors (id: item_emb [num_items x d]; text: item_adapter.*;
+//   id+text: item_emb, then item_adapter.*; models/item_repr.h),
+//   pos_emb [max_len x d],
 //   block{i}.attn_ln.gamma/beta [1 x d], block{i}.attn.wq/wk/wv [d x d],
 //   block{i}.attn.bq/bk/bv [1 x d], block{i}.ffn_ln.gamma/beta [1 x d],
 //   block{i}.ffn.w1/w2 [d x d], block{i}.ffn.b1/b2 [1 x d],
 //   final_ln.gamma/beta [1 x d].
 // Initialize(seed): Glorot-uniform (TF's xavier_initializer, fan_in = rows,
-// fan_out = cols) for embeddings and weights from RandomStream{seed, "init",
-// 0, tensor index, 0}; LayerNorm gamma 1, beta 0; biases 0.
+// fan_out = cols) for embeddings and weights (adapter weights included) from
+// RandomStream{seed, "init", 0, tensor index, 0}; LayerNorm gamma 1, beta 0;
+// biases 0.
+//
+// Text modes: training adapts only the items a batch touches, with one GEMM
+// per batch (FeatureBatchLoss in sasrec_impl.h); scoring reads the adapted
+// table of the whole catalogue, built once per parameter state and cached
+// (AdaptedTableCache, models/item_table.h: rebuilt when the adapter's
+// parameters differ from those it was built from), so every scoring path
+// (ScoreAll, ScoreCandidates, the blocked full ranking, recommend) reads the
+// same rows and agrees bitwise. id+text offers no dot_items() (its rows
+// depend on item_emb too; it scores through ScoreAll, row by row).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "models/item_table.h"
 #include "models/model.h"
 #include "models/sasrec_options.h"
 #include "models/sequence_losses.h"
@@ -55,10 +73,14 @@ namespace fedrec {
 class SasRecModel final : public Model {
  public:
   // Validates the options and builds the parameter layout (zeroed; call
-  // Initialize).
-  static absl::StatusOr<std::unique_ptr<SasRecModel>> Create(const SasRecOptions& options);
+  // Initialize). `features`: the items' content features, required by the
+  // text modes (FailedPrecondition without; InvalidArgument when their shape
+  // disagrees), refused by id. Shared read-only, kept for the model's life.
+  static absl::StatusOr<std::unique_ptr<SasRecModel>> Create(
+      const SasRecOptions& options, std::shared_ptr<const ItemFeatures> features = nullptr);
 
   const SasRecOptions& options() const { return options_; }
+  const ItemLayout& item_layout() const { return layout_; }
 
   std::string type() const override { return "sasrec"; }
   uint32_t num_items() const override { return options_.num_items; }
@@ -87,7 +109,9 @@ class SasRecModel final : public Model {
                        std::span<const uint32_t> candidates,
                        std::span<float> scores) const override;
 
-  // Scores are ScoreDot(LastHiddenState, item_emb row) (models/score_kernel.h).
+  // Scores are ScoreDot(LastHiddenState, item row) (models/score_kernel.h);
+  // the rows are item_emb (id) or the cached adapted table (text, valid until
+  // the parameters change); none for id+text or normalised scores.
   DotItems dot_items() const override;
   void UserState(uint32_t user, std::span<const uint32_t> history,
                  std::span<float> state) const override;
@@ -105,11 +129,21 @@ class SasRecModel final : public Model {
   LossSum Loss(std::span<const UserSequence> batch, const StepKey& key, bool dropout) const;
 
  private:
-  explicit SasRecModel(const SasRecOptions& options);
+  SasRecModel(const SasRecOptions& options, std::shared_ptr<const ItemFeatures> features);
   // The last hidden state, normalised when options_.normalize.
   Eigen::RowVectorXf ScoringState(std::span<const uint32_t> history) const;
+  // Text modes: the adapted table of the catalogue for the current
+  // parameters.
+  std::shared_ptr<const AdaptedTableCache::Table> AdaptedTable() const;
+  // Calls fn(item, row) for each of `items` with its representation row (d
+  // floats): item_emb, adapted or their sum, as the mode says.
+  template <typename Fn>
+  void ForEachItemRow(std::span<const uint32_t> items, Fn&& fn) const;
 
   SasRecOptions options_;
+  ItemLayout layout_;
+  std::shared_ptr<const ItemFeatures> features_;    // null for id
+  std::unique_ptr<AdaptedTableCache> table_cache_;  // text modes
   ParameterStore params_;
   seqloss::PopularityTable popularity_;  // empty unless sampler == kPopularity
 };

@@ -24,6 +24,7 @@
 
 #include "core/random.h"
 #include "models/gradients.h"
+#include "models/item_table.h"
 #include "models/layers/attention.h"
 #include "models/layers/dropout.h"
 #include "models/layers/embedding.h"
@@ -84,9 +85,17 @@ struct SeqWorkspace {
   Buffer<S> emb_mask, final_in, final_xhat, final_rstd, hidden_out;
   Buffer<S> g0, g1, g2, g3, sdq, sdk, sdv, sdp, sdh, sdy2, logits, dlogits;
   std::vector<uint32_t> targets, negatives;
+  std::vector<uint32_t> input_rows, target_rows, negative_rows;  // remapped ids
   std::vector<double> logq;
   std::vector<uint8_t> seen;
   seqloss::HeadScratch<S> head;
+  // Feature-based items (FeatureBatchLoss): the batch's compact item rows,
+  // each sequence's negatives, and the tensor pointers of the run on them.
+  ItemRows<S> items;
+  std::vector<std::vector<uint32_t>> batch_negatives;
+  std::vector<std::vector<double>> batch_logq;
+  std::vector<const S*> core_params;
+  std::vector<S*> core_grads;
 };
 
 template <typename S>
@@ -285,49 +294,83 @@ inline uint32_t DrawNegative(RandomStream& stream, const std::vector<uint8_t>& s
   return j;
 }
 
-// The training loss of one user's sequence and its gradient (added to
-// `grads`; `grads` == nullptr: loss only). Returns the summed loss;
-// *examples += number of predicted positions. `popularity`: the table of
-// NegativeSampler::kPopularity (required then, ignored otherwise).
-template <typename S>
-S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
-               Gradients* tracker, uint32_t user, std::span<const uint32_t> items,
-               const StepKey& key, bool dropout_on, SeqWorkspace<S>& ws, uint64_t* examples,
-               const seqloss::PopularityTable* popularity = nullptr) {
-  if (items.size() < 2) return S(0);
-  const size_t len = std::min<size_t>(items.size() - 1, o.max_len);
-  const size_t first = items.size() - 1 - len;
-  std::span<const uint32_t> inputs = items.subspan(first, len);
-  std::span<const uint32_t> targets = items.subspan(first + 1, len);
-  const Eigen::Index d = o.dim;
-  const Eigen::Index nd = static_cast<Eigen::Index>(len) * d;
+// The predicted window of a sequence s of length n >= 2: inputs
+// s[first..first+len-1], targets one later, len = min(n - 1, max_len).
+inline size_t WindowLength(const SasRecOptions& o, size_t n) {
+  return std::min<size_t>(n - 1, o.max_len);
+}
 
-  // Negatives from (seed, "train_negatives", epoch, user, step), excluding
-  // every item of the user's sequence: bce draws one per position (the
-  // paper), the softmax-type losses one set shared by all positions.
+// Draws the training negatives of one sequence (items.size() >= 2) into
+// ws.negatives (and ws.logq with popularity negatives) from (seed,
+// "train_negatives", epoch, user, step), excluding every item of the user's
+// sequence: bce draws one per position (the paper), the softmax-type losses
+// one set shared by all positions; full softmax none.
+template <typename S>
+void DrawNegatives(const SasRecOptions& o, uint32_t user, std::span<const uint32_t> items,
+                   const StepKey& key, SeqWorkspace<S>& ws,
+                   const seqloss::PopularityTable* popularity) {
+  const size_t len = WindowLength(o, items.size());
   const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
   const bool by_popularity = o.sampler == NegativeSampler::kPopularity && popularity != nullptr;
   ws.negatives.clear();
-  if (!full_ce) {
-    RandomStream neg_stream({key.seed, "train_negatives", key.epoch, user, key.step});
-    if (o.loss == SasRecLoss::kBce) {
-      if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
-      uint32_t distinct = 0;
-      for (uint32_t i : items) {
-        distinct += ws.seen[i] == 0;
-        ws.seen[i] = 1;
-      }
-      ws.negatives.resize(len);
-      for (uint32_t& n : ws.negatives) {
-        n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
-      }
-      for (uint32_t i : items) ws.seen[i] = 0;
-    } else {
-      seqloss::DrawSharedNegatives(neg_stream, items, o.num_items,
-                                   by_popularity ? popularity : nullptr, o.ce_negatives, ws.seen,
-                                   &ws.negatives, &ws.logq);
+  if (full_ce) return;
+  RandomStream neg_stream({key.seed, "train_negatives", key.epoch, user, key.step});
+  if (o.loss == SasRecLoss::kBce) {
+    if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
+    uint32_t distinct = 0;
+    for (uint32_t i : items) {
+      distinct += ws.seen[i] == 0;
+      ws.seen[i] = 1;
     }
+    ws.negatives.resize(len);
+    for (uint32_t& n : ws.negatives) {
+      n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
+    }
+    for (uint32_t i : items) ws.seen[i] = 0;
+  } else {
+    seqloss::DrawSharedNegatives(neg_stream, items, o.num_items,
+                                 by_popularity ? popularity : nullptr, o.ce_negatives, ws.seen,
+                                 &ws.negatives, &ws.logq);
   }
+}
+
+// The training loss of one user's sequence (items.size() >= 2) and its
+// gradient (added to `grads`; `grads` == nullptr: loss only), given the
+// negatives DrawNegatives left in ws. Returns the summed loss; *examples +=
+// number of predicted positions. `popularity`: the table of
+// NegativeSampler::kPopularity (required then, ignored otherwise).
+//
+// Tensor 0 of params/grads is the item table the computation reads rows of:
+// item_emb itself (`row_of` == nullptr: row = item id; row gradients marked
+// in `tracker`), or a compact table of the step's items (`row_of[item]` =
+// its row; `tracker` then null, the caller owns the rows' gradients). Only
+// the rows read are touched, so the table need not have num_items rows,
+// except under full softmax, which reads every row (row_of is null then).
+template <typename S>
+S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* const* grads,
+                             Gradients* tracker, uint32_t user, std::span<const uint32_t> items,
+                             const StepKey& key, bool dropout_on, SeqWorkspace<S>& ws,
+                             uint64_t* examples, const seqloss::PopularityTable* popularity,
+                             const uint32_t* row_of) {
+  const size_t len = WindowLength(o, items.size());
+  const size_t first = items.size() - 1 - len;
+  std::span<const uint32_t> inputs = items.subspan(first, len);
+  std::span<const uint32_t> targets = items.subspan(first + 1, len);
+  std::span<const uint32_t> negatives = ws.negatives;
+  if (row_of != nullptr) {
+    auto remap = [&](std::span<const uint32_t> ids, std::vector<uint32_t>& rows) {
+      rows.resize(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) rows[i] = row_of[ids[i]];
+      return std::span<const uint32_t>(rows);
+    };
+    inputs = remap(inputs, ws.input_rows);
+    targets = remap(targets, ws.target_rows);
+    negatives = remap(negatives, ws.negative_rows);
+  }
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = static_cast<Eigen::Index>(len) * d;
+  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+  const bool by_popularity = o.sampler == NegativeSampler::kPopularity && popularity != nullptr;
 
   const bool drop = dropout_on && o.dropout > 0;
   RandomStream drop_stream({key.seed, "dropout", key.epoch, user, key.step});
@@ -353,7 +396,7 @@ S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
 
   if (o.loss == SasRecLoss::kBce) {
     for (size_t t = 0; t < len; ++t) {
-      const uint32_t pos = targets[t], neg = ws.negatives[t];
+      const uint32_t pos = targets[t], neg = negatives[t];
       S gp, gn;
       loss += BceWithLogits<S>(h.row(t).dot(emb.row(pos)), S(1), &gp);
       loss += BceWithLogits<S>(h.row(t).dot(emb.row(neg)), S(0), &gn);
@@ -382,19 +425,98 @@ S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads,
       loss += seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, kItemEmb,
                                           ws.head);
     } else {
-      loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, ws.negatives,
-                                              by_popularity ? ws.logq.data() : nullptr, dhp,
-                                              dembp, tracker, kItemEmb, ws.head);
+      loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, negatives,
+                                              by_popularity ? ws.logq.data() : nullptr, dhp, dembp,
+                                              tracker, kItemEmb, ws.head);
     }
     for (size_t t = 0; t < len; ++t) {
       add_l2(inputs[t]);
       add_l2(targets[t]);
     }
     // Every position reads every shared negative.
-    for (uint32_t n : ws.negatives) add_l2(n, S(len));
+    for (uint32_t n : negatives) add_l2(n, S(len));
   }
   *examples += len;
   if (grads) Backward<S>(o, params, grads, tracker, inputs, drop, ws);
+  return loss;
+}
+
+// DrawNegatives, then SequenceLossGivenNegatives on item_emb (tensor 0).
+// A sequence of fewer than 2 items contributes nothing.
+template <typename S>
+S SequenceLoss(const SasRecOptions& o, const S* const* params, S* const* grads, Gradients* tracker,
+               uint32_t user, std::span<const uint32_t> items, const StepKey& key, bool dropout_on,
+               SeqWorkspace<S>& ws, uint64_t* examples,
+               const seqloss::PopularityTable* popularity = nullptr) {
+  if (items.size() < 2) return S(0);
+  DrawNegatives<S>(o, user, items, key, ws, popularity);
+  return SequenceLossGivenNegatives<S>(o, params, grads, tracker, user, items, key, dropout_on, ws,
+                                       examples, popularity, nullptr);
+}
+
+// The summed loss of a batch for items represented through their features
+// (item_repr text or id+text) and its gradient (added to `grads`; nullptr:
+// loss only). The batch's touched items (every window item and negative, or
+// the whole catalogue under full softmax) are adapted once into a compact
+// table (ItemRows, models/item_table.h); every sequence runs
+// SequenceLossGivenNegatives on that table, in batch order; the table's
+// gradient then goes back through the adapter (and into the touched item_emb
+// rows, marked in `tracker`) once. `params`/`grads`: the model's tensors in
+// store order: the item tensors of `layout`, then pos_emb, the blocks and
+// the final LayerNorm (tensors 1.. of the id layout).
+template <typename S>
+S FeatureBatchLoss(const SasRecOptions& o, const ItemLayout& layout, const ItemFeatures& features,
+                   const S* const* params, S* const* grads, Gradients* tracker,
+                   std::span<const UserSequence> batch, const StepKey& key, bool dropout_on,
+                   SeqWorkspace<S>& ws, uint64_t* examples,
+                   const seqloss::PopularityTable* popularity) {
+  ItemRows<S>& rows = ws.items;
+  rows.Begin(o.num_items);
+  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+  if (ws.batch_negatives.size() < batch.size()) {
+    ws.batch_negatives.resize(batch.size());
+    ws.batch_logq.resize(batch.size());
+  }
+  bool any = false;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    std::span<const uint32_t> items = batch[b].items;
+    if (items.size() < 2) continue;
+    any = true;
+    DrawNegatives<S>(o, batch[b].user, items, key, ws, popularity);
+    ws.batch_negatives[b].swap(ws.negatives);
+    ws.batch_logq[b].swap(ws.logq);
+    if (!full_ce) {
+      rows.Add(items.subspan(items.size() - 1 - WindowLength(o, items.size())));
+      rows.Add(ws.batch_negatives[b]);
+    }
+  }
+  if (!any) return S(0);
+  if (full_ce) rows.AddAll();
+  rows.Finish();
+  rows.Forward(layout, features, params, o.dim);
+
+  // The id layout's tensor k >= 1 is tensor k + shift of this store.
+  const size_t shift = layout.num_tensors() - 1;
+  const size_t core = FinalBeta(o.blocks) + 1;
+  ws.core_params.assign(core, nullptr);
+  ws.core_grads.assign(core, nullptr);
+  ws.core_params[kItemEmb] = rows.table();
+  if (grads) ws.core_grads[kItemEmb] = rows.dtable();
+  for (size_t k = 1; k < core; ++k) {
+    ws.core_params[k] = params[k + shift];
+    if (grads) ws.core_grads[k] = grads[k + shift];
+  }
+  S loss = 0;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    std::span<const uint32_t> items = batch[b].items;
+    if (items.size() < 2) continue;
+    ws.negatives.swap(ws.batch_negatives[b]);
+    ws.logq.swap(ws.batch_logq[b]);
+    loss += SequenceLossGivenNegatives<S>(
+        o, ws.core_params.data(), grads ? ws.core_grads.data() : nullptr, nullptr, batch[b].user,
+        items, key, dropout_on, ws, examples, popularity, rows.row_map());
+  }
+  if (grads) rows.Backward(layout, params, grads, tracker, o.dim);
   return loss;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "models/item_repr.h"
 
 namespace fedrec {
 
@@ -41,6 +42,10 @@ struct SasRecOptions {
   // 0.5 * l2_emb * ||row||^2 for each item row it reads (its input item,
   // target and negatives). 0 = off (the paper's default for ML-1M).
   double l2_emb = 0;
+  // id (the item_emb table), text (Adapter(features)) or id+text; see
+  // models/item_repr.h. With text modes l2_emb applies to the item rows the
+  // computation reads (the adapted representations).
+  ItemReprOptions item_repr;
 };
 
 // InvalidArgument "sasrec: <field>: <why>" for an unusable combination.

@@ -338,6 +338,11 @@ nlohmann::json DescribeCheckpoint(const CheckpointHeader& header, const Checkpoi
                   {"num_items", d.num_items()},
                   {"num_interactions", d.num_interactions()},
                   {"options", d.options()}};
+  if (!d.item_features_sha256().empty()) {
+    j["dataset"]["item_features"] = {{"path", d.item_features_path()},
+                                     {"sha256", d.item_features_sha256()},
+                                     {"dim", d.item_features_dim()}};
+  }
   j["created_unix"] = c.created_unix();
   j["fedrec_version"] = c.fedrec_version();
   j["build_isa"] = c.build_isa();
@@ -409,6 +414,11 @@ std::string RenderCheckpointText(const nlohmann::json& j) {
                        d["source_path"].get<std::string>(), d["num_users"].get<uint64_t>(),
                        d["num_items"].get<uint64_t>(), d["num_interactions"].get<uint64_t>(),
                        d["sha256"].get<std::string>());
+  }
+  if (d.contains("item_features")) {
+    const auto& f = d["item_features"];
+    out += fmt::format("item features   {} dim={} sha256={}\n", f["path"].get<std::string>(),
+                       f["dim"].get<uint32_t>(), f["sha256"].get<std::string>());
   }
   if (!j["run_id"].get<std::string>().empty()) {
     out += fmt::format("run             id={} config_sha256={}\n", j["run_id"].get<std::string>(),

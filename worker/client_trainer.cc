@@ -14,7 +14,7 @@ absl::StatusOr<std::unique_ptr<ClientTrainer>> ClientTrainer::Create(
     const proto::ModelSpec& spec, const ClientTrainingOptions& o) {
   std::unique_ptr<ClientTrainer> t(new ClientTrainer());
   t->options_ = o;
-  FEDREC_ASSIGN_OR_RETURN(t->model_, CreateModel(spec));
+  FEDREC_ASSIGN_OR_RETURN(t->model_, CreateModel(spec, "cpu", /*features=*/nullptr));
   t->workspace_ = t->model_->NewWorkspace();
   t->grads_ = t->model_->NewGlobalGradients();
   t->delta_ = t->model_->NewGlobalGradients();

@@ -171,7 +171,7 @@ void BindModel(py::module_& m) {
         {
           py::gil_scoped_release release;
           absl::StatusOr<Checkpoint> ckpt = ReadCheckpointWithLocalShards(path);
-          r = ckpt.ok() ? Recommender::Create(*std::move(ckpt), path)
+          r = ckpt.ok() ? Recommender::Create(*std::move(ckpt), path, /*features=*/nullptr)
                         : absl::StatusOr<Recommender>(ckpt.status());
         }
         return Unwrap(std::move(r));

@@ -347,5 +347,35 @@ TEST(FullRankingEval, NormalisedSasRecIsScoredPerUser) {
   }
 }
 
+// model.item_repr = text: the blocked path multiplies user states by the
+// cached adapted table (the same rows ScoreAll reads), so it agrees with the
+// per-user path bitwise; id+text offers no dot items and is scored per user.
+TEST(FullRankingEval, TextSasRecBlockedEqualsPerUser) {
+  const uint32_t items = 150, f = 12;
+  const Dataset data = MixedDataset(300, items, 7);
+  const LeaveOneOutSplit split(data);
+  auto features = std::make_shared<ItemFeatures>();
+  features->num_items = items;
+  features->dim = f;
+  features->values = RandomFloats(size_t{items} * f, 21);
+  for (ItemRepr repr : {ItemRepr::kText, ItemRepr::kIdText}) {
+    SasRecOptions so;
+    so.num_items = items;
+    so.dim = 16;
+    so.blocks = 1;
+    so.max_len = 8;
+    so.item_repr = {repr, layers::AdapterKind::kMlp, f, 0};
+    auto model = SasRecModel::Create(so, features);
+    ASSERT_TRUE(model.ok()) << model.status();
+    (*model)->Initialize(3);
+    EXPECT_EQ((*model)->dot_items().rows == nullptr, repr == ItemRepr::kIdText);
+    EvalOptions opt;
+    opt.protocol = EvalProtocol::kFull;
+    const auto blocked = Evaluate(**model, split, opt);
+    ASSERT_TRUE(blocked.ok());
+    ExpectSameSums(blocked->sums, NaiveFullRanking(**model, split, opt.part, opt.k));
+  }
+}
+
 }  // namespace
 }  // namespace fedrec

@@ -19,7 +19,8 @@ TEST(MemoryEstimate, ParameterCountMatchesTheModels) {
       Config config = testing::TinyConfig(type);
       config.model.blocks = blocks;
       config.data.max_len = 13;
-      auto spec = ModelSpecFromConfig(config, /*num_users=*/17, /*num_items=*/29);
+      auto spec = ModelSpecFromConfig(config, /*num_users=*/17, /*num_items=*/29,
+                                      /*feature_dim=*/0);
       ASSERT_TRUE(spec.ok()) << type << ": " << spec.status();
       auto model = CreateModel(*spec);
       ASSERT_TRUE(model.ok()) << model.status();

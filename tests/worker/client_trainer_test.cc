@@ -15,7 +15,7 @@ proto::ModelSpec Spec(const std::string& type) {
   Config c = testing::TinyConfig(type);
   c.model.dropout = 0.1;
   c.data.max_len = 12;
-  auto spec = ModelSpecFromConfig(c, /*num_users=*/20, /*num_items=*/40);
+  auto spec = ModelSpecFromConfig(c, /*num_users=*/20, /*num_items=*/40, /*feature_dim=*/0);
   EXPECT_TRUE(spec.ok()) << spec.status();
   return *spec;
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Every GPU check in one run, on a lent device machine (README "GPU checks").
+# Runs from the repository root there, with gpu-bundle/ carried in (made here
+# by scripts/gpu-bundle.sh). Writes logs and one table, summary.md, under
+# $OUT (default out/gpu-check). Each step has its own time limit, so the
+# whole run stays within about 8 minutes and a hung step cannot eat the rest:
+#   1. the device (nvidia-smi) and the CUDA libraries found
+#   2. the GPU tests (cuda_test; every test with a GPU-only path)
+#   3. the GPU benchmarks that were bundled
+#   4. the PyTorch peer on the GPU (../shared/bench/sasrec_torch.py --device cuda)
+# A step that fails is recorded and the next one still runs; the exit status
+# is 1 when any step failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bundle=${FEDREC_GPU_BUNDLE:-gpu-bundle}
+out=${OUT:-out/gpu-check}
+mkdir -p "$out"
+summary="$out/summary.md"
+echo "| step | status | seconds | detail |" > "$summary"
+echo "|---|---|---|---|" >> "$summary"
+failed=0
+
+# CUDA libraries: the device's toolkit, else PyTorch's bundled nvidia wheels.
+cuda_dirs=()
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [[ -d $d ]] && cuda_dirs+=("$d")
+done
+if command -v python3 > /dev/null; then
+  while read -r d; do [[ -n $d ]] && cuda_dirs+=("$d"); done < <(python3 - <<'PY' 2>/dev/null
+import glob, os
+try:
+    import nvidia
+    for root in nvidia.__path__:
+        for d in sorted(glob.glob(os.path.join(root, "*", "lib"))):
+            print(d)
+except ImportError:
+    pass
+PY
+)
+fi
+lib_path="$bundle/lib"
+for d in "${cuda_dirs[@]}"; do lib_path+=":$d"; done
+export LD_LIBRARY_PATH="$lib_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# step NAME LIMIT_SECONDS COMMAND...: runs it with a limit, logs to $out/NAME.log.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local start end rc detail
+  start=$(date +%s.%N)
+  timeout --kill-after=5 "$limit" "$@" > "$out/$name.log" 2>&1
+  rc=$?
+  end=$(date +%s.%N)
+  detail=$(grep -E "PASSED|FAILED|SKIPPED|error|seqs_per_s|GFLOP" "$out/$name.log" | tail -n 2 | tr '\n|' '  ')
+  local status=ok
+  if ((rc == 124 || rc == 137)); then
+    status="timed out (${limit}s)"
+  elif ((rc != 0)); then
+    status="failed (exit $rc)"
+  fi
+  [[ $status == ok ]] || failed=1
+  printf '| %s | %s | %s | %s |\n' "$name" "$status" \
+    "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')" "$detail" >> "$summary"
+}
+
+step device 20 bash -c "nvidia-smi; echo; echo LD_LIBRARY_PATH=$LD_LIBRARY_PATH; ldd $bundle/bin/fedrec | grep -E 'cuda|cublas|nccl|not found'"
+step version 10 "$bundle/bin/fedrec" --version
+step cuda_test 120 "$bundle/bin/cuda_test" --gtest_output="xml:$out/cuda_test.xml"
+[[ -x $bundle/bin/sasrec_bench ]] &&
+  step sasrec_bench 90 "$bundle/bin/sasrec_bench" --benchmark_min_time=0.2 \
+    --benchmark_out="$out/sasrec_bench.json" --benchmark_out_format=json
+[[ -x $bundle/bin/full_ranking_bench ]] &&
+  step full_ranking_bench 90 "$bundle/bin/full_ranking_bench" --benchmark_min_time=0.2 \
+    --benchmark_out="$out/full_ranking_bench.json" --benchmark_out_format=json
+peer=../shared/bench/sasrec_torch.py
+data=../shared/data/ml-100k/u.data
+[[ ! -f $peer && -f shared/bench/sasrec_torch.py ]] && peer=shared/bench/sasrec_torch.py
+[[ ! -f $data && -f shared/data/ml-100k/u.data ]] && data=shared/data/ml-100k/u.data
+if [[ -f $peer && -f $data ]]; then
+  step torch_peer_cuda 120 python3 "$peer" --data "$data" --epochs 5 --device cuda
+else
+  echo "| torch_peer_cuda | skipped | 0 | $peer or $data not on this machine |" >> "$summary"
+fi
+
+cat "$summary"
+exit "$failed"
