@@ -1,12 +1,16 @@
-// fedrec data stats | data synth
+// fedrec data stats | data synth | data embed-items
 #include <chrono>
 #include <filesystem>
 
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
+#include "content/item_text.h"
+#include "content/sentence_encoder.h"
 #include "core/output_path.h"
+#include "core/progress.h"
 #include "data/stats.h"
 #include "data/synth.h"
+#include "data/tensor_files.h"
 
 namespace fedrec::cli {
 
@@ -102,6 +106,100 @@ void AddSynthFlags(CLI::App* cmd, SynthOptions* o) {
       ->capture_default_str();
 }
 
+struct EmbedArgs {
+  std::string items;
+  std::string format = "auto";
+  std::string model;
+  std::string out;
+  size_t threads = 0;
+  size_t batch_size = 32;
+  size_t max_length = content::kDefaultMaxLength;
+  size_t heads = 0;
+  bool quiet = false;
+};
+
+// "<stem>.npy" -> "<stem>.ids.npy": the id list data/item_features.h reads
+// beside a feature file ("auto" ids).
+std::string IdsPath(const std::string& out) { return out.substr(0, out.size() - 4) + ".ids.npy"; }
+
+absl::Status RunEmbedItems(const EmbedArgs& args) {
+  if (args.out.size() <= 4 || args.out.substr(args.out.size() - 4) != ".npy") {
+    return absl::InvalidArgumentError("embed-items: --out must name a .npy file");
+  }
+  FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.out, "embed-items: --out"));
+  FEDREC_ASSIGN_OR_RETURN(content::ItemTextFormat format,
+                          content::ParseItemTextFormat(args.format));
+  const auto start = std::chrono::steady_clock::now();
+  FEDREC_ASSIGN_OR_RETURN(content::ItemTexts items, content::ReadItemTexts(args.items, format));
+  const std::string model_dir = args.model.empty() ? content::DefaultModelDir() : args.model;
+  auto encoder =
+      content::SentenceEncoder::Load(model_dir, content::SentenceEncoderOptions{args.heads});
+  if (absl::IsNotFound(encoder.status())) {
+    return absl::NotFoundError(std::string(encoder.status().message()) +
+                               " (fetch all-MiniLM-L6-v2 with FEDREC_WITH_ENCODER=1 "
+                               "scripts/setup.sh, or pass --model DIR)");
+  }
+  FEDREC_RETURN_IF_ERROR(encoder.status());
+  const auto loaded = std::chrono::steady_clock::now();
+
+  ProgressOptions progress_options;
+  progress_options.quiet = args.quiet;
+  ProgressReporter progress("embed-items", items.texts.size(), progress_options);
+  content::EncodeOptions options{args.threads, args.batch_size, args.max_length, &progress};
+  auto values = encoder->Encode(items.texts, options);
+  progress.Finish();
+  if (!values.ok()) {
+    return absl::InvalidArgumentError(args.items + ": " + std::string(values.status().message()));
+  }
+  const double encode_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - loaded).count();
+
+  const std::vector<uint64_t> shape = {items.ids.size(), encoder->dim()};
+  const std::vector<uint64_t> id_shape = {items.ids.size()};
+  FEDREC_RETURN_IF_ERROR(
+      WriteNpy(IdsPath(args.out), id_shape, std::span<const int64_t>(items.ids)));
+  FEDREC_RETURN_IF_ERROR(WriteNpy(args.out, shape, std::span<const float>(*values)));
+  nlohmann::json j;
+  j["items"] = items.ids.size();
+  j["dim"] = encoder->dim();
+  j["out"] = args.out;
+  j["ids"] = IdsPath(args.out);
+  j["model"] = model_dir;
+  j["threads"] = ResolveThreads(args.threads);
+  j["encode_seconds"] = encode_s;
+  j["items_per_second"] = encode_s > 0 ? static_cast<double>(items.ids.size()) / encode_s : 0.0;
+  j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PrintJson(j);
+  return absl::OkStatus();
+}
+
+void AddEmbedFlags(CLI::App* cmd, EmbedArgs* a) {
+  cmd->add_option("--items", a->items,
+                  "item text: MovieLens u.item / movies.dat, or item_id,text CSV/TSV")
+      ->required();
+  cmd->add_option("--format", a->format, "auto|movielens|csv")->capture_default_str();
+  cmd->add_option("--model", a->model,
+                  "sentence-transformers directory with tokenizer.json and model.safetensors "
+                  "(default " +
+                      content::DefaultModelDir() + ")");
+  cmd->add_option("--out", a->out,
+                  "features (.npy, float32 [items x dim]); ids go to <stem>.ids.npy")
+      ->required();
+  cmd->add_option("--threads", a->threads, "0 = all cores (output does not depend on it)")
+      ->check(ThreadCountRange())
+      ->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size, "texts per batch (similar lengths together)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 16))
+      ->capture_default_str();
+  cmd->add_option("--max-length", a->max_length, "tokens per text with [CLS] and [SEP]")
+      ->check(CLI::Range(size_t{2}, size_t{1} << 16))
+      ->capture_default_str();
+  cmd->add_option("--heads", a->heads,
+                  "attention heads; 0 = config.json's, else hidden/32 (MiniLM)")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", a->quiet, "no progress line");
+}
+
 }  // namespace
 
 void RegisterDataCommands(CLI::App& app, Dispatch& dispatch) {
@@ -120,6 +218,12 @@ void RegisterDataCommands(CLI::App& app, Dispatch& dispatch) {
   synth_cmd->add_option("--out", synth.out, "output file (.txt: SASRec text, .csv: CSV)")
       ->required();
   synth_cmd->callback([&dispatch] { dispatch.run = [] { return RunSynth(synth); }; });
+
+  static EmbedArgs embed;
+  CLI::App* embed_cmd = data->add_subcommand(
+      "embed-items", "encode item text with a sentence encoder (all-MiniLM-L6-v2) into a .npy");
+  AddEmbedFlags(embed_cmd, &embed);
+  embed_cmd->callback([&dispatch] { dispatch.run = [] { return RunEmbedItems(embed); }; });
 }
 
 }  // namespace fedrec::cli
