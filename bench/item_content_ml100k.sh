@@ -6,19 +6,28 @@
 # withheld from training (eval.cold_items = 0.2), metrics on the test targets
 # that are cold items.
 #   bench/item_content_ml100k.sh [RUNS_DIR]       (default runs/item-content)
-#   FEDREC_EPOCHS=N overrides train.epochs; FEDREC_RECIPE=paper|modern (default paper)
+#   FEDREC_RECIPE=paper|modern (default paper: examples/ml100k-sasrec-central.toml, 200
+#   epochs; modern: examples/ml100k-sasrec-modern.toml, 60 epochs); FEDREC_EPOCHS=N overrides
 # Needs ../shared/data/ml-100k and the MiniLM model (FEDREC_WITH_ENCODER=1 scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ml=../shared/data/ml-100k
 [[ -f $ml/u.data && -f $ml/u.item ]] || { echo "item_content_ml100k: $ml not found" >&2; exit 2; }
 model_dir=${FEDREC_ENCODER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fedrec/models/all-MiniLM-L6-v2}
-build_dir=$(scripts/build.sh | tail -n 1)
-fedrec="$build_dir/apps/fedrec"
+# FEDREC_BIN: a fedrec binary to use as it is (default: build, then build/apps/fedrec).
+if [[ -n "${FEDREC_BIN:-}" ]]; then
+  fedrec=$FEDREC_BIN
+else
+  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
+fi
 runs=${1:-runs/item-content}
 mkdir -p "$runs"
-epochs=${FEDREC_EPOCHS:-200}
 recipe=${FEDREC_RECIPE:-paper}
+case $recipe in
+  paper) config=examples/ml100k-sasrec-central.toml; epochs=${FEDREC_EPOCHS:-200} ;;
+  modern) config=examples/ml100k-sasrec-modern.toml; epochs=${FEDREC_EPOCHS:-60} ;;
+  *) echo "item_content_ml100k: FEDREC_RECIPE is paper or modern" >&2; exit 2 ;;
+esac
 
 features="$runs/ml100k-minilm.npy"
 if [[ ! -f $features ]]; then
@@ -32,8 +41,7 @@ train() {  # NAME OVERRIDES...
   shift
   if [[ ! -f "$runs/$name/summary.json" ]]; then
     rm -rf "${runs:?}/$name"
-    "$fedrec" --log-level warn train --config examples/ml100k-sasrec-central.toml \
-      --set "model.recipe=$recipe" --set "train.epochs=$epochs" --set eval.every=10 \
+    "$fedrec" --log-level warn train --config "$config" --set "train.epochs=$epochs" --set eval.every=10 \
       --set checkpoint.every=0 --set "data.item_features=$features" "$@" \
       --out "$runs/$name" > /dev/null
   fi
@@ -60,9 +68,9 @@ print("Cold start: 20% of items withheld from training; metrics over the test ta
 print("| item_repr | cold users | sampled HR@10 | sampled NDCG@10 | full HR@10 | full NDCG@10 | all users full NDCG@10 |")
 print("|---|---|---|---|---|---|---|")
 for r in ["id", "text", "id+text"]:
-    s = load(f"cold-{r}"); t = s["test_at_best"]; c = t.get("cold", {})
+    s = load(f"cold-{r}"); t = s["test_at_best"]; c = s.get("cold_start", {})
     cs, cf = c.get("sampled", {}), c.get("full", {})
-    print(f"| {r} | {cs.get('users', cf.get('users', '-'))} | {cs.get('HR@10', float('nan')):.4f} | {cs.get('NDCG@10', float('nan')):.4f} "
+    print(f"| {r} | {c.get('cold_target_users', '-')} | {cs.get('HR@10', float('nan')):.4f} | {cs.get('NDCG@10', float('nan')):.4f} "
           f"| {cf.get('HR@10', float('nan')):.4f} | {cf.get('NDCG@10', float('nan')):.4f} | {t['full']['NDCG@10']:.4f} |")
 print("chance on the sampled protocol: HR@10 = 10/101 = 0.0990")
 PY

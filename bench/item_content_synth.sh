@@ -11,8 +11,12 @@
 #   FEDREC_REPRS ("id text").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_dir=$(scripts/build.sh | tail -n 1)
-fedrec="$build_dir/apps/fedrec"
+# FEDREC_BIN: a fedrec binary to use as it is (default: build, then build/apps/fedrec).
+if [[ -n "${FEDREC_BIN:-}" ]]; then
+  fedrec=$FEDREC_BIN
+else
+  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
+fi
 runs=${1:-runs/item-content-synth}
 users=${FEDREC_SYNTH_USERS:-100000}
 items=${FEDREC_SYNTH_ITEMS:-100000}

@@ -3,11 +3,13 @@
 # statistics -> popularity baseline -> federated SASRec training (coordinator
 # and workers as threads; under mpirun too when Open MPI is there) ->
 # evaluation of the best checkpoint under the sampled and full-ranking
-# protocols -> recommendations -> a one-screen table and the run's picture
+# protocols -> recommendations -> item content (synthetic features, 20% cold
+# items, id against text items) -> a one-screen table and the run's picture
 # (scripts/plot_run.py: runs/demo/sasrec/report.png). The JSON of every step
 # stays in files in the output directory.
 #   FEDREC_DEMO_USERS / FEDREC_DEMO_ITEMS   size of the synthetic dataset
 #   FEDREC_DEMO_ROUNDS                       federated rounds (default 200)
+#   FEDREC_DEMO_CONTENT_ROUNDS               rounds of the two item-content runs (default 100)
 #   FEDREC_DEMO_DIR                          output directory (default runs/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ out=${FEDREC_DEMO_DIR:-runs/demo}
 users=${FEDREC_DEMO_USERS:-5000}
 items=${FEDREC_DEMO_ITEMS:-2000}
 rounds=${FEDREC_DEMO_ROUNDS:-200}
+content_rounds=${FEDREC_DEMO_CONTENT_ROUNDS:-100}
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -25,7 +28,7 @@ mkdir -p "$out"
 # and a table at the end (scripts/demo_summary.py).
 echo "== synthetic dataset: $users users, $items items with cluster structure -> $out/synth.txt"
 "$fedrec" data synth --users "$users" --items "$items" --seed 1 --out "$out/synth.txt" \
-  > "$out/synth.json"
+  --item-features "$out/items.npy" > "$out/synth.json"
 "$fedrec" data stats --input "$out/synth.txt" > "$out/stats.json"
 echo "== popularity baseline on the test split (sampled and full-ranking protocols)"
 "$fedrec" eval --model pop --data "$out/synth.txt" --split test > "$out/pop_sampled.json"
@@ -79,6 +82,15 @@ if "$py" -c "import matplotlib" 2>/dev/null; then
 else
   echo "(no picture: python3-matplotlib is not installed)"
 fi
+
+echo "== item content: features that carry each item's cluster ($out/items.npy), a fifth of"
+echo "   the items never trained on (eval.cold_items = 0.2); SASRec with id items, then text items"
+for repr in id text; do
+  "$fedrec" --log-level warn train --config "$out/sasrec.toml" --set "model.item_repr=$repr" \
+    --set "data.item_features=$out/items.npy" --set eval.cold_items=0.2 \
+    --set "federation.rounds=$content_rounds" --set eval.every=0 --set checkpoint.every=0 \
+    --set eval.final_protocols=sampled --out "$out/content-$repr" >/dev/null
+done
 
 if [[ -f ../shared/data/ml-100k/u.data ]]; then
   echo "== MovieLens-100K (../shared/data): popularity baseline -> $out/ml100k_pop.json"

@@ -52,6 +52,18 @@ def main(argv):
         print(f"digests   threads {local[:16]}...  mpirun {mpi[:16]}...  {verdict}")
     else:
         print(f"digest    {local[:16]}... (mpirun not installed: no MPI comparison)")
+    content = [(r, out / f"content-{r}" / "summary.json") for r in ("id", "text")]
+    if all(p.is_file() for _, p in content):
+        print()
+        print("item content, 20% of items cold     upload words   test HR@10 (sampled)")
+        print("                                     per client     all users   cold targets")
+        for r, p in content:
+            s = load(p)
+            cold = s.get("cold_start", {}).get("sampled", {})
+            print(f"  model.item_repr = {r:<17} {s['upload_words_per_client']:>10,}     "
+                  f"{s['test_at_best']['sampled']['HR@10']:.4f}      {cold.get('HR@10', float('nan')):.4f}"
+                  f"  ({cold.get('users', 0)} users)")
+        print("  (chance: 0.0990; text items share what is learnt through their features)")
     recs = load(out / "recommend.json")["recommendations"]
     print("after 1 2 3, recommend: " + ", ".join(str(r["item"]) for r in recs))
     print()
