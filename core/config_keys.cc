@@ -281,7 +281,7 @@ std::vector<KeySpec> BuildRegistry() {
                       "explicitly win.",
                       OneOf({"paper", "modern"})));
   r.push_back(MakeKey("model", "item_repr", &C::model, &ModelConfig::item_repr,
-                      "Item representation (sasrec): id (a learned embedding per item), text "
+                      "Item representation (sasrec, gru4rec): id (a learned embedding per item), text "
                       "(the item's content features through a learned adapter; no per-item "
                       "parameter) or id+text (their sum). text modes need item features.",
                       OneOf({"id", "text", "id+text"})));

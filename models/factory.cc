@@ -102,10 +102,10 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   }
   const std::string& repr = config.model.item_repr;
   if (repr != "id") {
-    if (type != "sasrec") {
+    if (type != "sasrec" && type != "gru4rec") {
       return absl::InvalidArgumentError("model.item_repr: '" + repr +
-                                        "' is implemented for model.type = \"sasrec\" only (not '" +
-                                        type + "')");
+                                        "' is implemented for sasrec and gru4rec (not '" + type +
+                                        "')");
     }
     if (feature_dim == 0) {
       return absl::InvalidArgumentError("model.item_repr: '" + repr +
@@ -167,10 +167,10 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
   const auto items = static_cast<uint32_t>(spec.num_items());
   const auto users = static_cast<uint32_t>(spec.num_users());
   FEDREC_ASSIGN_OR_RETURN(const ItemReprOptions item_repr, ItemReprFromSpec(spec));
-  if (item_repr.repr != ItemRepr::kId && type != "sasrec") {
-    return absl::InvalidArgumentError(
-        std::string("model.item_repr: '") + ItemReprName(item_repr.repr) +
-        "' is implemented for model.type = \"sasrec\" only (not '" + type + "')");
+  if (item_repr.repr != ItemRepr::kId && type != "sasrec" && type != "gru4rec") {
+    return absl::InvalidArgumentError(std::string("model.item_repr: '") +
+                                      ItemReprName(item_repr.repr) +
+                                      "' is implemented for sasrec and gru4rec (not '" + type + "')");
   }
   // id models ignore features: a trainer may pass whatever it loaded.
   if (item_repr.repr == ItemRepr::kId) features = nullptr;
@@ -232,7 +232,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
     } else {
       return LossError(type, loss, "bpr, ce or sampled_softmax");
     }
-    FEDREC_ASSIGN_OR_RETURN(auto model, Gru4RecModel::Create(o));
+    o.item_repr = item_repr;
+    FEDREC_ASSIGN_OR_RETURN(auto model, Gru4RecModel::Create(o, std::move(features)));
     return std::unique_ptr<Model>(std::move(model));
   }
   if (type == "mf_bpr") {

@@ -28,19 +28,45 @@ float* Grow(layers::AlignedVector<float>* v, size_t n) {
 // Buffers of one forward pass through the embedding and the GRU stack.
 struct ForwardScratch {
   std::vector<GruLayer<float>> layers;
-  layers::AlignedVector<float> x;        // (T x D) embedded inputs
+  layers::AlignedVector<float> x;                  // (T x D) embedded inputs
   std::vector<layers::AlignedVector<float>> outs;  // per layer (T x D)
+};
+
+// The item rows a pass reads and the gradients it writes: item_emb (id;
+// rows marked in `tracker`), a compact table of a batch's items (text
+// training: `row_of` maps item -> row) or the adapted table (scoring).
+struct ItemTable {
+  const float* rows = nullptr;
+  float* grads = nullptr;
+  Gradients* tracker = nullptr;
+  const uint32_t* row_of = nullptr;  // null: row = item id
+
+  uint32_t Row(uint32_t item) const { return row_of != nullptr ? row_of[item] : item; }
+  // The gradient row of `item` for writing (marked first).
+  float* GradRow(uint32_t item, int d) const {
+    const uint32_t r = Row(item);
+    if (tracker != nullptr) tracker->MarkRow(Gru4RecModel::kItemEmb, r);
+    return grads + static_cast<size_t>(r) * d;
+  }
+  const float* RowPtr(uint32_t item, int d) const {
+    return rows + static_cast<size_t>(Row(item)) * d;
+  }
 };
 
 struct Gru4RecWorkspace final : Workspace {
   ForwardScratch fwd;
   NegativeSampler sampler;
   std::vector<layers::AlignedVector<float>> masks;  // layers + 1 masks of (T x D)
-  std::vector<const float*> mask_ptrs;    // into masks; empty without dropout
-  layers::AlignedVector<float> final_out;  // (T x D) last output after dropout
-  layers::AlignedVector<float> dcur, dnext;  // (T x D)
-  std::vector<uint32_t> cands;            // 1 + negatives
-  layers::AlignedVector<float> logits, dlogits;  // (1 + negatives) or (T x num_items)
+  std::vector<const float*> mask_ptrs;              // into masks; empty without dropout
+  layers::AlignedVector<float> final_out;           // (T x D) last output after dropout
+  layers::AlignedVector<float> dcur, dnext;         // (T x D)
+  std::vector<uint32_t> cands;                      // 1 + negatives
+  layers::AlignedVector<float> logits, dlogits;     // (1 + negatives) or (T x num_items)
+  // Text modes: the batch's compact item rows, each user's negatives (drawn
+  // before the table is built) and whether the user is skipped.
+  ItemRows<float> items;
+  std::vector<std::vector<uint32_t>> negatives;
+  std::vector<uint8_t> skip;
 };
 
 void Resize(ForwardScratch* s, uint32_t layers) {
@@ -50,32 +76,29 @@ void Resize(ForwardScratch* s, uint32_t layers) {
   }
 }
 
-GruWeights<float> LayerWeights(const ParameterStore& p, uint32_t l, int dim) {
-  return {dim,
-          dim,
-          p.ViewAt(Gru4RecModel::GruTensor(l, 0)).data,
-          p.ViewAt(Gru4RecModel::GruTensor(l, 1)).data,
-          p.ViewAt(Gru4RecModel::GruTensor(l, 2)).data,
-          p.ViewAt(Gru4RecModel::GruTensor(l, 3)).data};
+// `first`: the store index of gru0.w_ih.
+GruWeights<float> LayerWeights(const ParameterStore& p, size_t first, uint32_t l, int dim) {
+  const size_t k = first + 4 * static_cast<size_t>(l);
+  return {
+      dim, dim, p.ViewAt(k).data, p.ViewAt(k + 1).data, p.ViewAt(k + 2).data, p.ViewAt(k + 3).data};
 }
 
 // Embeds `items` and runs the layers; masks[l] (or nullptr) is layer l's
 // input mask. Returns the last layer's output (T x D).
-const float* RunLayers(const ParameterStore& p, uint32_t num_layers, int dim,
-                       std::span<const uint32_t> items, const std::vector<const float*>& masks,
-                       ForwardScratch* s) {
+const float* RunLayers(const ParameterStore& p, size_t gru_first, uint32_t num_layers, int dim,
+                       const ItemTable& table, std::span<const uint32_t> items,
+                       const std::vector<const float*>& masks, ForwardScratch* s) {
   const int steps = static_cast<int>(items.size());
   const size_t td = items.size() * static_cast<size_t>(dim);
-  const ConstTensorView emb = p.ViewAt(Gru4RecModel::kItemEmb);
   float* x = Grow(&s->x, td);
   for (int t = 0; t < steps; ++t) {
-    const auto row = emb.Row(items[t]);
-    std::copy(row.begin(), row.end(), x + static_cast<size_t>(t) * dim);
+    const float* row = table.RowPtr(items[t], dim);
+    std::copy(row, row + dim, x + static_cast<size_t>(t) * dim);
   }
   const float* in = x;
   for (uint32_t l = 0; l < num_layers; ++l) {
     float* out = Grow(&s->outs[l], td);
-    s->layers[l].Forward(LayerWeights(p, l, dim), in, steps, nullptr,
+    s->layers[l].Forward(LayerWeights(p, gru_first, l, dim), in, steps, nullptr,
                          masks.empty() ? nullptr : masks[l], out);
     in = out;
   }
@@ -100,8 +123,9 @@ struct Window {
 // Forward pass of one user: draws the dropout masks (ws->mask_ptrs stays
 // empty without dropout), runs the layers and returns the last output after
 // the output dropout (T x D, in ws->final_out).
-const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, const StepKey& key,
-                     uint32_t user, const Window& w, Gru4RecWorkspace* ws) {
+const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, size_t gru_first,
+                     const ItemTable& table, const StepKey& key, uint32_t user, const Window& w,
+                     Gru4RecWorkspace* ws) {
   const uint32_t num_layers = o.layers;
   const float p = o.dropout;
   const size_t td = w.td;
@@ -120,8 +144,8 @@ const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, cons
       masks.push_back(mask);
     }
   }
-  const float* last =
-      RunLayers(global, num_layers, static_cast<int>(o.dim), w.inputs, masks, &ws->fwd);
+  const float* last = RunLayers(global, gru_first, num_layers, static_cast<int>(o.dim), table,
+                                w.inputs, masks, &ws->fwd);
   float* fin = Grow(&ws->final_out, td);
   if (p > 0) {
     for (size_t k = 0; k < td; ++k) fin[k] = last[k] * masks[num_layers][k];
@@ -133,16 +157,15 @@ const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, cons
 
 // Sampled losses (bpr, sampled softmax) of one user over [target,
 // negatives...] per position: returns the loss, adds d loss / d fin into
-// dfin (zeroed by the caller) and the scored rows' gradients into item_emb. The caller has
-// begun the sampler on the user's items.
-double SampledLoss(const Gru4RecOptions& o, const ParameterStore& global, const StepKey& key,
+// dfin (zeroed by the caller) and the scored rows' gradients into the table.
+// Negatives: `drawn` (steps x negatives, drawn beforehand from the same
+// stream in the same order) or, when null, drawn here by the sampler the
+// caller has begun on the user's items.
+double SampledLoss(const Gru4RecOptions& o, const ItemTable& table, const StepKey& key,
                    uint32_t user, const Window& w, const float* fin, float* dfin,
-                   Gru4RecWorkspace* ws, Gradients* global_grads) {
-  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+                   Gru4RecWorkspace* ws, const uint32_t* drawn) {
   const int d = static_cast<int>(o.dim);
   const uint32_t negatives = o.negatives;
-  const ConstTensorView emb = global.ViewAt(kItemEmb);
-  const TensorView g_emb = global_grads->View(kItemEmb);
   RandomStream neg({.seed = key.seed,
                     .purpose = "train_negatives",
                     .round = key.epoch,
@@ -153,9 +176,11 @@ double SampledLoss(const Gru4RecOptions& o, const ParameterStore& global, const 
   for (size_t t = 0; t < w.steps; ++t) {
     CVec h(fin + t * d, d);
     ws->cands[0] = w.targets[t];
-    for (size_t k = 1; k < c; ++k) ws->cands[k] = ws->sampler.Draw(neg);
+    for (size_t k = 1; k < c; ++k) {
+      ws->cands[k] = drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg);
+    }
     for (size_t k = 0; k < c; ++k) {
-      ws->logits[k] = CVec(emb.Row(ws->cands[k]).data(), d).dot(h);
+      ws->logits[k] = CVec(table.RowPtr(ws->cands[k], d), d).dot(h);
     }
     if (o.loss == SeqLoss::kBpr) {
       const float inv = 1.0f / static_cast<float>(negatives);
@@ -175,9 +200,9 @@ double SampledLoss(const Gru4RecOptions& o, const ParameterStore& global, const 
     Vec dh(dfin + t * d, d);
     for (size_t k = 0; k < c; ++k) {
       const uint32_t item = ws->cands[k];
-      global_grads->MarkRow(kItemEmb, item);
-      dh += ws->dlogits[k] * CVec(emb.Row(item).data(), d);
-      Vec(g_emb.Row(item).data(), d) += ws->dlogits[k] * h;
+      float* g = table.GradRow(item, d);
+      dh += ws->dlogits[k] * CVec(table.RowPtr(item, d), d);
+      Vec(g, d) += ws->dlogits[k] * h;
     }
   }
   return loss;
@@ -185,19 +210,15 @@ double SampledLoss(const Gru4RecOptions& o, const ParameterStore& global, const 
 
 // Full softmax cross-entropy of one user, logits (T x num_items) = fin * E^T:
 // returns the loss, writes d loss / d fin into dfin and adds into every
-// item_emb row.
-double FullSoftmaxLoss(const Gru4RecOptions& o, const ParameterStore& global, const Window& w,
-                       const float* fin, float* dfin, Gru4RecWorkspace* ws,
-                       Gradients* global_grads) {
-  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+// item row (the table holds every item, row = item id).
+double FullSoftmaxLoss(const Gru4RecOptions& o, const ItemTable& table, const Window& w,
+                       const float* fin, float* dfin, Gru4RecWorkspace* ws) {
   const int d = static_cast<int>(o.dim);
   const size_t steps = w.steps;
-  const ConstTensorView emb = global.ViewAt(kItemEmb);
-  const TensorView g_emb = global_grads->View(kItemEmb);
   double loss = 0;
   const auto items = static_cast<Eigen::Index>(o.num_items);
   Map logits(Grow(&ws->logits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
-  CMap e(emb.data, items, d);
+  CMap e(table.rows, items, d);
   CMap h(fin, static_cast<Eigen::Index>(steps), d);
   logits.noalias() = h * e.transpose();
   Map dlogits(Grow(&ws->dlogits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
@@ -206,22 +227,22 @@ double FullSoftmaxLoss(const Gru4RecOptions& o, const ParameterStore& global, co
                                        w.targets[t],
                                        std::span<float>(dlogits.row(t).data(), o.num_items));
   }
-  for (uint32_t i = 0; i < o.num_items; ++i) global_grads->MarkRow(kItemEmb, i);
+  if (table.tracker != nullptr) {
+    for (uint32_t i = 0; i < o.num_items; ++i) table.tracker->MarkRow(Gru4RecModel::kItemEmb, i);
+  }
   Map(dfin, static_cast<Eigen::Index>(steps), d).noalias() = dlogits * e;
-  Map(g_emb.data, items, d).noalias() += dlogits.transpose() * h;
+  Map(table.grads, items, d).noalias() += dlogits.transpose() * h;
   return loss;
 }
 
 // Backward pass of one user from d loss / d fin: back through the output
 // dropout and the layers (into the GRU weights), then into the input rows of
-// item_emb. Overwrites dfin.
-void Backward(const Gru4RecOptions& o, const Window& w, float* dfin, Gru4RecWorkspace* ws,
-              Gradients* global_grads) {
-  constexpr size_t kItemEmb = Gru4RecModel::kItemEmb;
+// the item table. Overwrites dfin.
+void Backward(const Gru4RecOptions& o, size_t gru_first, const ItemTable& table, const Window& w,
+              float* dfin, Gru4RecWorkspace* ws, Gradients* global_grads) {
   const int d = static_cast<int>(o.dim);
   const uint32_t num_layers = o.layers;
   const size_t td = w.td;
-  const TensorView g_emb = global_grads->View(kItemEmb);
   if (o.dropout > 0) {
     const float* out_mask = ws->mask_ptrs[num_layers];
     for (size_t k = 0; k < td; ++k) dfin[k] *= out_mask[k];
@@ -229,17 +250,46 @@ void Backward(const Gru4RecOptions& o, const Window& w, float* dfin, Gru4RecWork
   float* dcur = dfin;
   float* dnext = Grow(&ws->dnext, td);
   for (uint32_t l = num_layers; l-- > 0;) {
-    GruGradients<float> g{global_grads->View(Gru4RecModel::GruTensor(l, 0)).data,
-                          global_grads->View(Gru4RecModel::GruTensor(l, 1)).data,
-                          global_grads->View(Gru4RecModel::GruTensor(l, 2)).data,
-                          global_grads->View(Gru4RecModel::GruTensor(l, 3)).data};
+    const size_t k = gru_first + 4 * static_cast<size_t>(l);
+    GruGradients<float> g{global_grads->View(k).data, global_grads->View(k + 1).data,
+                          global_grads->View(k + 2).data, global_grads->View(k + 3).data};
     ws->fwd.layers[l].Backward(dcur, &g, dnext, nullptr);
     std::swap(dcur, dnext);
   }
   for (size_t t = 0; t < w.steps; ++t) {
-    global_grads->MarkRow(kItemEmb, w.inputs[t]);
-    Vec(g_emb.Row(w.inputs[t]).data(), d) += CVec(dcur + t * d, d);
+    Vec(table.GradRow(w.inputs[t], d), d) += CVec(dcur + t * d, d);
   }
+}
+
+// The training window of a sequence of n >= 2 items.
+Window MakeWindow(const Gru4RecOptions& o, std::span<const uint32_t> items) {
+  const size_t n = items.size();
+  Window w;
+  w.steps = std::min<size_t>(n - 1, o.max_len);
+  w.inputs = items.subspan(n - 1 - w.steps, w.steps);
+  w.targets = items.subspan(n - w.steps, w.steps);
+  w.td = w.steps * static_cast<size_t>(o.dim);
+  return w;
+}
+
+// One user's loss and gradients on `table`. Sampled losses: `drawn` as for
+// SampledLoss; with drawn == null the caller has begun the sampler.
+double UserLoss(const Gru4RecOptions& o, const ParameterStore& global, size_t gru_first,
+                const ItemTable& table, const StepKey& key, uint32_t user, const Window& w,
+                Gru4RecWorkspace* ws, Gradients* global_grads, const uint32_t* drawn) {
+  const float* fin = Forward(o, global, gru_first, table, key, user, w, ws);
+  float* dfin = Grow(&ws->dcur, w.td);
+  std::fill(dfin, dfin + w.td, 0.0f);
+  const double loss = o.negatives > 0 ? SampledLoss(o, table, key, user, w, fin, dfin, ws, drawn)
+                                      : FullSoftmaxLoss(o, table, w, fin, dfin, ws);
+  Backward(o, gru_first, table, w, dfin, ws, global_grads);
+  return loss;
+}
+
+std::vector<const float*> TensorPointers(const ParameterStore& p) {
+  std::vector<const float*> v(p.num_tensors());
+  for (size_t k = 0; k < v.size(); ++k) v[k] = p.ViewAt(k).data;
+  return v;
 }
 
 }  // namespace
@@ -252,7 +302,8 @@ absl::StatusOr<SeqLoss> ParseSeqLoss(const std::string& name) {
 
 const char* SeqLossName(SeqLoss loss) { return loss == SeqLoss::kBpr ? "bpr" : "ce"; }
 
-absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(const Gru4RecOptions& options) {
+absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(
+    const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features) {
   const char* where = "model (gru4rec)";
   if (options.num_items == 0 || options.dim == 0 || options.layers == 0 || options.max_len == 0) {
     return InvalidInput(where, "num_items, dim, layers and max_len must be at least 1");
@@ -264,12 +315,17 @@ absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(const Gru4Rec
     return InvalidInput(where, "the bpr loss needs at least 1 negative");
   }
   if (!(options.init_std >= 0)) return InvalidInput(where, "init_std must be non-negative");
-  return std::unique_ptr<Gru4RecModel>(new Gru4RecModel(options));
+  FEDREC_RETURN_IF_ERROR(
+      ValidateItemRepr("gru4rec", options.item_repr, options.num_items, features.get()));
+  return std::unique_ptr<Gru4RecModel>(new Gru4RecModel(options, std::move(features)));
 }
 
-Gru4RecModel::Gru4RecModel(const Gru4RecOptions& options) : options_(options) {
+Gru4RecModel::Gru4RecModel(const Gru4RecOptions& options,
+                           std::shared_ptr<const ItemFeatures> features)
+    : options_(options), layout_(options.item_repr, options.dim), features_(std::move(features)) {
+  if (layout_.has_adapter()) table_cache_ = std::make_unique<AdaptedTableCache>();
   const size_t d = options.dim;
-  (void)global_.Add("item_emb", options.num_items, d);
+  AddItemTensors(layout_, options.num_items, options.dim, &global_);
   for (uint32_t l = 0; l < options.layers; ++l) {
     const std::string prefix = "gru" + std::to_string(l) + ".";
     (void)global_.Add(prefix + "w_ih", 3 * d, d);
@@ -282,7 +338,7 @@ Gru4RecModel::Gru4RecModel(const Gru4RecOptions& options) : options_(options) {
 
 Gradients Gru4RecModel::NewGlobalGradients() const {
   std::vector<bool> sparse(global_.num_tensors(), false);
-  sparse[kItemEmb] = true;
+  if (layout_.has_emb()) sparse[kItemEmb] = true;
   return Gradients(global_, std::move(sparse));
 }
 
@@ -299,9 +355,12 @@ std::unique_ptr<Workspace> Gru4RecModel::NewWorkspace() const {
 }
 
 void Gru4RecModel::Initialize(uint64_t seed) {
-  InitNormal(global_.ViewAt(kItemEmb), seed, kGlobalStoreIndex, kItemEmb, options_.init_std);
+  if (layout_.has_emb()) {
+    InitNormal(global_.ViewAt(kItemEmb), seed, kGlobalStoreIndex, kItemEmb, options_.init_std);
+  }
+  InitAdapter(layout_, seed, &global_);
   const double bound = 1.0 / std::sqrt(static_cast<double>(options_.dim));
-  for (size_t k = 1; k < global_.num_tensors(); ++k) {
+  for (size_t k = layout_.num_tensors(); k < global_.num_tensors(); ++k) {
     InitUniform(global_.ViewAt(k), seed, kGlobalStoreIndex, static_cast<uint32_t>(k), bound);
   }
 }
@@ -311,34 +370,91 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
                                       Gradients*) const {
   auto* ws = static_cast<Gru4RecWorkspace*>(workspace);
   const bool sampled = options_.negatives > 0;
+  const size_t gru_first = layout_.num_tensors();
   LossSum total;
-  for (const UserSequence& seq : batch) {
-    const size_t n = seq.items.size();
-    if (n < 2) continue;
-    Window w;
-    w.steps = std::min<size_t>(n - 1, options_.max_len);
-    w.inputs = seq.items.subspan(n - 1 - w.steps, w.steps);
-    w.targets = seq.items.subspan(n - w.steps, w.steps);
-    w.td = w.steps * static_cast<size_t>(options_.dim);
-    if (sampled && !ws->sampler.Begin(seq.items)) {
-      ws->sampler.End(seq.items);
-      continue;
+  if (!layout_.has_adapter()) {
+    const ItemTable table{global_.ViewAt(kItemEmb).data, global_grads->View(kItemEmb).data,
+                          global_grads, nullptr};
+    for (const UserSequence& seq : batch) {
+      if (seq.items.size() < 2) continue;
+      const Window w = MakeWindow(options_, seq.items);
+      if (sampled && !ws->sampler.Begin(seq.items)) {
+        ws->sampler.End(seq.items);
+        continue;
+      }
+      total.loss += UserLoss(options_, global_, gru_first, table, key, seq.user, w, ws,
+                             global_grads, nullptr);
+      if (sampled) ws->sampler.End(seq.items);
+      total.examples += w.steps;
     }
-    const float* fin = Forward(options_, global_, key, seq.user, w, ws);
-    float* dfin = Grow(&ws->dcur, w.td);
-    std::fill(dfin, dfin + w.td, 0.0f);
-    double loss = 0;
+    return total;
+  }
+  // Text modes: draw every user's negatives (the very draws SampledLoss
+  // would make), adapt the touched items once, run the users on the compact
+  // table, then backpropagate the table through the adapter once.
+  ItemRows<float>& rows = ws->items;
+  rows.Begin(options_.num_items);
+  if (ws->negatives.size() < batch.size()) ws->negatives.resize(batch.size());
+  ws->skip.assign(batch.size(), 1);
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const UserSequence& seq = batch[b];
+    if (seq.items.size() < 2) continue;
+    const Window w = MakeWindow(options_, seq.items);
     if (sampled) {
-      loss = SampledLoss(options_, global_, key, seq.user, w, fin, dfin, ws, global_grads);
+      if (!ws->sampler.Begin(seq.items)) {
+        ws->sampler.End(seq.items);
+        continue;
+      }
+      RandomStream neg({.seed = key.seed,
+                        .purpose = "train_negatives",
+                        .round = key.epoch,
+                        .client = seq.user,
+                        .step = key.step});
+      std::vector<uint32_t>& drawn = ws->negatives[b];
+      drawn.resize(w.steps * options_.negatives);
+      for (uint32_t& j : drawn) j = ws->sampler.Draw(neg);
       ws->sampler.End(seq.items);
-    } else {
-      loss = FullSoftmaxLoss(options_, global_, w, fin, dfin, ws, global_grads);
+      rows.Add(drawn);
     }
-    Backward(options_, w, dfin, ws, global_grads);
-    total.loss += loss;
+    ws->skip[b] = 0;
+    rows.Add(seq.items.subspan(seq.items.size() - 1 - w.steps));
+  }
+  if (!sampled) rows.AddAll();
+  rows.Finish();
+  const std::vector<const float*> params = TensorPointers(global_);
+  std::vector<float*> grads(global_.num_tensors());
+  for (size_t k = 0; k < grads.size(); ++k) grads[k] = global_grads->View(k).data;
+  rows.Forward(layout_, *features_, params.data(), options_.dim);
+  const ItemTable table{rows.table(), rows.dtable(), nullptr, rows.row_map()};
+  for (size_t b = 0; b < batch.size(); ++b) {
+    if (ws->skip[b]) continue;
+    const Window w = MakeWindow(options_, batch[b].items);
+    total.loss += UserLoss(options_, global_, gru_first, table, key, batch[b].user, w, ws,
+                           global_grads, sampled ? ws->negatives[b].data() : nullptr);
     total.examples += w.steps;
   }
+  rows.Backward(layout_, params.data(), grads.data(), global_grads, options_.dim);
   return total;
+}
+
+const float* Gru4RecModel::ScoringRows(
+    std::shared_ptr<const AdaptedTableCache::Table>* hold) const {
+  if (!layout_.has_adapter()) return global_.ViewAt(kItemEmb).data;
+  const ConstTensorView first = global_.ViewAt(layout_.adapter_first());
+  size_t size = 0;
+  for (size_t j = 0; j < layout_.adapter.num_tensors(); ++j) {
+    size += global_.ViewAt(layout_.adapter_first() + j).size();
+  }
+  // The adapter's tensors are adjacent in the store's one buffer.
+  *hold = table_cache_->Get(layout_.adapter, *features_, {first.data, size});
+  if (!layout_.has_emb()) return (*hold)->data();
+  // id+text: item_emb + adapted, as the training table sums them.
+  thread_local layers::AlignedVector<float> sum;
+  const size_t n = (*hold)->size();
+  sum.resize(n);
+  const float* emb = global_.ViewAt(kItemEmb).data;
+  for (size_t i = 0; i < n; ++i) sum[i] = (**hold)[i] + emb[i];
+  return sum.data();
 }
 
 void Gru4RecModel::ScoreAll(uint32_t, std::span<const uint32_t> history,
@@ -349,11 +465,13 @@ void Gru4RecModel::ScoreAll(uint32_t, std::span<const uint32_t> history,
     std::fill(scores.begin(), scores.end(), 0.0f);
     return;
   }
+  std::shared_ptr<const AdaptedTableCache::Table> hold;
+  const ItemTable table{ScoringRows(&hold)};
   ForwardScratch& s = ThreadScratch(options_.layers);
-  const float* out = RunLayers(global_, options_.layers, d, history.last(steps), {}, &s);
+  const float* out = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
+                               history.last(steps), {}, &s);
   const auto items = static_cast<Eigen::Index>(options_.num_items);
-  Vec(scores.data(), items).noalias() =
-      CMap(global_.ViewAt(kItemEmb).data, items, d) * CVec(out + (steps - 1) * d, d);
+  Vec(scores.data(), items).noalias() = CMap(table.rows, items, d) * CVec(out + (steps - 1) * d, d);
 }
 
 void Gru4RecModel::ScoreCandidates(uint32_t, std::span<const uint32_t> history,
@@ -365,12 +483,14 @@ void Gru4RecModel::ScoreCandidates(uint32_t, std::span<const uint32_t> history,
     std::fill(scores.begin(), scores.end(), 0.0f);
     return;
   }
+  std::shared_ptr<const AdaptedTableCache::Table> hold;
+  const ItemTable table{ScoringRows(&hold)};
   ForwardScratch& s = ThreadScratch(options_.layers);
-  const float* out = RunLayers(global_, options_.layers, d, history.last(steps), {}, &s);
+  const float* out = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
+                               history.last(steps), {}, &s);
   CVec h(out + (steps - 1) * d, d);
-  const ConstTensorView emb = global_.ViewAt(kItemEmb);
   for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = CVec(emb.Row(candidates[j]).data(), d).dot(h);
+    scores[j] = CVec(table.RowPtr(candidates[j], d), d).dot(h);
   }
 }
 

@@ -26,8 +26,17 @@
 // layers; scores = item_emb * h_last. An empty history scores every item 0.
 // The user id is not read.
 //
-// Global parameters (in this order): "item_emb" (num_items x dim, sparse),
-// then per layer l: "gru{l}.w_ih" (3dim x dim), "gru{l}.w_hh" (3dim x dim),
+// Item representation (options.item_repr, models/item_repr.h): "item_emb"
+// above stands for the item's representation, for inputs and scored items
+// alike: the learned row (id), Adapter(features[item]) (text) or their sum
+// (id+text). Text modes train on a compact table of the batch's touched
+// items (inputs, targets, negatives; the whole catalogue for full softmax),
+// adapted with one GEMM, and score with the cached adapted table of the
+// whole catalogue (AdaptedTableCache, models/item_table.h).
+//
+// Global parameters (in this order): the item tensors (id: "item_emb"
+// (num_items x dim, sparse); text: "item_adapter.*"; id+text: both), then
+// per layer l: "gru{l}.w_ih" (3dim x dim), "gru{l}.w_hh" (3dim x dim),
 // "gru{l}.b_ih" (1 x 3dim), "gru{l}.b_hh" (1 x 3dim), gates stacked [r; z; n]
 // as in PyTorch (models/layers/gru.h). No local parameters.
 #pragma once
@@ -39,6 +48,7 @@
 
 #include "core/param_store.h"
 #include "core/status.h"
+#include "models/item_table.h"
 #include "models/model.h"
 
 namespace fedrec {
@@ -60,13 +70,17 @@ struct Gru4RecOptions {
   // item_emb ~ N(0, init_std^2); GRU weights ~ U(-1/sqrt(dim), 1/sqrt(dim))
   // as in PyTorch.
   float init_std = 0.1f;
+  ItemReprOptions item_repr = {};  // id, text or id+text (models/item_repr.h)
 };
 
 class Gru4RecModel final : public Model {
  public:
   // InvalidArgument for num_items, dim, layers or max_len of 0, dropout
   // outside [0, 1), negatives == 0 with kBpr, or negative init_std.
-  static absl::StatusOr<std::unique_ptr<Gru4RecModel>> Create(const Gru4RecOptions& options);
+  // `features`: required by the text modes (ValidateItemRepr's errors),
+  // shared read-only for the model's life.
+  static absl::StatusOr<std::unique_ptr<Gru4RecModel>> Create(
+      const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features = nullptr);
 
   const Gru4RecOptions& options() const { return options_; }
   std::string type() const override { return "gru4rec"; }
@@ -91,15 +105,26 @@ class Gru4RecModel final : public Model {
                        std::span<float> scores) const override;
 
   static constexpr size_t kItemEmb = 0;
-  // Index of tensor `which` (0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh) of GRU layer l.
+  // Index of tensor `which` (0 w_ih, 1 w_hh, 2 b_ih, 3 b_hh) of GRU layer l
+  // in the id layout; GruTensorAt for any layout.
   static constexpr size_t GruTensor(uint32_t layer, uint32_t which) {
     return 1 + 4 * static_cast<size_t>(layer) + which;
   }
+  size_t GruTensorAt(uint32_t layer, uint32_t which) const {
+    return layout_.num_tensors() + 4 * static_cast<size_t>(layer) + which;
+  }
+  const ItemLayout& item_layout() const { return layout_; }
 
  private:
-  explicit Gru4RecModel(const Gru4RecOptions& options);
+  Gru4RecModel(const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features);
+  // The scored item rows for the current parameters: item_emb, the cached
+  // adapted table, or (id+text) their sum in `sum` (thread-local scratch).
+  const float* ScoringRows(std::shared_ptr<const AdaptedTableCache::Table>* hold) const;
 
   Gru4RecOptions options_;
+  ItemLayout layout_;
+  std::shared_ptr<const ItemFeatures> features_;    // null for id
+  std::unique_ptr<AdaptedTableCache> table_cache_;  // text modes
   ParameterStore global_;
 };
 

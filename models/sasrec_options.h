@@ -45,7 +45,7 @@ struct SasRecOptions {
   // id (the item_emb table), text (Adapter(features)) or id+text; see
   // models/item_repr.h. With text modes l2_emb applies to the item rows the
   // computation reads (the adapted representations).
-  ItemReprOptions item_repr;
+  ItemReprOptions item_repr = {};
 };
 
 // InvalidArgument "sasrec: <field>: <why>" for an unusable combination.

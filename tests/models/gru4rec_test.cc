@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <set>
+#include <thread>
 
+#include "core/random.h"
 #include "tests/testing/model_checks.h"
 
 namespace fedrec {
@@ -184,6 +188,139 @@ TEST(Gru4Rec, ScoringIgnoresTrainingDropout) {
   plain->ScoreAll(0, std::vector<uint32_t>{5, 6, 7}, a);
   dropped->ScoreAll(0, std::vector<uint32_t>{5, 6, 7}, b);
   EXPECT_EQ(a, b);
+}
+
+// ---- Items from content features (model.item_repr text / id+text) -------
+
+std::shared_ptr<const ItemFeatures> Features(uint32_t n, uint32_t f) {
+  auto feats = std::make_shared<ItemFeatures>();
+  feats->num_items = n;
+  feats->dim = f;
+  RandomStream s({.seed = 5, .purpose = "test_features"});
+  feats->values.resize(size_t{n} * f);
+  for (float& x : feats->values) x = static_cast<float>(2 * s.NextDouble() - 1);
+  return feats;
+}
+
+struct TextVariant {
+  const char* name;
+  ItemRepr repr;
+  SeqLoss loss;
+  uint32_t negatives;
+  uint32_t layers;
+  float dropout;
+};
+
+void PrintTo(const TextVariant& v, std::ostream* os) { *os << v.name; }
+
+std::unique_ptr<Gru4RecModel> MakeText(const TextVariant& v, layers::AdapterKind adapter) {
+  Gru4RecOptions o = Small();
+  o.loss = v.loss;
+  o.negatives = v.negatives;
+  o.layers = v.layers;
+  o.dropout = v.dropout;
+  o.item_repr = {v.repr, adapter, 7, 6};
+  auto m = Gru4RecModel::Create(o, Features(o.num_items, 7));
+  EXPECT_TRUE(m.ok()) << m.status();
+  (*m)->Initialize(11);
+  return std::move(*m);
+}
+
+class Gru4RecTextVariants : public ::testing::TestWithParam<TextVariant> {};
+
+// With the linear adapter: the float central differences (step 4e-3) would
+// cross the mlp's ReLU kinks for some item now and then. The mlp adapter's
+// backward is the same code (ItemRows, models/item_table.h) that
+// item_repr_test checks in double with every SASRec loss; the GRU code
+// paths do not depend on the adapter kind.
+TEST_P(Gru4RecTextVariants, GradientCheck) {
+  auto m = MakeText(GetParam(), layers::AdapterKind::kLinear);
+  const Batch b = Users();
+  testing::CheckGradients(
+      *m, b.View(), {.seed = 3, .epoch = 2, .step = 1},
+      {.step = 4e-3f, .abs_tol = 2e-3, .rel_tol = 3e-2, .entries_per_tensor = 10});
+}
+
+TEST_P(Gru4RecTextVariants, DeterministicAndScoring) {
+  const TextVariant v = GetParam();
+  for (layers::AdapterKind adapter : {layers::AdapterKind::kLinear, layers::AdapterKind::kMlp}) {
+    auto m = MakeText(v, adapter);
+    const Batch b = Users();
+    testing::CheckDeterminism(*m, b.View(), {.seed = 3, .epoch = 2, .step = 1},
+                              v.negatives > 0 || v.dropout > 0);
+    testing::CheckScoring(*m, {0, 1, 5}, {{1, 2, 3}, {}, {24, 0, 0, 7, 9, 10, 11, 12}});
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Gru4RecTextVariants,
+    ::testing::Values(TextVariant{"text_bpr1", ItemRepr::kText, SeqLoss::kBpr, 1, 1, 0.0f},
+                      TextVariant{"text_bpr3_dropout", ItemRepr::kText, SeqLoss::kBpr, 3, 1, 0.3f},
+                      TextVariant{"text_ce_sampled", ItemRepr::kText, SeqLoss::kCe, 4, 1, 0.0f},
+                      TextVariant{"text_ce_full_two_layers_dropout", ItemRepr::kText, SeqLoss::kCe,
+                                  0, 2, 0.2f},
+                      TextVariant{"id_text_bpr1", ItemRepr::kIdText, SeqLoss::kBpr, 1, 1, 0.0f},
+                      TextVariant{"id_text_ce_sampled_two_layers_dropout", ItemRepr::kIdText,
+                                  SeqLoss::kCe, 2, 2, 0.25f},
+                      TextVariant{"id_text_ce_full", ItemRepr::kIdText, SeqLoss::kCe, 0, 1, 0.0f}),
+    [](const ::testing::TestParamInfo<TextVariant>& info) { return info.param.name; });
+
+TEST(Gru4RecText, LayoutAndChecks) {
+  auto text =
+      MakeText({"", ItemRepr::kText, SeqLoss::kBpr, 1, 2, 0.0f}, layers::AdapterKind::kLinear);
+  std::vector<std::string> names;
+  for (const auto& t : text->global_params().layout()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"item_adapter.w", "item_adapter.b", "gru0.w_ih",
+                                             "gru0.w_hh", "gru0.b_ih", "gru0.b_hh", "gru1.w_ih",
+                                             "gru1.w_hh", "gru1.b_ih", "gru1.b_hh"}));
+  EXPECT_EQ(text->GruTensorAt(1, 1), 7u);
+  for (size_t k = 0; k < names.size(); ++k) EXPECT_FALSE(text->NewGlobalGradients().IsSparse(k));
+  Gru4RecOptions o = Small();
+  o.item_repr = {ItemRepr::kText, layers::AdapterKind::kLinear, 7, 0};
+  EXPECT_EQ(Gru4RecModel::Create(o).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Gru4RecModel::Create(o, Features(24, 7)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Chunks on several threads, reduced in chunk order, give bitwise the
+// one-thread gradients; the scores follow parameter changes.
+TEST(Gru4RecText, ThreadCountInvariantAndFollowsParameters) {
+  auto m = MakeText({"", ItemRepr::kIdText, SeqLoss::kCe, 3, 1, 0.2f}, layers::AdapterKind::kMlp);
+  Batch b;
+  RandomStream s({.seed = 8, .purpose = "test_sequences"});
+  for (uint32_t u = 0; u < 16; ++u) {
+    std::vector<uint32_t> q(2 + s.NextBelow(9));
+    for (uint32_t& i : q) i = s.NextBelow(25);
+    b.Add(u, q);
+  }
+  const auto batch = b.View();
+  auto run = [&](bool threaded) {
+    std::vector<Gradients> g;
+    for (int c = 0; c < 4; ++c) g.push_back(m->NewGlobalGradients());
+    auto work = [&](int c) {
+      auto ws = m->NewWorkspace();
+      m->ForwardBackward(std::span<const UserSequence>(batch).subspan(c * 4, 4), {1, 2, 3},
+                         ws.get(), &g[c], nullptr);
+    };
+    if (threaded) {
+      std::vector<std::thread> t;
+      for (int c = 0; c < 4; ++c) t.emplace_back(work, c);
+      for (auto& x : t) x.join();
+    } else {
+      for (int c = 0; c < 4; ++c) work(c);
+    }
+    for (int c = 1; c < 4; ++c) g[0].AddFrom(g[c]);
+    const auto f = g[0].values().Flat();
+    return std::vector<float>(f.begin(), f.end());
+  };
+  const std::vector<float> one = run(false), many = run(true);
+  EXPECT_EQ(0, std::memcmp(one.data(), many.data(), one.size() * sizeof(float)));
+
+  std::vector<float> before(25), after(25);
+  m->ScoreAll(0, std::vector<uint32_t>{1, 2}, before);
+  for (float& x : m->global_params().Flat()) x *= 1.5f;
+  m->ScoreAll(0, std::vector<uint32_t>{1, 2}, after);
+  EXPECT_NE(before, after);
 }
 
 }  // namespace
