@@ -60,7 +60,7 @@ print("Cold start: 20% of items withheld from training; metrics over the test ta
 print("| item_repr | cold users | sampled HR@10 | sampled NDCG@10 | full HR@10 | full NDCG@10 | all users full NDCG@10 |")
 print("|---|---|---|---|---|---|---|")
 for r in ["id", "text", "id+text"]:
-    s = load(f"cold-{r}"); t = s["test_at_best"]; c = t.get("cold", {})
+    s = load(f"cold-{r}"); t = s["test_at_best"]; c = s.get("cold_start", {})
     cs, cf = c.get("sampled", {}), c.get("full", {})
     print(f"| {r} | {cs.get('users', cf.get('users', '-'))} | {cs.get('HR@10', float('nan')):.4f} | {cs.get('NDCG@10', float('nan')):.4f} "
           f"| {cf.get('HR@10', float('nan')):.4f} | {cf.get('NDCG@10', float('nan')):.4f} | {t['full']['NDCG@10']:.4f} |")

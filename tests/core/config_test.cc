@@ -300,7 +300,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 73u);
+  EXPECT_EQ(ConfigKeyNames().size(), 78u);
 }
 
 }  // namespace
