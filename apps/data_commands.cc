@@ -154,15 +154,17 @@ void RegisterDataCommands(CLI::App& app, Dispatch& dispatch) {
                         "[items x dim] .npy, ids (1-based, as in --out) in <stem>.ids.npy");
   synth_cmd->add_option("--feature-dim", synth.content.dim, "item feature dimension")
       ->capture_default_str();
-  synth_cmd->add_option("--feature-noise", synth.content.noise,
-                        "noise against the cluster centroid (0: the centroid; 1: equal parts)")
+  synth_cmd
+      ->add_option("--feature-noise", synth.content.noise,
+                   "noise against the cluster centroid (0: the centroid; 1: equal parts)")
       ->capture_default_str();
   synth_cmd->add_option("--item-text", synth.item_text,
                         "also write item text: item_id<TAB>words, cluster words plus noise words");
   synth_cmd->add_option("--text-words", synth.content.text_words, "words per item text")
       ->capture_default_str();
-  synth_cmd->add_option("--text-noise", synth.content.text_noise,
-                        "share of uninformative words shared by all clusters")
+  synth_cmd
+      ->add_option("--text-noise", synth.content.text_noise,
+                   "share of uninformative words shared by all clusters")
       ->capture_default_str();
   synth_cmd->callback([&dispatch] { dispatch.run = [] { return RunSynth(synth); }; });
 }
