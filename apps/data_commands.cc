@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "data/stats.h"
 #include "data/synth.h"
+#include "data/synth_content.h"
 #include "data/tensor_files.h"
 
 namespace fedrec::cli {
@@ -63,12 +64,34 @@ absl::Status RunStats(const StatsArgs& args) {
 struct SynthArgs {
   SynthOptions options;
   std::string out;
+  SynthContentOptions content;
+  std::string item_features;  // .npy (+ <stem>.ids.npy); empty: none
+  std::string item_text;      // .tsv; empty: none
 };
 
 absl::Status RunSynth(const SynthArgs& args) {
   FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.out, "synth: --out"));
+  FEDREC_RETURN_IF_ERROR(ValidateSynthOptions(args.options));
+  FEDREC_RETURN_IF_ERROR(ValidateSynthContentOptions(args.content));
+  if (!args.item_features.empty()) {
+    FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.item_features, "synth: --item-features"));
+    if (!args.item_features.ends_with(".npy") || args.item_features.size() <= 4) {
+      return absl::InvalidArgumentError("synth: --item-features: '" + args.item_features +
+                                        "' must end in .npy");
+    }
+  }
+  if (!args.item_text.empty()) {
+    FEDREC_RETURN_IF_ERROR(CheckOutputFile(args.item_text, "synth: --item-text"));
+  }
   const auto start = std::chrono::steady_clock::now();
   FEDREC_RETURN_IF_ERROR(WriteSyntheticDataset(args.options, args.out));
+  if (!args.item_features.empty()) {
+    FEDREC_RETURN_IF_ERROR(
+        WriteSyntheticItemFeatures(args.options, args.content, args.item_features));
+  }
+  if (!args.item_text.empty()) {
+    FEDREC_RETURN_IF_ERROR(WriteSyntheticItemText(args.options, args.content, args.item_text));
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json j;
@@ -77,6 +100,13 @@ absl::Status RunSynth(const SynthArgs& args) {
   j["items"] = args.options.items;
   j["seed"] = args.options.seed;
   j["bytes"] = std::filesystem::file_size(args.out);
+  if (!args.item_features.empty()) {
+    j["item_features"] = args.item_features;
+    j["item_ids"] = SynthIdsPath(args.item_features);
+    j["feature_dim"] = args.content.dim;
+    j["feature_noise"] = args.content.noise;
+  }
+  if (!args.item_text.empty()) j["item_text"] = args.item_text;
   j["seconds"] = seconds;
   PrintJson(j);
   return absl::OkStatus();
@@ -217,6 +247,23 @@ void RegisterDataCommands(CLI::App& app, Dispatch& dispatch) {
   AddSynthFlags(synth_cmd, &synth.options);
   synth_cmd->add_option("--out", synth.out, "output file (.txt: SASRec text, .csv: CSV)")
       ->required();
+  synth_cmd->add_option("--item-features", synth.item_features,
+                        "also write item features carrying each item's cluster: float32 "
+                        "[items x dim] .npy, ids (1-based, as in --out) in <stem>.ids.npy");
+  synth_cmd->add_option("--feature-dim", synth.content.dim, "item feature dimension")
+      ->capture_default_str();
+  synth_cmd
+      ->add_option("--feature-noise", synth.content.noise,
+                   "noise against the cluster centroid (0: the centroid; 1: equal parts)")
+      ->capture_default_str();
+  synth_cmd->add_option("--item-text", synth.item_text,
+                        "also write item text: item_id<TAB>words, cluster words plus noise words");
+  synth_cmd->add_option("--text-words", synth.content.text_words, "words per item text")
+      ->capture_default_str();
+  synth_cmd
+      ->add_option("--text-noise", synth.content.text_noise,
+                   "share of uninformative words shared by all clusters")
+      ->capture_default_str();
   synth_cmd->callback([&dispatch] { dispatch.run = [] { return RunSynth(synth); }; });
 
   static EmbedArgs embed;

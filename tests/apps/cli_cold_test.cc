@@ -79,5 +79,37 @@ TEST_F(CliCold, TrainReportsColdTargetsAndEvalReproducesThem) {
   EXPECT_FALSE(RunJson("eval --no-cache --model pop --data '" + data + "'").contains("cold"));
 }
 
+// `data synth --item-features`: the features load as data.item_features
+// (every dataset item finds its row by the id the dataset file spells; a
+// missing one would be refused), and a run records their identity.
+TEST_F(CliCold, SynthItemFeaturesLoadAsTheRunsItemFeatures) {
+  const std::string data = (dir_.path() / "s.txt").string();
+  const std::string features = (dir_.path() / "f.npy").string();
+  const std::string text = (dir_.path() / "items.tsv").string();
+  const nlohmann::json synth =
+      RunJson("data synth --users 300 --items 120 --clusters 6 --seed 5 --out '" + data +
+              "' --item-features '" + features + "' --feature-dim 16 --item-text '" + text + "'");
+  EXPECT_EQ(synth["item_ids"], (dir_.path() / "f.ids.npy").string());
+  EXPECT_EQ(synth["feature_dim"], 16);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "f.ids.npy"));
+  EXPECT_TRUE(std::filesystem::exists(text));
+  const nlohmann::json s = RunJson(
+      "--log-level off train --config /dev/null --set data.path='" + data +
+      "' --set data.item_features='" + features +
+      "' --set seed=3 --set model.type=sasrec --set model.dim=16 --set model.blocks=1 "
+      "--set train.epochs=1 --set federation.mode=central --set eval.cold_items=0.3 --out '" +
+      (dir_.path() / "run").string() + "'");
+  EXPECT_TRUE(s.contains("item_features")) << s.dump(2);
+  EXPECT_TRUE(s.contains("cold_start")) << s.dump(2);
+  // A features path that is not .npy is refused before anything is written.
+  const CliResult bad =
+      RunFedrec("data synth --users 10 --items 40 --out '" + (dir_.path() / "t.txt").string() +
+                    "' --item-features '" + (dir_.path() / "f.bin").string() + "'",
+                dir_.path());
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("must end in .npy"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "t.txt"));
+}
+
 }  // namespace
 }  // namespace fedrec::testing
