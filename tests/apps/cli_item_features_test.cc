@@ -23,14 +23,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
-void ExpectOneLineError(const CliResult& r, const std::string& fragment) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_THAT(r.err, StartsWith("fedrec: error: "));
-  EXPECT_THAT(r.err, HasSubstr(fragment));
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-}
 
 class CliItemFeatures : public ::testing::Test {
  protected:

@@ -1,8 +1,10 @@
 #include "tests/testing/fedrec_cli.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "tests/testing/files.h"
@@ -36,6 +38,15 @@ CliResult RunFedrec(const std::string& args, const std::filesystem::path& scratc
   const std::string bin = FedrecBin();
   if (bin.empty()) return {};
   return RunShell("'" + bin + "' " + args, scratch);
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+void ExpectOneLineError(const CliResult& r, const std::string& fragment, int exit_code) {
+  EXPECT_EQ(r.exit_code, exit_code) << r.err;
+  EXPECT_THAT(r.err, ::testing::StartsWith("fedrec: error: "));
+  EXPECT_THAT(r.err, ::testing::HasSubstr(fragment));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 }  // namespace fedrec::testing

@@ -24,4 +24,11 @@ CliResult RunShell(const std::string& command, const std::filesystem::path& scra
 // command line.
 CliResult RunFedrec(const std::string& args, const std::filesystem::path& scratch);
 
+// `s` in single quotes, for paths in a shell command line (no quote inside).
+std::string Quote(const std::string& s);
+
+// Expects the one-line refusal of the edge: exit code `exit_code`, stderr
+// exactly one line "fedrec: error: ..." holding `fragment`.
+void ExpectOneLineError(const CliResult& r, const std::string& fragment, int exit_code = 2);
+
 }  // namespace fedrec::testing
