@@ -8,6 +8,7 @@
 
 #include "core/sha256.h"
 #include "data/tensor_files.h"
+#include "fmt/format.h"
 
 namespace fedrec {
 namespace {
@@ -133,14 +134,16 @@ absl::StatusOr<RawFeatures> ReadSafetensorsFeatures(const ItemFeatureSource& sou
   for (auto& [name, array] : file.tensors) {
     if (array.kind == Array::Kind::kFloat && array.shape.size() == 2) {
       if (!matrix_name.empty()) {
-        return Invalid(source.path, "holds two float matrices ('" + matrix_name + "', '" + name +
-                                        "'); keep one features matrix per file");
+        return Invalid(source.path, fmt::format("holds two float matrices ('{}', '{}'); keep one "
+                                                "features matrix per file",
+                                                matrix_name, name));
       }
       matrix_name = name;
     } else if (array.kind == Array::Kind::kInt && array.shape.size() == 1) {
       if (!ids_name.empty()) {
-        return Invalid(source.path, "holds two integer vectors ('" + ids_name + "', '" + name +
-                                        "'); keep one id vector per file");
+        return Invalid(source.path, fmt::format("holds two integer vectors ('{}', '{}'); keep one "
+                                                "id vector per file",
+                                                ids_name, name));
       }
       ids_name = name;
     }

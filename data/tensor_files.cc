@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "fmt/format.h"
 
 namespace fedrec {
 namespace {
@@ -389,7 +390,7 @@ absl::StatusOr<SafetensorsFile> ParseSafetensors(std::span<const uint8_t> bytes,
         }
         continue;
       }
-      const std::string where = name + ": tensor '" + key + "'";
+      const std::string where = fmt::format("{}: tensor '{}'", name, key);
       Array array;
       array.dtype = entry.at("dtype").get<std::string>();
       FEDREC_ASSIGN_OR_RETURN(ElementType type, ParseSafetensorsDtype(array.dtype, where));
