@@ -20,7 +20,8 @@ class TensorSource {
   TensorSource(const SafetensorsFile& file, std::string prefix, std::string name)
       : file_(file), prefix_(std::move(prefix)), name_(std::move(name)) {}
 
-  absl::StatusOr<const Array*> Get(const std::string& key, std::vector<uint64_t> shape) const {
+  absl::StatusOr<const Array*> Get(const std::string& key,
+                                   const std::vector<uint64_t>& shape) const {
     auto it = file_.tensors.find(prefix_ + key);
     if (it == file_.tensors.end()) {
       return absl::InvalidArgumentError(name_ + ": no tensor " + prefix_ + key);

@@ -142,8 +142,9 @@ void AppendStrippedAccents(char32_t c, std::u32string* out) {
 
 void AppendLowercase(char32_t c, std::u32string* out) {
   char32_t lower = c;
-  if (c >= 'A' && c <= 'Z') {
-    lower = c + 32;
+  if ((c >= 'A' && c <= 'Z') || (c >= 0x391 && c <= 0x3A1) || (c >= 0x3A3 && c <= 0x3A9) ||
+      (c >= 0x410 && c <= 0x42F)) {
+    lower = c + 0x20;  // ASCII, Greek and Cyrillic capitals are 0x20 below
   } else if (c < 0xC0) {
     lower = c;
   } else if (c <= 0xDE) {
@@ -159,9 +160,6 @@ void AppendLowercase(char32_t c, std::u32string* out) {
     lower = (c & 1) ? c + 1 : c;
   } else if (c == 0x178) {
     lower = 0xFF;
-  } else if ((c >= 0x391 && c <= 0x3A1) || (c >= 0x3A3 && c <= 0x3A9) ||
-             (c >= 0x410 && c <= 0x42F)) {
-    lower = c + 0x20;
   } else if (c >= 0x400 && c <= 0x40F) {
     lower = c + 0x50;
   }
