@@ -34,6 +34,9 @@ absl::StatusOr<EvalData> LoadDataForCheckpoint(const OfflineEvalRequest& request
     FEDREC_ASSIGN_OR_RETURN(Config config,
                             ParseConfig(ckpt.config_toml(), checkpoint_path + " (config)"));
     FEDREC_RETURN_IF_ERROR(ApplyDataConfig(config.data, &load));
+    // The model holds its item features already, read and checked against
+    // the checkpoint by LoadCheckpointItemFeatures: not read a second time.
+    load.item_features = {};
     cold_fraction = request.cold_items.value_or(config.eval.cold_items);
     cold_seed = config.seed;
   }
@@ -50,20 +53,6 @@ absl::StatusOr<EvalData> LoadDataForCheckpoint(const OfflineEvalRequest& request
         request.data_path + ": its items do not match the checkpoint's (" +
         std::to_string(dataset.num_items()) + " vs " + std::to_string(ckpt.model().num_items()) +
         " items, or another order): evaluate on the data the model was trained on");
-  }
-  const std::string& features = ckpt.dataset().item_features_sha256();
-  const std::string now = dataset.item_features != nullptr ? dataset.item_features->sha256 : "";
-  if (features != now) {
-    return absl::FailedPreconditionError(
-        checkpoint_path + ": was trained with item features " +
-        (features.empty() ? std::string("none")
-                          : ckpt.dataset().item_features_path() + " (SHA-256 " +
-                                features.substr(0, 16) + "...)") +
-        ", but " +
-        (now.empty()
-             ? std::string("none are read now")
-             : dataset.item_features->path + " now has SHA-256 " + now.substr(0, 16) + "...") +
-        ": evaluate with the features the model was trained on");
   }
   return out;
 }

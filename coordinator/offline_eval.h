@@ -39,7 +39,8 @@ struct OfflineEvalRequest {
 };
 
 // Evaluates `model`, built from `checkpoint` (read from `checkpoint_path`,
-// which is only reported). Returns {"model", "checkpoint", "data",
+// which is only reported) with the item features LoadCheckpointItemFeatures
+// gave, if any (the data is loaded without them). Returns {"model", "checkpoint", "data",
 // "protocol", "split", ["negatives"], "k", "users", "skipped_users",
 // "HR@K", "NDCG@K", "MRR", ["RMSE", "MAE" for mf_rating], ["cold": {"fraction",
 // "items", "cold_target_users", "users", "HR@K", "NDCG@K", "MRR"} over the

@@ -32,30 +32,10 @@ namespace {
 
 using layers::AdapterKind;
 using layers::AdapterShape;
+using testing::CheckGradient;
 using testing::DoubleCopy;
 using testing::Random;
 using testing::Vec;
-
-// Checks analytic[i] against the central difference of f at x[i] for the
-// given indices (all when empty).
-void CheckGradient(const std::string& what, Vec& x, const Vec& analytic,
-                   const std::function<double()>& f, std::vector<size_t> indices = {}) {
-  if (indices.empty()) {
-    indices.resize(x.size());
-    std::iota(indices.begin(), indices.end(), 0);
-  }
-  const double eps = 1e-6;
-  for (size_t i : indices) {
-    const double saved = x[i];
-    x[i] = saved + eps;
-    const double up = f();
-    x[i] = saved - eps;
-    const double down = f();
-    x[i] = saved;
-    const double numeric = (up - down) / (2 * eps);
-    EXPECT_NEAR(analytic[i], numeric, 1e-6 + 1e-5 * std::abs(numeric)) << what << "[" << i << "]";
-  }
-}
 
 // n x f features uniform in [-1, 1), keyed by `tag`.
 std::shared_ptr<const ItemFeatures> RandomFeatures(uint32_t n, uint32_t f, uint32_t tag) {

@@ -1,9 +1,16 @@
-// Double-precision copies of a SASRec model's parameters, for the gradient
-// checks that run models/sasrec_impl.h in double (sasrec_test,
-// sequence_losses_test).
+// Double-precision copies of a SASRec model's parameters and the
+// central-difference check, for the gradient checks that run
+// models/sasrec_impl.h in double (sasrec_test, sequence_losses_test,
+// item_repr_test).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <cstdint>
+#include <functional>
+#include <numeric>
+#include <string>
 #include <vector>
 
 #include "core/param_store.h"
@@ -12,6 +19,27 @@
 namespace fedrec::testing {
 
 using Vec = std::vector<double>;
+
+// Checks analytic[i] against the central difference of f at x[i] for the
+// given indices (all when empty).
+inline void CheckGradient(const std::string& what, Vec& x, const Vec& analytic,
+                          const std::function<double()>& f, std::vector<size_t> indices = {}) {
+  if (indices.empty()) {
+    indices.resize(x.size());
+    std::iota(indices.begin(), indices.end(), 0);
+  }
+  const double eps = 1e-6;
+  for (size_t i : indices) {
+    const double saved = x[i];
+    x[i] = saved + eps;
+    const double up = f();
+    x[i] = saved - eps;
+    const double down = f();
+    x[i] = saved;
+    const double numeric = (up - down) / (2 * eps);
+    EXPECT_NEAR(analytic[i], numeric, 1e-6 + 1e-5 * std::abs(numeric)) << what << "[" << i << "]";
+  }
+}
 
 // n values uniform in [-scale, scale), keyed by `tag`.
 inline Vec Random(size_t n, uint32_t tag, double scale = 1.0) {

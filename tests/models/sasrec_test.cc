@@ -28,6 +28,7 @@ using layers::ConstMatrixMap;
 using layers::ConstRowVectorMap;
 using layers::MatrixMap;
 using layers::RowVectorMap;
+using testing::CheckGradient;
 using testing::DoubleCopy;
 using testing::Random;
 using testing::Vec;
@@ -35,33 +36,18 @@ using testing::Vec;
 ConstMatrixMap<double> CM(const Vec& v, Eigen::Index r, Eigen::Index c) {
   return ConstMatrixMap<double>(v.data(), r, c);
 }
-MatrixMap<double> M(Vec& v, Eigen::Index r, Eigen::Index c) { return MatrixMap<double>(v.data(), r, c); }
+MatrixMap<double> M(Vec& v, Eigen::Index r, Eigen::Index c) {
+  return MatrixMap<double>(v.data(), r, c);
+}
 ConstRowVectorMap<double> CV(const Vec& v) {
   return ConstRowVectorMap<double>(v.data(), static_cast<Eigen::Index>(v.size()));
 }
-RowVectorMap<double> V(Vec& v) { return RowVectorMap<double>(v.data(), static_cast<Eigen::Index>(v.size())); }
+RowVectorMap<double> V(Vec& v) {
+  return RowVectorMap<double>(v.data(), static_cast<Eigen::Index>(v.size()));
+}
 
-double Dot(const Vec& a, const Vec& b) { return std::inner_product(a.begin(), a.end(), b.begin(), 0.0); }
-
-// Checks analytic[i] against the central difference of f at x[i] for the
-// given indices (all when empty).
-void CheckGradient(const std::string& what, Vec& x, const Vec& analytic,
-                   const std::function<double()>& f, std::vector<size_t> indices = {}) {
-  if (indices.empty()) {
-    indices.resize(x.size());
-    std::iota(indices.begin(), indices.end(), 0);
-  }
-  const double eps = 1e-6;
-  for (size_t i : indices) {
-    const double saved = x[i];
-    x[i] = saved + eps;
-    const double up = f();
-    x[i] = saved - eps;
-    const double down = f();
-    x[i] = saved;
-    const double numeric = (up - down) / (2 * eps);
-    EXPECT_NEAR(analytic[i], numeric, 1e-6 + 1e-5 * std::abs(numeric)) << what << "[" << i << "]";
-  }
+double Dot(const Vec& a, const Vec& b) {
+  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
 }
 
 TEST(SasRecLayers, LinearGradients) {
@@ -93,8 +79,8 @@ TEST(SasRecLayers, LayerNormGradients) {
   };
   f();
   Vec dx(n * d, 0), dg(d, 0), dbeta(d, 0);
-  layers::LayerNormBackward<double>({M(xhat, n, d), rstd.data()}, CV(g), CM(r, n, d), V(dg), V(dbeta),
-                                    M(dx, n, d));
+  layers::LayerNormBackward<double>({M(xhat, n, d), rstd.data()}, CV(g), CM(r, n, d), V(dg),
+                                    V(dbeta), M(dx, n, d));
   CheckGradient("x", x, dx, f);
   CheckGradient("gamma", g, dg, f);
   CheckGradient("beta", b, dbeta, f);
@@ -125,7 +111,7 @@ TEST_P(AttentionGradients, MatchFiniteDifferences) {
                                            CV(bq),       CV(bk),       CV(bv)};
   };
   auto cache = [&] {
-    return layers::AttentionCache<double>{M(q, len, d),   M(k, len, d),     M(v, len, d),
+    return layers::AttentionCache<double>{M(q, len, d), M(k, len, d),   M(v, len, d),
                                           probs.data(), dropped.data(), mask.data()};
   };
   auto f = [&] {
@@ -163,7 +149,7 @@ TEST(SasRecLayers, AttentionIsCausal) {
   Vec q(len * d), k(len * d), v(len * d), probs(heads * len * len), out1(len * d), out2(len * d);
   layers::AttentionParams<double> p{CM(w, d, d), CM(w, d, d), CM(w, d, d), CV(b), CV(b), CV(b)};
   auto run = [&](Vec& out) {
-    layers::AttentionCache<double> c{M(q, len, d),   M(k, len, d), M(v, len, d),
+    layers::AttentionCache<double> c{M(q, len, d), M(k, len, d), M(v, len, d),
                                      probs.data(), probs.data(), nullptr};
     layers::CausalAttentionForward<double>(CM(x, len, d), CM(x, len, d), p, heads, nullptr, 0, c,
                                            M(out, len, d));
@@ -198,11 +184,10 @@ TEST_P(FeedForwardGradients, MatchFiniteDifferences) {
     return Dot(y, r);
   };
   f();
-  Vec dx(len * d, 0), dw1(d * d, 0), db1(d, 0), dw2(d * d, 0), db2(d, 0), sh(len * d),
-      sy(len * d);
+  Vec dx(len * d, 0), dw1(d * d, 0), db1(d, 0), dw2(d * d, 0), db2(d, 0), sh(len * d), sy(len * d);
   layers::FeedForwardBackward<double>(CM(x, len, d), params(), rate > 0, cache(), CM(r, len, d),
-                                      {M(dw1, d, d), V(db1), M(dw2, d, d), V(db2)},
-                                      M(sh, len, d), M(sy, len, d), M(dx, len, d));
+                                      {M(dw1, d, d), V(db1), M(dw2, d, d), V(db2)}, M(sh, len, d),
+                                      M(sy, len, d), M(dx, len, d));
   CheckGradient("x", x, dx, f);
   CheckGradient("w1", w1, dw1, f);
   CheckGradient("b1", b1, db1, f);
@@ -304,7 +289,8 @@ SasRecOptions SmallOptions(const ModelCase& c) {
 }
 
 void PrintTo(const ModelCase& c, std::ostream* os) {
-  *os << (c.pre_ln ? "pre_ln" : "post_ln") << " loss=" << (c.loss == SasRecLoss::kBce ? "bce" : "ce")
+  *os << (c.pre_ln ? "pre_ln" : "post_ln")
+      << " loss=" << (c.loss == SasRecLoss::kBce ? "bce" : "ce")
       << " ce_negatives=" << c.ce_negatives << " dropout=" << c.dropout << " l2=" << c.l2_emb;
 }
 
@@ -358,18 +344,17 @@ TEST_P(ModelGradients, EveryTensorMatchesFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Variants, ModelGradients,
-    ::testing::Values(ModelCase{false, SasRecLoss::kBce, 0, 0.0, 0},
-                      ModelCase{false, SasRecLoss::kBce, 0, 0.3, 0},
-                      ModelCase{true, SasRecLoss::kBce, 0, 0.0, 0},
-                      ModelCase{true, SasRecLoss::kBce, 0, 0.3, 0},
-                      ModelCase{false, SasRecLoss::kCe, 4, 0.0, 0},
-                      ModelCase{false, SasRecLoss::kCe, 0, 0.3, 0},
-                      ModelCase{true, SasRecLoss::kCe, 4, 0.3, 0},
-                      ModelCase{true, SasRecLoss::kCe, 0, 0.0, 0},
-                      ModelCase{false, SasRecLoss::kBce, 0, 0.3, 0.05}),
-    CaseName);
+INSTANTIATE_TEST_SUITE_P(Variants, ModelGradients,
+                         ::testing::Values(ModelCase{false, SasRecLoss::kBce, 0, 0.0, 0},
+                                           ModelCase{false, SasRecLoss::kBce, 0, 0.3, 0},
+                                           ModelCase{true, SasRecLoss::kBce, 0, 0.0, 0},
+                                           ModelCase{true, SasRecLoss::kBce, 0, 0.3, 0},
+                                           ModelCase{false, SasRecLoss::kCe, 4, 0.0, 0},
+                                           ModelCase{false, SasRecLoss::kCe, 0, 0.3, 0},
+                                           ModelCase{true, SasRecLoss::kCe, 4, 0.3, 0},
+                                           ModelCase{true, SasRecLoss::kCe, 0, 0.0, 0},
+                                           ModelCase{false, SasRecLoss::kBce, 0, 0.3, 0.05}),
+                         CaseName);
 
 // ---- Float model ---------------------------------------------------------
 
@@ -455,7 +440,8 @@ TEST(SasRecModel, ForwardBackwardIsDeterministicAndSparse) {
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
   EXPECT_EQ(g1.TouchedRows(0), g2.TouchedRows(0));
   uint64_t expected_examples = 0;
-  for (const auto& s : seqs) expected_examples += s.empty() ? 0 : std::min<size_t>(s.size() - 1, 20);
+  for (const auto& s : seqs)
+    expected_examples += s.empty() ? 0 : std::min<size_t>(s.size() - 1, 20);
   EXPECT_EQ(l1.examples, expected_examples);
   // Untouched rows of item_emb are zero.
   std::vector<bool> touched(200, false);
@@ -489,15 +475,16 @@ TEST(SasRecModel, FloatGradientsMatchDouble) {
   sasrec_internal::SeqWorkspace<double> ws;
   uint64_t ex = 0;
   for (const auto& s : batch) {
-    sasrec_internal::SequenceLoss<double>(o, pp.data(), gp.data(), nullptr, s.user, s.items, key, true,
-                                          ws, &ex);
+    sasrec_internal::SequenceLoss<double>(o, pp.data(), gp.data(), nullptr, s.user, s.items, key,
+                                          true, ws, &ex);
   }
   for (size_t k = 0; k < store.num_tensors(); ++k) {
     TensorView v = g.values().ViewAt(k);
     double scale = 1e-3;
     for (double x : grads[k]) scale = std::max(scale, std::abs(x));
     for (size_t i = 0; i < v.size(); ++i) {
-      ASSERT_NEAR(v.data[i], grads[k][i], 2e-3 * scale) << store.layout()[k].name << "[" << i << "]";
+      ASSERT_NEAR(v.data[i], grads[k][i], 2e-3 * scale)
+          << store.layout()[k].name << "[" << i << "]";
     }
   }
 }

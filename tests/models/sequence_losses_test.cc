@@ -23,24 +23,10 @@ namespace fedrec {
 namespace {
 
 using seqloss::HeadLoss;
+using testing::CheckGradient;
 using testing::DoubleCopy;
 using testing::Random;
 using testing::Vec;
-
-void CheckGradient(const std::string& what, Vec& x, const Vec& analytic,
-                   const std::function<double()>& f, const std::vector<size_t>& indices) {
-  const double eps = 1e-6;
-  for (size_t i : indices) {
-    const double saved = x[i];
-    x[i] = saved + eps;
-    const double up = f();
-    x[i] = saved - eps;
-    const double down = f();
-    x[i] = saved;
-    const double numeric = (up - down) / (2 * eps);
-    EXPECT_NEAR(analytic[i], numeric, 1e-6 + 1e-5 * std::abs(numeric)) << what << "[" << i << "]";
-  }
-}
 
 // ---- gBCE's beta -------------------------------------------------------------
 
