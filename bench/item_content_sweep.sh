@@ -46,14 +46,17 @@ done
 
 python3 - "${dirs[@]}" <<'PY'
 import csv, sys
-print("| item_repr | target epsilon | spent | sigma | test HR@10 | test NDCG@10 | full HR@10 | full NDCG@10 | wall s |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| item_repr | target epsilon | spent | sigma | rounds | test HR@10 | test NDCG@10 | full HR@10 | full NDCG@10 | wall s |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for d in sys.argv[1:]:
     repr_ = d.rstrip("/").split("/")[-1].split("-r")[0]
     for r in csv.DictReader(open(f"{d}/sweep.csv")):
-        cells = [repr_] + list(r.values())
-        print("| " + " | ".join(cells) + " |")
+        print(f"| {repr_} | {r['epsilon']} | {float(r['epsilon_spent']):.3f} | {float(r['sigma']):.3f} | {r['rounds']} "
+              f"| {float(r['HR@10']):.4f} | {float(r['NDCG@10']):.4f} | {float(r['full_HR@10']):.4f} "
+              f"| {float(r['full_NDCG@10']):.4f} | {float(r['wall_seconds']):.0f} |")
 PY
-if python3 -c 'import matplotlib' 2> /dev/null; then
+if /usr/bin/python3 -c 'import matplotlib' 2> /dev/null; then  # plot_sweep.py's interpreter
   scripts/plot_sweep.py --out "$runs/sweep.png" "${dirs[@]}"
+else
+  echo "no python3-matplotlib: $runs/sweep.png not drawn" >&2
 fi
