@@ -409,6 +409,9 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                           CreateModel(spec, config.backend.compute, data.item_features));
   model->Initialize(static_cast<uint64_t>(config.seed));
+  // Cold items are not in the catalogue while the model trains: never a
+  // negative, out of a full softmax.
+  FEDREC_RETURN_IF_ERROR(model->SetNegativeExclusions(cold.is_cold));
   if (config.train.negative_sampler == "popularity") {
     // Training counts only (never the validation or test items), so a
     // resumed run rebuilds the same table from the same data.

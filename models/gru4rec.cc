@@ -55,7 +55,10 @@ struct ItemTable {
 
 struct Gru4RecWorkspace final : Workspace {
   ForwardScratch fwd;
-  NegativeSampler sampler;
+  UnseenItemSampler sampler;
+  // The model's exclusions (never a negative, out of the full softmax); set
+  // by every ForwardBackward.
+  const ExcludedItems* excluded = nullptr;
   std::vector<layers::AlignedVector<float>> masks;  // layers + 1 masks of (T x D)
   std::vector<const float*> mask_ptrs;              // into masks; empty without dropout
   layers::AlignedVector<float> final_out;           // (T x D) last output after dropout
@@ -177,7 +180,7 @@ double SampledLoss(const Gru4RecOptions& o, const ItemTable& table, const StepKe
     CVec h(fin + t * d, d);
     ws->cands[0] = w.targets[t];
     for (size_t k = 1; k < c; ++k) {
-      ws->cands[k] = drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg);
+      ws->cands[k] = drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg, *ws->excluded);
     }
     for (size_t k = 0; k < c; ++k) {
       ws->logits[k] = CVec(table.RowPtr(ws->cands[k], d), d).dot(h);
@@ -221,6 +224,10 @@ double FullSoftmaxLoss(const Gru4RecOptions& o, const ItemTable& table, const Wi
   CMap e(table.rows, items, d);
   CMap h(fin, static_cast<Eigen::Index>(steps), d);
   logits.noalias() = h * e.transpose();
+  // An excluded item's logit is -inf: std::exp gives it exactly 0 share.
+  for (uint32_t excluded : ws->excluded->items()) {
+    logits.col(excluded).setConstant(-std::numeric_limits<float>::infinity());
+  }
   Map dlogits(Grow(&ws->dlogits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
   for (size_t t = 0; t < steps; ++t) {
     loss += SoftmaxCrossEntropy<float>(std::span<const float>(logits.row(t).data(), o.num_items),
@@ -345,13 +352,19 @@ Gradients Gru4RecModel::NewGlobalGradients() const {
 std::unique_ptr<Workspace> Gru4RecModel::NewWorkspace() const {
   auto ws = std::make_unique<Gru4RecWorkspace>();
   Resize(&ws->fwd, options_.layers);
-  ws->sampler = NegativeSampler(options_.num_items);
+  ws->sampler = UnseenItemSampler(options_.num_items);
   ws->masks.resize(options_.layers + 1);
   ws->mask_ptrs.reserve(options_.layers + 1);
   ws->cands.resize(1 + options_.negatives);
   ws->logits.resize(1 + options_.negatives);
   ws->dlogits.resize(1 + options_.negatives);
   return ws;
+}
+
+absl::Status Gru4RecModel::SetNegativeExclusions(std::span<const uint8_t> excluded) {
+  FEDREC_RETURN_IF_ERROR(CheckExclusionFlags("gru4rec", excluded, options_.num_items));
+  excluded_ = ExcludedItems(excluded);
+  return absl::OkStatus();
 }
 
 void Gru4RecModel::Initialize(uint64_t seed) {
@@ -369,6 +382,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
                                       Workspace* workspace, Gradients* global_grads,
                                       Gradients*) const {
   auto* ws = static_cast<Gru4RecWorkspace*>(workspace);
+  ws->excluded = &excluded_;
   const bool sampled = options_.negatives > 0;
   const size_t gru_first = layout_.num_tensors();
   LossSum total;
@@ -378,7 +392,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
     for (const UserSequence& seq : batch) {
       if (seq.items.size() < 2) continue;
       const Window w = MakeWindow(options_, seq.items);
-      if (sampled && !ws->sampler.Begin(seq.items)) {
+      if (sampled && !ws->sampler.Begin(seq.items, excluded_)) {
         ws->sampler.End(seq.items);
         continue;
       }
@@ -401,7 +415,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
     if (seq.items.size() < 2) continue;
     const Window w = MakeWindow(options_, seq.items);
     if (sampled) {
-      if (!ws->sampler.Begin(seq.items)) {
+      if (!ws->sampler.Begin(seq.items, excluded_)) {
         ws->sampler.End(seq.items);
         continue;
       }
@@ -412,7 +426,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
                         .step = key.step});
       std::vector<uint32_t>& drawn = ws->negatives[b];
       drawn.resize(w.steps * options_.negatives);
-      for (uint32_t& j : drawn) j = ws->sampler.Draw(neg);
+      for (uint32_t& j : drawn) j = ws->sampler.Draw(neg, excluded_);
       ws->sampler.End(seq.items);
       rows.Add(drawn);
     }

@@ -50,6 +50,7 @@
 #include "core/status.h"
 #include "models/item_table.h"
 #include "models/model.h"
+#include "models/negatives.h"
 
 namespace fedrec {
 
@@ -97,6 +98,8 @@ class Gru4RecModel final : public Model {
                           Workspace* workspace, Gradients* global_grads,
                           Gradients* local_grads) const override;
   void Initialize(uint64_t seed) override;
+  // Never a sampled negative, out of the full softmax.
+  absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) override;
 
   void ScoreAll(uint32_t user, std::span<const uint32_t> history,
                 std::span<float> scores) const override;
@@ -122,6 +125,7 @@ class Gru4RecModel final : public Model {
   const float* ScoringRows(std::shared_ptr<const AdaptedTableCache::Table>* hold) const;
 
   Gru4RecOptions options_;
+  ExcludedItems excluded_;
   ItemLayout layout_;
   std::shared_ptr<const ItemFeatures> features_;    // null for id
   std::unique_ptr<AdaptedTableCache> table_cache_;  // text modes

@@ -22,7 +22,7 @@ using CVec = Eigen::Map<const Eigen::VectorXf>;
 
 struct MfWorkspace final : Workspace {
   MfWorkspace(uint32_t num_items, uint32_t dim) : sampler(num_items), du(dim) {}
-  NegativeSampler sampler;
+  UnseenItemSampler sampler;
   std::vector<float> du;
 };
 
@@ -89,6 +89,12 @@ std::unique_ptr<Workspace> MfBprModel::NewWorkspace() const {
   return std::make_unique<MfWorkspace>(options_.num_items, options_.dim);
 }
 
+absl::Status MfBprModel::SetNegativeExclusions(std::span<const uint8_t> excluded) {
+  FEDREC_RETURN_IF_ERROR(CheckExclusionFlags("mf_bpr", excluded, options_.num_items));
+  excluded_ = ExcludedItems(excluded);
+  return absl::OkStatus();
+}
+
 void MfBprModel::Initialize(uint64_t seed) {
   InitNormal(global_.ViewAt(kItemEmb), seed, kGlobalStoreIndex, kItemEmb, options_.init_std);
   for (float& b : global_.ViewAt(kItemBias).Flat()) b = 0.0f;
@@ -112,7 +118,7 @@ LossSum MfBprModel::ForwardBackward(std::span<const UserSequence> batch, const S
   for (const UserSequence& seq : batch) {
     if (seq.user >= options_.num_users) Fail("MfBprModel: user id out of range");
     if (seq.items.empty()) continue;
-    if (!ws->sampler.Begin(seq.items)) {
+    if (!ws->sampler.Begin(seq.items, excluded_)) {
       ws->sampler.End(seq.items);
       continue;
     }
@@ -126,7 +132,7 @@ LossSum MfBprModel::ForwardBackward(std::span<const UserSequence> batch, const S
     du.setZero();
     double loss = 0;
     for (uint32_t i : seq.items) {
-      const uint32_t j = ws->sampler.Draw(stream);
+      const uint32_t j = ws->sampler.Draw(stream, excluded_);
       CVec ei(emb.Row(i).data(), d), ej(emb.Row(j).data(), d);
       const float pos = u.dot(ei) + bias.data[i];
       const float neg = u.dot(ej) + bias.data[j];

@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "data/split.h"
 #include "models/model.h"
+#include "models/negatives.h"
 
 namespace fedrec {
 
@@ -70,6 +71,8 @@ class MfBprModel final : public Model {
                           Workspace* workspace, Gradients* global_grads,
                           Gradients* local_grads) const override;
   void Initialize(uint64_t seed) override;
+  // Never a sampled negative.
+  absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) override;
 
   void ScoreAll(uint32_t user, std::span<const uint32_t> history,
                 std::span<float> scores) const override;
@@ -85,6 +88,7 @@ class MfBprModel final : public Model {
   explicit MfBprModel(const MfBprOptions& options);
 
   MfBprOptions options_;
+  ExcludedItems excluded_;
   ParameterStore global_;
   ParameterStore local_;
 };

@@ -93,6 +93,17 @@ class Model : public Scorer {
     (void)counts;
     return absl::OkStatus();
   }
+
+  // Items never drawn as training negatives nor counted in a training
+  // softmax (one flag per item, 1 = excluded; models/negatives.h), e.g. the
+  // cold items of eval.cold_items. Like the popularity counts, set by the
+  // trainer after creation and before any training; not thread-safe against
+  // training. Models that draw no negatives ignore them. InvalidArgument for
+  // a wrong size.
+  virtual absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) {
+    (void)excluded;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace fedrec

@@ -111,6 +111,13 @@ absl::Status SasRecModel::SetItemPopularity(std::span<const uint64_t> counts) {
   return absl::OkStatus();
 }
 
+absl::Status SasRecModel::SetNegativeExclusions(std::span<const uint8_t> excluded) {
+  FEDREC_RETURN_IF_ERROR(CheckExclusionFlags("sasrec", excluded, options_.num_items));
+  options_.excluded =
+      excluded.empty() ? nullptr : std::make_shared<const ExcludedItems>(excluded);
+  return absl::OkStatus();
+}
+
 Gradients SasRecModel::NewGlobalGradients() const {
   std::vector<bool> sparse(params_.num_tensors(), false);
   if (layout_.has_emb()) sparse[ItemLayout::kEmb] = true;

@@ -124,6 +124,8 @@ class SasRecModel final : public Model {
   // num_items); builds the alias table once. Until called, every item counts
   // 1. InvalidArgument for a wrong size or all-zero counts.
   absl::Status SetItemPopularity(std::span<const uint64_t> counts) override;
+  // Sets options().excluded: never a negative, out of the full softmax.
+  absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) override;
 
   // Loss only (no gradients) with the dropout/negatives of `key`; for tests.
   LossSum Loss(std::span<const UserSequence> batch, const StepKey& key, bool dropout) const;

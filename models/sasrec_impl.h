@@ -281,17 +281,23 @@ void Backward(const SasRecOptions& o, const S* const* params, S* const* grads,
                                Mat(grads[kItemEmb], o.num_items, d), tracker, kItemEmb);
 }
 
-// Draws `count` items uniformly from those not in the sequence (ws.seen must
-// mark the sequence's items; `distinct` = how many are marked). When the
-// sequence covers the whole catalogue, draws from all items.
+// Draws one item uniformly from those neither in the sequence nor excluded
+// (ws.seen must mark the sequence's items; `unavailable` = how many items
+// are marked or excluded). When none is left, draws from all items.
 inline uint32_t DrawNegative(RandomStream& stream, const std::vector<uint8_t>& seen,
-                             uint32_t num_items, uint32_t distinct) {
-  if (distinct >= num_items) return stream.NextBelow(num_items);
+                             const ExcludedItems& excluded, uint32_t num_items,
+                             uint32_t unavailable) {
+  if (unavailable >= num_items) return stream.NextBelow(num_items);
   uint32_t j;
   do {
     j = stream.NextBelow(num_items);
-  } while (seen[j]);
+  } while (seen[j] || excluded.contains(j));
   return j;
+}
+
+inline const ExcludedItems& ExcludedOf(const SasRecOptions& o) {
+  static const ExcludedItems kNone;
+  return o.excluded != nullptr ? *o.excluded : kNone;
 }
 
 // The predicted window of a sequence s of length n >= 2: inputs
@@ -303,7 +309,7 @@ inline size_t WindowLength(const SasRecOptions& o, size_t n) {
 // Draws the training negatives of one sequence (items.size() >= 2) into
 // ws.negatives (and ws.logq with popularity negatives) from (seed,
 // "train_negatives", epoch, user, step), excluding every item of the user's
-// sequence: bce draws one per position (the paper), the softmax-type losses
+// sequence and o.excluded: bce draws one per position (the paper), the softmax-type losses
 // one set shared by all positions; full softmax none.
 template <typename S>
 void DrawNegatives(const SasRecOptions& o, uint32_t user, std::span<const uint32_t> items,
@@ -315,22 +321,23 @@ void DrawNegatives(const SasRecOptions& o, uint32_t user, std::span<const uint32
   ws.negatives.clear();
   if (full_ce) return;
   RandomStream neg_stream({key.seed, "train_negatives", key.epoch, user, key.step});
+  const ExcludedItems& excluded = ExcludedOf(o);
   if (o.loss == SasRecLoss::kBce) {
     if (ws.seen.size() < o.num_items) ws.seen.assign(o.num_items, 0);
-    uint32_t distinct = 0;
+    uint32_t unavailable = excluded.count();
     for (uint32_t i : items) {
-      distinct += ws.seen[i] == 0;
+      unavailable += ws.seen[i] == 0 && !excluded.contains(i);
       ws.seen[i] = 1;
     }
     ws.negatives.resize(len);
     for (uint32_t& n : ws.negatives) {
-      n = DrawNegative(neg_stream, ws.seen, o.num_items, distinct);
+      n = DrawNegative(neg_stream, ws.seen, excluded, o.num_items, unavailable);
     }
     for (uint32_t i : items) ws.seen[i] = 0;
   } else {
     seqloss::DrawSharedNegatives(neg_stream, items, o.num_items,
-                                 by_popularity ? popularity : nullptr, o.ce_negatives, ws.seen,
-                                 &ws.negatives, &ws.logq);
+                                 by_popularity ? popularity : nullptr, o.ce_negatives, excluded,
+                                 ws.seen, &ws.negatives, &ws.logq);
   }
 }
 
@@ -416,6 +423,7 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
                                                : seqloss::HeadLoss::kSampledSoftmax;
     head.normalize = o.normalize;
     head.temperature = o.temperature;
+    head.excluded = &ExcludedOf(o);
     if (o.loss == SasRecLoss::kGbce) {
       head.gbce_beta = seqloss::GbceBeta(o.ce_negatives, o.num_items, o.gbce_t);
     }

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/status.h"
 #include "models/item_repr.h"
+#include "models/negatives.h"
 
 namespace fedrec {
 
@@ -46,6 +48,10 @@ struct SasRecOptions {
   // models/item_repr.h. With text modes l2_emb applies to the item rows the
   // computation reads (the adapted representations).
   ItemReprOptions item_repr = {};
+  // Items never drawn as negatives nor counted in the full softmax
+  // (SasRecModel::SetNegativeExclusions); null = none. Data, not part of the
+  // model spec.
+  std::shared_ptr<const ExcludedItems> excluded;
 };
 
 // InvalidArgument "sasrec: <field>: <why>" for an unusable combination.

@@ -38,16 +38,24 @@ PopularityTable::PopularityTable(std::span<const uint64_t> counts)
 }
 
 void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, uint32_t num_items,
-                         const PopularityTable* table, uint32_t n, std::vector<uint8_t>& seen,
-                         std::vector<uint32_t>* out, std::vector<double>* logq) {
+                         const PopularityTable* table, uint32_t n, const ExcludedItems& excluded,
+                         std::vector<uint8_t>& seen, std::vector<uint32_t>* out,
+                         std::vector<double>* logq) {
   out->clear();
   if (logq != nullptr) logq->clear();
   if (seen.size() < num_items) seen.assign(num_items, 0);
-  uint32_t distinct = 0;
+  // `distinct` and `seen_mass`: the rejected items (the user's and the
+  // excluded ones) and their popularity mass.
+  uint32_t distinct = excluded.count();
   uint64_t seen_mass = 0;
+  if (table != nullptr) {
+    for (uint32_t e : excluded.items()) seen_mass += table->count(e);
+  }
   for (uint32_t i : items) {
-    if (seen[i] == 0 && table != nullptr) seen_mass += table->count(i);
-    distinct += seen[i] == 0;
+    if (seen[i] == 0 && !excluded.contains(i)) {
+      if (table != nullptr) seen_mass += table->count(i);
+      ++distinct;
+    }
     seen[i] = 1;
   }
   if (distinct < num_items) {
@@ -56,7 +64,7 @@ void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, 
     for (uint32_t& neg : *out) {
       do {
         neg = by_popularity ? table->Draw(stream) : stream.NextBelow(num_items);
-      } while (seen[neg] != 0);
+      } while (seen[neg] != 0 || excluded.contains(neg));
     }
     if (table != nullptr && logq != nullptr) {
       logq->resize(n);

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "models/gradients.h"
 #include "models/layers/eigen_types.h"
 #include "models/losses.h"
+#include "models/negatives.h"
 
 namespace fedrec::seqloss {
 
@@ -67,6 +69,9 @@ struct HeadOptions {
   bool normalize = false;    // cosine logits
   double temperature = 1.0;  // tau > 0; 1 = no scaling
   double gbce_beta = 1.0;    // kGbce only
+  // kFullSoftmax: items left out of the softmax (logit -inf, gradient 0);
+  // null = none. The sampled heads never see them (DrawSharedNegatives).
+  const ExcludedItems* excluded = nullptr;
 };
 
 // gSASRec's beta for k negatives out of num_items - 1 candidates and
@@ -103,16 +108,18 @@ class PopularityTable {
 };
 
 // Draws `n` negatives shared by one sequence into *out, none of them in
-// `items` (the user's whole training sequence), from `stream`: uniformly by
-// rejection, or by popularity (`table` not null) by rejection. `seen` is a
-// num_items-sized zeroed bitmap, left zeroed. With popularity, *logq gets
-// log(n * q(item)) per negative, q the probability of drawing that item given
-// the rejection, count / (total - count of the user's items); when the
-// user's items hold all the popularity mass, the unseen items are drawn
-// uniformly (q = 1 / unseen). Draws nothing when every item is the user's.
+// `items` (the user's whole training sequence) or `excluded`, from `stream`:
+// uniformly by rejection, or by popularity (`table` not null) by rejection.
+// `seen` is a num_items-sized zeroed bitmap, left zeroed. With popularity,
+// *logq gets log(n * q(item)) per negative, q the probability of drawing
+// that item given the rejection, count / (total - count of the rejected
+// items); when the rejected items hold all the popularity mass, the others
+// are drawn uniformly (q = 1 / available). Draws nothing when no item is
+// available.
 void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, uint32_t num_items,
-                         const PopularityTable* table, uint32_t n, std::vector<uint8_t>& seen,
-                         std::vector<uint32_t>* out, std::vector<double>* logq);
+                         const PopularityTable* table, uint32_t n, const ExcludedItems& excluded,
+                         std::vector<uint8_t>& seen, std::vector<uint32_t>* out,
+                         std::vector<double>* logq);
 
 template <typename S>
 struct HeadScratch {
@@ -288,11 +295,17 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
     MatrixMap<S> dl(ws.dgs.Get(rows * m), rows, m);
     lg.noalias() = hs.middleRows(t0, rows) * es.transpose();
     if (c != S(1)) lg *= c;
+    std::span<const uint32_t> excluded;
+    if (o.excluded != nullptr) excluded = o.excluded->items();
+    for (uint32_t e : excluded) lg.col(e).setConstant(-std::numeric_limits<S>::infinity());
     // Row-wise softmax with Eigen's vectorised exp: over a large catalogue
     // the exps, not the GEMMs, would otherwise dominate (scalar std::exp).
     for (Eigen::Index r = 0; r < rows; ++r) {
       const S max = lg.row(r).maxCoeff();
       dl.row(r) = (lg.row(r).array() - max).exp().matrix();
+      // Eigen's exp clamps its argument: an excluded item's share is set to
+      // exactly 0 so that its row gets no gradient at all.
+      for (uint32_t e : excluded) dl(r, e) = S(0);
       const S sum = layers::AddressFreeSum(dl.row(r));
       dl.row(r) *= S(1) / sum;
       dl(r, targets[t0 + r]) -= S(1);

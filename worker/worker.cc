@@ -51,6 +51,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     if (!trainer->model().global_params().SameLayout(initial_global)) {
       return absl::InternalError("worker: model layout differs from the global parameters");
     }
+    // Cold items are not in the catalogue while the model trains.
+    FEDREC_RETURN_IF_ERROR(trainer->model().SetNegativeExclusions(options.cold_items));
     w->trainers_.push_back(std::move(trainer));
   }
   return w;

@@ -60,7 +60,8 @@ struct WorkerOptions {
   // and the users that are no one's client (too short to train on). Empty:
   // its clients only.
   std::vector<uint32_t> local_users;
-  // eval.cold_items's cold items, one flag per item (empty: off), for the
+  // eval.cold_items's cold items, one flag per item (empty: off): never a
+  // training negative (Model::SetNegativeExclusions), and the targets of the
   // coordinator's cold-only evaluations.
   std::vector<uint8_t> cold_items;
 };

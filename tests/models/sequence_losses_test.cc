@@ -40,6 +40,8 @@ TEST(Gbce, BetaFollowsThePaper) {
 
 // ---- Shared negatives ----------------------------------------------------------
 
+const ExcludedItems kNone;
+
 TEST(SharedNegatives, NeverAnItemOfTheSequenceSoNoTargetIsEverANegative) {
   const uint32_t items = 40;
   std::vector<uint8_t> seen;
@@ -55,7 +57,7 @@ TEST(SharedNegatives, NeverAnItemOfTheSequenceSoNoTargetIsEverANegative) {
     for (const seqloss::PopularityTable* t :
          {static_cast<const seqloss::PopularityTable*>(nullptr), &table}) {
       RandomStream stream({1, "train_negatives", 2, user, 3});
-      seqloss::DrawSharedNegatives(stream, seq, items, t, 64, seen, &negs, &logq);
+      seqloss::DrawSharedNegatives(stream, seq, items, t, 64, kNone, seen, &negs, &logq);
       ASSERT_EQ(negs.size(), 64u);
       for (uint32_t n : negs) {
         for (uint32_t i : seq) ASSERT_NE(n, i) << "user " << user;
@@ -71,7 +73,7 @@ TEST(SharedNegatives, NoneWhenTheUserHasEveryItem) {
   std::vector<double> logq;
   const std::vector<uint32_t> seq = {0, 1, 2, 3, 1};
   RandomStream stream({1, "train_negatives", 0, 0, 0});
-  seqloss::DrawSharedNegatives(stream, seq, 4, nullptr, 8, seen, &negs, &logq);
+  seqloss::DrawSharedNegatives(stream, seq, 4, nullptr, 8, kNone, seen, &negs, &logq);
   EXPECT_TRUE(negs.empty());
 }
 
@@ -93,7 +95,7 @@ TEST(SharedNegatives, PopularityFrequenciesAndLogQ) {
   std::vector<double> logq;
   const std::vector<uint32_t> seq = {7, 2, 7};
   RandomStream s2({9, "train_negatives", 0, 0, 0});
-  seqloss::DrawSharedNegatives(s2, seq, 8, &table, 16, seen, &negs, &logq);
+  seqloss::DrawSharedNegatives(s2, seq, 8, &table, 16, kNone, seen, &negs, &logq);
   ASSERT_EQ(logq.size(), 16u);
   for (size_t k = 0; k < negs.size(); ++k) {
     EXPECT_NE(counts[negs[k]], 0u);
@@ -101,11 +103,98 @@ TEST(SharedNegatives, PopularityFrequenciesAndLogQ) {
   }
   // When the user's items hold all the mass, the rest is drawn uniformly.
   const std::vector<uint32_t> heavy = {1, 2, 3, 4, 5, 7};
-  seqloss::DrawSharedNegatives(s2, heavy, 8, &table, 10, seen, &negs, &logq);
+  seqloss::DrawSharedNegatives(s2, heavy, 8, &table, 10, kNone, seen, &negs, &logq);
   for (size_t k = 0; k < negs.size(); ++k) {
     EXPECT_TRUE(negs[k] == 0 || negs[k] == 6);
     EXPECT_DOUBLE_EQ(logq[k], std::log(10.0 / 2.0));
   }
+}
+
+TEST(SharedNegatives, NeverAnExcludedItemAndLogQOverWhatIsLeft) {
+  const uint32_t items = 30;
+  std::vector<uint8_t> flags(items, 0);
+  for (uint32_t i : {0u, 4u, 5u, 17u, 29u}) flags[i] = 1;
+  const ExcludedItems excluded(flags);
+  std::vector<uint64_t> counts(items, 2);
+  counts[17] = 40;  // an excluded heavy item: its mass leaves q's denominator
+  const seqloss::PopularityTable table(counts);
+  const uint64_t total = 2 * (items - 1) + 40;
+  std::vector<uint8_t> seen;
+  std::vector<uint32_t> negs;
+  std::vector<double> logq;
+  const std::vector<uint32_t> seq = {3, 4, 3, 8};  // 4 is also excluded
+  std::vector<int> hits(items, 0);
+  for (uint32_t user = 0; user < 300; ++user) {
+    for (const seqloss::PopularityTable* t :
+         {static_cast<const seqloss::PopularityTable*>(nullptr), &table}) {
+      RandomStream stream({5, "train_negatives", 0, user, 0});
+      seqloss::DrawSharedNegatives(stream, seq, items, t, 16, excluded, seen, &negs, &logq);
+      ASSERT_EQ(negs.size(), 16u);
+      for (size_t k = 0; k < negs.size(); ++k) {
+        const uint32_t n = negs[k];
+        ++hits[n];
+        ASSERT_FALSE(excluded.contains(n)) << n;
+        ASSERT_TRUE(n != 3 && n != 8) << n;
+        if (t == nullptr) continue;
+        // Rejected mass: the user's items 3 and 8 and the five excluded.
+        const double rest = static_cast<double>(total - 2 * 2 - (2 * 4 + 40));
+        EXPECT_DOUBLE_EQ(logq[k], std::log(16.0 * 2.0 / rest));
+      }
+    }
+  }
+  // Every available item is drawn (the exclusion removes, it does not skew).
+  for (uint32_t i = 0; i < items; ++i) {
+    if (!excluded.contains(i) && i != 3 && i != 8) {
+      EXPECT_GT(hits[i], 100) << i;
+    }
+  }
+  EXPECT_EQ(std::accumulate(seen.begin(), seen.end(), 0), 0);
+  // Uniform draws with nothing excluded are the draws of an empty set.
+  std::vector<uint32_t> a, b;
+  RandomStream s1({5, "train_negatives", 0, 1, 0}), s2({5, "train_negatives", 0, 1, 0});
+  seqloss::DrawSharedNegatives(s1, seq, items, nullptr, 16, kNone, seen, &a, nullptr);
+  seqloss::DrawSharedNegatives(s2, seq, items, nullptr, 16, ExcludedItems(std::vector<uint8_t>(
+                                                                items, 0)),
+                               seen, &b, nullptr);
+  EXPECT_EQ(a, b);
+  // Nothing left: no negatives.
+  std::vector<uint8_t> all_but(items, 1);
+  all_but[3] = all_but[8] = 0;
+  RandomStream s3({5, "train_negatives", 0, 2, 0});
+  seqloss::DrawSharedNegatives(s3, seq, items, nullptr, 16, ExcludedItems(all_but), seen, &negs,
+                               nullptr);
+  EXPECT_TRUE(negs.empty());
+}
+
+TEST(UnseenItemSampler, UniformOverTheItemsNeitherSeenNorExcluded) {
+  const uint32_t items = 10;
+  std::vector<uint8_t> flags(items, 0);
+  flags[2] = flags[7] = 1;
+  const ExcludedItems excluded(flags);
+  UnseenItemSampler sampler(items);
+  const std::vector<uint32_t> seq = {0, 7, 0};
+  ASSERT_TRUE(sampler.Begin(seq, excluded));
+  RandomStream stream({8, "test", 0, 0, 0});
+  const int draws = 70000;
+  std::vector<int> hits(items, 0);
+  for (int k = 0; k < draws; ++k) ++hits[sampler.Draw(stream, excluded)];
+  sampler.End(seq);
+  // 7 available items: 1/7 each, within 6 binomial standard deviations.
+  const double p = 1.0 / 7, sd = std::sqrt(p * (1 - p) / draws);
+  for (uint32_t i = 0; i < items; ++i) {
+    const bool available = i != 0 && i != 2 && i != 7;
+    if (!available) {
+      EXPECT_EQ(hits[i], 0) << i;
+    } else {
+      EXPECT_NEAR(hits[i] / static_cast<double>(draws), p, 6 * sd) << i;
+    }
+  }
+  // The user's items and the excluded ones covering the catalogue: none left.
+  const std::vector<uint32_t> rest = {0, 1, 3, 4, 5, 6, 8, 9};
+  EXPECT_FALSE(sampler.Begin(rest, excluded));
+  sampler.End(rest);
+  EXPECT_TRUE(sampler.Begin(rest, ExcludedItems()));
+  sampler.End(rest);
 }
 
 // ---- The head against a per-position reference ----------------------------------
