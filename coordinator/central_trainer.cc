@@ -397,7 +397,8 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
   // Before anything of the model's size is allocated (ModelSpecFromConfig
   // builds one to validate the spec).
   FEDREC_RETURN_IF_ERROR(
-      CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0));
+      CheckTrainingMemory(config, data.num_users(), data.num_items(), /*workers_in_process=*/0,
+                          data.item_features != nullptr ? data.item_features->dim : 0));
   FEDREC_ASSIGN_OR_RETURN(proto::ModelSpec spec,
                           ModelSpecFromConfig(config, data.num_users(), data.num_items(),
                                               data.item_features ? data.item_features->dim : 0));

@@ -98,8 +98,9 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_RETURN_IF_ERROR(CheckModelSuitsData(config, s->data));
   // Before anything of the model's size is allocated: this process holds
   // every worker with local threads, one under MPI.
-  FEDREC_RETURN_IF_ERROR(CheckTrainingMemory(config, s->data.num_users(), s->data.num_items(),
-                                             s->comm_backend == "mpi" ? 1 : num_workers));
+  FEDREC_RETURN_IF_ERROR(CheckTrainingMemory(
+      config, s->data.num_users(), s->data.num_items(), s->comm_backend == "mpi" ? 1 : num_workers,
+      s->data.item_features != nullptr ? s->data.item_features->dim : 0));
   FEDREC_ASSIGN_OR_RETURN(
       s->spec, ModelSpecFromConfig(config, s->data.num_users(), s->data.num_items(),
                                    s->data.item_features ? s->data.item_features->dim : 0));

@@ -280,11 +280,12 @@ std::vector<KeySpec> BuildRegistry() {
                       "(sasrec only: sampled softmax, 256 shared negatives); keys set "
                       "explicitly win.",
                       OneOf({"paper", "modern"})));
-  r.push_back(MakeKey("model", "item_repr", &C::model, &ModelConfig::item_repr,
-                      "Item representation (sasrec, gru4rec): id (a learned embedding per item), text "
-                      "(the item's content features through a learned adapter; no per-item "
-                      "parameter) or id+text (their sum). text modes need item features.",
-                      OneOf({"id", "text", "id+text"})));
+  r.push_back(MakeKey(
+      "model", "item_repr", &C::model, &ModelConfig::item_repr,
+      "Item representation (sasrec, gru4rec, mf_bpr): id (a learned embedding per item), text "
+      "(the item's content features through a learned adapter; no per-item "
+      "parameter) or id+text (their sum). text modes need item features.",
+      OneOf({"id", "text", "id+text"})));
   r.push_back(MakeKey("model", "adapter", &C::model, &ModelConfig::adapter,
                       "Feature adapter of model.item_repr text / id+text: linear (W, b) or mlp "
                       "(linear, LayerNorm, ReLU, linear).",
@@ -322,10 +323,11 @@ std::vector<KeySpec> BuildRegistry() {
                       "sasrec ce, sampled_softmax, gbce: logits divided by this (0.05 with "
                       "normalize_embeddings).",
                       InInterval(1e-4, false, 1e4, false)));
-  r.push_back(MakeKey("train", "gbce_t", &C::train, &TrainConfig::gbce_t,
-                      "gbce: calibration t (0: plain BCE, 1: beta = alpha = negatives / (items - 1); "
-                      "the paper's 0.75).",
-                      InInterval(0, false, 1, false)));
+  r.push_back(
+      MakeKey("train", "gbce_t", &C::train, &TrainConfig::gbce_t,
+              "gbce: calibration t (0: plain BCE, 1: beta = alpha = negatives / (items - 1); "
+              "the paper's 0.75).",
+              InInterval(0, false, 1, false)));
   r.push_back(MakeKey("train", "patience", &C::train, &TrainConfig::patience,
                       "Central training only: stop after this many evaluations without a better "
                       "validation score (0: off).",

@@ -102,10 +102,10 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   }
   const std::string& repr = config.model.item_repr;
   if (repr != "id") {
-    if (type != "sasrec" && type != "gru4rec") {
+    if (type == "mf_rating") {
       return absl::InvalidArgumentError("model.item_repr: '" + repr +
-                                        "' is implemented for sasrec and gru4rec (not '" + type +
-                                        "')");
+                                        "' is implemented for sasrec, gru4rec and mf_bpr (not '" +
+                                        type + "')");
     }
     if (feature_dim == 0) {
       return absl::InvalidArgumentError("model.item_repr: '" + repr +
@@ -167,10 +167,11 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
   const auto items = static_cast<uint32_t>(spec.num_items());
   const auto users = static_cast<uint32_t>(spec.num_users());
   FEDREC_ASSIGN_OR_RETURN(const ItemReprOptions item_repr, ItemReprFromSpec(spec));
-  if (item_repr.repr != ItemRepr::kId && type != "sasrec" && type != "gru4rec") {
+  if (item_repr.repr != ItemRepr::kId && type == "mf_rating") {
     return absl::InvalidArgumentError(std::string("model.item_repr: '") +
                                       ItemReprName(item_repr.repr) +
-                                      "' is implemented for sasrec and gru4rec (not '" + type + "')");
+                                      "' is implemented for sasrec, gru4rec and mf_bpr (not '" +
+                                      type + "')");
   }
   // id models ignore features: a trainer may pass whatever it loaded.
   if (item_repr.repr == ItemRepr::kId) features = nullptr;
@@ -243,7 +244,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
     o.num_items = items;
     o.dim = spec.dim();
     o.l2 = static_cast<float>(l2);
-    FEDREC_ASSIGN_OR_RETURN(auto model, MfBprModel::Create(o));
+    o.item_repr = item_repr;
+    FEDREC_ASSIGN_OR_RETURN(auto model, MfBprModel::Create(o, std::move(features)));
     return std::unique_ptr<Model>(std::move(model));
   }
   if (type == "mf_rating") {

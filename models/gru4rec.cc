@@ -180,7 +180,8 @@ double SampledLoss(const Gru4RecOptions& o, const ItemTable& table, const StepKe
     CVec h(fin + t * d, d);
     ws->cands[0] = w.targets[t];
     for (size_t k = 1; k < c; ++k) {
-      ws->cands[k] = drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg, *ws->excluded);
+      ws->cands[k] =
+          drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg, *ws->excluded);
     }
     for (size_t k = 0; k < c; ++k) {
       ws->logits[k] = CVec(table.RowPtr(ws->cands[k], d), d).dot(h);
@@ -453,22 +454,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
 
 const float* Gru4RecModel::ScoringRows(
     std::shared_ptr<const AdaptedTableCache::Table>* hold) const {
-  if (!layout_.has_adapter()) return global_.ViewAt(kItemEmb).data;
-  const ConstTensorView first = global_.ViewAt(layout_.adapter_first());
-  size_t size = 0;
-  for (size_t j = 0; j < layout_.adapter.num_tensors(); ++j) {
-    size += global_.ViewAt(layout_.adapter_first() + j).size();
-  }
-  // The adapter's tensors are adjacent in the store's one buffer.
-  *hold = table_cache_->Get(layout_.adapter, *features_, {first.data, size});
-  if (!layout_.has_emb()) return (*hold)->data();
-  // id+text: item_emb + adapted, as the training table sums them.
-  thread_local layers::AlignedVector<float> sum;
-  const size_t n = (*hold)->size();
-  sum.resize(n);
-  const float* emb = global_.ViewAt(kItemEmb).data;
-  for (size_t i = 0; i < n; ++i) sum[i] = (**hold)[i] + emb[i];
-  return sum.data();
+  return ScoringItemRows(layout_, global_, features_.get(), table_cache_.get(), hold);
 }
 
 void Gru4RecModel::ScoreAll(uint32_t, std::span<const uint32_t> history,

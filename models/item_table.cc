@@ -109,6 +109,17 @@ void InitAdapter(const ItemLayout& layout, uint64_t seed, ParameterStore* store)
 }
 
 std::shared_ptr<const AdaptedTableCache::Table> AdaptedTableCache::Get(
+    const ItemLayout& layout, const ItemFeatures& features, const ParameterStore& store) const {
+  const ConstTensorView first = store.ViewAt(layout.adapter_first());
+  size_t size = 0;
+  for (size_t j = 0; j < layout.adapter.num_tensors(); ++j) {
+    size += store.ViewAt(layout.adapter_first() + j).size();
+  }
+  // The adapter's tensors are adjacent in the store's one buffer.
+  return Get(layout.adapter, features, {first.data, size});
+}
+
+std::shared_ptr<const AdaptedTableCache::Table> AdaptedTableCache::Get(
     const layers::AdapterShape& shape, const ItemFeatures& features,
     std::span<const float> adapter_params) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -147,6 +158,20 @@ std::shared_ptr<const AdaptedTableCache::Table> AdaptedTableCache::Get(
   }
   table_ = std::move(table);
   return table_;
+}
+
+const float* ScoringItemRows(const ItemLayout& layout, const ParameterStore& store,
+                             const ItemFeatures* features, const AdaptedTableCache* cache,
+                             std::shared_ptr<const AdaptedTableCache::Table>* hold) {
+  if (!layout.has_adapter()) return store.ViewAt(ItemLayout::kEmb).data;
+  *hold = cache->Get(layout, *features, store);
+  if (!layout.has_emb()) return (*hold)->data();
+  thread_local layers::AlignedVector<float> sum;
+  const size_t n = (*hold)->size();
+  sum.resize(n);
+  const float* emb = store.ViewAt(ItemLayout::kEmb).data;
+  for (size_t i = 0; i < n; ++i) sum[i] = (**hold)[i] + emb[i];
+  return sum.data();
 }
 
 }  // namespace fedrec

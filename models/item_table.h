@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/param_store.h"
 #include "data/item_features.h"
 #include "models/gradients.h"
 #include "models/item_repr.h"
@@ -161,11 +162,23 @@ class AdaptedTableCache {
   using Table = layers::AlignedVector<float>;
   std::shared_ptr<const Table> Get(const layers::AdapterShape& shape, const ItemFeatures& features,
                                    std::span<const float> adapter_params) const;
+  // The same for the adapter tensors of `layout` in a model's global store.
+  std::shared_ptr<const Table> Get(const ItemLayout& layout, const ItemFeatures& features,
+                                   const ParameterStore& store) const;
 
  private:
   mutable std::mutex mu_;
   mutable std::vector<float> built_from_;       // guarded by mu_
   mutable std::shared_ptr<const Table> table_;  // guarded by mu_
 };
+
+// The item rows [num_items x d] scoring reads for `layout`: item_emb (id),
+// the cached adapted table (text), or their sum (id+text, as the training
+// table sums them; written into a thread-local buffer that stays valid until
+// the calling thread's next call). `*hold` keeps the cached table alive;
+// `cache` and `features` may be null for an id layout. Thread-safe.
+const float* ScoringItemRows(const ItemLayout& layout, const ParameterStore& store,
+                             const ItemFeatures* features, const AdaptedTableCache* cache,
+                             std::shared_ptr<const AdaptedTableCache::Table>* hold);
 
 }  // namespace fedrec

@@ -9,25 +9,50 @@
 
 namespace fedrec {
 
-ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_t num_items) {
+namespace {
+
+// The leading item tensors of model.item_repr (models/item_repr.h): the id
+// table (id, id+text) and the adapter (text, id+text) from f features.
+double ItemTensors(const Config& config, double items, double d, double f) {
+  const std::string& repr = config.model.item_repr;
+  double n = repr == "text" ? 0 : items * d;
+  if (repr != "id") {
+    if (config.model.adapter == "mlp") {
+      const double h = config.model.adapter_hidden > 0
+                           ? static_cast<double>(config.model.adapter_hidden)
+                           : 2 * d;
+      n += f * h + h + 2 * h + h * d + d;  // w1, b1, LayerNorm gamma/beta, w2, b2
+    } else {
+      n += f * d + d;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_t num_items,
+                               uint32_t feature_dim) {
   // Doubles: the products overflow no integer type for absurd settings.
   const double d = static_cast<double>(config.model.dim);
   const double len = static_cast<double>(config.data.max_len);
   const double blocks = static_cast<double>(config.model.blocks);
   const double items = static_cast<double>(num_items);
   const double users = static_cast<double>(num_users);
+  const double item_tensors = ItemTensors(config, items, d, static_cast<double>(feature_dim));
+  const double item_bias = config.model.item_repr == "text" ? 0 : items;
   ParameterCount c;
   const std::string& type = config.model.type;
   if (type == "sasrec") {
     // Item and position tables; per block two LayerNorms, Q/K/V and the
     // two FFN layers (5 d x d matrices, 9 d-vectors); the final LayerNorm.
     c.max_len_part = len * d;
-    c.global = items * d + c.max_len_part + blocks * (5 * d * d + 9 * d) + 2 * d;
+    c.global = item_tensors + c.max_len_part + blocks * (5 * d * d + 9 * d) + 2 * d;
   } else if (type == "gru4rec") {
     // Tied item table; per layer W_ih, W_hh (3d x d each) and two 3d biases.
-    c.global = items * d + blocks * (6 * d * d + 6 * d);
+    c.global = item_tensors + blocks * (6 * d * d + 6 * d);
   } else if (type == "mf_bpr") {
-    c.global = items * (d + 1);
+    c.global = item_tensors + item_bias;
     c.local = users * d;
   } else if (type == "mf_rating") {
     c.global = items * (d + 1) + 1;
@@ -37,8 +62,8 @@ ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_
 }
 
 double EstimateTrainingBytes(const Config& config, uint64_t num_users, uint64_t num_items,
-                             uint32_t workers_in_process) {
-  const ParameterCount c = CountParameters(config, num_users, num_items);
+                             uint32_t workers_in_process, uint32_t feature_dim) {
+  const ParameterCount c = CountParameters(config, num_users, num_items, feature_dim);
   constexpr double kFloat = sizeof(float);
   if (config.federation.mode == "central") {
     const double optimiser = config.train.optimizer == "adam" ? 2 : 0;
@@ -61,11 +86,13 @@ uint64_t AvailableMemoryBytes() {
 }
 
 absl::Status CheckTrainingMemory(const Config& config, uint64_t num_users, uint64_t num_items,
-                                 uint32_t workers_in_process, uint64_t limit_bytes) {
+                                 uint32_t workers_in_process, uint32_t feature_dim,
+                                 uint64_t limit_bytes) {
   if (limit_bytes == 0) limit_bytes = AvailableMemoryBytes();
-  const double need = EstimateTrainingBytes(config, num_users, num_items, workers_in_process);
+  const double need =
+      EstimateTrainingBytes(config, num_users, num_items, workers_in_process, feature_dim);
   if (need <= static_cast<double>(limit_bytes)) return absl::OkStatus();
-  const ParameterCount c = CountParameters(config, num_users, num_items);
+  const ParameterCount c = CountParameters(config, num_users, num_items, feature_dim);
   const bool max_len_dominates = c.max_len_part > (c.global + c.local) / 2;
   const char* key = max_len_dominates ? "data.max_len" : "model.dim";
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;

@@ -18,14 +18,16 @@
 
 namespace fedrec {
 
-// Floats of the model `config` describes for a dataset of this size, from
-// the shapes the model classes allocate (tests hold the two together).
+// Floats of the model `config` describes for a dataset of this size (and,
+// for model.item_repr text / id+text, items with `feature_dim` features),
+// from the shapes the model classes allocate (tests hold the two together).
 struct ParameterCount {
   double global = 0;        // aggregated parameters
   double local = 0;         // per-user parameters (MF user embeddings)
   double max_len_part = 0;  // of `global`: what grows with data.max_len
 };
-ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_t num_items);
+ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_t num_items,
+                               uint32_t feature_dim = 0);
 
 // Lower bound on the bytes one process holds for the model while training:
 //   central:   (global + local) x (parameters + gradient + optimiser state:
@@ -34,7 +36,7 @@ ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_
 //              hosted in this process (all of them with local threads, one
 //              under MPI) its replica, gradient and update (3 x global).
 double EstimateTrainingBytes(const Config& config, uint64_t num_users, uint64_t num_items,
-                             uint32_t workers_in_process);
+                             uint32_t workers_in_process, uint32_t feature_dim = 0);
 
 // The memory a process may use: physical memory (sysconf), or the
 // address-space limit (RLIMIT_AS) when that is lower.
@@ -44,6 +46,7 @@ uint64_t AvailableMemoryBytes();
 // the positional table dominates) when EstimateTrainingBytes exceeds
 // `limit_bytes` (0: AvailableMemoryBytes()).
 absl::Status CheckTrainingMemory(const Config& config, uint64_t num_users, uint64_t num_items,
-                                 uint32_t workers_in_process, uint64_t limit_bytes = 0);
+                                 uint32_t workers_in_process, uint32_t feature_dim = 0,
+                                 uint64_t limit_bytes = 0);
 
 }  // namespace fedrec

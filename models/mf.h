@@ -25,6 +25,8 @@
 #include "core/param_store.h"
 #include "core/status.h"
 #include "data/split.h"
+#include "models/item_repr.h"
+#include "models/item_table.h"
 #include "models/model.h"
 #include "models/negatives.h"
 
@@ -37,20 +39,31 @@ struct MfBprOptions {
   // Per training triple (u, i, j): loss += l2/2 * (|u|^2 + |e_i|^2 + |e_j|^2
   // + b_i^2 + b_j^2), the usual per-sample BPR regulariser. 0 = off.
   float l2 = 0.0f;
-  float init_std = 0.1f;  // embeddings ~ N(0, init_std^2); biases start at 0
+  float init_std = 0.1f;           // embeddings ~ N(0, init_std^2); biases start at 0
+  ItemReprOptions item_repr = {};  // id, text or id+text (models/item_repr.h)
 };
 
-// score(u, i) = user_emb[u] . item_emb[i] + item_bias[i].
+// score(u, i) = user_emb[u] . e_i + item_bias[i], where e_i is the item's
+// representation (models/item_repr.h): item_emb[i] (id), Adapter(f_i)
+// (text) or their sum (id+text). A text model has no item_bias (it would be
+// a per-item parameter): score(u, i) = user_emb[u] . Adapter(f_i), and its
+// global parameters are the adapter alone.
 // Training: every training interaction (u, i) of the user is one BPR example
 // against ONE negative j drawn uniformly from the items not in the user's
-// training sequence: loss = -log sigmoid(score(u, i) - score(u, j)).
+// training sequence: loss = -log sigmoid(score(u, i) - score(u, j)); with l2
+// the regulariser reads the representations e_i, e_j.
 // A user who has touched every item contributes nothing (no negative exists).
-// Global: "item_emb" (num_items x dim, sparse), "item_bias" (num_items x 1,
-// sparse). Local: "user_emb" (num_users x dim, sparse in the gradients).
+// Global: the item tensors of the layout ("item_emb", num_items x dim,
+// sparse; the adapter's, dense), then "item_bias" (num_items x 1, sparse;
+// id and id+text). Local: "user_emb" (num_users x dim, sparse in the
+// gradients).
 class MfBprModel final : public Model {
  public:
-  // InvalidArgument for zero users, items or dim, negative l2 or init_std.
-  static absl::StatusOr<std::unique_ptr<MfBprModel>> Create(const MfBprOptions& options);
+  // InvalidArgument for zero users, items or dim, negative l2 or init_std;
+  // ValidateItemRepr's errors for the text modes, whose `features` are shared
+  // read-only for the model's life.
+  static absl::StatusOr<std::unique_ptr<MfBprModel>> Create(
+      const MfBprOptions& options, std::shared_ptr<const ItemFeatures> features = nullptr);
 
   const MfBprOptions& options() const { return options_; }
   std::string type() const override { return "mf_bpr"; }
@@ -80,14 +93,27 @@ class MfBprModel final : public Model {
                        std::span<const uint32_t> candidates,
                        std::span<float> scores) const override;
 
-  // Tensor indices in the stores.
-  static constexpr size_t kItemEmb = 0, kItemBias = 1;  // global
+  // Tensor indices in the stores: item_emb and item_bias as an id model lays
+  // them out (text modes: item_layout(), bias_tensor()).
+  static constexpr size_t kItemEmb = 0, kItemBias = 1;  // global, id
   static constexpr size_t kUserEmb = 0;                 // local
+  const ItemLayout& item_layout() const { return layout_; }
+  // item_bias's index in the global store; npos for a text model.
+  static constexpr size_t kNoBias = static_cast<size_t>(-1);
+  size_t bias_tensor() const { return bias_; }
 
  private:
-  explicit MfBprModel(const MfBprOptions& options);
+  MfBprModel(const MfBprOptions& options, std::shared_ptr<const ItemFeatures> features);
+  // The text modes' ForwardBackward: the batch's items adapted once.
+  LossSum FeatureForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
+                                 Workspace* workspace, Gradients* global_grads,
+                                 Gradients* local_grads) const;
 
   MfBprOptions options_;
+  ItemLayout layout_;
+  size_t bias_ = kItemBias;
+  std::shared_ptr<const ItemFeatures> features_;    // text modes
+  std::unique_ptr<AdaptedTableCache> table_cache_;  // text modes: scoring rows
   ExcludedItems excluded_;
   ParameterStore global_;
   ParameterStore local_;

@@ -49,9 +49,9 @@ class ExcludedItems {
 inline absl::Status CheckExclusionFlags(const char* model, std::span<const uint8_t> flags,
                                         uint32_t num_items) {
   if (flags.empty() || flags.size() == num_items) return absl::OkStatus();
-  return absl::InvalidArgumentError(std::string(model) + ": negative exclusions: " +
-                                    std::to_string(flags.size()) + " flags for " +
-                                    std::to_string(num_items) + " items");
+  return absl::InvalidArgumentError(std::string(model) +
+                                    ": negative exclusions: " + std::to_string(flags.size()) +
+                                    " flags for " + std::to_string(num_items) + " items");
 }
 
 class UnseenItemSampler {

@@ -113,8 +113,7 @@ absl::Status SasRecModel::SetItemPopularity(std::span<const uint64_t> counts) {
 
 absl::Status SasRecModel::SetNegativeExclusions(std::span<const uint8_t> excluded) {
   FEDREC_RETURN_IF_ERROR(CheckExclusionFlags("sasrec", excluded, options_.num_items));
-  options_.excluded =
-      excluded.empty() ? nullptr : std::make_shared<const ExcludedItems>(excluded);
+  options_.excluded = excluded.empty() ? nullptr : std::make_shared<const ExcludedItems>(excluded);
   return absl::OkStatus();
 }
 
@@ -221,13 +220,7 @@ void SasRecModel::LastHiddenState(std::span<const uint32_t> history, std::span<f
 }
 
 std::shared_ptr<const AdaptedTableCache::Table> SasRecModel::AdaptedTable() const {
-  const ConstTensorView first = params_.ViewAt(layout_.adapter_first());
-  size_t size = 0;
-  for (size_t j = 0; j < layout_.adapter.num_tensors(); ++j) {
-    size += params_.ViewAt(layout_.adapter_first() + j).size();
-  }
-  // The adapter's tensors are adjacent in the store's one buffer.
-  return table_cache_->Get(layout_.adapter, *features_, {first.data, size});
+  return table_cache_->Get(layout_, *features_, params_);
 }
 
 template <typename Fn>

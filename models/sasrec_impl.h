@@ -132,8 +132,7 @@ void Forward(const SasRecOptions& o, const S* const* params, std::span<const uin
   // Embedding: E[item] * sqrt(d) + P[slot], then dropout.
   S* x = o.blocks > 0 ? ws.blocks[0].x_in.Get(nd) : ws.final_in.Get(nd);
   MatrixMap<S> x0 = Mat(x, len, d);
-  layers::EmbeddingForward<S>(CMat(params[kItemEmb], o.num_items, d), inputs,
-                              std::sqrt(S(d)), x0);
+  layers::EmbeddingForward<S>(CMat(params[kItemEmb], o.num_items, d), inputs, std::sqrt(S(d)), x0);
   x0 += CMat(params[kPosEmb] + p0 * d, len, d);
   if (drop) {
     S* mask = ws.emb_mask.Get(nd);
@@ -147,15 +146,16 @@ void Forward(const SasRecOptions& o, const S* const* params, std::span<const uin
     const S* xin = c.x_in.Get(nd);
     S* out = b + 1 < o.blocks ? ws.blocks[b + 1].x_in.Get(nd) : ws.final_in.Get(nd);
     // z = LN(x): the queries (post-LN) or queries and keys (pre-LN).
-    layers::LayerNormForward<S>(CMat(xin, len, d), CVec(P(kAttnLnGamma), d),
-                                CVec(P(kAttnLnBeta), d),
-                                {Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)},
-                                Mat(c.ln1_out.Get(nd), len, d));
+    layers::LayerNormForward<S>(
+        CMat(xin, len, d), CVec(P(kAttnLnGamma), d), CVec(P(kAttnLnBeta), d),
+        {Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)}, Mat(c.ln1_out.Get(nd), len, d));
     const S* z = c.ln1_out.Get(nd);
     const S* keys = o.pre_ln ? z : xin;
     const size_t nll = static_cast<size_t>(heads * len * len);
-    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d), Mat(c.k.Get(nd), len, d),
-                                 Mat(c.v.Get(nd), len, d), c.probs.Get(nll),
+    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
+                                 Mat(c.k.Get(nd), len, d),
+                                 Mat(c.v.Get(nd), len, d),
+                                 c.probs.Get(nll),
                                  drop ? c.dropped.Get(nll) : c.probs.Get(nll),
                                  drop ? c.attn_mask.Get(nll) : nullptr};
     layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
@@ -189,9 +189,8 @@ void Forward(const SasRecOptions& o, const S* const* params, std::span<const uin
 
 // Backward of Forward given dH (L x d) in ws.g0; accumulates into grads.
 template <typename S>
-void Backward(const SasRecOptions& o, const S* const* params, S* const* grads,
-              Gradients* tracker, std::span<const uint32_t> inputs, bool dropped_used,
-              SeqWorkspace<S>& ws) {
+void Backward(const SasRecOptions& o, const S* const* params, S* const* grads, Gradients* tracker,
+              std::span<const uint32_t> inputs, bool dropped_used, SeqWorkspace<S>& ws) {
   const Eigen::Index len = static_cast<Eigen::Index>(inputs.size());
   const Eigen::Index d = o.dim;
   const Eigen::Index nd = len * d;
@@ -253,8 +252,10 @@ void Backward(const SasRecOptions& o, const S* const* params, S* const* grads,
       dxin.setZero();
     }
     const size_t nll = static_cast<size_t>(heads * len * len);
-    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d), Mat(c.k.Get(nd), len, d),
-                                 Mat(c.v.Get(nd), len, d), c.probs.Get(nll),
+    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
+                                 Mat(c.k.Get(nd), len, d),
+                                 Mat(c.v.Get(nd), len, d),
+                                 c.probs.Get(nll),
                                  dropped_used ? c.dropped.Get(nll) : c.probs.Get(nll),
                                  dropped_used ? c.attn_mask.Get(nll) : nullptr};
     layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
@@ -265,9 +266,8 @@ void Backward(const SasRecOptions& o, const S* const* params, S* const* grads,
                                    Mat(ws.sdv.Get(nd), len, d),
                                    ws.sdp.Get(static_cast<size_t>(len * len))};
     const S* keys = o.pre_ln ? z : xin;
-    layers::CausalAttentionBackward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads,
-                                       dropped_used, ac, CMat(gb, len, d), ag, as, dz,
-                                       o.pre_ln ? dz : dxin);
+    layers::CausalAttentionBackward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads, dropped_used,
+                                       ac, CMat(gb, len, d), ag, as, dz, o.pre_ln ? dz : dxin);
     layers::LayerNormBackward<S>({Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)},
                                  CVec(P(kAttnLnGamma), d), CMat(ga, len, d),
                                  Vec(G(kAttnLnGamma), d), Vec(G(kAttnLnBeta), d), dxin);
@@ -418,9 +418,9 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
     }
   } else {
     seqloss::HeadOptions head;
-    head.loss = full_ce                        ? seqloss::HeadLoss::kFullSoftmax
+    head.loss = full_ce                       ? seqloss::HeadLoss::kFullSoftmax
                 : o.loss == SasRecLoss::kGbce ? seqloss::HeadLoss::kGbce
-                                               : seqloss::HeadLoss::kSampledSoftmax;
+                                              : seqloss::HeadLoss::kSampledSoftmax;
     head.normalize = o.normalize;
     head.temperature = o.temperature;
     head.excluded = &ExcludedOf(o);
@@ -531,8 +531,8 @@ S FeatureBatchLoss(const SasRecOptions& o, const ItemLayout& layout, const ItemF
 // Hidden state of the last position for `history` (its last max_len items),
 // dropout off. `out` has d entries. An empty history gives zeros.
 template <typename S>
-void LastHidden(const SasRecOptions& o, const S* const* params,
-                std::span<const uint32_t> history, SeqWorkspace<S>& ws, S* out) {
+void LastHidden(const SasRecOptions& o, const S* const* params, std::span<const uint32_t> history,
+                SeqWorkspace<S>& ws, S* out) {
   if (history.empty()) {
     std::fill(out, out + o.dim, S(0));
     return;

@@ -101,8 +101,8 @@ TEST_F(ColdStartTest, CentralRunReportsColdTargetsAndKeepsTheCatalogue) {
   const size_t d = (*trained)->global_params().layout()[0].cols;
   size_t cold_rows = 0, warm_moved = 0;
   for (size_t item = 0; item < is_cold->size(); ++item) {
-    const bool same = std::equal(now.data + item * d, now.data + (item + 1) * d,
-                                 init.data + item * d);
+    const bool same =
+        std::equal(now.data + item * d, now.data + (item + 1) * d, init.data + item * d);
     if ((*is_cold)[item] != 0) {
       EXPECT_TRUE(same) << "cold item " << item << " was trained";
       ++cold_rows;

@@ -466,10 +466,13 @@ TEST(TextSasRec, SpecFromConfigCarriesTheRepresentation) {
   EXPECT_FALSE(id->extra().contains("item_repr"));
   EXPECT_FALSE(id->extra().contains("feature_dim"));
   EXPECT_TRUE(CreateModel(*id, "cpu", RandomFeatures(40, 24, 9)).ok());
-  // Other models do not take item features yet.
-  c.model.type = "mf_bpr";
+  // MF with explicit ratings does not take item features.
+  c.model.type = "mf_rating";
   c.model.item_repr = "text";
-  EXPECT_EQ(ModelSpecFromConfig(c, 5, 40, 24).status().code(), absl::StatusCode::kInvalidArgument);
+  const auto rating = ModelSpecFromConfig(c, 5, 40, 24);
+  EXPECT_EQ(rating.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(rating.status().message()).find("not 'mf_rating'"), std::string::npos)
+      << rating.status();
 }
 
 TEST(TextSasRec, CheckpointRoundTripAndRecommend) {

@@ -32,17 +32,46 @@ TEST(MemoryEstimate, ParameterCountMatchesTheModels) {
   }
 }
 
+// Text modes count the adapter instead of (text) or beside (id+text) the
+// item table; a text MF-BPR has no item bias.
+TEST(MemoryEstimate, ParameterCountMatchesTextModels) {
+  constexpr uint32_t kFeatureDim = 11, kItems = 29;
+  auto features = std::make_shared<ItemFeatures>();
+  features->num_items = kItems;
+  features->dim = kFeatureDim;
+  features->values.assign(size_t{kItems} * kFeatureDim, 0.5f);
+  for (const std::string type : {"sasrec", "gru4rec", "mf_bpr"}) {
+    for (const std::string repr : {"text", "id+text"}) {
+      for (const std::string adapter : {"linear", "mlp"}) {
+        Config config = testing::TinyConfig(type);
+        config.data.max_len = 13;
+        config.model.item_repr = repr;
+        config.model.adapter = adapter;
+        config.model.adapter_hidden = adapter == "mlp" ? 5 : 0;
+        auto spec = ModelSpecFromConfig(config, 17, kItems, kFeatureDim);
+        ASSERT_TRUE(spec.ok()) << type << ": " << spec.status();
+        auto model = CreateModel(*spec, "cpu", features);
+        ASSERT_TRUE(model.ok()) << model.status();
+        const ParameterCount c = CountParameters(config, 17, kItems, kFeatureDim);
+        EXPECT_EQ(c.global, static_cast<double>((*model)->global_params().size()))
+            << type << " " << repr << " " << adapter;
+      }
+    }
+  }
+}
+
 TEST(MemoryEstimate, RefusesWhatExceedsTheLimitNamingTheKey) {
   Config config = testing::TinyConfig("sasrec");
   config.federation.mode = "central";
-  EXPECT_TRUE(CheckTrainingMemory(config, 100, 100, 0, /*limit_bytes=*/1 << 30).ok());
+  EXPECT_TRUE(
+      CheckTrainingMemory(config, 100, 100, 0, /*feature_dim=*/0, /*limit_bytes=*/1 << 30).ok());
   config.model.dim = int64_t{1} << 31;
-  absl::Status s = CheckTrainingMemory(config, 100, 100, 0, 1 << 30);
+  absl::Status s = CheckTrainingMemory(config, 100, 100, 0, 0, 1 << 30);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("reduce model.dim"));
   config.model.dim = 8;
   config.data.max_len = 100000000;
-  s = CheckTrainingMemory(config, 100, 100, 0, 1 << 30);
+  s = CheckTrainingMemory(config, 100, 100, 0, 0, 1 << 30);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("reduce data.max_len"));
 }

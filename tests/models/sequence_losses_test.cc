@@ -153,9 +153,8 @@ TEST(SharedNegatives, NeverAnExcludedItemAndLogQOverWhatIsLeft) {
   std::vector<uint32_t> a, b;
   RandomStream s1({5, "train_negatives", 0, 1, 0}), s2({5, "train_negatives", 0, 1, 0});
   seqloss::DrawSharedNegatives(s1, seq, items, nullptr, 16, kNone, seen, &a, nullptr);
-  seqloss::DrawSharedNegatives(s2, seq, items, nullptr, 16, ExcludedItems(std::vector<uint8_t>(
-                                                                items, 0)),
-                               seen, &b, nullptr);
+  seqloss::DrawSharedNegatives(s2, seq, items, nullptr, 16,
+                               ExcludedItems(std::vector<uint8_t>(items, 0)), seen, &b, nullptr);
   EXPECT_EQ(a, b);
   // Nothing left: no negatives.
   std::vector<uint8_t> all_but(items, 1);
