@@ -193,13 +193,7 @@ TEST(Gru4Rec, ScoringIgnoresTrainingDropout) {
 // ---- Items from content features (model.item_repr text / id+text) -------
 
 std::shared_ptr<const ItemFeatures> Features(uint32_t n, uint32_t f) {
-  auto feats = std::make_shared<ItemFeatures>();
-  feats->num_items = n;
-  feats->dim = f;
-  RandomStream s({.seed = 5, .purpose = "test_features"});
-  feats->values.resize(size_t{n} * f);
-  for (float& x : feats->values) x = static_cast<float>(2 * s.NextDouble() - 1);
-  return feats;
+  return testing::RandomItemFeatures(n, f);
 }
 
 struct TextVariant {

@@ -26,6 +26,7 @@
 #include "models/sasrec_impl.h"
 #include "models/score_kernel.h"
 #include "tests/models/sasrec_double.h"
+#include "tests/testing/model_checks.h"
 
 namespace fedrec {
 namespace {
@@ -39,13 +40,7 @@ using testing::Vec;
 
 // n x f features uniform in [-1, 1), keyed by `tag`.
 std::shared_ptr<const ItemFeatures> RandomFeatures(uint32_t n, uint32_t f, uint32_t tag) {
-  auto feats = std::make_shared<ItemFeatures>();
-  feats->num_items = n;
-  feats->dim = f;
-  RandomStream s({.seed = 31, .purpose = "test_features", .round = tag});
-  feats->values.resize(size_t{n} * f);
-  for (float& x : feats->values) x = static_cast<float>(2 * s.NextDouble() - 1);
-  return feats;
+  return testing::RandomItemFeatures(n, f, /*seed=*/31, tag);
 }
 
 uint32_t Bits(float x) {

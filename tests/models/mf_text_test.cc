@@ -21,13 +21,7 @@ using testing::Batch;
 constexpr uint32_t kItems = 30, kFeatureDim = 7;
 
 std::shared_ptr<const ItemFeatures> Features(uint32_t n, uint32_t f) {
-  auto feats = std::make_shared<ItemFeatures>();
-  feats->num_items = n;
-  feats->dim = f;
-  RandomStream s({.seed = 5, .purpose = "test_features"});
-  feats->values.resize(size_t{n} * f);
-  for (float& x : feats->values) x = static_cast<float>(2 * s.NextDouble() - 1);
-  return feats;
+  return testing::RandomItemFeatures(n, f);
 }
 
 std::unique_ptr<MfBprModel> MakeText(ItemRepr repr, layers::AdapterKind adapter, float l2) {

@@ -8,15 +8,30 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/random.h"
+#include "data/item_features.h"
 #include "models/model.h"
 
 namespace fedrec::testing {
+
+// n items of f features, uniform in [-1, 1), from (seed, "test_features",
+// tag): content for the text modes' tests.
+inline std::shared_ptr<const ItemFeatures> RandomItemFeatures(uint32_t n, uint32_t f,
+                                                              uint64_t seed = 5, uint32_t tag = 0) {
+  auto feats = std::make_shared<ItemFeatures>();
+  feats->num_items = n;
+  feats->dim = f;
+  RandomStream s({.seed = seed, .purpose = "test_features", .round = tag});
+  feats->values.resize(size_t{n} * f);
+  for (float& x : feats->values) x = static_cast<float>(2 * s.NextDouble() - 1);
+  return feats;
+}
 
 // Owns sequences and hands out UserSequence views.
 struct Batch {
