@@ -132,8 +132,21 @@ class Coordinator {
     }
     last_round_ = start_round_;
     last_checkpoint_round_ = start_round_;
+    const uint32_t every = static_cast<uint32_t>(c_.eval.every);
+    const uint64_t patience = static_cast<uint64_t>(c_.train.patience);
     for (uint32_t round = start_round_ + 1; round <= rounds; ++round) {
       round_in_progress_ = round;
+      // Checked before the round from what the checkpoints hold, so that a
+      // run resumed from the round that exhausted the patience stops too.
+      if (PatienceExhausted(patience, every, rounds, best_.round, last_round_)) {
+        early_stop_round_ = last_round_;
+        stop_reason_ = fmt::format(
+            "early stop after round {}: {} evaluations without a better validation score than "
+            "round {} (train.patience)",
+            last_round_, patience, best_.round);
+        spdlog::info("{}", stop_reason_);
+        break;
+      }
       if (StopRequested()) {
         FEDREC_RETURN_IF_ERROR(CheckpointLastRound());
         interrupted_ = true;
@@ -157,7 +170,6 @@ class Coordinator {
       last_round_ = round;
       // The last round: the configured one, or the last the budget allows.
       const bool last = round == rounds || (ledger_ && ledger_->steps() >= max_released);
-      const uint32_t every = static_cast<uint32_t>(c_.eval.every);
       if ((every != 0 && round % every == 0) || last) {
         FEDREC_RETURN_IF_ERROR(EvalRound(round, &line));
         progress.SetNote(
@@ -171,7 +183,9 @@ class Coordinator {
       FEDREC_RETURN_IF_ERROR(dir_.AppendMetrics(line));
       CrashPoint("metrics", round);
       const uint32_t ckpt_every = static_cast<uint32_t>(c_.checkpoint.every);
-      if ((ckpt_every != 0 && round % ckpt_every == 0) || last) {
+      // The round that exhausts the patience is the run's last: checkpointed.
+      if ((ckpt_every != 0 && round % ckpt_every == 0) || last ||
+          PatienceExhausted(patience, every, rounds, best_.round, round)) {
         Stopwatch sw;
         FEDREC_RETURN_IF_ERROR(WriteRoundCheckpoint(round));
         CrashPoint("checkpoint", round);
@@ -523,6 +537,8 @@ class Coordinator {
                          ledger_ ? &*ledger_ : nullptr, noise_ ? &*noise_ : nullptr,
                          clip_rule_ ? &*clip_rule_ : nullptr));
     if (s_.cold.enabled()) summary["cold_start"] = ColdStartJson(c_, s_.cold, cold_test);
+    if (c_.train.patience > 0) summary["stopped_early"] = early_stop_round_ != 0;
+    if (early_stop_round_ != 0) summary["stopped_at_round"] = early_stop_round_;
     if (ledger_) {
       // Also when no round ran this session (e.g. a budget too small for one).
       FEDREC_ASSIGN_OR_RETURN(double spent, ledger_->EpsilonNow());
@@ -564,6 +580,7 @@ class Coordinator {
   std::optional<privacy::AdaptiveClip> clip_rule_;
   std::optional<LedgerJournal> journal_;  // with ledger_
   std::string stop_reason_;
+  uint32_t early_stop_round_ = 0;  // the last round when train.patience stopped the run
   double checkpoint_seconds_ = 0;  // the last round checkpoint, for the next line
   uint64_t aborted_rounds_ = 0, withheld_rounds_ = 0;  // this session
   uint32_t last_round_ = 0;

@@ -392,11 +392,6 @@ absl::Status ValidateConfig(const Config& c, const std::string& where) {
                           "its own distributed noise)");
     }
   }
-  if (c.train.patience > 0 && c.federation.mode != "central") {
-    return InvalidInput(where,
-                        "train.patience: early stopping is implemented for central training "
-                        "only (federation.mode = \"central\"); set train.patience = 0");
-  }
   if (c.secagg.graph == "harary" && c.secagg.degree == 1) {
     return InvalidInput(where, "secagg.degree: must be 0 (auto) or >= 2 for a harary graph");
   }

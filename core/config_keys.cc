@@ -329,8 +329,8 @@ std::vector<KeySpec> BuildRegistry() {
               "the paper's 0.75).",
               InInterval(0, false, 1, false)));
   r.push_back(MakeKey("train", "patience", &C::train, &TrainConfig::patience,
-                      "Central training only: stop after this many evaluations without a better "
-                      "validation score (0: off).",
+                      "Stop after this many evaluations (eval.every epochs or rounds) without a "
+                      "better validation score (0: off).",
                       IntAtLeast(0)));
   r.push_back(MakeKey("train", "local_epochs", &C::train, &TrainConfig::local_epochs,
                       "Federated: local epochs per client per round.", IntAtLeast(1)));
