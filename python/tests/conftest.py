@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -95,6 +98,28 @@ def demo_config(data_path: Path, rounds: int = 3) -> Dict[str, Dict[str, Any]]:
         "eval": {"every": 0},
         "checkpoint": {"every": 0},
     }
+
+
+def interrupt_after_rounds(metrics: Path, rounds: int, timeout: float = 120.0) -> threading.Thread:
+    """Sends this process SIGINT once `metrics` (a run's metrics.jsonl) holds
+    `rounds` lines, i.e. mid-run at a known point, whatever the machine's
+    speed. Started before the run; join it after."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(metrics) as f:
+                    if sum(1 for _ in f) >= rounds:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 def to_toml(config: Dict[str, Any]) -> str:

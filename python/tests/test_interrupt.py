@@ -4,10 +4,8 @@ where an uninterrupted run does (Python and the command line)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -15,7 +13,7 @@ from typing import Any, Dict
 import pytest
 
 import fedrec
-from conftest import to_toml
+from conftest import interrupt_after_rounds, to_toml
 
 ROUNDS = 400
 
@@ -48,11 +46,10 @@ def test_keyboard_interrupt_stops_cleanly_and_resume_is_exact(
     synth_path: Path, tmp_path: Path, reference: Dict[str, Any]
 ) -> None:
     out = tmp_path / "run"
-    timer = threading.Timer(reference["seconds"] / 4, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    watcher = interrupt_after_rounds(out / "metrics.jsonl", ROUNDS // 10)
     with pytest.raises(KeyboardInterrupt):
         fedrec.train(config(synth_path), out=out)
-    timer.join()
+    watcher.join()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True
     stopped = summary["last_round"]

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
 import fedrec
-from conftest import to_toml
+from conftest import interrupt_after_rounds, to_toml
 
 
 def config(synth_path: Path, rounds: int) -> Dict[str, Any]:
@@ -51,16 +47,13 @@ def test_keyboard_interrupt_stops_the_sweep_and_a_second_call_resumes_it(
     synth_path: Path, tmp_path: Path
 ) -> None:
     rounds = 1000
-    started = time.monotonic()
     reference = fedrec.sweep(config(synth_path, rounds), out=tmp_path / "ref", epsilons="inf")
-    seconds = time.monotonic() - started
 
     out = tmp_path / "sweep"
-    timer = threading.Timer(seconds / 3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    watcher = interrupt_after_rounds(out / "eps-inf" / "metrics.jsonl", rounds // 10)
     with pytest.raises(KeyboardInterrupt):
         fedrec.sweep(config(synth_path, rounds), out=out, epsilons="inf")
-    timer.join()
+    watcher.join()
     summary = json.loads((out / "eps-inf" / "summary.json").read_text())
     assert summary["interrupted"] is True
     assert not (out / "sweep.csv").exists()
