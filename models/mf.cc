@@ -96,8 +96,9 @@ struct BprItems {
 // One user's BPR examples: training item items[k] against negatives[k].
 // Returns the loss; the user's gradient goes into `du`, the items' into
 // `t`. The bias rows are marked in `bias_tracker` (null: no bias).
-double UserBpr(const BprItems& t, Gradients* bias_tracker, CVec u, std::span<const uint32_t> items,
-               std::span<const uint32_t> negatives, float l2, Vec du) {
+double UserBpr(const BprItems& t, Gradients* bias_tracker, const CVec& u,
+               std::span<const uint32_t> items, std::span<const uint32_t> negatives, float l2,
+               Vec du) {
   const auto d = u.size();
   double loss = 0;
   for (size_t k = 0; k < items.size(); ++k) {
