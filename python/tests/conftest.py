@@ -100,6 +100,16 @@ def demo_config(data_path: Path, rounds: int = 3) -> Dict[str, Dict[str, Any]]:
     }
 
 
+@pytest.fixture
+def sigint_raises() -> Any:
+    """SIGINT raises KeyboardInterrupt during the test, also when the suite was
+    started with SIGINT ignored (Python then keeps it ignored: a background
+    job of a non-interactive shell, e.g. CI under nohup)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_after_rounds(metrics: Path, rounds: int, timeout: float = 120.0) -> threading.Thread:
     """Sends this process SIGINT once `metrics` (a run's metrics.jsonl) holds
     `rounds` lines, i.e. mid-run at a known point, whatever the machine's

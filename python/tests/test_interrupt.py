@@ -43,7 +43,7 @@ def checkpoint_rounds(run: Path) -> list:
 
 
 def test_keyboard_interrupt_stops_cleanly_and_resume_is_exact(
-    synth_path: Path, tmp_path: Path, reference: Dict[str, Any]
+    synth_path: Path, tmp_path: Path, reference: Dict[str, Any], sigint_raises: None
 ) -> None:
     out = tmp_path / "run"
     watcher = interrupt_after_rounds(out / "metrics.jsonl", ROUNDS // 10)

@@ -44,7 +44,7 @@ def test_sweep_matches_cli(cli: Any, synth_path: Path, tmp_path: Path) -> None:
 
 
 def test_keyboard_interrupt_stops_the_sweep_and_a_second_call_resumes_it(
-    synth_path: Path, tmp_path: Path
+    synth_path: Path, tmp_path: Path, sigint_raises: None
 ) -> None:
     rounds = 1000
     reference = fedrec.sweep(config(synth_path, rounds), out=tmp_path / "ref", epsilons="inf")
