@@ -6,7 +6,8 @@
 # full softmax and 1024 shared negatives for reference. One run per seed.
 #   bench/recipes_ml100k.sh [RUNS_DIR]       (default runs/recipes-ml100k)
 # Variables: FEDREC_SEEDS ("42 7"), FEDREC_EPOCHS (200), FEDREC_ROWS ("paper modern";
-#   also: ce, ss1024), FEDREC_BIN (a fedrec binary; default: build).
+#   also: ce, ss1024, and GRU4Rec's losses gru-bpr, gru-ss100, gru-ce), FEDREC_BIN
+#   (a fedrec binary; default: build).
 # Needs ../shared/data/ml-100k. Resumable: finished runs are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,10 @@ for seed in $seeds; do
       ce) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=ce) ;;
       ss1024) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=sampled_softmax
                     --set train.negatives=1024) ;;
+      gru-bpr) args=(--config examples/ml100k-gru4rec.toml) ;;
+      gru-ss100) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                       --set train.negatives=100) ;;
+      gru-ce) args=(--config examples/ml100k-gru4rec.toml --set train.loss=ce) ;;
       *) echo "recipes_ml100k: unknown row '$row'" >&2; exit 2 ;;
     esac
     dir="$runs/$row-s$seed"
@@ -57,7 +62,7 @@ for row in rows:
               f"| {t['full']['HR@10']:.4f} | {t['full']['NDCG@10']:.4f} | {t['sampled']['HR@10']:.4f} "
               f"| {t['sampled']['NDCG@10']:.4f} | {s['train_seconds']:.0f} |")
 print()
-base = statistics.mean(mean["paper"]) if "paper" in mean else None
+base = statistics.mean(mean["paper"]) if "paper" in mean else None  # SASRec rows only
 for row, v in mean.items():
     gain = f", {100 * (statistics.mean(v) / base - 1):+.1f}% against paper" if base else ""
     print(f"{row}: mean full NDCG@10 {statistics.mean(v):.4f} over {len(v)} seed(s){gain}")
