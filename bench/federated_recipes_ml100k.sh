@@ -11,11 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f ../shared/data/ml-100k/u.data ]] || { echo "federated_recipes_ml100k: ../shared/data/ml-100k not found" >&2; exit 2; }
-if [[ -n "${FEDREC_BIN:-}" ]]; then
-  fedrec=$FEDREC_BIN
-else
-  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
-fi
+# shellcheck source=bench/common.sh
+source bench/common.sh
+fedrec=$(fedrec_binary)
 runs=${1:-runs/federated-recipes-ml100k}
 rounds=${FEDREC_ROUNDS:-1500}
 mkdir -p "$runs"

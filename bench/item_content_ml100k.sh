@@ -14,12 +14,9 @@ cd "$(dirname "$0")/.."
 ml=../shared/data/ml-100k
 [[ -f $ml/u.data && -f $ml/u.item ]] || { echo "item_content_ml100k: $ml not found" >&2; exit 2; }
 model_dir=${FEDREC_ENCODER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fedrec/models/all-MiniLM-L6-v2}
-# FEDREC_BIN: a fedrec binary to use as it is (default: build, then build/apps/fedrec).
-if [[ -n "${FEDREC_BIN:-}" ]]; then
-  fedrec=$FEDREC_BIN
-else
-  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
-fi
+# shellcheck source=bench/common.sh
+source bench/common.sh
+fedrec=$(fedrec_binary)
 runs=${1:-runs/item-content}
 mkdir -p "$runs"
 recipe=${FEDREC_RECIPE:-paper}

@@ -11,12 +11,9 @@
 #   FEDREC_REPRS ("id text").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# FEDREC_BIN: a fedrec binary to use as it is (default: build, then build/apps/fedrec).
-if [[ -n "${FEDREC_BIN:-}" ]]; then
-  fedrec=$FEDREC_BIN
-else
-  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
-fi
+# shellcheck source=bench/common.sh
+source bench/common.sh
+fedrec=$(fedrec_binary)
 runs=${1:-runs/item-content-synth}
 users=${FEDREC_SYNTH_USERS:-100000}
 items=${FEDREC_SYNTH_ITEMS:-100000}
@@ -26,10 +23,7 @@ reprs=${FEDREC_REPRS:-id text}
 mkdir -p "$runs"
 data="$runs/synth-${users}x${items}.txt"
 features="$runs/synth-${users}x${items}-features.npy"
-if [[ ! -f $data || ! -f $features ]]; then
-  "$fedrec" --log-level warn data synth --users "$users" --items "$items" --mean-length 20 \
-    --max-length 200 --seed 7 --item-features "$features" --out "$data" > /dev/null
-fi
+synth_content "$fedrec" "$users" "$items" "$data" "$features"
 
 for repr in $reprs; do
   name="$repr-r$rounds-q$q"

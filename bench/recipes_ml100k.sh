@@ -12,11 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f ../shared/data/ml-100k/u.data ]] || { echo "recipes_ml100k: ../shared/data/ml-100k not found" >&2; exit 2; }
-if [[ -n "${FEDREC_BIN:-}" ]]; then
-  fedrec=$FEDREC_BIN
-else
-  fedrec="$(scripts/build.sh | tail -n 1)/apps/fedrec"
-fi
+# shellcheck source=bench/common.sh
+source bench/common.sh
+fedrec=$(fedrec_binary)
 runs=${1:-runs/recipes-ml100k}
 seeds=${FEDREC_SEEDS:-42 7}
 epochs=${FEDREC_EPOCHS:-200}
