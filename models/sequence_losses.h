@@ -193,33 +193,38 @@ S SharedNegativesLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<
     for (Eigen::Index k = 0; k < n; ++k) nl.col(k).array() -= S(logq[k]);
   }
 
-  // Per-position losses; nl is overwritten by d loss / d logit.
+  // Per-position losses; nl is overwritten by d loss / d logit. The
+  // element-wise work runs on whole rows (or the whole matrix) with Eigen's
+  // vectorised exp / log1p, and sums with AddressFreeSum so that the result
+  // does not depend on where the buffer lies.
   S loss = 0;
   if (o.loss == HeadLoss::kSampledSoftmax) {
     for (Eigen::Index t = 0; t < len; ++t) {
-      S max = pos[t];
-      for (Eigen::Index k = 0; k < n; ++k) max = std::max(max, nl(t, k));
+      const S max = n > 0 ? std::max(pos[t], nl.row(t).maxCoeff()) : pos[t];
       const S ep = std::exp(pos[t] - max);
       S sum = ep;
-      for (Eigen::Index k = 0; k < n; ++k) {
-        nl(t, k) = std::exp(nl(t, k) - max);
-        sum += nl(t, k);
+      if (n > 0) {
+        nl.row(t) = (nl.row(t).array() - max).exp().matrix();
+        sum += layers::AddressFreeSum(nl.row(t));
       }
       const S inv = S(1) / sum;
       loss += std::log(sum) + max - pos[t];
       dpos[t] = ep * inv - S(1);
-      for (Eigen::Index k = 0; k < n; ++k) nl(t, k) *= inv;
+      if (n > 0) nl.row(t) *= inv;
     }
   } else {
     const S beta = S(o.gbce_beta);
     for (Eigen::Index t = 0; t < len; ++t) {
       loss += beta * Softplus(-pos[t]);
       dpos[t] = -beta * Sigmoid(-pos[t]);
-      for (Eigen::Index k = 0; k < n; ++k) {
-        const S s = nl(t, k);
-        loss += Softplus(s);
-        nl(t, k) = Sigmoid(s);
-      }
+    }
+    if (n > 0) {
+      // softplus(s) = max(s, 0) + log1p(e^-|s|) as in losses.h; sigmoid as
+      // 1 / (1 + e^-s), which cannot overflow to NaN (Eigen's exp clamps its
+      // argument, and 1 / (1 + huge) is the right limit, 0).
+      auto s = nl.array();
+      loss += layers::AddressFreeSum(s.max(S(0)) + (-s.abs()).exp().log1p());
+      s = (S(1) + (-s).exp()).inverse();
     }
   }
   if (dh == nullptr) return loss;
@@ -264,8 +269,14 @@ template <typename S>
 S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> emb,
                   std::span<const uint32_t> targets, MatrixMap<S>* dh, MatrixMap<S>* demb,
                   Gradients* tracker, size_t emb_index, HeadScratch<S>& ws) {
-  constexpr Eigen::Index kChunk = 32;
+  // Positions per chunk: as many as keep the chunk's logits within
+  // kMaxChunkLogits scalars (16 MiB of float), at least 32. Each GEMM packs
+  // the whole catalogue once per chunk, so fewer, taller chunks pay less
+  // packing per position; one sequence of up to 167 positions over a
+  // 25k-item catalogue is a single chunk.
+  constexpr Eigen::Index kMaxChunkLogits = Eigen::Index{1} << 22;
   const Eigen::Index len = h.rows(), d = h.cols(), m = emb.rows();
+  const Eigen::Index kChunk = std::max<Eigen::Index>(32, kMaxChunkLogits / std::max<Eigen::Index>(m, 1));
   const bool norm = o.normalize;
   const S c = S(1) / S(o.temperature);
   S* hinv = ws.hinv.Get(len);
@@ -291,8 +302,9 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
   S loss = 0;
   for (Eigen::Index t0 = 0; t0 < len; t0 += kChunk) {
     const Eigen::Index rows = std::min(kChunk, len - t0);
+    // The logits, overwritten row by row by d loss / d logit.
     MatrixMap<S> lg(ws.nl.Get(rows * m), rows, m);
-    MatrixMap<S> dl(ws.dgs.Get(rows * m), rows, m);
+    MatrixMap<S>& dl = lg;
     lg.noalias() = hs.middleRows(t0, rows) * es.transpose();
     if (c != S(1)) lg *= c;
     std::span<const uint32_t> excluded;
@@ -302,6 +314,7 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
     // the exps, not the GEMMs, would otherwise dominate (scalar std::exp).
     for (Eigen::Index r = 0; r < rows; ++r) {
       const S max = lg.row(r).maxCoeff();
+      const S target_logit = lg(r, targets[t0 + r]);
       dl.row(r) = (lg.row(r).array() - max).exp().matrix();
       // Eigen's exp clamps its argument: an excluded item's share is set to
       // exactly 0 so that its row gets no gradient at all.
@@ -309,7 +322,7 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
       const S sum = layers::AddressFreeSum(dl.row(r));
       dl.row(r) *= S(1) / sum;
       dl(r, targets[t0 + r]) -= S(1);
-      loss += std::log(sum) + max - lg(r, targets[t0 + r]);
+      loss += std::log(sum) + max - target_logit;
     }
     if (dh != nullptr) {
       if (c != S(1)) dl *= c;
