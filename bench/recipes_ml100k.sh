@@ -6,7 +6,9 @@
 # full softmax and 1024 shared negatives for reference. One run per seed.
 #   bench/recipes_ml100k.sh [RUNS_DIR]       (default runs/recipes-ml100k)
 # Variables: FEDREC_SEEDS ("42 7"), FEDREC_EPOCHS (200), FEDREC_ROWS ("paper modern";
-#   also: ce, ss1024, and GRU4Rec's losses gru-bpr, gru-ss100, gru-ce), FEDREC_BIN
+#   also: ce, ss1024, and GRU4Rec's losses gru-bpr, gru-ss100, gru-ss256, gru-ss256-cos,
+#   gru-gbce, gru-ce, and with a separate output embedding gru-ss256-sep, gru-gbce-sep,
+#   gru-bpr-sep; the softmax-type losses share their negatives by sequence), FEDREC_BIN
 #   (a fedrec binary; default: build).
 # Needs ../shared/data/ml-100k. Resumable: finished runs are kept.
 set -euo pipefail
@@ -32,6 +34,19 @@ for seed in $seeds; do
       gru-bpr) args=(--config examples/ml100k-gru4rec.toml) ;;
       gru-ss100) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
                        --set train.negatives=100) ;;
+      gru-ss256) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                       --set train.negatives=256) ;;
+      gru-ss256-cos) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                           --set train.negatives=256 --set train.normalize_embeddings=true
+                           --set train.temperature=0.05) ;;
+      gru-gbce) args=(--config examples/ml100k-gru4rec.toml --set train.loss=gbce
+                      --set train.negatives=256) ;;
+      gru-ss256-sep) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                           --set train.negatives=256 --set model.output_embedding=separate) ;;
+      gru-gbce-sep) args=(--config examples/ml100k-gru4rec.toml --set train.loss=gbce
+                          --set train.negatives=256 --set model.output_embedding=separate) ;;
+      gru-bpr-sep) args=(--config examples/ml100k-gru4rec.toml
+                         --set model.output_embedding=separate) ;;
       gru-ce) args=(--config examples/ml100k-gru4rec.toml --set train.loss=ce) ;;
       *) echo "recipes_ml100k: unknown row '$row'" >&2; exit 2 ;;
     esac

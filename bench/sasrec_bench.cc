@@ -27,14 +27,13 @@
 // diagonal blocks are full), so GFLOP/s slightly understates the machine.
 #include <benchmark/benchmark.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "core/random.h"
 #include "data/loader.h"
@@ -92,8 +91,8 @@ void BM_SasRecSequence(benchmark::State& state) {
   }
   const double flops = FlopsPerSequence(model->options(), static_cast<double>(len));
   state.counters["MFLOP/seq"] = flops / 1e6;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SasRecSequence)->Arg(50)->Arg(200)->Unit(benchmark::kMicrosecond);
 
@@ -103,8 +102,9 @@ void BM_SasRecLoss(benchmark::State& state) {
   SasRecOptions o = BenchOptions();
   o.num_items = kLargeCatalogue;
   const int loss = static_cast<int>(state.range(0));
-  static const char* const kNames[] = {"bce", "sampled_softmax_256", "gbce_256", "full_ce",
-                                       "sampled_softmax_256_norm", "sampled_softmax_4096"};
+  static const char* const kNames[] = {
+      "bce",     "sampled_softmax_256",      "gbce_256",
+      "full_ce", "sampled_softmax_256_norm", "sampled_softmax_4096"};
   if (loss == 1 || loss == 4) o.loss = SasRecLoss::kCe, o.ce_negatives = 256;
   if (loss == 2) o.loss = SasRecLoss::kGbce, o.ce_negatives = 256;
   if (loss == 3) o.loss = SasRecLoss::kCe, o.ce_negatives = 0;
@@ -164,8 +164,7 @@ void BM_SasRecBatch128(benchmark::State& state) {
   for (uint32_t b = 0; b < 128; ++b) {
     const size_t n = lengths[pick.NextBelow(static_cast<uint32_t>(lengths.size()))];
     seqs[b] = RandomSequence(n, b + 1);
-    flops += FlopsPerSequence(model->options(),
-                              static_cast<double>(std::min<size_t>(n - 1, 200)));
+    flops += FlopsPerSequence(model->options(), static_cast<double>(std::min<size_t>(n - 1, 200)));
   }
   std::vector<UserSequence> batch;
   for (uint32_t b = 0; b < 128; ++b) batch.push_back({b, seqs[b], {}});
@@ -182,8 +181,8 @@ void BM_SasRecBatch128(benchmark::State& state) {
                                       ? std::filesystem::exists("/work/shared/data/ml-100k/u.data")
                                       : 0;
   state.counters["MFLOP/seq"] = flops / 128 / 1e6;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SasRecBatch128)->Unit(benchmark::kMillisecond);
 
@@ -194,8 +193,9 @@ void BM_EigenSgemm256(benchmark::State& state) {
     c.noalias() = a * b;
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9 * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * 1e-9 * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EigenSgemm256)->Unit(benchmark::kMicrosecond);
 

@@ -43,34 +43,36 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string type = "sasrec";  // sasrec|gru4rec|mf_bpr|mf_rating|pop
-  int64_t dim = 50;             // embedding / hidden size
-  int64_t blocks = 2;           // transformer blocks (sasrec) or GRU layers (gru4rec)
-  int64_t heads = 1;            // attention heads (sasrec); dim % heads == 0
-  double dropout = 0.2;         // dropout rate in [0, 1)
-  bool pre_ln = false;          // sasrec: Pre-LN blocks
-  double l2 = 0.0;              // L2 on the embedding rows an example uses
-  std::string recipe = "paper";  // paper|modern: defaults of the train.* loss keys
-  std::string item_repr = "id";  // id|text|id+text: item embedding, adapted features, or both
+  std::string type = "sasrec";     // sasrec|gru4rec|mf_bpr|mf_rating|pop
+  int64_t dim = 50;                // embedding / hidden size
+  int64_t blocks = 2;              // transformer blocks (sasrec) or GRU layers (gru4rec)
+  int64_t heads = 1;               // attention heads (sasrec); dim % heads == 0
+  double dropout = 0.2;            // dropout rate in [0, 1)
+  bool pre_ln = false;             // sasrec: Pre-LN blocks
+  std::string output_embedding = "tied";  // tied|separate (gru4rec): scored item rows
+  double l2 = 0.0;                 // L2 on the embedding rows an example uses
+  std::string recipe = "paper";    // paper|modern: defaults of the train.* loss keys
+  std::string item_repr = "id";    // id|text|id+text: item embedding, adapted features, or both
   std::string adapter = "linear";  // linear|mlp: the feature adapter (text modes)
   int64_t adapter_hidden = 0;      // mlp hidden width; 0 = 2 * model.dim
   bool operator==(const ModelConfig&) const = default;
 };
 
 struct TrainConfig {
-  int64_t epochs = 20;             // central: passes over the training data
-  int64_t batch_size = 128;        // central: users per mini-batch
-  double lr = 1e-3;                // central: learning rate
-  std::string optimizer = "adam";  // adam|sgd (central)
-  std::string loss = "auto";       // auto|bce|bpr|ce|sampled_softmax|gbce|mse
-  int64_t negatives = 100;         // sampled_softmax, gbce: negatives per sequence (sasrec)
-  std::string negative_sampler = "uniform";  // uniform|popularity
-  bool normalize_embeddings = false;         // cosine logits (ce, sampled_softmax, gbce)
-  double temperature = 1.0;                  // logits / temperature
-  double gbce_t = 0.75;                      // gbce calibration t in [0, 1]
-  int64_t patience = 0;                      // evaluations without improvement (0: off)
-  int64_t local_epochs = 1;        // federated: local epochs per client per round
-  double local_lr = 0.05;          // federated: client SGD learning rate
+  int64_t epochs = 20;                        // central: passes over the training data
+  int64_t batch_size = 128;                   // central: users per mini-batch
+  double lr = 1e-3;                           // central: learning rate
+  std::string optimizer = "adam";             // adam|sgd (central)
+  std::string loss = "auto";                  // auto|bce|bpr|ce|sampled_softmax|gbce|mse
+  int64_t negatives = 100;                    // sampled_softmax, gbce: negatives per sequence
+  std::string negative_sampler = "uniform";   // uniform|popularity
+  std::string negative_sharing = "sequence";  // sequence|position
+  bool normalize_embeddings = false;          // cosine logits (ce, sampled_softmax, gbce)
+  double temperature = 1.0;                   // logits / temperature
+  double gbce_t = 0.75;                       // gbce calibration t in [0, 1]
+  int64_t patience = 0;                       // evaluations without improvement (0: off)
+  int64_t local_epochs = 1;                   // federated: local epochs per client per round
+  double local_lr = 0.05;                     // federated: client SGD learning rate
   bool operator==(const TrainConfig&) const = default;
 };
 

@@ -272,6 +272,10 @@ std::vector<KeySpec> BuildRegistry() {
                       "Dropout rate during training.", InInterval(0, false, 1, true)));
   r.push_back(MakeKey("model", "pre_ln", &C::model, &ModelConfig::pre_ln,
                       "SASRec: Pre-LN blocks instead of the paper's placement."));
+  r.push_back(MakeKey("model", "output_embedding", &C::model, &ModelConfig::output_embedding,
+                      "gru4rec: tied (hidden states scored against the input item embedding) or "
+                      "separate (a second item table, gSASRec's default; item_repr id only).",
+                      OneOf({"tied", "separate"})));
   r.push_back(MakeKey("model", "l2", &C::model, &ModelConfig::l2,
                       "L2 weight on the embedding rows an example uses (0 is off).",
                       InInterval(0, false, 1e9, false)));
@@ -308,20 +312,25 @@ std::vector<KeySpec> BuildRegistry() {
                       "(gSASRec) or mse.",
                       OneOf({"auto", "bce", "bpr", "ce", "sampled_softmax", "gbce", "mse"})));
   r.push_back(MakeKey("train", "negatives", &C::train, &TrainConfig::negatives,
-                      "sampled_softmax, gbce: negatives (sasrec: shared by all positions of a "
-                      "sequence; gru4rec: per position).",
+                      "sampled_softmax, gbce: negatives shared by all positions of a sequence "
+                      "(sasrec, gru4rec).",
                       IntInRange(1, 1 << 20, "negatives held per sequence")));
   r.push_back(MakeKey("train", "negative_sampler", &C::train, &TrainConfig::negative_sampler,
-                      "sampled_softmax, gbce (sasrec, central): uniform, or popularity (training "
-                      "counts, logQ-corrected).",
+                      "sampled_softmax, gbce (sasrec, gru4rec; central): uniform, or popularity "
+                      "(training counts, logQ-corrected).",
                       OneOf({"uniform", "popularity"})));
+  r.push_back(MakeKey("train", "negative_sharing", &C::train, &TrainConfig::negative_sharing,
+                      "sampled_softmax, gbce (sasrec, gru4rec): sequence (one set of negatives "
+                      "shared by every position: one GEMM) or position (negatives drawn per "
+                      "position, as gSASRec: L x negatives gathered rows).",
+                      OneOf({"sequence", "position"})));
   r.push_back(MakeKey("train", "normalize_embeddings", &C::train,
                       &TrainConfig::normalize_embeddings,
-                      "sasrec ce, sampled_softmax, gbce: cosine logits (L2-normalised hidden "
-                      "state and item rows), also in scoring."));
+                      "sasrec and gru4rec ce, sampled_softmax, gbce: cosine logits "
+                      "(L2-normalised hidden state and item rows), also in scoring."));
   r.push_back(MakeKey("train", "temperature", &C::train, &TrainConfig::temperature,
-                      "sasrec ce, sampled_softmax, gbce: logits divided by this (0.05 with "
-                      "normalize_embeddings).",
+                      "sasrec and gru4rec ce, sampled_softmax, gbce: logits divided by this "
+                      "(0.05 with normalize_embeddings).",
                       InInterval(1e-4, false, 1e4, false)));
   r.push_back(
       MakeKey("train", "gbce_t", &C::train, &TrainConfig::gbce_t,

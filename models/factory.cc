@@ -90,6 +90,15 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   // checkpoints holding them) stay byte-identical to earlier versions.
   const TrainConfig& t = config.train;
   if (t.negative_sampler != "uniform") extra["negative_sampler"] = t.negative_sampler;
+  if (t.negative_sharing != "sequence") extra["negative_sharing"] = t.negative_sharing;
+  if (config.model.output_embedding != "tied") {
+    if (type != "gru4rec") {
+      return absl::InvalidArgumentError(
+          "model.output_embedding: 'separate' is implemented for gru4rec only (not '" + type +
+          "')");
+    }
+    extra["output_embedding"] = config.model.output_embedding;
+  }
   if (t.normalize_embeddings) extra["normalize"] = "true";
   if (t.temperature != 1.0) extra["temperature"] = fmt::format("{}", t.temperature);
   if (extra["loss"] == "gbce") extra["gbce_t"] = fmt::format("{}", t.gbce_t);
@@ -160,6 +169,12 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
   FEDREC_ASSIGN_OR_RETURN(const double gbce_t, ExtraNumber(spec, "gbce_t", 0.75));
   const bool normalize = Extra(spec, "normalize", "false") == "true";
   const std::string sampler = Extra(spec, "negative_sampler", "uniform");
+  const std::string sharing = Extra(spec, "negative_sharing", "sequence");
+  if (sharing != "sequence" && sharing != "position") {
+    return absl::InvalidArgumentError("model spec: negative_sharing = '" + sharing +
+                                      "' is not one of: sequence, position");
+  }
+  const bool per_position = sharing == "position";
   if (sampler != "uniform" && sampler != "popularity") {
     return absl::InvalidArgumentError("model spec: negative_sampler = '" + sampler +
                                       "' is not one of: uniform, popularity");
@@ -168,18 +183,34 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
   const auto users = static_cast<uint32_t>(spec.num_users());
   FEDREC_ASSIGN_OR_RETURN(const ItemReprOptions item_repr, ItemReprFromSpec(spec));
   if (item_repr.repr != ItemRepr::kId && type == "mf_rating") {
-    return absl::InvalidArgumentError(std::string("model.item_repr: '") +
-                                      ItemReprName(item_repr.repr) +
-                                      "' is implemented for sasrec, gru4rec and mf_bpr (not '" +
-                                      type + "')");
+    return absl::InvalidArgumentError(
+        std::string("model.item_repr: '") + ItemReprName(item_repr.repr) +
+        "' is implemented for sasrec, gru4rec and mf_bpr (not '" + type + "')");
   }
   // id models ignore features: a trainer may pass whatever it loaded.
   if (item_repr.repr == ItemRepr::kId) features = nullptr;
-  if (type != "sasrec" && (normalize || temperature != 1.0 || sampler != "uniform")) {
+  const bool sequence_model = type == "sasrec" || type == "gru4rec";
+  const bool head_options = normalize || temperature != 1.0 || sampler != "uniform" || per_position;
+  if (!sequence_model && head_options) {
     return absl::InvalidArgumentError(
-        "train.normalize_embeddings, train.temperature, train.negative_sampler: implemented for "
-        "model.type = \"sasrec\" only (not '" + type + "')");
+        "train.normalize_embeddings, train.temperature, train.negative_sampler, "
+        "train.negative_sharing: implemented for model.type = \"sasrec\" and \"gru4rec\" only "
+        "(not '" +
+        type + "')");
   }
+  if (sequence_model && (loss == "bce" || loss == "bpr") && head_options) {
+    return absl::InvalidArgumentError(
+        "train.normalize_embeddings, train.temperature, train.negative_sampler, "
+        "train.negative_sharing: apply to the ce, sampled_softmax and gbce losses, not to " +
+        type + "'s " + loss);
+  }
+  if (sequence_model && loss == "ce" && (sampler != "uniform" || per_position)) {
+    return absl::InvalidArgumentError(
+        "train.negative_sampler, train.negative_sharing: the full softmax (ce) samples no "
+        "negatives; use sampled_softmax or gbce");
+  }
+  const NegativeSampler negative_sampler =
+      sampler == "popularity" ? NegativeSampler::kPopularity : NegativeSampler::kUniform;
 
   if (type == "sasrec") {
     SasRecOptions o;
@@ -194,7 +225,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
     o.normalize = normalize;
     o.temperature = temperature;
     o.gbce_t = gbce_t;
-    o.sampler = sampler == "popularity" ? NegativeSampler::kPopularity : NegativeSampler::kUniform;
+    o.sampler = negative_sampler;
+    o.negatives_per_position = per_position;
     o.item_repr = item_repr;
     if (loss == "bce") {
       o.loss = SasRecLoss::kBce;
@@ -203,16 +235,6 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
       o.ce_negatives = loss == "ce" ? 0 : static_cast<uint32_t>(negatives);
     } else {
       return LossError(type, loss, "bce, ce, sampled_softmax or gbce");
-    }
-    if (loss == "bce" && (normalize || temperature != 1.0)) {
-      return absl::InvalidArgumentError(
-          "train.normalize_embeddings, train.temperature: apply to the ce, sampled_softmax and "
-          "gbce losses, not to sasrec's bce");
-    }
-    if (loss == "ce" && sampler != "uniform") {
-      return absl::InvalidArgumentError(
-          "train.negative_sampler: the full softmax (ce) samples no negatives; use "
-          "sampled_softmax or gbce");
     }
     FEDREC_ASSIGN_OR_RETURN(auto model, SasRecModel::Create(o, std::move(features)));
     return std::unique_ptr<Model>(std::move(model));
@@ -227,12 +249,18 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
     if (loss == "bpr") {
       o.loss = SeqLoss::kBpr;
       o.negatives = 1;
-    } else if (loss == "ce" || loss == "sampled_softmax") {
-      o.loss = SeqLoss::kCe;
+    } else if (loss == "ce" || loss == "sampled_softmax" || loss == "gbce") {
+      o.loss = loss == "gbce" ? SeqLoss::kGbce : SeqLoss::kCe;
       o.negatives = loss == "ce" ? 0 : static_cast<uint32_t>(negatives);
     } else {
-      return LossError(type, loss, "bpr, ce or sampled_softmax");
+      return LossError(type, loss, "bpr, ce, sampled_softmax or gbce");
     }
+    o.sampler = negative_sampler;
+    o.negatives_per_position = per_position;
+    o.separate_output = Extra(spec, "output_embedding", "tied") == "separate";
+    o.normalize = normalize;
+    o.temperature = temperature;
+    o.gbce_t = gbce_t;
     o.item_repr = item_repr;
     FEDREC_ASSIGN_OR_RETURN(auto model, Gru4RecModel::Create(o, std::move(features)));
     return std::unique_ptr<Model>(std::move(model));

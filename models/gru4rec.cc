@@ -10,6 +10,7 @@
 #include "models/layers/gru.h"
 #include "models/losses.h"
 #include "models/negatives.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec {
 namespace {
@@ -39,13 +40,14 @@ struct ItemTable {
   const float* rows = nullptr;
   float* grads = nullptr;
   Gradients* tracker = nullptr;
-  const uint32_t* row_of = nullptr;  // null: row = item id
+  const uint32_t* row_of = nullptr;        // null: row = item id
+  size_t tensor = Gru4RecModel::kItemEmb;  // the store index rows are marked under
 
   uint32_t Row(uint32_t item) const { return row_of != nullptr ? row_of[item] : item; }
   // The gradient row of `item` for writing (marked first).
   float* GradRow(uint32_t item, int d) const {
     const uint32_t r = Row(item);
-    if (tracker != nullptr) tracker->MarkRow(Gru4RecModel::kItemEmb, r);
+    if (tracker != nullptr) tracker->MarkRow(tensor, r);
     return grads + static_cast<size_t>(r) * d;
   }
   const float* RowPtr(uint32_t item, int d) const {
@@ -63,14 +65,24 @@ struct Gru4RecWorkspace final : Workspace {
   std::vector<const float*> mask_ptrs;              // into masks; empty without dropout
   layers::AlignedVector<float> final_out;           // (T x D) last output after dropout
   layers::AlignedVector<float> dcur, dnext;         // (T x D)
-  std::vector<uint32_t> cands;                      // 1 + negatives
-  layers::AlignedVector<float> logits, dlogits;     // (1 + negatives) or (T x num_items)
-  // Text modes: the batch's compact item rows, each user's negatives (drawn
-  // before the table is built) and whether the user is skipped.
+  std::vector<uint32_t> cands;                      // BPR: 1 + negatives
+  layers::AlignedVector<float> logits, dlogits;     // BPR: 1 + negatives
+  // Shared negatives: the draw's bitmap (num_items, kept zeroed), the
+  // targets and negatives as table rows, the heads' scratch.
+  std::vector<uint8_t> seen;
+  std::vector<uint32_t> target_rows, negative_rows;
+  seqloss::HeadScratch<float> head;
+  // Each user's negatives (BPR: steps x negatives; shared: one set) and
+  // their logQ corrections (popularity only), drawn before any user runs
+  // so that text modes can adapt every touched item at once; whether the
+  // user is skipped.
   ItemRows<float> items;
   std::vector<std::vector<uint32_t>> negatives;
+  std::vector<std::vector<double>> logq;
   std::vector<uint8_t> skip;
 };
+
+bool SharesNegatives(const Gru4RecOptions& o) { return o.loss != SeqLoss::kBpr; }
 
 void Resize(ForwardScratch* s, uint32_t layers) {
   if (s->layers.size() != layers) {
@@ -158,49 +170,32 @@ const float* Forward(const Gru4RecOptions& o, const ParameterStore& global, size
   return fin;
 }
 
-// Sampled losses (bpr, sampled softmax) of one user over [target,
-// negatives...] per position: returns the loss, adds d loss / d fin into
-// dfin (zeroed by the caller) and the scored rows' gradients into the table.
-// Negatives: `drawn` (steps x negatives, drawn beforehand from the same
-// stream in the same order) or, when null, drawn here by the sampler the
-// caller has begun on the user's items.
-double SampledLoss(const Gru4RecOptions& o, const ItemTable& table, const StepKey& key,
-                   uint32_t user, const Window& w, const float* fin, float* dfin,
-                   Gru4RecWorkspace* ws, const uint32_t* drawn) {
+// BPR of one user over [target, negatives...] per position: returns the
+// loss, adds d loss / d fin into dfin (zeroed by the caller) and the scored
+// rows' gradients into the table. `drawn`: steps x negatives items.
+double BprUserLoss(const Gru4RecOptions& o, const ItemTable& table, const Window& w,
+                   const float* fin, float* dfin, Gru4RecWorkspace* ws, const uint32_t* drawn) {
   const int d = static_cast<int>(o.dim);
   const uint32_t negatives = o.negatives;
-  RandomStream neg({.seed = key.seed,
-                    .purpose = "train_negatives",
-                    .round = key.epoch,
-                    .client = user,
-                    .step = key.step});
   const size_t c = 1 + negatives;
+  const float inv = 1.0f / static_cast<float>(negatives);
   double loss = 0;
   for (size_t t = 0; t < w.steps; ++t) {
     CVec h(fin + t * d, d);
     ws->cands[0] = w.targets[t];
-    for (size_t k = 1; k < c; ++k) {
-      ws->cands[k] =
-          drawn != nullptr ? drawn[t * negatives + k - 1] : ws->sampler.Draw(neg, *ws->excluded);
-    }
+    for (size_t k = 1; k < c; ++k) ws->cands[k] = drawn[t * negatives + k - 1];
     for (size_t k = 0; k < c; ++k) {
       ws->logits[k] = CVec(table.RowPtr(ws->cands[k], d), d).dot(h);
     }
-    if (o.loss == SeqLoss::kBpr) {
-      const float inv = 1.0f / static_cast<float>(negatives);
-      ws->dlogits[0] = 0;
-      float pos_loss = 0;
-      for (size_t k = 1; k < c; ++k) {
-        float dpos, dneg;
-        pos_loss += BprLoss(ws->logits[0], ws->logits[k], &dpos, &dneg);
-        ws->dlogits[0] += dpos * inv;
-        ws->dlogits[k] = dneg * inv;
-      }
-      loss += pos_loss * inv;
-    } else {
-      loss += SoftmaxCrossEntropy<float>(std::span<const float>(ws->logits.data(), c), 0,
-                                         std::span<float>(ws->dlogits.data(), c));
+    ws->dlogits[0] = 0;
+    float pos_loss = 0;
+    for (size_t k = 1; k < c; ++k) {
+      float dpos, dneg;
+      pos_loss += BprLoss(ws->logits[0], ws->logits[k], &dpos, &dneg);
+      ws->dlogits[0] += dpos * inv;
+      ws->dlogits[k] = dneg * inv;
     }
+    loss += pos_loss * inv;
     Vec dh(dfin + t * d, d);
     for (size_t k = 0; k < c; ++k) {
       const uint32_t item = ws->cands[k];
@@ -212,35 +207,54 @@ double SampledLoss(const Gru4RecOptions& o, const ItemTable& table, const StepKe
   return loss;
 }
 
-// Full softmax cross-entropy of one user, logits (T x num_items) = fin * E^T:
-// returns the loss, writes d loss / d fin into dfin and adds into every
-// item row (the table holds every item, row = item id).
-double FullSoftmaxLoss(const Gru4RecOptions& o, const ItemTable& table, const Window& w,
-                       const float* fin, float* dfin, Gru4RecWorkspace* ws) {
-  const int d = static_cast<int>(o.dim);
-  const size_t steps = w.steps;
-  double loss = 0;
-  const auto items = static_cast<Eigen::Index>(o.num_items);
-  Map logits(Grow(&ws->logits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
-  CMap e(table.rows, items, d);
-  CMap h(fin, static_cast<Eigen::Index>(steps), d);
-  logits.noalias() = h * e.transpose();
-  // An excluded item's logit is -inf: std::exp gives it exactly 0 share.
-  for (uint32_t excluded : ws->excluded->items()) {
-    logits.col(excluded).setConstant(-std::numeric_limits<float>::infinity());
+// The softmax-type heads (sampled softmax and gBCE over the shared
+// `negatives`, or the full softmax) of one user through
+// models/sequence_losses.h: returns the loss, adds d loss / d fin into dfin
+// and the rows' gradients into the table (a full softmax reads every row;
+// the table then holds every item, row = item id).
+double HeadUserLoss(const Gru4RecOptions& o, const ItemTable& table, const ExcludedItems& excluded,
+                    const Window& w, const float* fin, float* dfin, Gru4RecWorkspace* ws,
+                    std::span<const uint32_t> negatives, const double* logq) {
+  const auto d = static_cast<Eigen::Index>(o.dim);
+  const auto steps = static_cast<Eigen::Index>(w.steps);
+  const bool full = o.loss == SeqLoss::kCe && o.negatives == 0;
+  seqloss::HeadOptions head;
+  head.loss = full                       ? seqloss::HeadLoss::kFullSoftmax
+              : o.loss == SeqLoss::kGbce ? seqloss::HeadLoss::kGbce
+                                         : seqloss::HeadLoss::kSampledSoftmax;
+  head.normalize = o.normalize;
+  head.temperature = o.temperature;
+  head.excluded = &excluded;
+  if (o.loss == SeqLoss::kGbce)
+    head.gbce_beta = seqloss::GbceBeta(o.negatives, o.num_items, o.gbce_t);
+  std::span<const uint32_t> targets = w.targets;
+  if (table.row_of != nullptr) {
+    auto remap = [&](std::span<const uint32_t> ids, std::vector<uint32_t>& rows) {
+      rows.resize(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) rows[i] = table.row_of[ids[i]];
+      return std::span<const uint32_t>(rows);
+    };
+    targets = remap(targets, ws->target_rows);
+    negatives = remap(negatives, ws->negative_rows);
   }
-  Map dlogits(Grow(&ws->dlogits, steps * o.num_items), static_cast<Eigen::Index>(steps), items);
-  for (size_t t = 0; t < steps; ++t) {
-    loss += SoftmaxCrossEntropy<float>(std::span<const float>(logits.row(t).data(), o.num_items),
-                                       w.targets[t],
-                                       std::span<float>(dlogits.row(t).data(), o.num_items));
+  // The table's row count: every item under the full softmax, else the
+  // rows the targets and negatives index (all of item_emb, or the compact
+  // table of text modes; only indexed rows are read).
+  const auto rows = static_cast<Eigen::Index>(o.num_items);
+  layers::ConstMatrixMap<float> h(fin, steps, d);
+  layers::ConstMatrixMap<float> emb(table.rows, rows, d);
+  layers::MatrixMap<float> dh(dfin, steps, d);
+  layers::MatrixMap<float> demb(table.grads, rows, d);
+  if (full) {
+    return seqloss::FullSoftmaxLoss<float>(head, h, emb, targets, &dh, &demb, table.tracker,
+                                           table.tensor, ws->head);
   }
-  if (table.tracker != nullptr) {
-    for (uint32_t i = 0; i < o.num_items; ++i) table.tracker->MarkRow(Gru4RecModel::kItemEmb, i);
+  if (o.negatives_per_position) {
+    return seqloss::PerPositionNegativesLoss<float>(head, h, emb, targets, negatives, logq, &dh,
+                                                    &demb, table.tracker, table.tensor, ws->head);
   }
-  Map(dfin, static_cast<Eigen::Index>(steps), d).noalias() = dlogits * e;
-  Map(table.grads, items, d).noalias() += dlogits.transpose() * h;
-  return loss;
+  return seqloss::SharedNegativesLoss<float>(head, h, emb, targets, negatives, logq, &dh, &demb,
+                                             table.tracker, table.tensor, ws->head);
 }
 
 // Backward pass of one user from d loss / d fin: back through the output
@@ -280,18 +294,63 @@ Window MakeWindow(const Gru4RecOptions& o, std::span<const uint32_t> items) {
   return w;
 }
 
-// One user's loss and gradients on `table`. Sampled losses: `drawn` as for
-// SampledLoss; with drawn == null the caller has begun the sampler.
+// One user's loss and gradients, reading inputs from `in` and scoring
+// against `out` (the same table unless the output embedding is separate),
+// given the user's negatives (`drawn`, `logq`: as DrawUserNegatives left
+// them).
 double UserLoss(const Gru4RecOptions& o, const ParameterStore& global, size_t gru_first,
-                const ItemTable& table, const StepKey& key, uint32_t user, const Window& w,
-                Gru4RecWorkspace* ws, Gradients* global_grads, const uint32_t* drawn) {
-  const float* fin = Forward(o, global, gru_first, table, key, user, w, ws);
+                const ItemTable& in, const ItemTable& out, const ExcludedItems& excluded,
+                const StepKey& key, uint32_t user, const Window& w, Gru4RecWorkspace* ws,
+                Gradients* global_grads, std::span<const uint32_t> drawn,
+                std::span<const double> logq) {
+  const float* fin = Forward(o, global, gru_first, in, key, user, w, ws);
   float* dfin = Grow(&ws->dcur, w.td);
   std::fill(dfin, dfin + w.td, 0.0f);
-  const double loss = o.negatives > 0 ? SampledLoss(o, table, key, user, w, fin, dfin, ws, drawn)
-                                      : FullSoftmaxLoss(o, table, w, fin, dfin, ws);
-  Backward(o, gru_first, table, w, dfin, ws, global_grads);
+  const double loss = SharesNegatives(o) ? HeadUserLoss(o, out, excluded, w, fin, dfin, ws, drawn,
+                                                        logq.empty() ? nullptr : logq.data())
+                                         : BprUserLoss(o, out, w, fin, dfin, ws, drawn.data());
+  Backward(o, gru_first, in, w, dfin, ws, global_grads);
   return loss;
+}
+
+// Draws one user's training negatives into *drawn (and *logq with
+// popularity negatives) from (seed, "train_negatives", epoch, user, step):
+// BPR steps x negatives by UnseenItemSampler, the softmax-type losses one
+// shared set, the full softmax none. Returns false when BPR finds no
+// negative (the user is skipped).
+bool DrawUserNegatives(const Gru4RecOptions& o, const seqloss::PopularityTable& popularity,
+                       const ExcludedItems& excluded, const StepKey& key, uint32_t user,
+                       std::span<const uint32_t> items, size_t steps, Gru4RecWorkspace* ws,
+                       std::vector<uint32_t>* drawn, std::vector<double>* logq) {
+  drawn->clear();
+  logq->clear();
+  if (o.loss == SeqLoss::kCe && o.negatives == 0) return true;
+  RandomStream neg({.seed = key.seed,
+                    .purpose = "train_negatives",
+                    .round = key.epoch,
+                    .client = user,
+                    .step = key.step});
+  if (SharesNegatives(o)) {
+    if (ws->seen.size() < o.num_items) ws->seen.assign(o.num_items, 0);
+    const bool by_popularity = o.sampler == NegativeSampler::kPopularity;
+    const seqloss::PopularityTable* table = by_popularity ? &popularity : nullptr;
+    if (o.negatives_per_position) {
+      seqloss::DrawPerPositionNegatives(neg, items, o.num_items, table, o.negatives, steps,
+                                        excluded, ws->seen, drawn, logq);
+    } else {
+      seqloss::DrawSharedNegatives(neg, items, o.num_items, table, o.negatives, excluded, ws->seen,
+                                   drawn, logq);
+    }
+    if (!by_popularity) logq->clear();
+    return true;
+  }
+  const bool any = ws->sampler.Begin(items, excluded);
+  if (any) {
+    drawn->resize(steps * o.negatives);
+    for (uint32_t& j : *drawn) j = ws->sampler.Draw(neg, excluded);
+  }
+  ws->sampler.End(items);
+  return any;
 }
 
 std::vector<const float*> TensorPointers(const ParameterStore& p) {
@@ -305,10 +364,21 @@ std::vector<const float*> TensorPointers(const ParameterStore& p) {
 absl::StatusOr<SeqLoss> ParseSeqLoss(const std::string& name) {
   if (name == "bpr") return SeqLoss::kBpr;
   if (name == "ce") return SeqLoss::kCe;
-  return absl::InvalidArgumentError("loss '" + name + "' is not one of: bpr, ce");
+  if (name == "gbce") return SeqLoss::kGbce;
+  return absl::InvalidArgumentError("loss '" + name + "' is not one of: bpr, ce, gbce");
 }
 
-const char* SeqLossName(SeqLoss loss) { return loss == SeqLoss::kBpr ? "bpr" : "ce"; }
+const char* SeqLossName(SeqLoss loss) {
+  switch (loss) {
+    case SeqLoss::kBpr:
+      return "bpr";
+    case SeqLoss::kCe:
+      return "ce";
+    case SeqLoss::kGbce:
+      return "gbce";
+  }
+  return "?";
+}
 
 absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(
     const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features) {
@@ -319,8 +389,36 @@ absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(
   if (!(options.dropout >= 0 && options.dropout < 1)) {
     return InvalidInput(where, "dropout must be in [0, 1)");
   }
-  if (options.loss == SeqLoss::kBpr && options.negatives == 0) {
-    return InvalidInput(where, "the bpr loss needs at least 1 negative");
+  if (options.loss != SeqLoss::kCe && options.negatives == 0) {
+    return InvalidInput(
+        where, std::string("the ") + SeqLossName(options.loss) + " loss needs at least 1 negative");
+  }
+  if (!(options.temperature > 0 && std::isfinite(options.temperature))) {
+    return InvalidInput(where, "temperature must be > 0");
+  }
+  if (!(options.gbce_t >= 0 && options.gbce_t <= 1)) {
+    return InvalidInput(where, "gbce_t must be in [0, 1]");
+  }
+  if (options.loss == SeqLoss::kBpr && (options.normalize || options.temperature != 1.0)) {
+    return InvalidInput(where,
+                        "normalisation and temperature apply to ce, sampled_softmax and gbce, "
+                        "not to bpr");
+  }
+  if (options.sampler == NegativeSampler::kPopularity &&
+      (options.loss == SeqLoss::kBpr || options.negatives == 0)) {
+    return InvalidInput(where, "popularity negatives apply to sampled_softmax and gbce");
+  }
+  if (options.negatives_per_position && (options.loss == SeqLoss::kBpr || options.negatives == 0)) {
+    return InvalidInput(where,
+                        "per-position negatives apply to sampled_softmax and gbce (bpr draws per "
+                        "position anyway)");
+  }
+  if (options.separate_output && options.item_repr.repr != ItemRepr::kId) {
+    return InvalidInput(where,
+                        "a separate output embedding is a learned row per item: item_repr id only");
+  }
+  if (options.loss == SeqLoss::kGbce && options.num_items < 2) {
+    return InvalidInput(where, "gbce needs at least two items");
   }
   if (!(options.init_std >= 0)) return InvalidInput(where, "init_std must be non-negative");
   FEDREC_RETURN_IF_ERROR(
@@ -332,6 +430,9 @@ Gru4RecModel::Gru4RecModel(const Gru4RecOptions& options,
                            std::shared_ptr<const ItemFeatures> features)
     : options_(options), layout_(options.item_repr, options.dim), features_(std::move(features)) {
   if (layout_.has_adapter()) table_cache_ = std::make_unique<AdaptedTableCache>();
+  if (options.sampler == NegativeSampler::kPopularity) {
+    popularity_ = seqloss::PopularityTable(std::vector<uint64_t>(options.num_items, 1));
+  }
   const size_t d = options.dim;
   AddItemTensors(layout_, options.num_items, options.dim, &global_);
   for (uint32_t l = 0; l < options.layers; ++l) {
@@ -341,12 +442,14 @@ Gru4RecModel::Gru4RecModel(const Gru4RecOptions& options,
     (void)global_.Add(prefix + "b_ih", 1, 3 * d);
     (void)global_.Add(prefix + "b_hh", 1, 3 * d);
   }
+  if (options.separate_output) (void)global_.Add("out_emb", options.num_items, d);
   global_.Finalize();
 }
 
 Gradients Gru4RecModel::NewGlobalGradients() const {
   std::vector<bool> sparse(global_.num_tensors(), false);
   if (layout_.has_emb()) sparse[kItemEmb] = true;
+  if (options_.separate_output) sparse[OutputTensor()] = true;
   return Gradients(global_, std::move(sparse));
 }
 
@@ -362,6 +465,20 @@ std::unique_ptr<Workspace> Gru4RecModel::NewWorkspace() const {
   return ws;
 }
 
+absl::Status Gru4RecModel::SetItemPopularity(std::span<const uint64_t> counts) {
+  if (options_.sampler != NegativeSampler::kPopularity) return absl::OkStatus();
+  if (counts.size() != options_.num_items) {
+    return absl::InvalidArgumentError("gru4rec: item popularity: " + std::to_string(counts.size()) +
+                                      " counts for " + std::to_string(options_.num_items) +
+                                      " items");
+  }
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return absl::InvalidArgumentError("gru4rec: item popularity: all counts are 0");
+  popularity_ = seqloss::PopularityTable(counts);
+  return absl::OkStatus();
+}
+
 absl::Status Gru4RecModel::SetNegativeExclusions(std::span<const uint8_t> excluded) {
   FEDREC_RETURN_IF_ERROR(CheckExclusionFlags("gru4rec", excluded, options_.num_items));
   excluded_ = ExcludedItems(excluded);
@@ -374,8 +491,14 @@ void Gru4RecModel::Initialize(uint64_t seed) {
   }
   InitAdapter(layout_, seed, &global_);
   const double bound = 1.0 / std::sqrt(static_cast<double>(options_.dim));
-  for (size_t k = layout_.num_tensors(); k < global_.num_tensors(); ++k) {
+  const size_t gru_end = layout_.num_tensors() + 4 * static_cast<size_t>(options_.layers);
+  for (size_t k = layout_.num_tensors(); k < gru_end; ++k) {
     InitUniform(global_.ViewAt(k), seed, kGlobalStoreIndex, static_cast<uint32_t>(k), bound);
+  }
+  if (options_.separate_output) {
+    const size_t k = OutputTensor();
+    InitNormal(global_.ViewAt(k), seed, kGlobalStoreIndex, static_cast<uint32_t>(k),
+               options_.init_std);
   }
 }
 
@@ -384,57 +507,53 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
                                       Gradients*) const {
   auto* ws = static_cast<Gru4RecWorkspace*>(workspace);
   ws->excluded = &excluded_;
-  const bool sampled = options_.negatives > 0;
   const size_t gru_first = layout_.num_tensors();
+  const bool full = options_.loss == SeqLoss::kCe && options_.negatives == 0;
+  if (ws->negatives.size() < batch.size()) {
+    ws->negatives.resize(batch.size());
+    ws->logq.resize(batch.size());
+  }
   LossSum total;
   if (!layout_.has_adapter()) {
     const ItemTable table{global_.ViewAt(kItemEmb).data, global_grads->View(kItemEmb).data,
                           global_grads, nullptr};
+    const size_t out_index = OutputTensor();
+    const ItemTable out = options_.separate_output ? ItemTable{global_.ViewAt(out_index).data,
+                                                               global_grads->View(out_index).data,
+                                                               global_grads, nullptr, out_index}
+                                                   : table;
     for (const UserSequence& seq : batch) {
       if (seq.items.size() < 2) continue;
       const Window w = MakeWindow(options_, seq.items);
-      if (sampled && !ws->sampler.Begin(seq.items, excluded_)) {
-        ws->sampler.End(seq.items);
+      if (!DrawUserNegatives(options_, popularity_, excluded_, key, seq.user, seq.items, w.steps,
+                             ws, &ws->negatives[0], &ws->logq[0])) {
         continue;
       }
-      total.loss += UserLoss(options_, global_, gru_first, table, key, seq.user, w, ws,
-                             global_grads, nullptr);
-      if (sampled) ws->sampler.End(seq.items);
+      total.loss += UserLoss(options_, global_, gru_first, table, out, excluded_, key, seq.user, w,
+                             ws, global_grads, ws->negatives[0], ws->logq[0]);
       total.examples += w.steps;
     }
     return total;
   }
-  // Text modes: draw every user's negatives (the very draws SampledLoss
-  // would make), adapt the touched items once, run the users on the compact
+  // Text modes: draw every user's negatives (the very draws of the id
+  // mode), adapt the touched items once, run the users on the compact
   // table, then backpropagate the table through the adapter once.
   ItemRows<float>& rows = ws->items;
   rows.Begin(options_.num_items);
-  if (ws->negatives.size() < batch.size()) ws->negatives.resize(batch.size());
   ws->skip.assign(batch.size(), 1);
   for (size_t b = 0; b < batch.size(); ++b) {
     const UserSequence& seq = batch[b];
     if (seq.items.size() < 2) continue;
     const Window w = MakeWindow(options_, seq.items);
-    if (sampled) {
-      if (!ws->sampler.Begin(seq.items, excluded_)) {
-        ws->sampler.End(seq.items);
-        continue;
-      }
-      RandomStream neg({.seed = key.seed,
-                        .purpose = "train_negatives",
-                        .round = key.epoch,
-                        .client = seq.user,
-                        .step = key.step});
-      std::vector<uint32_t>& drawn = ws->negatives[b];
-      drawn.resize(w.steps * options_.negatives);
-      for (uint32_t& j : drawn) j = ws->sampler.Draw(neg, excluded_);
-      ws->sampler.End(seq.items);
-      rows.Add(drawn);
+    if (!DrawUserNegatives(options_, popularity_, excluded_, key, seq.user, seq.items, w.steps, ws,
+                           &ws->negatives[b], &ws->logq[b])) {
+      continue;
     }
+    rows.Add(ws->negatives[b]);
     ws->skip[b] = 0;
     rows.Add(seq.items.subspan(seq.items.size() - 1 - w.steps));
   }
-  if (!sampled) rows.AddAll();
+  if (full) rows.AddAll();
   rows.Finish();
   const std::vector<const float*> params = TensorPointers(global_);
   std::vector<float*> grads(global_.num_tensors());
@@ -444,8 +563,8 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
   for (size_t b = 0; b < batch.size(); ++b) {
     if (ws->skip[b]) continue;
     const Window w = MakeWindow(options_, batch[b].items);
-    total.loss += UserLoss(options_, global_, gru_first, table, key, batch[b].user, w, ws,
-                           global_grads, sampled ? ws->negatives[b].data() : nullptr);
+    total.loss += UserLoss(options_, global_, gru_first, table, table, excluded_, key,
+                           batch[b].user, w, ws, global_grads, ws->negatives[b], ws->logq[b]);
     total.examples += w.steps;
   }
   rows.Backward(layout_, params.data(), grads.data(), global_grads, options_.dim);
@@ -455,6 +574,10 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
 const float* Gru4RecModel::ScoringRows(
     std::shared_ptr<const AdaptedTableCache::Table>* hold) const {
   return ScoringItemRows(layout_, global_, features_.get(), table_cache_.get(), hold);
+}
+
+const float* Gru4RecModel::OutputRows(const float* input_rows) const {
+  return options_.separate_output ? global_.ViewAt(OutputTensor()).data : input_rows;
 }
 
 void Gru4RecModel::ScoreAll(uint32_t, std::span<const uint32_t> history,
@@ -468,10 +591,16 @@ void Gru4RecModel::ScoreAll(uint32_t, std::span<const uint32_t> history,
   std::shared_ptr<const AdaptedTableCache::Table> hold;
   const ItemTable table{ScoringRows(&hold)};
   ForwardScratch& s = ThreadScratch(options_.layers);
-  const float* out = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
-                               history.last(steps), {}, &s);
+  const float* last = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
+                                history.last(steps), {}, &s);
   const auto items = static_cast<Eigen::Index>(options_.num_items);
-  Vec(scores.data(), items).noalias() = CMap(table.rows, items, d) * CVec(out + (steps - 1) * d, d);
+  const Eigen::VectorXf h = ScoringState(last + (steps - 1) * d);
+  const ItemTable out{OutputRows(table.rows)};
+  Vec(scores.data(), items).noalias() = CMap(out.rows, items, d) * h;
+  if (!options_.normalize && options_.temperature == 1.0) return;
+  for (uint32_t i = 0; i < options_.num_items; ++i) {
+    scores[i] = ScaleScore(scores[i], out.RowPtr(i, d));
+  }
 }
 
 void Gru4RecModel::ScoreCandidates(uint32_t, std::span<const uint32_t> history,
@@ -486,12 +615,32 @@ void Gru4RecModel::ScoreCandidates(uint32_t, std::span<const uint32_t> history,
   std::shared_ptr<const AdaptedTableCache::Table> hold;
   const ItemTable table{ScoringRows(&hold)};
   ForwardScratch& s = ThreadScratch(options_.layers);
-  const float* out = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
-                               history.last(steps), {}, &s);
-  CVec h(out + (steps - 1) * d, d);
+  const float* last = RunLayers(global_, layout_.num_tensors(), options_.layers, d, table,
+                                history.last(steps), {}, &s);
+  const Eigen::VectorXf h = ScoringState(last + (steps - 1) * d);
+  const ItemTable out{OutputRows(table.rows)};
   for (size_t j = 0; j < candidates.size(); ++j) {
-    scores[j] = CVec(table.RowPtr(candidates[j], d), d).dot(h);
+    const float* row = out.RowPtr(candidates[j], d);
+    scores[j] = ScaleScore(CVec(row, d).dot(h), row);
   }
+}
+
+Eigen::VectorXf Gru4RecModel::ScoringState(const float* last) const {
+  Eigen::VectorXf h = CVec(last, options_.dim);
+  if (options_.normalize) {
+    // A zero state stays zero (every score 0), as in training's floor.
+    const float norm = h.norm();
+    if (norm > 0) h /= std::max(norm, static_cast<float>(seqloss::kNormEps));
+  }
+  return h;
+}
+
+float Gru4RecModel::ScaleScore(float dot, const float* row) const {
+  if (options_.normalize) {
+    const float norm = CVec(row, options_.dim).norm();
+    dot /= std::max(norm, static_cast<float>(seqloss::kNormEps));
+  }
+  return options_.temperature == 1.0 ? dot : dot * static_cast<float>(1.0 / options_.temperature);
 }
 
 }  // namespace fedrec

@@ -6,16 +6,23 @@
 // Training (ForwardBackward): per user, the last max_len + 1 training items
 // give T = min(n - 1, max_len) positions; position t reads items[0..t] and
 // predicts items[t + 1]. Loss per position:
-//   kBpr: mean over `negatives` (>= 1) sampled items j of
-//         -log sigmoid(logit(target) - logit(j));
-//   kCe:  negatives >= 1: sampled softmax, cross-entropy over
-//         [target, negatives...] (no logQ correction, negatives are uniform);
-//         negatives == 0: full softmax over the whole catalogue (every
-//         item_emb row gets a gradient).
-// Negatives are drawn uniformly, with replacement, from the items NOT in the
-// user's training sequence, from (seed, "train_negatives", epoch, user,
-// step); a user who touched every item is skipped by the sampled losses.
-// LossSum.examples counts positions.
+//   kBpr:  mean over `negatives` (>= 1) items j drawn for this position of
+//          -log sigmoid(logit(target) - logit(j)) (the paper);
+//   kCe:   negatives >= 1: sampled softmax over [target, negatives...] with
+//          the negatives SHARED by every position of the sequence;
+//          negatives == 0: full softmax over the whole catalogue (every
+//          item_emb row gets a gradient);
+//   kGbce: gBCE (gSASRec's calibrated BCE) against shared negatives.
+// kCe and kGbce are SASRec's heads (models/sequence_losses.h): one GEMM per
+// sequence, cosine logits with a temperature on request (`normalize`,
+// `temperature`, also in scoring), uniform or popularity negatives with the
+// logQ correction.
+// BPR's negatives are drawn uniformly, with replacement, from the items NOT
+// in the user's training sequence; a user who touched every item is skipped
+// by BPR. Shared negatives are drawn (with replacement, the same rejection)
+// by DrawSharedNegatives, and a user without any sees only the target. Both
+// from (seed, "train_negatives", epoch, user, step). LossSum.examples counts
+// positions.
 //
 // Dropout (inverted, rate `dropout`) with masks from (seed, "dropout",
 // epoch, user, step), drawn in this order: the embedded inputs of layer 0,
@@ -23,8 +30,9 @@
 // last layer's output before scoring. Scoring uses no dropout.
 //
 // Scoring: the last max_len items of the history are run through the
-// layers; scores = item_emb * h_last. An empty history scores every item 0.
-// The user id is not read.
+// layers; scores = item_emb * h_last (with `normalize`: the cosine over tau,
+// as in training; a temperature alone divides every score). An empty
+// history scores every item 0. The user id is not read.
 //
 // Item representation (options.item_repr, models/item_repr.h): "item_emb"
 // above stands for the item's representation, for inputs and scored items
@@ -38,9 +46,11 @@
 // (num_items x dim, sparse); text: "item_adapter.*"; id+text: both), then
 // per layer l: "gru{l}.w_ih" (3dim x dim), "gru{l}.w_hh" (3dim x dim),
 // "gru{l}.b_ih" (1 x 3dim), "gru{l}.b_hh" (1 x 3dim), gates stacked [r; z; n]
-// as in PyTorch (models/layers/gru.h). No local parameters.
+// as in PyTorch (models/layers/gru.h), then "out_emb" with
+// separate_output. No local parameters.
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -51,12 +61,13 @@
 #include "models/item_table.h"
 #include "models/model.h"
 #include "models/negatives.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec {
 
-enum class SeqLoss { kBpr, kCe };
+enum class SeqLoss { kBpr, kCe, kGbce };
 
-// "bpr" or "ce"; InvalidArgument otherwise.
+// "bpr", "ce" or "gbce"; InvalidArgument otherwise.
 absl::StatusOr<SeqLoss> ParseSeqLoss(const std::string& name);
 const char* SeqLossName(SeqLoss loss);
 
@@ -67,17 +78,34 @@ struct Gru4RecOptions {
   uint32_t max_len = 200;
   float dropout = 0.0f;  // in [0, 1)
   SeqLoss loss = SeqLoss::kBpr;
-  uint32_t negatives = 1;  // per position; 0 = full softmax (kCe only)
+  // kBpr: per position (>= 1); kCe: shared by the sequence, 0 = full
+  // softmax; kGbce: shared (>= 1).
+  uint32_t negatives = 1;
+  // kCe and kGbce: how the shared negatives are drawn, cosine logits and the
+  // temperature dividing every logit, gBCE's calibration t in [0, 1].
+  NegativeSampler sampler = NegativeSampler::kUniform;
+  // Sampled kCe and kGbce: `negatives` drawn for every position instead of
+  // one set shared by the sequence (gSASRec's setting; L x k gathered rows).
+  bool negatives_per_position = false;
+  bool normalize = false;
+  double temperature = 1.0;
+  double gbce_t = 0.75;
   // item_emb ~ N(0, init_std^2); GRU weights ~ U(-1/sqrt(dim), 1/sqrt(dim))
   // as in PyTorch.
   float init_std = 0.1f;
+  // A separate output embedding "out_emb" (num_items x dim, sparse, after
+  // the GRU tensors; item_repr id only) scores the hidden states instead of
+  // the input item_emb (gSASRec's default): logit(i) = h_t . out_emb[i].
+  bool separate_output = false;
   ItemReprOptions item_repr = {};  // id, text or id+text (models/item_repr.h)
 };
 
 class Gru4RecModel final : public Model {
  public:
   // InvalidArgument for num_items, dim, layers or max_len of 0, dropout
-  // outside [0, 1), negatives == 0 with kBpr, or negative init_std.
+  // outside [0, 1), negatives == 0 with kBpr or kGbce, negative init_std,
+  // temperature <= 0, gbce_t outside [0, 1], or normalisation, temperature
+  // or popularity negatives with a loss they do not apply to.
   // `features`: required by the text modes (ValidateItemRepr's errors),
   // shared read-only for the model's life.
   static absl::StatusOr<std::unique_ptr<Gru4RecModel>> Create(
@@ -100,6 +128,9 @@ class Gru4RecModel final : public Model {
   void Initialize(uint64_t seed) override;
   // Never a sampled negative, out of the full softmax.
   absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) override;
+  // Training counts per item for NegativeSampler::kPopularity (ignored
+  // otherwise); until set, popularity negatives are uniform.
+  absl::Status SetItemPopularity(std::span<const uint64_t> counts) override;
 
   void ScoreAll(uint32_t user, std::span<const uint32_t> history,
                 std::span<float> scores) const override;
@@ -117,15 +148,26 @@ class Gru4RecModel final : public Model {
     return layout_.num_tensors() + 4 * static_cast<size_t>(layer) + which;
   }
   const ItemLayout& item_layout() const { return layout_; }
+  // Store index of "out_emb" (options().separate_output only).
+  size_t OutputTensor() const { return layout_.num_tensors() + 4 * size_t{options_.layers}; }
 
  private:
   Gru4RecModel(const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features);
   // The scored item rows for the current parameters: item_emb, the cached
   // adapted table, or (id+text) their sum in `sum` (thread-local scratch).
   const float* ScoringRows(std::shared_ptr<const AdaptedTableCache::Table>* hold) const;
+  // The scoring state from the last layer's last output (normalised with
+  // options_.normalize), and one item's score from its plain dot with it:
+  // divided by the row's norm (normalize) and by the temperature, as the
+  // training logits are.
+  Eigen::VectorXf ScoringState(const float* last) const;
+  // The rows scores are taken against: out_emb, or the input rows.
+  const float* OutputRows(const float* input_rows) const;
+  float ScaleScore(float dot, const float* row) const;
 
   Gru4RecOptions options_;
   ExcludedItems excluded_;
+  seqloss::PopularityTable popularity_;  // empty unless sampler == kPopularity
   ItemLayout layout_;
   std::shared_ptr<const ItemFeatures> features_;    // null for id
   std::unique_ptr<AdaptedTableCache> table_cache_;  // text modes

@@ -49,8 +49,10 @@ ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_
     c.max_len_part = len * d;
     c.global = item_tensors + c.max_len_part + blocks * (5 * d * d + 9 * d) + 2 * d;
   } else if (type == "gru4rec") {
-    // Tied item table; per layer W_ih, W_hh (3d x d each) and two 3d biases.
-    c.global = item_tensors + blocks * (6 * d * d + 6 * d);
+    // Item table (and out_emb when separate); per layer W_ih, W_hh (3d x d
+    // each) and two 3d biases.
+    const double out_emb = config.model.output_embedding == "separate" ? items * d : 0;
+    c.global = item_tensors + blocks * (6 * d * d + 6 * d) + out_emb;
   } else if (type == "mf_bpr") {
     c.global = item_tensors + item_bias;
     c.local = users * d;

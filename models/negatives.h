@@ -15,6 +15,12 @@
 
 namespace fedrec {
 
+// How the shared negatives of the softmax-type losses are drawn.
+enum class NegativeSampler {
+  kUniform,     // uniform over the items not in the user's sequence
+  kPopularity,  // proportional to training counts (Model::SetItemPopularity), logQ-corrected
+};
+
 // Items that are never a training negative, whoever the user: the cold
 // items of eval.cold_items (data/cold_items.h), which a cold-start
 // simulation treats as not yet in the catalogue while the model trains.

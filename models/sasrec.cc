@@ -51,6 +51,9 @@ absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
   if (o.loss == SasRecLoss::kGbce && o.num_items < 2) {
     return bad("num_items", "gbce needs at least two items");
   }
+  if (o.negatives_per_position && o.ce_negatives == 0) {
+    return bad("negative_sharing", "per-position negatives apply to sampled_softmax and gbce");
+  }
   if (o.sampler == NegativeSampler::kPopularity && o.ce_negatives == 0) {
     return bad("negative_sampler", "popularity negatives apply to sampled_softmax and gbce");
   }

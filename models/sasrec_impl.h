@@ -335,9 +335,14 @@ void DrawNegatives(const SasRecOptions& o, uint32_t user, std::span<const uint32
     }
     for (uint32_t i : items) ws.seen[i] = 0;
   } else {
-    seqloss::DrawSharedNegatives(neg_stream, items, o.num_items,
-                                 by_popularity ? popularity : nullptr, o.ce_negatives, excluded,
-                                 ws.seen, &ws.negatives, &ws.logq);
+    const seqloss::PopularityTable* table = by_popularity ? popularity : nullptr;
+    if (o.negatives_per_position) {
+      seqloss::DrawPerPositionNegatives(neg_stream, items, o.num_items, table, o.ce_negatives, len,
+                                        excluded, ws.seen, &ws.negatives, &ws.logq);
+    } else {
+      seqloss::DrawSharedNegatives(neg_stream, items, o.num_items, table, o.ce_negatives, excluded,
+                                   ws.seen, &ws.negatives, &ws.logq);
+    }
   }
 }
 
@@ -432,6 +437,10 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
     if (full_ce) {
       loss += seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, kItemEmb,
                                           ws.head);
+    } else if (o.negatives_per_position) {
+      loss += seqloss::PerPositionNegativesLoss<S>(head, h, emb, targets, negatives,
+                                                   by_popularity ? ws.logq.data() : nullptr, dhp,
+                                                   dembp, tracker, kItemEmb, ws.head);
     } else {
       loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, negatives,
                                               by_popularity ? ws.logq.data() : nullptr, dhp, dembp,
@@ -441,8 +450,10 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
       add_l2(inputs[t]);
       add_l2(targets[t]);
     }
-    // Every position reads every shared negative.
-    for (uint32_t n : negatives) add_l2(n, S(len));
+    // Every position reads every shared negative; a per-position negative
+    // is read once.
+    const S reads = o.negatives_per_position ? S(1) : S(len);
+    for (uint32_t n : negatives) add_l2(n, reads);
   }
   *examples += len;
   if (grads) Backward<S>(o, params, grads, tracker, inputs, drop, ws);

@@ -11,14 +11,9 @@
 namespace fedrec {
 
 enum class SasRecLoss {
-  kBce,  // the paper: BCE on (target, one sampled negative) per position
-  kCe,   // softmax cross-entropy: sampled (ce_negatives > 0) or full catalogue
+  kBce,   // the paper: BCE on (target, one sampled negative) per position
+  kCe,    // softmax cross-entropy: sampled (ce_negatives > 0) or full catalogue
   kGbce,  // gSASRec's gBCE against ce_negatives sampled negatives
-};
-
-enum class NegativeSampler {
-  kUniform,     // uniform over the items not in the user's sequence
-  kPopularity,  // proportional to training counts (SasRecModel::SetItemPopularity), logQ-corrected
 };
 
 struct SasRecOptions {
@@ -34,6 +29,9 @@ struct SasRecOptions {
   // from items not in the user's sequence, models/sequence_losses.h); kCe
   // with 0 = full softmax over the whole catalogue. kGbce needs >= 1.
   uint32_t ce_negatives = 0;
+  // Sampled kCe and kGbce: ce_negatives drawn for every position instead of
+  // one set shared by the sequence (gSASRec's setting; L x k gathered rows).
+  bool negatives_per_position = false;
   NegativeSampler sampler = NegativeSampler::kUniform;
   // kCe and kGbce: cosine logits (L2-normalised hidden state and item rows,
   // also in scoring) and the temperature tau dividing every logit.

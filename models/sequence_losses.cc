@@ -80,4 +80,26 @@ void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, 
   for (uint32_t i : items) seen[i] = 0;
 }
 
+void DrawPerPositionNegatives(RandomStream& stream, std::span<const uint32_t> items,
+                              uint32_t num_items, const PopularityTable* table, uint32_t n,
+                              size_t per_position, const ExcludedItems& excluded,
+                              std::vector<uint8_t>& seen, std::vector<uint32_t>* out,
+                              std::vector<double>* logq) {
+  out->clear();
+  if (logq != nullptr) logq->clear();
+  std::vector<uint32_t> one;
+  std::vector<double> one_logq;
+  for (size_t t = 0; t < per_position; ++t) {
+    DrawSharedNegatives(stream, items, num_items, table, n, excluded, seen, &one,
+                        logq != nullptr ? &one_logq : nullptr);
+    if (one.empty()) {  // no item is available, for any position
+      out->clear();
+      if (logq != nullptr) logq->clear();
+      return;
+    }
+    out->insert(out->end(), one.begin(), one.end());
+    if (logq != nullptr) logq->insert(logq->end(), one_logq.begin(), one_logq.end());
+  }
+}
+
 }  // namespace fedrec::seqloss

@@ -262,6 +262,40 @@ S SharedNegativesLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<
   return loss;
 }
 
+// The sampled losses with negatives drawn PER POSITION (gSASRec's setting):
+// `negatives` holds len x k items, position t's in [t k, (t + 1) k), and
+// `logq` as many corrections (or null); an empty `negatives` means none were
+// available. Position t's loss is SharedNegativesLoss of h.row(t) against
+// its own k negatives, so the gradients are those already checked; the cost
+// is L x k gathered rows instead of one GEMM.
+template <typename S>
+S PerPositionNegativesLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> emb,
+                           std::span<const uint32_t> targets, std::span<const uint32_t> negatives,
+                           const double* logq, MatrixMap<S>* dh, MatrixMap<S>* demb,
+                           Gradients* tracker, size_t emb_index, HeadScratch<S>& ws) {
+  const Eigen::Index len = h.rows(), d = h.cols();
+  const size_t k = len > 0 ? negatives.size() / static_cast<size_t>(len) : 0;
+  S loss = 0;
+  for (Eigen::Index t = 0; t < len; ++t) {
+    const size_t first = static_cast<size_t>(t) * k;
+    ConstMatrixMap<S> ht(h.data() + t * d, 1, d);
+    MatrixMap<S> dht(dh != nullptr ? dh->data() + t * d : nullptr, 1, d);
+    loss += SharedNegativesLoss<S>(o, ht, emb, targets.subspan(t, 1), negatives.subspan(first, k),
+                                   logq != nullptr ? logq + first : nullptr,
+                                   dh != nullptr ? &dht : nullptr, demb, tracker, emb_index, ws);
+  }
+  return loss;
+}
+
+// Draws `per_position` sets of n negatives (DrawSharedNegatives, one after
+// the other from `stream`) into *out and *logq, position t's at [t n,
+// (t + 1) n); nothing when no item is available.
+void DrawPerPositionNegatives(RandomStream& stream, std::span<const uint32_t> items,
+                              uint32_t num_items, const PopularityTable* table, uint32_t n,
+                              size_t per_position, const ExcludedItems& excluded,
+                              std::vector<uint8_t>& seen, std::vector<uint32_t>* out,
+                              std::vector<double>* logq);
+
 // Full softmax over the catalogue, in chunks of positions to bound memory.
 // Without normalisation and at tau = 1 these are the former full-CE GEMMs;
 // the softmax uses Eigen's vectorised exp (not bitwise the former scalar one).
@@ -276,7 +310,8 @@ S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> e
   // 25k-item catalogue is a single chunk.
   constexpr Eigen::Index kMaxChunkLogits = Eigen::Index{1} << 22;
   const Eigen::Index len = h.rows(), d = h.cols(), m = emb.rows();
-  const Eigen::Index kChunk = std::max<Eigen::Index>(32, kMaxChunkLogits / std::max<Eigen::Index>(m, 1));
+  const Eigen::Index kChunk =
+      std::max<Eigen::Index>(32, kMaxChunkLogits / std::max<Eigen::Index>(m, 1));
   const bool norm = o.normalize;
   const S c = S(1) / S(o.temperature);
   S* hinv = ws.hinv.Get(len);

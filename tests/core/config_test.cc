@@ -300,7 +300,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 78u);
+  EXPECT_EQ(ConfigKeyNames().size(), 80u);
 }
 
 }  // namespace

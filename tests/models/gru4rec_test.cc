@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -53,7 +54,29 @@ TEST(Gru4Rec, CreateValidatesOptionsAndLayout) {
   EXPECT_EQ(w.rows, 9u);
   EXPECT_EQ(w.cols, 3u);
   EXPECT_EQ(ParseSeqLoss("ce").value(), SeqLoss::kCe);
+  EXPECT_EQ(ParseSeqLoss("gbce").value(), SeqLoss::kGbce);
   EXPECT_FALSE(ParseSeqLoss("bce").ok());
+}
+
+TEST(Gru4Rec, CreateRefusesHeadOptionsWhereTheyDoNotApply) {
+  auto refused = [](Gru4RecOptions o) { return !Gru4RecModel::Create(o).ok(); };
+  EXPECT_TRUE(refused({.num_items = 5, .loss = SeqLoss::kGbce, .negatives = 0}));
+  EXPECT_TRUE(refused({.num_items = 5, .loss = SeqLoss::kBpr, .normalize = true}));
+  EXPECT_TRUE(refused({.num_items = 5, .loss = SeqLoss::kBpr, .temperature = 0.5}));
+  EXPECT_TRUE(
+      refused({.num_items = 5, .loss = SeqLoss::kBpr, .sampler = NegativeSampler::kPopularity}));
+  EXPECT_TRUE(refused({.num_items = 5,
+                       .loss = SeqLoss::kCe,
+                       .negatives = 0,
+                       .sampler = NegativeSampler::kPopularity}));
+  EXPECT_TRUE(refused({.num_items = 5, .loss = SeqLoss::kCe, .temperature = 0}));
+  EXPECT_TRUE(refused({.num_items = 5, .loss = SeqLoss::kGbce, .gbce_t = 1.5}));
+  EXPECT_FALSE(refused({.num_items = 5,
+                        .loss = SeqLoss::kGbce,
+                        .negatives = 3,
+                        .sampler = NegativeSampler::kPopularity,
+                        .normalize = true,
+                        .temperature = 0.05}));
 }
 
 struct Variant {
@@ -62,47 +85,83 @@ struct Variant {
   uint32_t negatives;
   uint32_t layers;
   float dropout;
+  bool normalize = false;
+  double temperature = 1.0;
+  bool popularity = false;
+  bool per_position = false;
+  bool separate_output = false;
 };
+
+Gru4RecOptions OptionsOf(const Variant& v) {
+  Gru4RecOptions o = Small();
+  o.loss = v.loss;
+  o.negatives = v.negatives;
+  o.layers = v.layers;
+  o.dropout = v.dropout;
+  o.normalize = v.normalize;
+  o.temperature = v.temperature;
+  if (v.popularity) o.sampler = NegativeSampler::kPopularity;
+  o.negatives_per_position = v.per_position;
+  o.separate_output = v.separate_output;
+  return o;
+}
+
+// A model of the variant; popularity variants get skewed item counts.
+std::unique_ptr<Gru4RecModel> MakeVariant(const Variant& v) {
+  auto m = Make(OptionsOf(v));
+  if (v.popularity) {
+    std::vector<uint64_t> counts(25);
+    for (uint32_t i = 0; i < 25; ++i) counts[i] = 1 + (i * 7) % 11;
+    EXPECT_TRUE(m->SetItemPopularity(counts).ok());
+  }
+  return m;
+}
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
 class Gru4RecVariants : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(Gru4RecVariants, GradientCheck) {
-  const Variant v = GetParam();
-  Gru4RecOptions o = Small();
-  o.loss = v.loss;
-  o.negatives = v.negatives;
-  o.layers = v.layers;
-  o.dropout = v.dropout;
-  auto m = Make(o);
+  auto m = MakeVariant(GetParam());
   const Batch b = Users();
   testing::CheckGradients(
       *m, b.View(), {.seed = 3, .epoch = 2, .step = 1},
       {.step = 4e-3f, .abs_tol = 2e-3, .rel_tol = 3e-2, .entries_per_tensor = 10});
 }
 
-TEST_P(Gru4RecVariants, Deterministic) {
+TEST_P(Gru4RecVariants, DeterministicAndScoring) {
   const Variant v = GetParam();
-  Gru4RecOptions o = Small();
-  o.loss = v.loss;
-  o.negatives = v.negatives;
-  o.layers = v.layers;
-  o.dropout = v.dropout;
-  auto m = Make(o);
+  auto m = MakeVariant(v);
   const Batch b = Users();
   const bool random = v.negatives > 0 || v.dropout > 0;
   testing::CheckDeterminism(*m, b.View(), {.seed = 3, .epoch = 2, .step = 1}, random);
+  testing::CheckScoring(*m, {0, 1, 5}, {{1, 2, 3}, {}, {24, 0, 0, 7, 9, 10, 11, 12}});
 }
 
 INSTANTIATE_TEST_SUITE_P(
     All, Gru4RecVariants,
-    ::testing::Values(Variant{"bpr1", SeqLoss::kBpr, 1, 1, 0.0f},
-                      Variant{"bpr3_dropout", SeqLoss::kBpr, 3, 1, 0.3f},
-                      Variant{"ce_sampled", SeqLoss::kCe, 4, 1, 0.0f},
-                      Variant{"ce_full", SeqLoss::kCe, 0, 1, 0.0f},
-                      Variant{"ce_two_layers_dropout", SeqLoss::kCe, 2, 2, 0.25f},
-                      Variant{"ce_full_two_layers_dropout", SeqLoss::kCe, 0, 2, 0.2f}),
+    ::testing::Values(
+        Variant{"bpr1", SeqLoss::kBpr, 1, 1, 0.0f},
+        Variant{"bpr3_dropout", SeqLoss::kBpr, 3, 1, 0.3f},
+        Variant{"ce_sampled", SeqLoss::kCe, 4, 1, 0.0f},
+        Variant{"ce_full", SeqLoss::kCe, 0, 1, 0.0f},
+        Variant{"ce_two_layers_dropout", SeqLoss::kCe, 2, 2, 0.25f},
+        Variant{"ce_full_two_layers_dropout", SeqLoss::kCe, 0, 2, 0.2f},
+        Variant{"gbce", SeqLoss::kGbce, 4, 1, 0.0f},
+        Variant{"gbce_two_layers_dropout", SeqLoss::kGbce, 3, 2, 0.25f},
+        Variant{"ce_sampled_cosine", SeqLoss::kCe, 4, 1, 0.0f, true, 0.5},
+        Variant{"ce_full_cosine", SeqLoss::kCe, 0, 1, 0.0f, true, 0.5},
+        Variant{"ce_sampled_temperature", SeqLoss::kCe, 4, 1, 0.0f, false, 2.0},
+        Variant{"gbce_cosine", SeqLoss::kGbce, 4, 1, 0.0f, true, 0.5},
+        Variant{"ce_sampled_popularity", SeqLoss::kCe, 4, 1, 0.0f, false, 1.0, true},
+        Variant{"gbce_popularity_cosine", SeqLoss::kGbce, 4, 1, 0.0f, true, 0.5, true},
+        Variant{"gbce_per_position_dropout", SeqLoss::kGbce, 3, 1, 0.2f, false, 1.0, false, true},
+        Variant{"ce_sampled_per_position_popularity_cosine", SeqLoss::kCe, 3, 2, 0.0f, true, 0.5,
+                true, true},
+        Variant{"bpr_separate_output", SeqLoss::kBpr, 2, 1, 0.2f, false, 1.0, false, false, true},
+        Variant{"gbce_separate_output", SeqLoss::kGbce, 4, 2, 0.0f, false, 1.0, false, false, true},
+        Variant{"ce_full_separate_output_cosine", SeqLoss::kCe, 0, 1, 0.0f, true, 0.5, false, false,
+                true}),
     [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 TEST(Gru4Rec, OnlyInputTargetAndNegativeRowsAreTouched) {
@@ -135,6 +194,103 @@ TEST(Gru4Rec, OnlyInputTargetAndNegativeRowsAreTouched) {
   Gradients g2 = full->NewGlobalGradients();
   full->ForwardBackward(b.View(), {.seed = 1}, ws2.get(), &g2, nullptr);
   EXPECT_EQ(g2.TouchedRows(Gru4RecModel::kItemEmb).size(), o.num_items);
+}
+
+// The softmax-type losses draw ONE set of negatives per sequence: the rows
+// touched are the sequence's items and at most `negatives` others, whatever
+// the number of positions (per-position draws would touch up to 5 x 3).
+TEST(Gru4Rec, SoftmaxLossesShareTheirNegatives) {
+  for (SeqLoss loss : {SeqLoss::kCe, SeqLoss::kGbce}) {
+    Gru4RecOptions o = Small();
+    o.loss = loss;
+    o.negatives = 3;
+    auto m = Make(o);
+    Batch b;
+    b.Add(2, {3, 5, 7, 9, 11, 13});  // 5 positions
+    auto ws = m->NewWorkspace();
+    Gradients g = m->NewGlobalGradients();
+    const LossSum s = m->ForwardBackward(b.View(), {.seed = 1}, ws.get(), &g, nullptr);
+    EXPECT_EQ(s.examples, 5u);
+    const auto& rows = g.TouchedRows(Gru4RecModel::kItemEmb);
+    const std::set<uint32_t> touched(rows.begin(), rows.end());
+    // Drawn with replacement: up to 3 distinct negatives, at least one.
+    EXPECT_LE(touched.size(), 6u + 3u) << SeqLossName(loss);
+    EXPECT_GT(touched.size(), 6u) << SeqLossName(loss);
+    // Per position: up to 5 x 3 distinct negatives, in practice more than 3.
+    o.negatives_per_position = true;
+    auto per_position = Make(o);
+    Gradients g2 = per_position->NewGlobalGradients();
+    auto ws2 = per_position->NewWorkspace();
+    per_position->ForwardBackward(b.View(), {.seed = 1}, ws2.get(), &g2, nullptr);
+    const auto& rows2 = g2.TouchedRows(Gru4RecModel::kItemEmb);
+    const std::set<uint32_t> touched2(rows2.begin(), rows2.end());
+    EXPECT_LE(touched2.size(), 6u + 15u) << SeqLossName(loss);
+    EXPECT_GT(touched2.size(), 6u + 3u) << SeqLossName(loss);
+  }
+}
+
+// With a separate output embedding, inputs touch item_emb only and the
+// scored items (targets, negatives) out_emb only; scores follow out_emb.
+TEST(Gru4Rec, SeparateOutputEmbedding) {
+  Gru4RecOptions o = Small();
+  o.loss = SeqLoss::kCe;
+  o.negatives = 3;
+  o.separate_output = true;
+  auto m = Make(o);
+  const size_t out = m->OutputTensor();
+  ASSERT_EQ(m->global_params().layout()[out].name, "out_emb");
+  EXPECT_TRUE(m->NewGlobalGradients().IsSparse(out));
+  Batch b;
+  b.Add(2, {3, 5, 7, 9});
+  auto ws = m->NewWorkspace();
+  Gradients g = m->NewGlobalGradients();
+  m->ForwardBackward(b.View(), {.seed = 1}, ws.get(), &g, nullptr);
+  const auto& in_rows = g.TouchedRows(Gru4RecModel::kItemEmb);
+  EXPECT_EQ(std::set<uint32_t>(in_rows.begin(), in_rows.end()), (std::set<uint32_t>{3, 5, 7}));
+  const auto& out_rows = g.TouchedRows(out);
+  const std::set<uint32_t> scored(out_rows.begin(), out_rows.end());
+  for (uint32_t t : {5u, 7u, 9u}) EXPECT_TRUE(scored.contains(t));
+  EXPECT_FALSE(scored.contains(3));  // an input only
+  // Scores move with out_emb, not with item_emb's row of the scored item.
+  std::vector<float> before(25), after(25);
+  const std::vector<uint32_t> history{1, 2};
+  m->ScoreAll(0, history, before);
+  m->global_params().ViewAt(out).Row(20)[0] += 1.0f;
+  m->global_params().ViewAt(Gru4RecModel::kItemEmb).Row(21)[0] += 1.0f;
+  m->ScoreAll(0, history, after);
+  EXPECT_NE(before[20], after[20]);
+  EXPECT_EQ(before[21], after[21]);
+  o.item_repr = {ItemRepr::kText, layers::AdapterKind::kLinear, 7, 0};
+  EXPECT_FALSE(Gru4RecModel::Create(o, testing::RandomItemFeatures(25, 7)).ok());
+}
+
+// Cosine scoring: every score is cos(h, e_i) / tau, so in [-1/tau, 1/tau],
+// and the order is the plain dot products' order divided by each row's norm.
+TEST(Gru4Rec, CosineScoringMatchesTraining) {
+  Gru4RecOptions o = Small();
+  o.loss = SeqLoss::kCe;
+  o.negatives = 4;
+  o.normalize = true;
+  o.temperature = 0.25;
+  auto cosine = Make(o);
+  o.normalize = false;
+  o.temperature = 1.0;
+  auto plain = Make(o);  // the same parameters (same seed and layout)
+  const std::vector<uint32_t> history{4, 8, 15};
+  std::vector<float> c(25), p(25);
+  cosine->ScoreAll(0, history, c);
+  plain->ScoreAll(0, history, p);
+  const auto emb = plain->global_params().ViewAt(Gru4RecModel::kItemEmb);
+  float h_norm = 0;  // recovered from one item: p / (c * tau * |e|)
+  for (uint32_t i = 0; i < 25; ++i) {
+    EXPECT_LE(std::abs(c[i]), 4.0f + 1e-4f);
+    float e_norm = 0;
+    for (float x : emb.Row(i)) e_norm += x * x;
+    e_norm = std::sqrt(e_norm);
+    const float implied = p[i] / (c[i] * 0.25f * e_norm);
+    if (i == 0) h_norm = implied;
+    EXPECT_NEAR(implied, h_norm, 1e-3f * h_norm) << i;
+  }
 }
 
 TEST(Gru4Rec, TruncatesToMaxLen) {
@@ -248,15 +404,17 @@ TEST_P(Gru4RecTextVariants, DeterministicAndScoring) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, Gru4RecTextVariants,
-    ::testing::Values(TextVariant{"text_bpr1", ItemRepr::kText, SeqLoss::kBpr, 1, 1, 0.0f},
-                      TextVariant{"text_bpr3_dropout", ItemRepr::kText, SeqLoss::kBpr, 3, 1, 0.3f},
-                      TextVariant{"text_ce_sampled", ItemRepr::kText, SeqLoss::kCe, 4, 1, 0.0f},
-                      TextVariant{"text_ce_full_two_layers_dropout", ItemRepr::kText, SeqLoss::kCe,
-                                  0, 2, 0.2f},
-                      TextVariant{"id_text_bpr1", ItemRepr::kIdText, SeqLoss::kBpr, 1, 1, 0.0f},
-                      TextVariant{"id_text_ce_sampled_two_layers_dropout", ItemRepr::kIdText,
-                                  SeqLoss::kCe, 2, 2, 0.25f},
-                      TextVariant{"id_text_ce_full", ItemRepr::kIdText, SeqLoss::kCe, 0, 1, 0.0f}),
+    ::testing::Values(
+        TextVariant{"text_bpr1", ItemRepr::kText, SeqLoss::kBpr, 1, 1, 0.0f},
+        TextVariant{"text_bpr3_dropout", ItemRepr::kText, SeqLoss::kBpr, 3, 1, 0.3f},
+        TextVariant{"text_ce_sampled", ItemRepr::kText, SeqLoss::kCe, 4, 1, 0.0f},
+        TextVariant{"text_ce_full_two_layers_dropout", ItemRepr::kText, SeqLoss::kCe, 0, 2, 0.2f},
+        TextVariant{"id_text_bpr1", ItemRepr::kIdText, SeqLoss::kBpr, 1, 1, 0.0f},
+        TextVariant{"id_text_ce_sampled_two_layers_dropout", ItemRepr::kIdText, SeqLoss::kCe, 2, 2,
+                    0.25f},
+        TextVariant{"id_text_ce_full", ItemRepr::kIdText, SeqLoss::kCe, 0, 1, 0.0f},
+        TextVariant{"text_gbce", ItemRepr::kText, SeqLoss::kGbce, 4, 1, 0.0f},
+        TextVariant{"id_text_gbce_dropout", ItemRepr::kIdText, SeqLoss::kGbce, 3, 1, 0.2f}),
     [](const ::testing::TestParamInfo<TextVariant>& info) { return info.param.name; });
 
 TEST(Gru4RecText, LayoutAndChecks) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,38 @@ TEST(SharedNegatives, NoneWhenTheUserHasEveryItem) {
   RandomStream stream({1, "train_negatives", 0, 0, 0});
   seqloss::DrawSharedNegatives(stream, seq, 4, nullptr, 8, kNone, seen, &negs, &logq);
   EXPECT_TRUE(negs.empty());
+}
+
+// Per-position draws are successive shared draws from one stream: position
+// t's k negatives are the t-th set, with their logQ, none in the sequence;
+// none at all for a user who has every item.
+TEST(PerPositionNegatives, SuccessiveSetsFromOneStream) {
+  std::vector<uint8_t> seen;
+  std::vector<uint64_t> counts(50);
+  for (uint32_t i = 0; i < 50; ++i) counts[i] = 1 + (i * 3) % 7;
+  const seqloss::PopularityTable table(counts);
+  const std::vector<uint32_t> seq = {4, 9, 9, 31, 2, 17};
+  std::vector<uint32_t> all, one;
+  std::vector<double> all_logq, one_logq;
+  RandomStream a({1, "train_negatives", 2, 5, 3}), b({1, "train_negatives", 2, 5, 3});
+  seqloss::DrawPerPositionNegatives(a, seq, 50, &table, 6, 5, kNone, seen, &all, &all_logq);
+  ASSERT_EQ(all.size(), 30u);
+  ASSERT_EQ(all_logq.size(), 30u);
+  for (size_t t = 0; t < 5; ++t) {
+    seqloss::DrawSharedNegatives(b, seq, 50, &table, 6, kNone, seen, &one, &one_logq);
+    for (size_t k = 0; k < 6; ++k) {
+      EXPECT_EQ(all[t * 6 + k], one[k]);
+      EXPECT_EQ(all_logq[t * 6 + k], one_logq[k]);
+      for (uint32_t i : seq) EXPECT_NE(one[k], i);
+    }
+  }
+  // Distinct positions get distinct sets (30 draws from 45 items).
+  EXPECT_GT(std::set<uint32_t>(all.begin(), all.end()).size(), 6u);
+  const std::vector<uint32_t> everything = {0, 1, 2, 3};
+  RandomStream c({1, "train_negatives", 0, 0, 0});
+  seqloss::DrawPerPositionNegatives(c, everything, 4, nullptr, 3, 3, kNone, seen, &all, &all_logq);
+  EXPECT_TRUE(all.empty());
+  EXPECT_TRUE(all_logq.empty());
 }
 
 TEST(SharedNegatives, PopularityFrequenciesAndLogQ) {
@@ -260,6 +293,7 @@ struct LossCase {
   double temperature;
   double dropout;
   double l2;
+  bool per_position = false;
 };
 
 class SharedLossGradients : public ::testing::TestWithParam<LossCase> {};
@@ -280,6 +314,7 @@ TEST_P(SharedLossGradients, EveryTensorMatchesFiniteDifferences) {
   o.temperature = c.temperature;
   o.l2_emb = c.l2;
   o.gbce_t = 0.6;
+  o.negatives_per_position = c.per_position;
   ASSERT_TRUE(ValidateSasRecOptions(o).ok()) << ValidateSasRecOptions(o);
   auto model = SasRecModel::Create(o);
   ASSERT_TRUE(model.ok());
@@ -342,7 +377,12 @@ INSTANTIATE_TEST_SUITE_P(
         LossCase{"GbcePopularity", SasRecLoss::kGbce, 5, kP, false, 1.0, 0.0, 0},
         LossCase{"GbceNormTemp", SasRecLoss::kGbce, 5, kU, true, 0.2, 0.0, 0},
         LossCase{"FullCeNormTemp", SasRecLoss::kCe, 0, kU, true, 0.2, 0.0, 0},
-        LossCase{"FullCeTempOnly", SasRecLoss::kCe, 0, kU, false, 0.5, 0.3, 0}),
+        LossCase{"FullCeTempOnly", SasRecLoss::kCe, 0, kU, false, 0.5, 0.3, 0},
+        LossCase{"GbcePerPositionDropoutL2", SasRecLoss::kGbce, 3, kU, false, 1.0, 0.3, 0.05, true},
+        LossCase{"GbcePerPositionPopularityNormTemp", SasRecLoss::kGbce, 3, kP, true, 0.2, 0.0, 0,
+                 true},
+        LossCase{"SampledSoftmaxPerPositionL2", SasRecLoss::kCe, 4, kU, false, 1.0, 0.0, 0.05,
+                 true}),
     [](const ::testing::TestParamInfo<LossCase>& info) { return info.param.name; });
 
 // ---- Options and scoring -------------------------------------------------------
