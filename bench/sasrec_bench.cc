@@ -19,6 +19,8 @@
 //     single-core SGEMM peak to compare GFLOP/s against.
 //   BM_EigenSgemmLxD/<L>: the (L x 50) by (50 x 50) row-major product of the
 //     projections: the SGEMM rate at the shapes SASRec really multiplies.
+//   BM_EigenSgemmCatalogue/<L>: full softmax's three products over the
+//     25,000-item catalogue, without the softmax.
 //
 // FLOPs counted per sequence of L positions (useful work: the causal lower
 // triangle of the attention GEMMs; forward + backward = 3 x forward):
@@ -215,6 +217,27 @@ void BM_EigenSgemmLxD(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EigenSgemmLxD)->Arg(50)->Arg(200)->Unit(benchmark::kMicrosecond);
+
+// The three products of a full softmax over a 25,000-item catalogue, alone:
+// logits = H E^T, dH = dL E, dE += dL^T H (H: L x 50, E: 25k x 50, all
+// row-major as the model holds them). Their time is the floor of full CE's
+// step, whatever the softmax costs.
+void BM_EigenSgemmCatalogue(benchmark::State& state) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index len = state.range(0), d = 50, m = kLargeCatalogue;
+  RowMajor h = RowMajor::Random(len, d), e = RowMajor::Random(m, d), logits(len, m);
+  RowMajor dh(len, d), de = RowMajor::Zero(m, d);
+  for (auto _ : state) {
+    logits.noalias() = h * e.transpose();
+    dh.noalias() = logits * e;
+    de.noalias() += logits.transpose() * h;
+    benchmark::DoNotOptimize(de.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      6.0 * static_cast<double>(len * d * m) * 1e-9 * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EigenSgemmCatalogue)->Arg(50)->Arg(200)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace fedrec

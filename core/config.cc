@@ -311,11 +311,12 @@ absl::Status ApplyOverride(Config& config, const std::string& text) {
   return SetKey(config, *spec, *value, where, /*name_key=*/false);
 }
 
-// model.recipe = "modern" (sasrec): the defaults of the loss keys become
-// the full-ranking-era SASRec recipe that measured best on ML-100K (README
-// "Models"): sampled softmax over 256 shared negatives. Cosine logits at
-// temperature 0.05 measured the same within one seed's noise, so the recipe
-// keeps plain dot products (also what scoring uses without it).
+// model.recipe = "modern" (sasrec, gru4rec): the defaults of the loss keys
+// become the full-ranking-era recipe that measured best on ML-100K for both
+// sequence models (README "Losses"): sampled softmax over 256 shared
+// negatives. Cosine logits at temperature 0.05 measured the same within one
+// seed's noise, so the recipe keeps plain dot products (also what scoring
+// uses without it).
 void ApplyModernRecipe(Config& config) {
   config.train.loss = "sampled_softmax";
   config.train.negatives = 256;
@@ -330,9 +331,10 @@ absl::StatusOr<Config> Resolve(const std::optional<toml::table>& root, const std
     // The recipe replaces the defaults, then the file and the overrides are
     // applied again on top: every key set explicitly keeps its value.
     const std::string& type = config.model.type;
-    if (type != "sasrec") {
-      return InvalidInput(source.empty() ? "config" : source,
-                          "model.recipe: 'modern' is defined for sasrec only, not '" + type + "'");
+    if (type != "sasrec" && type != "gru4rec") {
+      return InvalidInput(
+          source.empty() ? "config" : source,
+          "model.recipe: 'modern' is defined for sasrec and gru4rec, not '" + type + "'");
     }
     Config base;
     ApplyModernRecipe(base);

@@ -281,7 +281,7 @@ std::vector<KeySpec> BuildRegistry() {
                       InInterval(0, false, 1e9, false)));
   r.push_back(MakeKey("model", "recipe", &C::model, &ModelConfig::recipe,
                       "Defaults of the loss keys: paper (each model's paper loss) or modern "
-                      "(sasrec only: sampled softmax, 256 shared negatives); keys set "
+                      "(sasrec, gru4rec: sampled softmax, 256 shared negatives); keys set "
                       "explicitly win.",
                       OneOf({"paper", "modern"})));
   r.push_back(MakeKey(

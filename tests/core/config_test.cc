@@ -200,6 +200,10 @@ TEST(Config, ModernRecipeSetsDefaultsThatExplicitKeysOverride) {
   auto again = ParseConfig(ToToml(*mixed), "resolved.toml", {});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(*again == *mixed);
+  auto gru = LoadConfig("", {"model.recipe=modern", "model.type=gru4rec"});
+  ASSERT_TRUE(gru.ok()) << gru.status();
+  EXPECT_EQ(gru->train.loss, "sampled_softmax");
+  EXPECT_EQ(gru->train.negatives, 256);
   auto mf = LoadConfig("", {"model.recipe=modern", "model.type=mf_bpr"});
   ASSERT_FALSE(mf.ok());
   EXPECT_NE(std::string(mf.status().message()).find("model.recipe"), std::string::npos);
