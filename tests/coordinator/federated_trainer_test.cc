@@ -58,9 +58,19 @@ TEST_F(FederatedTrainerTest, VariantsAreAlsoWorkerCountIndependent) {
                                             c.aggregation.weighting = "examples";
                                             c.federation.server_optimizer = "fedyogi";
                                           }},
-                                         {"fedavgm_partition", [](Config& c) {
+                                         {"fedavgm_partition",
+                                          [](Config& c) {
                                             c.federation.server_optimizer = "fedavgm";
                                             c.federation.partition = "dirichlet:0.3";
+                                          }},
+                                         // The shared heads with a separate
+                                         // output table: two sparse item
+                                         // tensors in every update.
+                                         {"gbce_per_position_separate_output", [](Config& c) {
+                                            c.train.loss = "gbce";
+                                            c.train.negatives = 8;
+                                            c.train.negative_sharing = "position";
+                                            c.model.output_embedding = "separate";
                                           }}};
   for (const Variant& v : variants) {
     Config one = MakeConfig("gru4rec"), three = MakeConfig("gru4rec");
