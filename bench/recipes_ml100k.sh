@@ -5,15 +5,25 @@
 # full-ranking validation NDCG@10, test metrics under both protocols; plus
 # full softmax and 1024 shared negatives for reference. One run per seed.
 #   bench/recipes_ml100k.sh [RUNS_DIR]       (default runs/recipes-ml100k)
-# Variables: FEDREC_SEEDS ("42 7"), FEDREC_EPOCHS (200), FEDREC_ROWS ("paper modern";
-#   also: ce, ss1024, and GRU4Rec's losses gru-bpr, gru-ss100, gru-ss256, gru-ss256-cos,
-#   gru-gbce, gru-ce, and with a separate output embedding gru-ss256-sep, gru-gbce-sep,
-#   gru-bpr-sep; the softmax-type losses share their negatives by sequence), FEDREC_BIN
-#   (a fedrec binary; default: build).
-# Needs ../shared/data/ml-100k. Resumable: finished runs are kept.
+# Variables:
+#   FEDREC_SEEDS ("42 7"), FEDREC_EPOCHS (200), FEDREC_BIN (a fedrec binary;
+#   default: build), FEDREC_ROWS ("paper modern"; also SASRec's ce, ss64,
+#   ss1024, gbce, and with a separate output embedding gbce-sep and
+#   modern-sep; GRU4Rec's gru-bpr, gru-ss64, gru-ss100, gru-ss256,
+#   gru-ss256-cos, gru-ss1024, gru-gbce, gru-ce, and with a separate output
+#   embedding gru-ss256-sep, gru-gbce-sep, gru-bpr-sep; the softmax-type
+#   losses share their negatives by sequence),
+#   FEDREC_DATA_ARGS: extra --set arguments naming other data
+#   (bench/recipes_synth.sh).
+# Needs ../shared/data/ml-100k unless FEDREC_DATA_ARGS names other data.
+# Resumable: finished runs are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f ../shared/data/ml-100k/u.data ]] || { echo "recipes_ml100k: ../shared/data/ml-100k not found" >&2; exit 2; }
+read -r -a data_args <<< "${FEDREC_DATA_ARGS:-}"
+if [[ ${#data_args[@]} -eq 0 && ! -f ../shared/data/ml-100k/u.data ]]; then
+  echo "recipes_ml100k: ../shared/data/ml-100k not found" >&2
+  exit 2
+fi
 # shellcheck source=bench/common.sh
 source bench/common.sh
 fedrec=$(fedrec_binary)
@@ -29,11 +39,23 @@ for seed in $seeds; do
       paper) args=(--config examples/ml100k-sasrec-central.toml) ;;
       modern) args=(--config examples/ml100k-sasrec-modern.toml) ;;
       ce) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=ce) ;;
+      ss64) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=sampled_softmax
+                  --set train.negatives=64) ;;
       ss1024) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=sampled_softmax
                     --set train.negatives=1024) ;;
+      gbce) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=gbce
+                  --set train.negatives=256) ;;
+      gbce-sep) args=(--config examples/ml100k-sasrec-central.toml --set train.loss=gbce
+                      --set train.negatives=256 --set model.output_embedding=separate) ;;
+      modern-sep) args=(--config examples/ml100k-sasrec-modern.toml
+                        --set model.output_embedding=separate) ;;
       gru-bpr) args=(--config examples/ml100k-gru4rec.toml) ;;
+      gru-ss64) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                      --set train.negatives=64) ;;
       gru-ss100) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
                        --set train.negatives=100) ;;
+      gru-ss1024) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
+                        --set train.negatives=1024) ;;
       gru-ss256) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
                        --set train.negatives=256) ;;
       gru-ss256-cos) args=(--config examples/ml100k-gru4rec.toml --set train.loss=sampled_softmax
@@ -54,7 +76,8 @@ for seed in $seeds; do
     [[ -f $dir/summary.json ]] && continue
     rm -rf "$dir"
     echo "recipes_ml100k: $row, seed $seed" >&2
-    "$fedrec" --log-level warn train "${args[@]}" --set "seed=$seed" --set "train.epochs=$epochs" \
+    "$fedrec" --log-level warn train "${args[@]}" "${data_args[@]}" --set "seed=$seed" \
+      --set "train.epochs=$epochs" \
       --set eval.every=10 --set eval.protocol=full --set train.patience=5 --set checkpoint.every=0 \
       --out "$dir" > /dev/null
   done

@@ -43,15 +43,15 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string type = "sasrec";     // sasrec|gru4rec|mf_bpr|mf_rating|pop
-  int64_t dim = 50;                // embedding / hidden size
-  int64_t blocks = 2;              // transformer blocks (sasrec) or GRU layers (gru4rec)
-  int64_t heads = 1;               // attention heads (sasrec); dim % heads == 0
-  double dropout = 0.2;            // dropout rate in [0, 1)
-  bool pre_ln = false;             // sasrec: Pre-LN blocks
-  std::string output_embedding = "tied";  // tied|separate (gru4rec): scored item rows
-  double l2 = 0.0;                 // L2 on the embedding rows an example uses
-  std::string recipe = "paper";    // paper|modern: defaults of the train.* loss keys
+  std::string type = "sasrec";            // sasrec|gru4rec|mf_bpr|mf_rating|pop
+  int64_t dim = 50;                       // embedding / hidden size
+  int64_t blocks = 2;                     // transformer blocks (sasrec) or GRU layers (gru4rec)
+  int64_t heads = 1;                      // attention heads (sasrec); dim % heads == 0
+  double dropout = 0.2;                   // dropout rate in [0, 1)
+  bool pre_ln = false;                    // sasrec: Pre-LN blocks
+  std::string output_embedding = "tied";  // tied|separate (sasrec, gru4rec): scored item rows
+  double l2 = 0.0;                        // L2 on the embedding rows an example uses
+  std::string recipe = "paper";           // paper|modern: defaults of the train.* loss keys
   std::string item_repr = "id";    // id|text|id+text: item embedding, adapted features, or both
   std::string adapter = "linear";  // linear|mlp: the feature adapter (text modes)
   int64_t adapter_hidden = 0;      // mlp hidden width; 0 = 2 * model.dim

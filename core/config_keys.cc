@@ -273,8 +273,9 @@ std::vector<KeySpec> BuildRegistry() {
   r.push_back(MakeKey("model", "pre_ln", &C::model, &ModelConfig::pre_ln,
                       "SASRec: Pre-LN blocks instead of the paper's placement."));
   r.push_back(MakeKey("model", "output_embedding", &C::model, &ModelConfig::output_embedding,
-                      "gru4rec: tied (hidden states scored against the input item embedding) or "
-                      "separate (a second item table, gSASRec's default; item_repr id only).",
+                      "sasrec, gru4rec: tied (hidden states scored against the input item "
+                      "embedding) or separate (a second item table, gSASRec's default; "
+                      "item_repr id only).",
                       OneOf({"tied", "separate"})));
   r.push_back(MakeKey("model", "l2", &C::model, &ModelConfig::l2,
                       "L2 weight on the embedding rows an example uses (0 is off).",

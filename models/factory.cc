@@ -92,9 +92,9 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
   if (t.negative_sampler != "uniform") extra["negative_sampler"] = t.negative_sampler;
   if (t.negative_sharing != "sequence") extra["negative_sharing"] = t.negative_sharing;
   if (config.model.output_embedding != "tied") {
-    if (type != "gru4rec") {
+    if (type != "gru4rec" && type != "sasrec") {
       return absl::InvalidArgumentError(
-          "model.output_embedding: 'separate' is implemented for gru4rec only (not '" + type +
+          "model.output_embedding: 'separate' is implemented for sasrec and gru4rec (not '" + type +
           "')");
     }
     extra["output_embedding"] = config.model.output_embedding;
@@ -227,6 +227,7 @@ absl::StatusOr<std::unique_ptr<Model>> CreateCpuModel(
     o.gbce_t = gbce_t;
     o.sampler = negative_sampler;
     o.negatives_per_position = per_position;
+    o.separate_output = Extra(spec, "output_embedding", "tied") == "separate";
     o.item_repr = item_repr;
     if (loss == "bce") {
       o.loss = SasRecLoss::kBce;

@@ -48,6 +48,7 @@ ParameterCount CountParameters(const Config& config, uint64_t num_users, uint64_
     // two FFN layers (5 d x d matrices, 9 d-vectors); the final LayerNorm.
     c.max_len_part = len * d;
     c.global = item_tensors + c.max_len_part + blocks * (5 * d * d + 9 * d) + 2 * d;
+    if (config.model.output_embedding == "separate") c.global += items * d;  // out_emb
   } else if (type == "gru4rec") {
     // Item table (and out_emb when separate); per layer W_ih, W_hh (3d x d
     // each) and two 3d biases.

@@ -51,6 +51,9 @@ absl::Status ValidateSasRecOptions(const SasRecOptions& o) {
   if (o.loss == SasRecLoss::kGbce && o.num_items < 2) {
     return bad("num_items", "gbce needs at least two items");
   }
+  if (o.separate_output && o.item_repr.repr != ItemRepr::kId) {
+    return bad("output_embedding", "a separate output table is a learned row per item: id only");
+  }
   if (o.negatives_per_position && o.ce_negatives == 0) {
     return bad("negative_sharing", "per-position negatives apply to sampled_softmax and gbce");
   }
@@ -94,6 +97,7 @@ SasRecModel::SasRecModel(const SasRecOptions& o, std::shared_ptr<const ItemFeatu
   }
   (void)params_.Add("final_ln.gamma", 1, d);
   (void)params_.Add("final_ln.beta", 1, d);
+  if (o.separate_output) (void)params_.Add("out_emb", o.num_items, d);
   params_.Finalize();
   if (o.sampler == NegativeSampler::kPopularity) {
     popularity_ = seqloss::PopularityTable(std::vector<uint64_t>(o.num_items, 1));
@@ -123,6 +127,7 @@ absl::Status SasRecModel::SetNegativeExclusions(std::span<const uint8_t> exclude
 Gradients SasRecModel::NewGlobalGradients() const {
   std::vector<bool> sparse(params_.num_tensors(), false);
   if (layout_.has_emb()) sparse[ItemLayout::kEmb] = true;
+  if (options_.separate_output) sparse[sasrec_internal::OutEmbIndex(options_)] = true;
   return Gradients(params_, std::move(sparse));
 }
 
@@ -227,6 +232,16 @@ std::shared_ptr<const AdaptedTableCache::Table> SasRecModel::AdaptedTable() cons
 }
 
 template <typename Fn>
+void SasRecModel::ForEachScoredRow(std::span<const uint32_t> items, Fn&& fn) const {
+  if (!options_.separate_output) {
+    ForEachItemRow(items, std::forward<Fn>(fn));
+    return;
+  }
+  const float* out = params_.ViewAt(sasrec_internal::OutEmbIndex(options_)).data;
+  for (uint32_t i : items) fn(i, out + size_t{i} * options_.dim);
+}
+
+template <typename Fn>
 void SasRecModel::ForEachItemRow(std::span<const uint32_t> items, Fn&& fn) const {
   const size_t d = options_.dim;
   const float* emb = layout_.has_emb() ? params_.ViewAt(ItemLayout::kEmb).data : nullptr;
@@ -273,7 +288,7 @@ Scorer::DotItems SasRecModel::dot_items() const {
   if (options_.normalize || options_.temperature != 1.0) return {};
   if (layout_.repr == ItemRepr::kIdText) return {};
   if (layout_.repr == ItemRepr::kText) return {AdaptedTable()->data(), options_.dim};
-  return {params_.ViewAt(ItemLayout::kEmb).data, options_.dim};
+  return {params_.ViewAt(sasrec_internal::ScoredTable(options_)).data, options_.dim};
 }
 
 void SasRecModel::UserState(uint32_t, std::span<const uint32_t> history,
@@ -298,7 +313,7 @@ void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
   const bool plain = !options_.normalize && options_.temperature == 1.0;
   if (plain && layout_.repr != ItemRepr::kIdText) {
     std::shared_ptr<const AdaptedTableCache::Table> table;
-    const float* rows = params_.ViewAt(0).data;
+    const float* rows = params_.ViewAt(sasrec_internal::ScoredTable(options_)).data;
     if (layout_.has_adapter()) {
       table = AdaptedTable();
       rows = table->data();
@@ -312,7 +327,7 @@ void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
     all.resize(options_.num_items);
     for (uint32_t i = 0; i < options_.num_items; ++i) all[i] = i;
   }
-  ForEachItemRow(all, [&](uint32_t i, const float* row) {
+  ForEachScoredRow(all, [&](uint32_t i, const float* row) {
     scores[i] = ItemScore(options_, row, hv, inv_tau);
   });
 }
@@ -323,7 +338,7 @@ void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> histo
   const Eigen::RowVectorXf hv = ScoringState(history);
   const float inv_tau = static_cast<float>(1.0 / options_.temperature);
   size_t j = 0;
-  ForEachItemRow(candidates, [&](uint32_t, const float* row) {
+  ForEachScoredRow(candidates, [&](uint32_t, const float* row) {
     scores[j++] = ItemScore(options_, row, hv, inv_tau);
   });
 }

@@ -44,7 +44,8 @@
 //   block{i}.attn_ln.gamma/beta [1 x d], block{i}.attn.wq/wk/wv [d x d],
 //   block{i}.attn.bq/bk/bv [1 x d], block{i}.ffn_ln.gamma/beta [1 x d],
 //   block{i}.ffn.w1/w2 [d x d], block{i}.ffn.b1/b2 [1 x d],
-//   final_ln.gamma/beta [1 x d].
+//   final_ln.gamma/beta [1 x d]; with separate_output, out_emb
+//   [num_items x d] (sparse), the scored table.
 // Initialize(seed): Glorot-uniform (TF's xavier_initializer, fan_in = rows,
 // fan_out = cols) for embeddings and weights (adapter weights included) from
 // RandomStream{seed, "init", 0, tensor index, 0}; LayerNorm gamma 1, beta 0;
@@ -141,6 +142,10 @@ class SasRecModel final : public Model {
   // floats): item_emb, adapted or their sum, as the mode says.
   template <typename Fn>
   void ForEachItemRow(std::span<const uint32_t> items, Fn&& fn) const;
+  // The same for the rows scores are taken against: out_emb with
+  // separate_output, else the item rows.
+  template <typename Fn>
+  void ForEachScoredRow(std::span<const uint32_t> items, Fn&& fn) const;
 
   SasRecOptions options_;
   ItemLayout layout_;

@@ -68,6 +68,12 @@ inline size_t BlockTensorIndex(size_t block, BlockTensor t) {
 }
 inline size_t FinalGamma(size_t blocks) { return kBlockBase + blocks * kPerBlock; }
 inline size_t FinalBeta(size_t blocks) { return FinalGamma(blocks) + 1; }
+// "out_emb", after the final LayerNorm (separate_output only), and the
+// table the hidden states are scored against.
+inline size_t OutEmbIndex(const SasRecOptions& o) { return FinalBeta(o.blocks) + 1; }
+inline size_t ScoredTable(const SasRecOptions& o) {
+  return o.separate_output ? OutEmbIndex(o) : kItemEmb;
+}
 
 using seqloss::Buffer;
 
@@ -389,21 +395,34 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
   Forward<S>(o, params, inputs, drop ? &drop_stream : nullptr, ws);
 
   ConstMatrixMap<S> h = CMat(ws.hidden_out.Get(nd), static_cast<Eigen::Index>(len), d);
-  ConstMatrixMap<S> emb = CMat(params[kItemEmb], o.num_items, d);
+  // emb / demb: the scored rows (targets, negatives); in_emb / din: the
+  // input rows. The same table unless separate_output.
+  const size_t scored = ScoredTable(o);
+  ConstMatrixMap<S> emb = CMat(params[scored], o.num_items, d);
+  ConstMatrixMap<S> in_emb = CMat(params[kItemEmb], o.num_items, d);
   MatrixMap<S> dh = Mat(ws.g0.Get(nd), static_cast<Eigen::Index>(len), d);
   dh.setZero();
-  MatrixMap<S> demb = Mat(grads ? grads[kItemEmb] : nullptr, grads ? o.num_items : 0, d);
+  MatrixMap<S> demb = Mat(grads ? grads[scored] : nullptr, grads ? o.num_items : 0, d);
+  MatrixMap<S> din = Mat(grads ? grads[kItemEmb] : nullptr, grads ? o.num_items : 0, d);
   auto touch = [&](uint32_t row, const auto& g) {
-    if (tracker != nullptr) tracker->MarkRow(kItemEmb, row);
+    if (tracker != nullptr) tracker->MarkRow(scored, row);
     demb.row(row) += g;
   };
   const S l2 = S(o.l2_emb);
   S loss = 0;
-  // `uses` examples read the row.
+  // `uses` examples read the scored row.
   auto add_l2 = [&](uint32_t row, S uses = S(1)) {
     if (l2 == S(0)) return;
     loss += uses * S(0.5) * l2 * emb.row(row).squaredNorm();
     if (grads) touch(row, uses * l2 * emb.row(row));
+  };
+  // An input row's L2 (into the input table).
+  auto add_l2_input = [&](uint32_t row) {
+    if (l2 == S(0)) return;
+    loss += S(0.5) * l2 * in_emb.row(row).squaredNorm();
+    if (!grads) return;
+    if (tracker != nullptr) tracker->MarkRow(kItemEmb, row);
+    din.row(row) += l2 * in_emb.row(row);
   };
 
   if (o.loss == SasRecLoss::kBce) {
@@ -417,7 +436,7 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
         touch(pos, gp * h.row(t));
         touch(neg, gn * h.row(t));
       }
-      add_l2(inputs[t]);
+      add_l2_input(inputs[t]);
       add_l2(pos);
       add_l2(neg);
     }
@@ -435,19 +454,19 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
     MatrixMap<S>* dhp = grads ? &dh : nullptr;
     MatrixMap<S>* dembp = grads ? &demb : nullptr;
     if (full_ce) {
-      loss += seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, kItemEmb,
-                                          ws.head);
+      loss +=
+          seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, scored, ws.head);
     } else if (o.negatives_per_position) {
       loss += seqloss::PerPositionNegativesLoss<S>(head, h, emb, targets, negatives,
                                                    by_popularity ? ws.logq.data() : nullptr, dhp,
-                                                   dembp, tracker, kItemEmb, ws.head);
+                                                   dembp, tracker, scored, ws.head);
     } else {
       loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, negatives,
                                               by_popularity ? ws.logq.data() : nullptr, dhp, dembp,
-                                              tracker, kItemEmb, ws.head);
+                                              tracker, scored, ws.head);
     }
     for (size_t t = 0; t < len; ++t) {
-      add_l2(inputs[t]);
+      add_l2_input(inputs[t]);
       add_l2(targets[t]);
     }
     // Every position reads every shared negative; a per-position negative

@@ -32,6 +32,10 @@ struct SasRecOptions {
   // Sampled kCe and kGbce: ce_negatives drawn for every position instead of
   // one set shared by the sequence (gSASRec's setting; L x k gathered rows).
   bool negatives_per_position = false;
+  // A separate output embedding "out_emb" (num_items x d, sparse, the last
+  // tensor of the store; item_repr id only) scores the hidden states; the
+  // input "item_emb" then only embeds the sequence (gSASRec's default).
+  bool separate_output = false;
   NegativeSampler sampler = NegativeSampler::kUniform;
   // kCe and kGbce: cosine logits (L2-normalised hidden state and item rows,
   // also in scoring) and the temperature tau dividing every logit.

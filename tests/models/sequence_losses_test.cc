@@ -294,6 +294,7 @@ struct LossCase {
   double dropout;
   double l2;
   bool per_position = false;
+  bool separate_output = false;
 };
 
 class SharedLossGradients : public ::testing::TestWithParam<LossCase> {};
@@ -315,6 +316,7 @@ TEST_P(SharedLossGradients, EveryTensorMatchesFiniteDifferences) {
   o.l2_emb = c.l2;
   o.gbce_t = 0.6;
   o.negatives_per_position = c.per_position;
+  o.separate_output = c.separate_output;
   ASSERT_TRUE(ValidateSasRecOptions(o).ok()) << ValidateSasRecOptions(o);
   auto model = SasRecModel::Create(o);
   ASSERT_TRUE(model.ok());
@@ -346,7 +348,8 @@ TEST_P(SharedLossGradients, EveryTensorMatchesFiniteDifferences) {
   auto f = [&] { return loss(nullptr); };
   for (size_t k = 0; k < params.size(); ++k) {
     std::vector<size_t> idx;
-    if (k == sasrec_internal::kItemEmb) {
+    if (k == sasrec_internal::kItemEmb ||
+        (o.separate_output && k == sasrec_internal::OutEmbIndex(o))) {
       // Inputs/targets, likely negatives and rows no loss reads.
       for (uint32_t row : {3u, 29u, 9u, 6u, 0u, 14u, 21u, 10u, 25u}) {
         for (uint32_t j = 0; j < o.dim; j += 2) idx.push_back(row * o.dim + j);
@@ -382,7 +385,13 @@ INSTANTIATE_TEST_SUITE_P(
         LossCase{"GbcePerPositionPopularityNormTemp", SasRecLoss::kGbce, 3, kP, true, 0.2, 0.0, 0,
                  true},
         LossCase{"SampledSoftmaxPerPositionL2", SasRecLoss::kCe, 4, kU, false, 1.0, 0.0, 0.05,
-                 true}),
+                 true},
+        LossCase{"BceSeparateOutputL2", SasRecLoss::kBce, 0, kU, false, 1.0, 0.3, 0.05, false,
+                 true},
+        LossCase{"GbceSeparateOutputL2", SasRecLoss::kGbce, 5, kU, false, 1.0, 0.0, 0.05, false,
+                 true},
+        LossCase{"FullCeSeparateOutputNormTemp", SasRecLoss::kCe, 0, kU, true, 0.2, 0.0, 0.05,
+                 false, true}),
     [](const ::testing::TestParamInfo<LossCase>& info) { return info.param.name; });
 
 // ---- Options and scoring -------------------------------------------------------
@@ -436,6 +445,50 @@ TEST(SharedLossScoring, NormalisedScoresAreCosinesOverTau) {
   const std::vector<uint32_t> cands = {7, 0, 49};
   (*model)->ScoreCandidates(0, history, cands, some);
   for (size_t j = 0; j < cands.size(); ++j) EXPECT_EQ(some[j], all[cands[j]]);
+}
+
+// A separate output table: scores are dot products with out_emb rows (also
+// through dot_items, which the blocked full ranking uses), inputs touch
+// item_emb, and scored items out_emb.
+TEST(SharedLossScoring, SeparateOutputScoresAgainstOutEmb) {
+  SasRecOptions o;
+  o.num_items = 40;
+  o.dim = 8;
+  o.heads = 2;
+  o.max_len = 10;
+  o.loss = SasRecLoss::kCe;
+  o.ce_negatives = 6;
+  o.separate_output = true;
+  auto model = SasRecModel::Create(o);
+  ASSERT_TRUE(model.ok());
+  (*model)->Initialize(3);
+  const size_t out = sasrec_internal::OutEmbIndex(o);
+  ASSERT_EQ((*model)->global_params().layout()[out].name, "out_emb");
+  const std::vector<uint32_t> history = {4, 9, 2, 33};
+  std::vector<float> h(o.dim), all(o.num_items);
+  (*model)->LastHiddenState(history, h);
+  (*model)->ScoreAll(0, history, all);
+  const float* table = (*model)->global_params().ViewAt(out).data;
+  for (uint32_t i = 0; i < o.num_items; ++i) {
+    double dot = 0;
+    for (uint32_t j = 0; j < o.dim; ++j) dot += double{h[j]} * table[i * o.dim + j];
+    EXPECT_NEAR(all[i], dot, 1e-5) << i;
+  }
+  EXPECT_EQ((*model)->dot_items().rows, table);
+  Gradients g = (*model)->NewGlobalGradients();
+  EXPECT_TRUE(g.IsSparse(out));
+  auto ws = (*model)->NewWorkspace();
+  const std::vector<uint32_t> seq = {3, 5, 7, 9};
+  const UserSequence us{0, seq, {}};
+  (*model)->ForwardBackward({&us, 1}, StepKey{1, 0, 0}, ws.get(), &g, nullptr);
+  const auto& in_rows = g.TouchedRows(sasrec_internal::kItemEmb);
+  EXPECT_EQ(std::set<uint32_t>(in_rows.begin(), in_rows.end()), (std::set<uint32_t>{3, 5, 7}));
+  const auto& out_rows = g.TouchedRows(out);
+  const std::set<uint32_t> scored(out_rows.begin(), out_rows.end());
+  for (uint32_t t : {5u, 7u, 9u}) EXPECT_TRUE(scored.contains(t));
+  EXPECT_FALSE(scored.contains(3));
+  o.item_repr.repr = ItemRepr::kText;
+  EXPECT_FALSE(ValidateSasRecOptions(o).ok());
 }
 
 TEST(SharedLossModel, PopularityNeedsMatchingCounts) {
