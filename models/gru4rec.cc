@@ -467,15 +467,8 @@ std::unique_ptr<Workspace> Gru4RecModel::NewWorkspace() const {
 
 absl::Status Gru4RecModel::SetItemPopularity(std::span<const uint64_t> counts) {
   if (options_.sampler != NegativeSampler::kPopularity) return absl::OkStatus();
-  if (counts.size() != options_.num_items) {
-    return absl::InvalidArgumentError("gru4rec: item popularity: " + std::to_string(counts.size()) +
-                                      " counts for " + std::to_string(options_.num_items) +
-                                      " items");
-  }
-  uint64_t total = 0;
-  for (uint64_t c : counts) total += c;
-  if (total == 0) return absl::InvalidArgumentError("gru4rec: item popularity: all counts are 0");
-  popularity_ = seqloss::PopularityTable(counts);
+  FEDREC_ASSIGN_OR_RETURN(popularity_,
+                          seqloss::MakePopularityTable("gru4rec", counts, options_.num_items));
   return absl::OkStatus();
 }
 

@@ -106,15 +106,8 @@ SasRecModel::SasRecModel(const SasRecOptions& o, std::shared_ptr<const ItemFeatu
 
 absl::Status SasRecModel::SetItemPopularity(std::span<const uint64_t> counts) {
   if (options_.sampler != NegativeSampler::kPopularity) return absl::OkStatus();
-  if (counts.size() != options_.num_items) {
-    return absl::InvalidArgumentError("sasrec: item popularity: " + std::to_string(counts.size()) +
-                                      " counts for " + std::to_string(options_.num_items) +
-                                      " items");
-  }
-  uint64_t total = 0;
-  for (uint64_t c : counts) total += c;
-  if (total == 0) return absl::InvalidArgumentError("sasrec: item popularity: all counts are 0");
-  popularity_ = seqloss::PopularityTable(counts);
+  FEDREC_ASSIGN_OR_RETURN(popularity_,
+                          seqloss::MakePopularityTable("sasrec", counts, options_.num_items));
   return absl::OkStatus();
 }
 

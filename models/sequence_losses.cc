@@ -1,6 +1,7 @@
 #include "models/sequence_losses.h"
 
 #include <cmath>
+#include <string>
 
 namespace fedrec::seqloss {
 
@@ -78,6 +79,20 @@ void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, 
     }
   }
   for (uint32_t i : items) seen[i] = 0;
+}
+
+absl::StatusOr<PopularityTable> MakePopularityTable(const char* model,
+                                                    std::span<const uint64_t> counts,
+                                                    uint32_t num_items) {
+  const std::string where = std::string(model) + ": item popularity: ";
+  if (counts.size() != num_items) {
+    return absl::InvalidArgumentError(where + std::to_string(counts.size()) + " counts for " +
+                                      std::to_string(num_items) + " items");
+  }
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return absl::InvalidArgumentError(where + "all counts are 0");
+  return PopularityTable(counts);
 }
 
 void DrawPerPositionNegatives(RandomStream& stream, std::span<const uint32_t> items,

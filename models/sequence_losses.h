@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "core/status.h"
 #include "models/gradients.h"
 #include "models/layers/eigen_types.h"
 #include "models/losses.h"
@@ -106,6 +107,13 @@ class PopularityTable {
   std::vector<uint32_t> alias_;
   uint64_t total_ = 0;
 };
+
+// The popularity table of Model::SetItemPopularity from one training count
+// per item: InvalidArgument "<model>: item popularity: ..." for the wrong
+// number of counts or all of them zero.
+absl::StatusOr<PopularityTable> MakePopularityTable(const char* model,
+                                                    std::span<const uint64_t> counts,
+                                                    uint32_t num_items);
 
 // Draws `n` negatives shared by one sequence into *out, none of them in
 // `items` (the user's whole training sequence) or `excluded`, from `stream`:
