@@ -98,8 +98,11 @@ for row in rows:
               f"| {t['full']['HR@10']:.4f} | {t['full']['NDCG@10']:.4f} | {t['sampled']['HR@10']:.4f} "
               f"| {t['sampled']['NDCG@10']:.4f} | {s['train_seconds']:.0f} |")
 print()
-base = statistics.mean(mean["paper"]) if "paper" in mean else None  # SASRec rows only
+# Each model against its paper loss: SASRec rows against "paper", GRU4Rec's
+# against "gru-bpr".
 for row, v in mean.items():
-    gain = f", {100 * (statistics.mean(v) / base - 1):+.1f}% against paper" if base else ""
+    base_row = "gru-bpr" if row.startswith("gru-") else "paper"
+    base = statistics.mean(mean[base_row]) if base_row in mean else None
+    gain = f", {100 * (statistics.mean(v) / base - 1):+.1f}% against {base_row}" if base else ""
     print(f"{row}: mean full NDCG@10 {statistics.mean(v):.4f} over {len(v)} seed(s){gain}")
 PY
