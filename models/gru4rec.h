@@ -100,6 +100,10 @@ struct Gru4RecOptions {
   ItemReprOptions item_repr = {};  // id, text or id+text (models/item_repr.h)
 };
 
+// InvalidArgument "model (gru4rec): <why>" for the unusable option
+// combinations Gru4RecModel::Create refuses (the item features aside).
+absl::Status ValidateGru4RecOptions(const Gru4RecOptions& options);
+
 class Gru4RecModel final : public Model {
  public:
   // InvalidArgument for num_items, dim, layers or max_len of 0, dropout
