@@ -29,18 +29,6 @@ CliResult RunMpi(int np, const std::string& args, const std::filesystem::path& s
       scratch);
 }
 
-// Waits (up to 30 s) until no process holds the run directory's lock.
-void WaitUntilUnlocked(const std::string& run) {
-  for (int i = 0; i < 300; ++i) {
-    const int fd = ::open((run + "/.lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-    ::close(fd);
-    if (free) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
 // Waits (up to 30 s) until no process has `run` on its command line: a rank
 // killed before it took the run's lock would otherwise still be creating the
 // directory that the test goes on to clear. "[/]" keeps the shell that runs

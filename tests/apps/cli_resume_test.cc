@@ -46,6 +46,7 @@ TEST(CliResume, KilledAtAnyMomentAndResumedEndsIdentically) {
                                  bin + "' --log-level off train --config '" + config + "' --out '" +
                                  out + "' >/dev/null 2>&1";
     (void)std::system(kill_cmd.c_str());
+    WaitUntilUnlocked(out);
     CliResult resumed;
     if (std::filesystem::exists(out + "/config.toml")) {
       resumed = RunFedrec("--log-level off train --resume --out '" + out + "'", dir.path());

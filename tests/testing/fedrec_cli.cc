@@ -1,11 +1,16 @@
 #include "tests/testing/fedrec_cli.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "tests/testing/files.h"
 
@@ -47,6 +52,17 @@ void ExpectOneLineError(const CliResult& r, const std::string& fragment, int exi
   EXPECT_THAT(r.err, ::testing::StartsWith("fedrec: error: "));
   EXPECT_THAT(r.err, ::testing::HasSubstr(fragment));
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+void WaitUntilUnlocked(const std::string& run) {
+  for (int i = 0; i < 300; ++i) {
+    const int fd = ::open((run + "/.lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+    if (free) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace fedrec::testing

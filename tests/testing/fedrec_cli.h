@@ -24,6 +24,11 @@ CliResult RunShell(const std::string& command, const std::filesystem::path& scra
 // command line.
 CliResult RunFedrec(const std::string& args, const std::filesystem::path& scratch);
 
+// Waits (up to 30 s) until no process holds the lock of run directory
+// `run` (or it has none). `timeout -s KILL` can return while the process it
+// killed is still being torn down and holds the lock.
+void WaitUntilUnlocked(const std::string& run);
+
 // `s` in single quotes, for paths in a shell command line (no quote inside).
 std::string Quote(const std::string& s);
 
