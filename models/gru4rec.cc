@@ -217,26 +217,11 @@ double HeadUserLoss(const Gru4RecOptions& o, const ItemTable& table, const Exclu
                     std::span<const uint32_t> negatives, const double* logq) {
   const auto d = static_cast<Eigen::Index>(o.dim);
   const auto steps = static_cast<Eigen::Index>(w.steps);
-  const bool full = o.loss == SeqLoss::kCe && o.negatives == 0;
-  seqloss::HeadOptions head;
-  head.loss = full                       ? seqloss::HeadLoss::kFullSoftmax
-              : o.loss == SeqLoss::kGbce ? seqloss::HeadLoss::kGbce
-                                         : seqloss::HeadLoss::kSampledSoftmax;
-  head.normalize = o.normalize;
-  head.temperature = o.temperature;
-  head.excluded = &excluded;
-  if (o.loss == SeqLoss::kGbce)
-    head.gbce_beta = seqloss::GbceBeta(o.negatives, o.num_items, o.gbce_t);
-  std::span<const uint32_t> targets = w.targets;
-  if (table.row_of != nullptr) {
-    auto remap = [&](std::span<const uint32_t> ids, std::vector<uint32_t>& rows) {
-      rows.resize(ids.size());
-      for (size_t i = 0; i < ids.size(); ++i) rows[i] = table.row_of[ids[i]];
-      return std::span<const uint32_t>(rows);
-    };
-    targets = remap(targets, ws->target_rows);
-    negatives = remap(negatives, ws->negative_rows);
-  }
+  const seqloss::HeadOptions head =
+      seqloss::MakeHeadOptions(o.loss == SeqLoss::kGbce, o.negatives, o.num_items, o.gbce_t,
+                               o.normalize, o.temperature, o.negatives_per_position, &excluded);
+  std::span<const uint32_t> targets = MapToRows(w.targets, table.row_of, ws->target_rows);
+  negatives = MapToRows(negatives, table.row_of, ws->negative_rows);
   // The table's row count: every item under the full softmax, else the
   // rows the targets and negatives index (all of item_emb, or the compact
   // table of text modes; only indexed rows are read).
@@ -245,16 +230,8 @@ double HeadUserLoss(const Gru4RecOptions& o, const ItemTable& table, const Exclu
   layers::ConstMatrixMap<float> emb(table.rows, rows, d);
   layers::MatrixMap<float> dh(dfin, steps, d);
   layers::MatrixMap<float> demb(table.grads, rows, d);
-  if (full) {
-    return seqloss::FullSoftmaxLoss<float>(head, h, emb, targets, &dh, &demb, table.tracker,
-                                           table.tensor, ws->head);
-  }
-  if (o.negatives_per_position) {
-    return seqloss::PerPositionNegativesLoss<float>(head, h, emb, targets, negatives, logq, &dh,
-                                                    &demb, table.tracker, table.tensor, ws->head);
-  }
-  return seqloss::SharedNegativesLoss<float>(head, h, emb, targets, negatives, logq, &dh, &demb,
-                                             table.tracker, table.tensor, ws->head);
+  return seqloss::HeadLossOf<float>(head, h, emb, targets, negatives, logq, &dh, &demb,
+                                    table.tracker, table.tensor, ws->head);
 }
 
 // Backward pass of one user from d loss / d fin: back through the output

@@ -32,6 +32,16 @@
 
 namespace fedrec {
 
+// `ids` as rows of a compact table (`row_of[item]`, ItemRows::row_map()),
+// written to `rows`; `ids` itself when row_of is null (row = item id).
+inline std::span<const uint32_t> MapToRows(std::span<const uint32_t> ids, const uint32_t* row_of,
+                                           std::vector<uint32_t>& rows) {
+  if (row_of == nullptr) return ids;
+  rows.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) rows[i] = row_of[ids[i]];
+  return rows;
+}
+
 // The touched items of one step and their adapted rows. Reused across steps
 // by one thread (grow-only buffers); not thread-safe.
 template <typename S>

@@ -375,19 +375,11 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
   std::span<const uint32_t> inputs = items.subspan(first, len);
   std::span<const uint32_t> targets = items.subspan(first + 1, len);
   std::span<const uint32_t> negatives = ws.negatives;
-  if (row_of != nullptr) {
-    auto remap = [&](std::span<const uint32_t> ids, std::vector<uint32_t>& rows) {
-      rows.resize(ids.size());
-      for (size_t i = 0; i < ids.size(); ++i) rows[i] = row_of[ids[i]];
-      return std::span<const uint32_t>(rows);
-    };
-    inputs = remap(inputs, ws.input_rows);
-    targets = remap(targets, ws.target_rows);
-    negatives = remap(negatives, ws.negative_rows);
-  }
+  inputs = MapToRows(inputs, row_of, ws.input_rows);
+  targets = MapToRows(targets, row_of, ws.target_rows);
+  negatives = MapToRows(negatives, row_of, ws.negative_rows);
   const Eigen::Index d = o.dim;
   const Eigen::Index nd = static_cast<Eigen::Index>(len) * d;
-  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
   const bool by_popularity = o.sampler == NegativeSampler::kPopularity && popularity != nullptr;
 
   const bool drop = dropout_on && o.dropout > 0;
@@ -441,30 +433,12 @@ S SequenceLossGivenNegatives(const SasRecOptions& o, const S* const* params, S* 
       add_l2(neg);
     }
   } else {
-    seqloss::HeadOptions head;
-    head.loss = full_ce                       ? seqloss::HeadLoss::kFullSoftmax
-                : o.loss == SasRecLoss::kGbce ? seqloss::HeadLoss::kGbce
-                                              : seqloss::HeadLoss::kSampledSoftmax;
-    head.normalize = o.normalize;
-    head.temperature = o.temperature;
-    head.excluded = &ExcludedOf(o);
-    if (o.loss == SasRecLoss::kGbce) {
-      head.gbce_beta = seqloss::GbceBeta(o.ce_negatives, o.num_items, o.gbce_t);
-    }
-    MatrixMap<S>* dhp = grads ? &dh : nullptr;
-    MatrixMap<S>* dembp = grads ? &demb : nullptr;
-    if (full_ce) {
-      loss +=
-          seqloss::FullSoftmaxLoss<S>(head, h, emb, targets, dhp, dembp, tracker, scored, ws.head);
-    } else if (o.negatives_per_position) {
-      loss += seqloss::PerPositionNegativesLoss<S>(head, h, emb, targets, negatives,
-                                                   by_popularity ? ws.logq.data() : nullptr, dhp,
-                                                   dembp, tracker, scored, ws.head);
-    } else {
-      loss += seqloss::SharedNegativesLoss<S>(head, h, emb, targets, negatives,
-                                              by_popularity ? ws.logq.data() : nullptr, dhp, dembp,
-                                              tracker, scored, ws.head);
-    }
+    const seqloss::HeadOptions head = seqloss::MakeHeadOptions(
+        o.loss == SasRecLoss::kGbce, o.ce_negatives, o.num_items, o.gbce_t, o.normalize,
+        o.temperature, o.negatives_per_position, &ExcludedOf(o));
+    loss += seqloss::HeadLossOf<S>(head, h, emb, targets, negatives,
+                                   by_popularity ? ws.logq.data() : nullptr, grads ? &dh : nullptr,
+                                   grads ? &demb : nullptr, tracker, scored, ws.head);
     for (size_t t = 0; t < len; ++t) {
       add_l2_input(inputs[t]);
       add_l2(targets[t]);

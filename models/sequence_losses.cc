@@ -81,6 +81,21 @@ void DrawSharedNegatives(RandomStream& stream, std::span<const uint32_t> items, 
   for (uint32_t i : items) seen[i] = 0;
 }
 
+HeadOptions MakeHeadOptions(bool gbce, uint32_t negatives, uint32_t num_items, double gbce_t,
+                            bool normalize, double temperature, bool per_position,
+                            const ExcludedItems* excluded) {
+  HeadOptions head;
+  head.loss = gbce            ? HeadLoss::kGbce
+              : negatives > 0 ? HeadLoss::kSampledSoftmax
+                              : HeadLoss::kFullSoftmax;
+  head.normalize = normalize;
+  head.temperature = temperature;
+  head.excluded = excluded;
+  head.per_position = per_position;
+  if (gbce) head.gbce_beta = GbceBeta(negatives, num_items, gbce_t);
+  return head;
+}
+
 absl::StatusOr<PopularityTable> MakePopularityTable(const char* model,
                                                     std::span<const uint64_t> counts,
                                                     uint32_t num_items) {

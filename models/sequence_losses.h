@@ -73,6 +73,9 @@ struct HeadOptions {
   // kFullSoftmax: items left out of the softmax (logit -inf, gradient 0);
   // null = none. The sampled heads never see them (DrawSharedNegatives).
   const ExcludedItems* excluded = nullptr;
+  // Sampled heads: negatives drawn per position (PerPositionNegativesLoss)
+  // instead of shared by the sequence.
+  bool per_position = false;
 };
 
 // gSASRec's beta for k negatives out of num_items - 1 candidates and
@@ -84,6 +87,13 @@ inline double GbceBeta(uint32_t negatives, uint32_t num_items, double t) {
   const double alpha = static_cast<double>(negatives) / (static_cast<double>(num_items) - 1.0);
   return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha);
 }
+
+// The head options of a sequence model: gBCE (beta from `negatives`, the
+// catalogue and calibration gbce_t), else sampled softmax over `negatives`,
+// or the full softmax when there are none.
+HeadOptions MakeHeadOptions(bool gbce, uint32_t negatives, uint32_t num_items, double gbce_t,
+                            bool normalize, double temperature, bool per_position,
+                            const ExcludedItems* excluded);
 
 // Walker's alias table over item counts: Draw() returns item i with
 // probability counts[i] / sum(counts) in O(1) (two words of the stream).
@@ -303,6 +313,29 @@ void DrawPerPositionNegatives(RandomStream& stream, std::span<const uint32_t> it
                               size_t per_position, const ExcludedItems& excluded,
                               std::vector<uint8_t>& seen, std::vector<uint32_t>* out,
                               std::vector<double>* logq);
+
+// The loss of the head `o` chooses: FullSoftmaxLoss, PerPositionNegativesLoss
+// or SharedNegativesLoss (arguments as theirs; `negatives` and `logq`
+// unused by the full softmax).
+template <typename S>
+S FullSoftmaxLoss(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> emb,
+                  std::span<const uint32_t> targets, MatrixMap<S>* dh, MatrixMap<S>* demb,
+                  Gradients* tracker, size_t emb_index, HeadScratch<S>& ws);
+template <typename S>
+S HeadLossOf(const HeadOptions& o, ConstMatrixMap<S> h, ConstMatrixMap<S> emb,
+             std::span<const uint32_t> targets, std::span<const uint32_t> negatives,
+             const double* logq, MatrixMap<S>* dh, MatrixMap<S>* demb, Gradients* tracker,
+             size_t emb_index, HeadScratch<S>& ws) {
+  if (o.loss == HeadLoss::kFullSoftmax) {
+    return FullSoftmaxLoss<S>(o, h, emb, targets, dh, demb, tracker, emb_index, ws);
+  }
+  if (o.per_position) {
+    return PerPositionNegativesLoss<S>(o, h, emb, targets, negatives, logq, dh, demb, tracker,
+                                       emb_index, ws);
+  }
+  return SharedNegativesLoss<S>(o, h, emb, targets, negatives, logq, dh, demb, tracker, emb_index,
+                                ws);
+}
 
 // Full softmax over the catalogue, in chunks of positions to bound memory.
 // Without normalisation and at tau = 1 these are the former full-CE GEMMs;
