@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -29,6 +30,12 @@ namespace {
   }
   std::fflush(stdout);
   std::fflush(stderr);
+  // Under mpirun this rank's stderr reaches the terminal through Open MPI's
+  // I/O forwarding, while MPI_Abort's notice takes another channel: without
+  // a pause mpirun can print its abort banner before the line above, and
+  // the user's first line is no longer ours. A quarter second on a path that
+  // ends the job anyway lets the forwarding drain first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::_Exit(1);  // MPI_Abort does not return; in case it does
 }
