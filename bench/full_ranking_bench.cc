@@ -1,10 +1,10 @@
 // Full-ranking scoring throughput, one thread (Google Benchmark):
 //
-//   BM_BlockedCount/d/items: what the full-ranking protocol does per batch
+//   BM_BlockedCount/d/items/kernel: what the full-ranking protocol does per batch
 //     of 256 users once their states are known: the 256 x items scores in
 //     blocks of kFullRankingItemBlock rows (models/score_kernel.h), each
 //     counted against the user's target on the fly.
-//   BM_PerUserRows/d/items: the same scores one user at a time (ScoreRows,
+//   BM_PerUserRows/d/items/kernel: the same scores one user at a time (ScoreRows,
 //     what ScoreAll does), stored, then counted: the per-user path.
 //   BM_EigenSgemmSkinny/d: Eigen's SGEMM on the same shape, 256 x d times
 //     d x 4096, stored (no counting, a different summation order): the
@@ -44,9 +44,18 @@ void SetCounters(benchmark::State& state, double scores, uint32_t d) {
   state.counters["users/s"] = benchmark::Counter(kUsers * it, benchmark::Counter::kIsRate);
 }
 
+// Arg 2 of the kernel benchmarks: which kernel (ScoreKernelIsa: 0 the
+// build's choice, 1 SSE2, 2 AVX2 in the packet order, 3 FMA), so the
+// orders run side by side in one binary.
+void ForceKernel(benchmark::State& state) {
+  ForceScoreKernelForTesting(static_cast<ScoreKernelIsa>(state.range(2)));
+  state.SetLabel(ScoreKernelName(ScoreKernelIsa::kAuto));
+}
+
 void BM_BlockedCount(benchmark::State& state) {
   const auto d = static_cast<uint32_t>(state.range(0));
   const auto items = static_cast<uint32_t>(state.range(1));
+  ForceKernel(state);
   const std::vector<float> states = RandomFloats(size_t{kUsers} * d, 0);
   const std::vector<float> rows = RandomFloats(size_t{items} * d, 1);
   const std::vector<float> targets(kUsers, 0.5f);
@@ -61,12 +70,12 @@ void BM_BlockedCount(benchmark::State& state) {
     benchmark::DoNotOptimize(greater.data());
   }
   SetCounters(state, double{kUsers} * items, d);
-  state.SetLabel(ScoreKernelInUse() == ScoreKernelIsa::kAvx2 ? "avx2" : "sse2");
+  ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
 }
 BENCHMARK(BM_BlockedCount)
-    ->Args({32, 20000})
-    ->Args({32, 100000})
-    ->Args({50, 100000})
+    ->ArgsProduct({{32}, {20000, 100000}, {0, 2}})
+    ->Args({50, 100000, 0})
+    ->Args({50, 100000, 2})
     ->Unit(benchmark::kMillisecond);
 
 void BM_PerUserRows(benchmark::State& state) {
@@ -76,6 +85,7 @@ void BM_PerUserRows(benchmark::State& state) {
   const std::vector<float> rows = RandomFloats(size_t{items} * d, 1);
   std::vector<float> scores(items);
   uint64_t greater = 0;
+  ForceKernel(state);
   for (auto _ : state) {
     for (uint32_t u = 0; u < kUsers; ++u) {
       ScoreRows(states.data() + size_t{u} * d, rows.data(), d, items, scores.data());
@@ -84,8 +94,9 @@ void BM_PerUserRows(benchmark::State& state) {
     benchmark::DoNotOptimize(greater);
   }
   SetCounters(state, double{kUsers} * items, d);
+  ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
 }
-BENCHMARK(BM_PerUserRows)->Args({32, 100000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PerUserRows)->ArgsProduct({{32}, {100000}, {0, 2}})->Unit(benchmark::kMillisecond);
 
 void BM_EigenSgemmSkinny(benchmark::State& state) {
   const auto d = static_cast<int>(state.range(0));

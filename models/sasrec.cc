@@ -258,18 +258,21 @@ void SasRecModel::ForEachItemRow(std::span<const uint32_t> items, Fn&& fn) const
 
 namespace {
 
-// The logit of one item row against the scoring state `hv`, computed the
-// same way by ScoreAll and ScoreCandidates, and through the shared dot
-// kernel (models/score_kernel.h) that the blocked full ranking also uses, so
-// all three agree bitwise. With normalisation, `hv` is already h / |h| and
-// `inv_tau` is 1 / tau.
-float ItemScore(const SasRecOptions& o, const float* row, const Eigen::RowVectorXf& hv,
-                float inv_tau) {
-  const float dot = ScoreDot(hv.data(), row, o.dim);
+// The logit of one item row given its dot product with the scoring state
+// (ScoreDot, the shared kernel of models/score_kernel.h that the blocked
+// full ranking also uses), computed the same way by ScoreAll and
+// ScoreCandidates, so all three agree bitwise. With normalisation, the state
+// is already h / |h| and `inv_tau` is 1 / tau.
+float ItemScoreFromDot(const SasRecOptions& o, float dot, const float* row, float inv_tau) {
   if (!o.normalize) return o.temperature == 1.0 ? dot : dot * inv_tau;
   Eigen::Map<const Eigen::RowVectorXf> e(row, o.dim);
   const float norm = std::max(e.norm(), static_cast<float>(seqloss::kNormEps));
   return dot / norm * inv_tau;
+}
+
+float ItemScore(const SasRecOptions& o, const float* row, const Eigen::RowVectorXf& hv,
+                float inv_tau) {
+  return ItemScoreFromDot(o, ScoreDot(hv.data(), row, o.dim), row, inv_tau);
 }
 
 }  // namespace
@@ -303,8 +306,10 @@ Eigen::RowVectorXf SasRecModel::ScoringState(std::span<const uint32_t> history) 
 void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
                            std::span<float> scores) const {
   const Eigen::RowVectorXf hv = ScoringState(history);
-  const bool plain = !options_.normalize && options_.temperature == 1.0;
-  if (plain && layout_.repr != ItemRepr::kIdText) {
+  const float inv_tau = static_cast<float>(1.0 / options_.temperature);
+  if (layout_.repr != ItemRepr::kIdText) {
+    // The stored table: every dot at once (the kernel's blocked row scan,
+    // bitwise ScoreDot), then each item's divisor and temperature if any.
     std::shared_ptr<const AdaptedTableCache::Table> table;
     const float* rows = params_.ViewAt(sasrec_internal::ScoredTable(options_)).data;
     if (layout_.has_adapter()) {
@@ -312,9 +317,13 @@ void SasRecModel::ScoreAll(uint32_t user, std::span<const uint32_t> history,
       rows = table->data();
     }
     ScoreRows(hv.data(), rows, options_.dim, options_.num_items, scores.data());
+    if (options_.normalize || options_.temperature != 1.0) {
+      for (uint32_t i = 0; i < options_.num_items; ++i) {
+        scores[i] = ItemScoreFromDot(options_, scores[i], rows + size_t{i} * options_.dim, inv_tau);
+      }
+    }
     return;
   }
-  const float inv_tau = static_cast<float>(1.0 / options_.temperature);
   thread_local std::vector<uint32_t> all;
   if (all.size() != options_.num_items) {
     all.resize(options_.num_items);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/score_kernel_fma.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #include <xmmintrin.h>
@@ -15,9 +17,11 @@
 
 namespace fedrec {
 
-// The scalar statement of the order (score_kernel.h). The vector tiles below
-// compute each score lane by lane with exactly these operations.
-float ScoreDot(const float* h, const float* e, uint32_t d) {
+namespace {
+
+// The scalar statement of the packet order (score_kernel.h). The vector
+// tiles below compute each score lane by lane with exactly these operations.
+float PacketDot(const float* h, const float* e, uint32_t d) {
   const uint32_t np = d / 4;
   if (np == 0) {
     float r = h[0] * e[0];
@@ -43,8 +47,6 @@ float ScoreDot(const float* h, const float* e, uint32_t d) {
   for (uint32_t k = 4 * np; k < d; ++k) r += h[k] * e[k];
   return r;
 }
-
-namespace {
 
 #if defined(__SSE2__)
 inline __m128 Ld(const float* p) { return _mm_loadu_ps(p); }
@@ -114,14 +116,6 @@ inline uint32_t Lane(__m128i v, int l) {
 }
 #endif
 
-}  // namespace
-
-void ScoreRows(const float* state, const float* rows, uint32_t d, uint32_t n, float* out) {
-  ScoreBlock(state, 1, rows, d, 0, n, out);
-}
-
-namespace {
-
 void CountSse2(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
                uint32_t end, const float* targets, uint64_t* greater, uint64_t* ties) {
 #if defined(__SSE2__)
@@ -160,7 +154,7 @@ void CountSse2(const float* states, uint32_t users, const float* rows, uint32_t 
   for (uint32_t u = 0; u < users; ++u) {
     const float t = targets[u];
     for (uint32_t i = begin; i < end; ++i) {
-      const float s = ScoreDot(states + size_t{u} * d, rows + size_t{i} * d, d);
+      const float s = PacketDot(states + size_t{u} * d, rows + size_t{i} * d, d);
       greater[u] += s > t ? 1 : 0;
       ties[u] += s == t ? 1 : 0;
     }
@@ -275,35 +269,8 @@ __attribute__((target("avx2"))) void CountAvx2(const float* states, uint32_t use
 
 std::atomic<int> forced_kernel{static_cast<int>(ScoreKernelIsa::kAuto)};
 
-}  // namespace
-
-ScoreKernelIsa ScoreKernelInUse() {
-  const auto forced = static_cast<ScoreKernelIsa>(forced_kernel.load());
-#ifdef FEDREC_SCORE_AVX2
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-#else
-  constexpr bool avx2 = false;
-#endif
-  if (forced == ScoreKernelIsa::kSse2 || !avx2) return ScoreKernelIsa::kSse2;
-  return ScoreKernelIsa::kAvx2;
-}
-
-void ForceScoreKernelForTesting(ScoreKernelIsa isa) { forced_kernel = static_cast<int>(isa); }
-
-void CountAgainstTargets(const float* states, uint32_t users, const float* rows, uint32_t d,
-                         uint32_t begin, uint32_t end, const float* targets, uint64_t* greater,
-                         uint64_t* ties) {
-#ifdef FEDREC_SCORE_AVX2
-  if (d >= 4 && ScoreKernelInUse() == ScoreKernelIsa::kAvx2) {
-    CountAvx2(states, users, rows, d, begin, end, targets, greater, ties);
-    return;
-  }
-#endif
-  CountSse2(states, users, rows, d, begin, end, targets, greater, ties);
-}
-
-void ScoreBlock(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
-                uint32_t end, float* out) {
+void PacketBlock(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
+                 uint32_t end, float* out) {
   const size_t width = end - begin;
 #if defined(__SSE2__)
   if (d >= 4) {
@@ -333,9 +300,77 @@ void ScoreBlock(const float* states, uint32_t users, const float* rows, uint32_t
   for (uint32_t u = 0; u < users; ++u) {
     for (uint32_t i = begin; i < end; ++i) {
       out[size_t{u} * width + (i - begin)] =
-          ScoreDot(states + size_t{u} * d, rows + size_t{i} * d, d);
+          PacketDot(states + size_t{u} * d, rows + size_t{i} * d, d);
     }
   }
+}
+
+}  // namespace
+
+ScoreKernelIsa ScoreKernelInUse() {
+  const auto forced = static_cast<ScoreKernelIsa>(forced_kernel.load(std::memory_order_relaxed));
+  if (score_fma::Compiled() &&
+      (forced == ScoreKernelIsa::kAuto || forced == ScoreKernelIsa::kFma)) {
+    return ScoreKernelIsa::kFma;
+  }
+#ifdef FEDREC_SCORE_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+#else
+  constexpr bool avx2 = false;
+#endif
+  if (forced == ScoreKernelIsa::kSse2 || !avx2) return ScoreKernelIsa::kSse2;
+  return ScoreKernelIsa::kAvx2;
+}
+
+const char* ScoreKernelName(ScoreKernelIsa isa) {
+  switch (isa) {
+    case ScoreKernelIsa::kFma:
+      return "fma";
+    case ScoreKernelIsa::kAvx2:
+      return "avx2";
+    case ScoreKernelIsa::kSse2:
+      return "sse2";
+    case ScoreKernelIsa::kAuto:
+      break;
+  }
+  return ScoreKernelName(ScoreKernelInUse());
+}
+
+void ForceScoreKernelForTesting(ScoreKernelIsa isa) { forced_kernel = static_cast<int>(isa); }
+
+float ScoreDot(const float* state, const float* row, uint32_t d) {
+  if (ScoreKernelInUse() == ScoreKernelIsa::kFma) return score_fma::Dot(state, row, d);
+  return PacketDot(state, row, d);
+}
+
+void CountAgainstTargets(const float* states, uint32_t users, const float* rows, uint32_t d,
+                         uint32_t begin, uint32_t end, const float* targets, uint64_t* greater,
+                         uint64_t* ties) {
+  const ScoreKernelIsa isa = ScoreKernelInUse();
+  if (isa == ScoreKernelIsa::kFma) {
+    score_fma::Count(states, users, rows, d, begin, end, targets, greater, ties);
+    return;
+  }
+#ifdef FEDREC_SCORE_AVX2
+  if (d >= 4 && isa == ScoreKernelIsa::kAvx2) {
+    CountAvx2(states, users, rows, d, begin, end, targets, greater, ties);
+    return;
+  }
+#endif
+  CountSse2(states, users, rows, d, begin, end, targets, greater, ties);
+}
+
+void ScoreBlock(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
+                uint32_t end, float* out) {
+  if (ScoreKernelInUse() == ScoreKernelIsa::kFma) {
+    score_fma::Block(states, users, rows, d, begin, end, out);
+    return;
+  }
+  PacketBlock(states, users, rows, d, begin, end, out);
+}
+
+void ScoreRows(const float* state, const float* rows, uint32_t d, uint32_t n, float* out) {
+  ScoreBlock(state, 1, rows, d, 0, n, out);
 }
 
 }  // namespace fedrec

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,7 @@ TEST(ScoreKernel, ScoreDotIsEigensDotBitwise) {
   if (Eigen::internal::packet_traits<float>::size != 4) {
     GTEST_SKIP() << "Eigen's float packets are not 4 wide in this build";
   }
+  ForceScoreKernelForTesting(ScoreKernelIsa::kSse2);
   const std::vector<float> buf = RandomFloats(4096, 7);
   for (uint32_t d = 1; d <= 80; ++d) {
     for (uint32_t off = 0; off < 4; ++off) {
@@ -56,6 +58,31 @@ TEST(ScoreKernel, ScoreDotIsEigensDotBitwise) {
       ASSERT_EQ(Bits(ScoreDot(a, b, d)), Bits(eigen)) << "d=" << d << " off=" << off;
     }
   }
+  ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
+}
+
+TEST(ScoreKernel, FmaBuildsScoreWithTheFusedChain) {
+  // The fused order (score_kernel.h) written out with std::fma, and the
+  // packet order it replaces differs from it somewhere: the test can tell
+  // the two apart.
+  if (ScoreKernelInUse() != ScoreKernelIsa::kFma) {
+    GTEST_SKIP() << "this build's ISA has no FMA; it scores in the packet order";
+  }
+  const std::vector<float> buf = RandomFloats(4096, 11);
+  bool differs_from_packets = false;
+  for (uint32_t d = 1; d <= 80; ++d) {
+    for (uint32_t off = 0; off < 4; ++off) {
+      const float* a = buf.data() + off;
+      const float* b = buf.data() + 1000 + 3 * off + d;
+      float chain = 0.0f;
+      for (uint32_t k = 0; k < d; ++k) chain = std::fma(a[k], b[k], chain);
+      ASSERT_EQ(Bits(ScoreDot(a, b, d)), Bits(chain)) << "d=" << d << " off=" << off;
+      ForceScoreKernelForTesting(ScoreKernelIsa::kSse2);
+      differs_from_packets |= Bits(ScoreDot(a, b, d)) != Bits(chain);
+      ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
+    }
+  }
+  EXPECT_TRUE(differs_from_packets);
 }
 
 void BlocksAndCounts();
@@ -63,9 +90,10 @@ void BlocksAndCounts();
 // Runs `body` once per instruction set of the counting kernel.
 template <typename Body>
 void ForEachKernel(Body body) {
-  for (const ScoreKernelIsa isa : {ScoreKernelIsa::kSse2, ScoreKernelIsa::kAvx2}) {
+  for (const ScoreKernelIsa isa :
+       {ScoreKernelIsa::kSse2, ScoreKernelIsa::kAvx2, ScoreKernelIsa::kFma}) {
     ForceScoreKernelForTesting(isa);
-    SCOPED_TRACE(ScoreKernelInUse() == ScoreKernelIsa::kAvx2 ? "avx2" : "sse2");
+    SCOPED_TRACE(ScoreKernelName(ScoreKernelIsa::kAuto));
     body();
   }
   ForceScoreKernelForTesting(ScoreKernelIsa::kAuto);
@@ -76,11 +104,19 @@ TEST(ScoreKernel, BlocksAndCountsAreScoreDotBitwise) {
 }
 
 void BlocksAndCounts() {
+  // Sizes that leave partial tiles of users and items, and (the last) more
+  // items than one packed sub-block of the FMA kernel.
+  struct Shape {
+    uint32_t d, users, items, begin, end;
+  };
+  std::vector<Shape> shapes;
   for (const uint32_t d : {1u, 3u, 4u, 5u, 8u, 12u, 13u, 32u, 50u, 63u}) {
-    const uint32_t users = 7, items = 31;
+    shapes.push_back({d, 7, 31, 3, 30});
+  }
+  shapes.push_back({32, 13, 600, 5, 590});
+  for (const auto [d, users, items, begin, end] : shapes) {
     const std::vector<float> states = RandomFloats(size_t{users} * d, d, 1);
     const std::vector<float> rows = RandomFloats(size_t{items} * d, d, 2);
-    const uint32_t begin = 3, end = 30;
     std::vector<float> block(size_t{users} * (end - begin));
     ScoreBlock(states.data(), users, rows.data(), d, begin, end, block.data());
     std::vector<float> targets(users);
@@ -393,6 +429,20 @@ TEST(FullRankingEval, NormalisedSasRecIsScoredPerUser) {
     const auto r = Evaluate(**model, split, opt);
     ASSERT_TRUE(r.ok());
     ExpectSameSums(r->sums, NaiveFullRanking(**model, split, opt.part, opt.k));
+    // ScoreAll (one row scan of dots, then each item's divisor) and
+    // ScoreCandidates (one dot at a time) give the same bits.
+    std::vector<uint32_t> every(items);
+    std::iota(every.begin(), every.end(), 0u);
+    std::vector<float> all(items), one_by_one(items);
+    for (uint32_t u = 0; u < 60; ++u) {
+      if (!split.IsEvaluable(u)) continue;
+      const auto input = split.Input(u, opt.part);
+      (*model)->ScoreAll(u, input, all);
+      (*model)->ScoreCandidates(u, input, every, one_by_one);
+      for (uint32_t i = 0; i < items; ++i) {
+        ASSERT_EQ(Bits(all[i]), Bits(one_by_one[i])) << "user " << u << " item " << i;
+      }
+    }
   }
 }
 
