@@ -23,6 +23,7 @@
 // wiped on destruction. Not thread-safe: one per thread. Move-only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +59,18 @@ class AesCtrUrbg {
     if (next_ >= kBlockWords) [[unlikely]]
       Refill();
     return buffer_[next_++];
+  }
+  // out[0..n) = the next n words: the same words in the same order as n
+  // calls of operator(), copied from the keystream block.
+  void Fill(uint64_t* out, size_t n) {
+    while (n > 0) {
+      if (next_ >= kBlockWords) Refill();
+      const size_t take = std::min(n, kBlockWords - next_);
+      std::copy_n(buffer_ + next_, take, out);
+      next_ += take;
+      out += take;
+      n -= take;
+    }
   }
 
  private:

@@ -37,6 +37,25 @@ __attribute__((target_clones("avx2", "default"))) void FwhtLevels(double* x, siz
     }
     h = 4;
   }
+  // Two levels per pass while two remain (one pass over memory instead of
+  // two): on each four values at stride h, level h's butterflies then level
+  // 2h's, the same additions on the same inputs as two passes.
+  for (; 4 * h <= h_end && 4 * h <= n; h <<= 2) {
+    for (size_t i = 0; i < n; i += 4 * h) {
+      double* __restrict p0 = x + i;
+      double* __restrict p1 = x + i + h;
+      double* __restrict p2 = x + i + 2 * h;
+      double* __restrict p3 = x + i + 3 * h;
+      for (size_t j = 0; j < h; ++j) {
+        const double a = p0[j], b = p1[j], c = p2[j], d = p3[j];
+        const double s0 = a + b, s1 = a - b, s2 = c + d, s3 = c - d;
+        p0[j] = s0 + s2;
+        p1[j] = s1 + s3;
+        p2[j] = s0 - s2;
+        p3[j] = s1 - s3;
+      }
+    }
+  }
   for (; h < h_end; h <<= 1) {
     for (size_t i = 0; i < n; i += 2 * h) {
       double* __restrict lo = x + i;
@@ -96,13 +115,71 @@ __attribute__((target_clones("avx2", "default"))) void RoundChunk(const double* 
 
 // sum v[k]^2 for |v[k]| <= 2^20 + 1 and n <= 1024: every partial sum is an
 // integer < 2^51, so the double sum is exact in any order.
+// Four running sums (one would be a latency chain of dependent adds).
 __attribute__((target_clones("avx2", "default"))) double SmallSquares(const int64_t* v, size_t n) {
-  double sq = 0;
-  for (size_t k = 0; k < n; ++k) {
-    const double x = static_cast<double>(v[k]);
-    sq += x * x;
+  double sq[4] = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (size_t l = 0; l < 4; ++l) {
+      const double x = static_cast<double>(v[k + l]);
+      sq[l] += x * x;
+    }
   }
-  return sq;
+  for (; k < n; ++k) {
+    const double x = static_cast<double>(v[k]);
+    sq[0] += x * x;
+  }
+  return (sq[0] + sq[1]) + (sq[2] + sq[3]);
+}
+
+// *max_abs = max |z_j|; false if some |z_j| >= limit or is NaN. One pass,
+// four independent maxima (a single running maximum is a latency chain).
+// Out of line: measured faster than inlined into RoundImpl.
+__attribute__((noinline)) bool AbsMaxBelow(std::span<const double> z, double limit,
+                                           double* max_abs) {
+  double m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+  bool ok = true;
+  size_t j = 0;
+  for (; j + 4 <= z.size(); j += 4) {
+    const double a0 = std::abs(z[j]), a1 = std::abs(z[j + 1]);
+    const double a2 = std::abs(z[j + 2]), a3 = std::abs(z[j + 3]);
+    m0 = a0 > m0 ? a0 : m0;
+    m1 = a1 > m1 ? a1 : m1;
+    m2 = a2 > m2 ? a2 : m2;
+    m3 = a3 > m3 ? a3 : m3;
+    ok &= (a0 < limit) & (a1 < limit) & (a2 < limit) & (a3 < limit);  // false for NaN
+  }
+  for (; j < z.size(); ++j) {
+    const double a = std::abs(z[j]);
+    m0 = a > m0 ? a : m0;
+    ok &= a < limit;
+  }
+  *max_abs = std::max(std::max(m0, m1), std::max(m2, m3));
+  return ok;
+}
+
+// *norm_sq = sum x_j^2 in four interleaved partial sums (a fixed order, so
+// deterministic; one running sum would be a latency chain). False if some
+// x_j is not finite. Out of line, as AbsMaxBelow.
+__attribute__((noinline)) bool SquaredNormIfFinite(std::span<const double> x, double* norm_sq) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int finite = 1;
+  size_t j = 0;
+  for (; j + 4 <= x.size(); j += 4) {
+    const double a = x[j], b = x[j + 1], c = x[j + 2], d = x[j + 3];
+    finite &= static_cast<int>(std::isfinite(a)) & static_cast<int>(std::isfinite(b)) &
+              static_cast<int>(std::isfinite(c)) & static_cast<int>(std::isfinite(d));
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (; j < x.size(); ++j) {
+    finite &= static_cast<int>(std::isfinite(x[j]));
+    s0 += x[j] * x[j];
+  }
+  *norm_sq = (s0 + s1) + (s2 + s3);
+  return finite != 0;
 }
 
 // The rounding's random words do not linger on the stack.
@@ -118,11 +195,8 @@ absl::StatusOr<std::vector<int64_t>> RoundImpl(std::span<const double> z, double
     return absl::InvalidArgumentError("privacy: ddg: rounding: bad bound or tries");
   }
   double max_abs = 0;
-  for (double v : z) {
-    if (!(std::abs(v) < 0x1.0p50)) {
-      return absl::InvalidArgumentError("privacy: ddg: rounding: |value| must be < 2^50");
-    }
-    max_abs = std::max(max_abs, std::abs(v));
+  if (!AbsMaxBelow(z, 0x1.0p50, &max_abs)) {
+    return absl::InvalidArgumentError("privacy: ddg: rounding: |value| must be < 2^50");
   }
   // Exact integer comparison: sum x_j^2 <= floor(bound_sq).
   const Uint128 limit = bound_sq >= 0x1.0p127 ? ~Uint128{0} : static_cast<Uint128>(bound_sq);
@@ -137,7 +211,7 @@ absl::StatusOr<std::vector<int64_t>> RoundImpl(std::span<const double> z, double
     for (size_t begin = 0; begin < z.size(); begin += kChunk) {
       const size_t n = std::min(kChunk, z.size() - begin);
       // One word per coordinate, in coordinate order (as drawn one by one).
-      for (size_t k = 0; k < n; ++k) words[k] = g();
+      FillWords(g, words, n);
       int64_t* oc = out.data() + begin;
       RoundChunk(z.data() + begin, words, oc, n);
       if (small) {
@@ -325,10 +399,7 @@ absl::StatusOr<std::vector<uint64_t>> DdgMechanism::EncodeImpl(std::span<const d
                              std::to_string(params_.dim));
   }
   double norm_sq = 0;
-  for (double v : update) {
-    if (!std::isfinite(v)) return Bad("update", "non-finite value");
-    norm_sq += v * v;
-  }
+  if (!SquaredNormIfFinite(update, &norm_sq)) return Bad("update", "non-finite value");
   // 1. clip (a no-op for a clipped update) and pad.
   const double norm = std::sqrt(norm_sq);
   const double clip_factor = norm > params_.clip ? params_.clip / norm : 1.0;

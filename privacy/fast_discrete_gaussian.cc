@@ -60,7 +60,7 @@ absl::StatusOr<FastDiscreteGaussian> FastDiscreteGaussian::Create(double sigma2)
   auto t = std::make_shared<Table>();
   t->sigma2 = sigma2;
   t->cut = cut;
-  t->hi.resize(cut + 1);
+  t->hi.resize(cut + 1 + kScanPad);
   t->lo.resize(cut);
   const Quad total = static_cast<Quad>(sum);
   for (uint64_t i = 0; i < cut; ++i) {
@@ -70,7 +70,7 @@ absl::StatusOr<FastDiscreteGaussian> FastDiscreteGaussian::Create(double sigma2)
     t->hi[i] = static_cast<uint64_t>(c >> 64);
     t->lo[i] = static_cast<uint64_t>(c);
   }
-  t->hi[cut] = ~uint64_t{0};
+  std::fill(t->hi.begin() + static_cast<std::ptrdiff_t>(cut), t->hi.end(), ~uint64_t{0});
 
   // eta = T e + tau, e = 3 eps + 2 tau + 2^-110 + 2^-128 (header comment).
   const double eps = kExpRelativeError + static_cast<double>(cut + 1) * std::ldexp(1.0, -frac_bits);

@@ -62,6 +62,8 @@ namespace fedrec::privacy {
 class FastDiscreteGaussian {
  public:
   static constexpr uint64_t kMaxEntries = uint64_t{1} << 21;
+  // Sentinel entries past hi[T] for Batched's unrolled first steps.
+  static constexpr size_t kScanPad = 3;
   // The relative error allowed for one quad-precision exp term (see header).
   static constexpr double kExpRelativeError = 0x1.0p-100;
 
@@ -112,10 +114,12 @@ class FastDiscreteGaussian {
  private:
   struct Table {
     double sigma2 = 0;
-    uint64_t cut = 0;             // T
-    double eta = 0;               // TV bound per draw
-    int guide_shift = 64;         // 64 - log2(guide size)
-    std::vector<uint64_t> hi;     // T + 1 entries; hi[T] = 2^64 - 1 (sentinel)
+    uint64_t cut = 0;      // T
+    double eta = 0;        // TV bound per draw
+    int guide_shift = 64;  // 64 - log2(guide size)
+    // T + 1 + kScanPad entries; hi[T..] = 2^64 - 1 (sentinels: the scan
+    // stops at T, and Batched reads up to kScanPad entries past it).
+    std::vector<uint64_t> hi;
     std::vector<uint64_t> lo;     // T entries (read only on a tie of the hi words)
     std::vector<uint32_t> guide;  // guide[k] = first i with hi[i] >= k << guide_shift
   };
@@ -148,16 +152,27 @@ class FastDiscreteGaussian {
     for (size_t i = 0; i < values.size(); i += 64) {
       const size_t n = std::min<size_t>(64, values.size() - i);
       const uint64_t signs = g();
-      for (size_t k = 0; k < n; ++k) u[k] = g();
+      FillWords(g, u, n);
       for (size_t k = 0; k < n; ++k) {
         start[k] = guide[u[k] >> t.guide_shift];
         __builtin_prefetch(hi + start[k]);
       }
       for (size_t k = 0; k < n; ++k) {
+        // hi is nondecreasing, so the count of hi[j..j+3] below u is how
+        // far the scan moves when it moves less than 4: counted without a
+        // branch (a slot spans about one bucket in the body of the
+        // distribution, where the loop's exit would be mispredicted).
+        const uint64_t x = u[k];
         size_t j = start[k];
-        while (u[k] > hi[j]) ++j;
+        const size_t steps = static_cast<size_t>(x > hi[j]) + static_cast<size_t>(x > hi[j + 1]) +
+                             static_cast<size_t>(x > hi[j + 2]) +
+                             static_cast<size_t>(x > hi[j + 3]);
+        j += steps;
+        if (steps == kScanPad + 1) [[unlikely]] {
+          while (x > hi[j]) ++j;
+        }
         // A tie draws one more word: rare (< (T + 1) 2^-64 per sample).
-        const int64_t m = u[k] == hi[j] ? Resolve(u[k], g(), j) : static_cast<int64_t>(j);
+        const int64_t m = x == hi[j] ? Resolve(x, g(), j) : static_cast<int64_t>(j);
         const int64_t s = -static_cast<int64_t>((signs >> k) & 1);
         op(values[i + k], (m ^ s) - s);
       }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
@@ -23,6 +24,17 @@ concept Urbg64 = requires(G& g) {
 }
 &&std::same_as<typename G::result_type, uint64_t> && (G::min() == 0) &&
     (G::max() == std::numeric_limits<uint64_t>::max());
+
+// out[0..n) = n successive words of g (the words n calls of g() would
+// return, in order), through g.Fill where the generator has one.
+template <Urbg64 G>
+void FillWords(G& g, uint64_t* out, size_t n) {
+  if constexpr (requires { g.Fill(out, n); }) {
+    g.Fill(out, n);
+  } else {
+    for (size_t k = 0; k < n; ++k) out[k] = g();
+  }
+}
 
 class PhiloxUrbg {
  public:
