@@ -65,19 +65,37 @@ void Gradients::Scale(float factor) {
   }
 }
 
+namespace {
+
+// sums[j % 4] += x[j]^2 in double: four running sums (one would be a
+// latency chain of dependent adds), each range starting at lane 0.
+void AddSquares(std::span<const float> x, double (&sums)[4]) {
+  size_t j = 0;
+  for (; j + 4 <= x.size(); j += 4) {
+    for (size_t l = 0; l < 4; ++l) {
+      const double v = x[j + l];
+      sums[l] += v * v;
+    }
+  }
+  for (; j < x.size(); ++j) {
+    const double v = x[j];
+    sums[0] += v * v;
+  }
+}
+
+}  // namespace
+
 double Gradients::SquaredNorm() const {
-  double total = 0;
+  double sums[4] = {0, 0, 0, 0};
   for (size_t k = 0; k < values_.num_tensors(); ++k) {
     ConstTensorView v = values_.ViewAt(k);
     if (!sparse_[k]) {
-      for (float x : v.Flat()) total += static_cast<double>(x) * x;
+      AddSquares(v.Flat(), sums);
       continue;
     }
-    for (uint32_t row : touched_[k]) {
-      for (float x : v.Row(row)) total += static_cast<double>(x) * x;
-    }
+    for (uint32_t row : touched_[k]) AddSquares(v.Row(row), sums);
   }
-  return total;
+  return (sums[0] + sums[1]) + (sums[2] + sums[3]);
 }
 
 }  // namespace fedrec

@@ -52,7 +52,9 @@ class Gradients {
   void AddFrom(const Gradients& other);
   // this *= factor over every valid entry.
   void Scale(float factor);
-  // Squared L2 norm over every valid entry (double accumulation, fixed order).
+  // Squared L2 norm over every valid entry (double accumulation in four
+  // interleaved sums, a fixed order: tensors in layout order, sparse rows in
+  // touched order).
   double SquaredNorm() const;
 
  private:

@@ -36,7 +36,8 @@ void ClientTrainer::SetGlobal(const ParameterStore& global) {
 
 // params -= lr * grads on every valid entry of grads; with `track`, the rows
 // touched are recorded in delta_ (the client's union of touched rows).
-void ClientTrainer::SgdStep(const Gradients& grads, float lr, ParameterStore* params, bool track) {
+void ClientTrainer::SgdStep(const Gradients& grads, float lr, float scale, ParameterStore* params,
+                            bool track) {
   for (size_t k = 0; k < params->num_tensors(); ++k) {
     TensorView p = params->ViewAt(k);
     const ConstTensorView g = grads.values().ViewAt(k);
@@ -45,10 +46,10 @@ void ClientTrainer::SgdStep(const Gradients& grads, float lr, ParameterStore* pa
         if (track) delta_.MarkRow(k, r);
         float* pr = p.data + static_cast<size_t>(r) * p.cols;
         const float* gr = g.data + static_cast<size_t>(r) * g.cols;
-        for (size_t c = 0; c < p.cols; ++c) pr[c] -= lr * gr[c];
+        for (size_t c = 0; c < p.cols; ++c) pr[c] -= lr * (gr[c] * scale);
       }
     } else {
-      for (size_t i = 0; i < p.size(); ++i) p.data[i] -= lr * g.data[i];
+      for (size_t i = 0; i < p.size(); ++i) p.data[i] -= lr * (g.data[i] * scale);
     }
   }
 }
@@ -94,13 +95,10 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
         model_->ForwardBackward(std::span<const UserSequence>(&user, 1), key, workspace_.get(),
                                 &grads_, model_local != nullptr ? &local_grads_ : nullptr);
     if (out.loss.examples == 0) break;
+    // The mean over the step's examples, folded into the update.
     const float inv = 1.0f / static_cast<float>(out.loss.examples);
-    grads_.Scale(inv);
-    SgdStep(grads_, lr, &work, /*track=*/true);
-    if (model_local != nullptr) {
-      local_grads_.Scale(inv);
-      SgdStep(local_grads_, lr, model_local, /*track=*/false);
-    }
+    SgdStep(grads_, lr, inv, &work, /*track=*/true);
+    if (model_local != nullptr) SgdStep(local_grads_, lr, inv, model_local, /*track=*/false);
   }
   if (model_local != nullptr && local != nullptr) {
     for (size_t k = 0; k < local->num_tensors(); ++k) {

@@ -108,7 +108,9 @@ class ClientTrainer {
 
  private:
   ClientTrainer() = default;
-  void SgdStep(const Gradients& grads, float lr, ParameterStore* params, bool track);
+  // params -= lr * (grads * scale), element by element (the same roundings
+  // as scaling the gradients first, in one pass).
+  void SgdStep(const Gradients& grads, float lr, float scale, ParameterStore* params, bool track);
   void RestoreTouched(const ParameterStore& global);
   absl::Status EncodeDistributed(const UserSequence& user, uint32_t round, double factor,
                                  const RoundEncoding& encoding, std::span<uint64_t> accumulator);
