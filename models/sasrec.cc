@@ -6,6 +6,7 @@
 
 #include "core/random.h"
 #include "models/sasrec_impl.h"
+#include "models/sasrec_last_hidden.h"
 #include "models/score_kernel.h"
 
 namespace fedrec {

@@ -121,6 +121,76 @@ RowVectorMap<S> Vec(S* p, Eigen::Index n) {
   return RowVectorMap<S>(p, n);
 }
 
+// The embedding layer: E[item] * sqrt(d) + P[slot], then dropout, into the
+// first block's input (or the final norm's without blocks).
+template <typename S>
+void EmbedInputs(const SasRecOptions& o, const S* const* params, std::span<const uint32_t> inputs,
+                 RandomStream* dropout, SeqWorkspace<S>& ws) {
+  const Eigen::Index len = static_cast<Eigen::Index>(inputs.size());
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = len * d;
+  const size_t p0 = o.max_len - inputs.size();
+  if (ws.blocks.size() < o.blocks) ws.blocks.resize(o.blocks);
+  S* x = o.blocks > 0 ? ws.blocks[0].x_in.Get(nd) : ws.final_in.Get(nd);
+  MatrixMap<S> x0 = Mat(x, len, d);
+  layers::EmbeddingForward<S>(CMat(params[kItemEmb], o.num_items, d), inputs, std::sqrt(S(d)), x0);
+  x0 += CMat(params[kPosEmb] + p0 * d, len, d);
+  if (dropout != nullptr && o.dropout > 0) {
+    S* mask = ws.emb_mask.Get(nd);
+    layers::FillDropoutMask(*dropout, o.dropout, mask, nd);
+    x0 = x0.cwiseProduct(CMat(mask, len, d));
+  }
+}
+
+// Block b on its input ws.blocks[b].x_in (len x d), into the next block's
+// input (or the final norm's), caching what Backward reads.
+template <typename S>
+void ForwardBlock(const SasRecOptions& o, const S* const* params, size_t b, Eigen::Index len,
+                  RandomStream* dropout, SeqWorkspace<S>& ws) {
+  const Eigen::Index d = o.dim;
+  const Eigen::Index nd = len * d;
+  const int heads = static_cast<int>(o.heads);
+  const bool drop = dropout != nullptr && o.dropout > 0;
+  BlockCache<S>& c = ws.blocks[b];
+  auto P = [&](BlockTensor t) { return params[BlockTensorIndex(b, t)]; };
+  const S* xin = c.x_in.Get(nd);
+  S* out = b + 1 < o.blocks ? ws.blocks[b + 1].x_in.Get(nd) : ws.final_in.Get(nd);
+  // z = LN(x): the queries (post-LN) or queries and keys (pre-LN).
+  layers::LayerNormForward<S>(CMat(xin, len, d), CVec(P(kAttnLnGamma), d), CVec(P(kAttnLnBeta), d),
+                              {Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)},
+                              Mat(c.ln1_out.Get(nd), len, d));
+  const S* z = c.ln1_out.Get(nd);
+  const S* keys = o.pre_ln ? z : xin;
+  const size_t nll = static_cast<size_t>(heads * len * len);
+  layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
+                               Mat(c.k.Get(nd), len, d),
+                               Mat(c.v.Get(nd), len, d),
+                               c.probs.Get(nll),
+                               drop ? c.dropped.Get(nll) : c.probs.Get(nll),
+                               drop ? c.attn_mask.Get(nll) : nullptr};
+  layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
+                                CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+  MatrixMap<S> attn = Mat(c.attn_out.Get(nd), len, d);
+  layers::CausalAttentionForward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads, dropout,
+                                    o.dropout, ac, attn);
+  // Residual: post-LN adds the normalised queries (official code); pre-LN x.
+  MatrixMap<S> mid = Mat(c.mid.Get(nd), len, d);
+  mid = attn + CMat(o.pre_ln ? xin : z, len, d);
+  MatrixMap<S> f_in = Mat(c.ln2_out.Get(nd), len, d);
+  layers::LayerNormForward<S>(CMat(mid.data(), len, d), CVec(P(kFfnLnGamma), d),
+                              CVec(P(kFfnLnBeta), d),
+                              {Mat(c.ln2_xhat.Get(nd), len, d), c.ln2_rstd.Get(len)}, f_in);
+  layers::FeedForwardParams<S> fp{CMat(P(kW1), d, d), CVec(P(kB1), d), CMat(P(kW2), d, d),
+                                  CVec(P(kB2), d)};
+  layers::FeedForwardCache<S> fc{Mat(c.hidden.Get(nd), len, d),
+                                 Mat(drop ? c.mask1.Get(nd) : c.hidden.Get(nd), len, d),
+                                 Mat(drop ? c.mask2.Get(nd) : c.hidden.Get(nd), len, d)};
+  MatrixMap<S> ffn = Mat(c.ffn_out.Get(nd), len, d);
+  layers::FeedForwardForward<S>(CMat(f_in.data(), len, d), fp, dropout, o.dropout, fc, ffn);
+  // Residual: post-LN from the FFN's own normalised input; pre-LN from mid.
+  Mat(out, len, d) = ffn + (o.pre_ln ? mid : f_in);
+}
+
 // Runs the network on `inputs` (L <= max_len items, time order, right-aligned
 // at the end of the window). Dropout when `dropout` is not null and the rate
 // is positive. The final hidden states (L x d) are in ws.hidden_out.
@@ -130,62 +200,8 @@ void Forward(const SasRecOptions& o, const S* const* params, std::span<const uin
   const Eigen::Index len = static_cast<Eigen::Index>(inputs.size());
   const Eigen::Index d = o.dim;
   const Eigen::Index nd = len * d;
-  const int heads = static_cast<int>(o.heads);
-  const bool drop = dropout != nullptr && o.dropout > 0;
-  const size_t p0 = o.max_len - inputs.size();
-  if (ws.blocks.size() < o.blocks) ws.blocks.resize(o.blocks);
-
-  // Embedding: E[item] * sqrt(d) + P[slot], then dropout.
-  S* x = o.blocks > 0 ? ws.blocks[0].x_in.Get(nd) : ws.final_in.Get(nd);
-  MatrixMap<S> x0 = Mat(x, len, d);
-  layers::EmbeddingForward<S>(CMat(params[kItemEmb], o.num_items, d), inputs, std::sqrt(S(d)), x0);
-  x0 += CMat(params[kPosEmb] + p0 * d, len, d);
-  if (drop) {
-    S* mask = ws.emb_mask.Get(nd);
-    layers::FillDropoutMask(*dropout, o.dropout, mask, nd);
-    x0 = x0.cwiseProduct(CMat(mask, len, d));
-  }
-
-  for (size_t b = 0; b < o.blocks; ++b) {
-    BlockCache<S>& c = ws.blocks[b];
-    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(b, t)]; };
-    const S* xin = c.x_in.Get(nd);
-    S* out = b + 1 < o.blocks ? ws.blocks[b + 1].x_in.Get(nd) : ws.final_in.Get(nd);
-    // z = LN(x): the queries (post-LN) or queries and keys (pre-LN).
-    layers::LayerNormForward<S>(
-        CMat(xin, len, d), CVec(P(kAttnLnGamma), d), CVec(P(kAttnLnBeta), d),
-        {Mat(c.ln1_xhat.Get(nd), len, d), c.ln1_rstd.Get(len)}, Mat(c.ln1_out.Get(nd), len, d));
-    const S* z = c.ln1_out.Get(nd);
-    const S* keys = o.pre_ln ? z : xin;
-    const size_t nll = static_cast<size_t>(heads * len * len);
-    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
-                                 Mat(c.k.Get(nd), len, d),
-                                 Mat(c.v.Get(nd), len, d),
-                                 c.probs.Get(nll),
-                                 drop ? c.dropped.Get(nll) : c.probs.Get(nll),
-                                 drop ? c.attn_mask.Get(nll) : nullptr};
-    layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
-                                  CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
-    MatrixMap<S> attn = Mat(c.attn_out.Get(nd), len, d);
-    layers::CausalAttentionForward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads, dropout,
-                                      o.dropout, ac, attn);
-    // Residual: post-LN adds the normalised queries (official code); pre-LN x.
-    MatrixMap<S> mid = Mat(c.mid.Get(nd), len, d);
-    mid = attn + CMat(o.pre_ln ? xin : z, len, d);
-    MatrixMap<S> f_in = Mat(c.ln2_out.Get(nd), len, d);
-    layers::LayerNormForward<S>(CMat(mid.data(), len, d), CVec(P(kFfnLnGamma), d),
-                                CVec(P(kFfnLnBeta), d),
-                                {Mat(c.ln2_xhat.Get(nd), len, d), c.ln2_rstd.Get(len)}, f_in);
-    layers::FeedForwardParams<S> fp{CMat(P(kW1), d, d), CVec(P(kB1), d), CMat(P(kW2), d, d),
-                                    CVec(P(kB2), d)};
-    layers::FeedForwardCache<S> fc{Mat(c.hidden.Get(nd), len, d),
-                                   Mat(drop ? c.mask1.Get(nd) : c.hidden.Get(nd), len, d),
-                                   Mat(drop ? c.mask2.Get(nd) : c.hidden.Get(nd), len, d)};
-    MatrixMap<S> ffn = Mat(c.ffn_out.Get(nd), len, d);
-    layers::FeedForwardForward<S>(CMat(f_in.data(), len, d), fp, dropout, o.dropout, fc, ffn);
-    // Residual: post-LN from the FFN's own normalised input; pre-LN from mid.
-    Mat(out, len, d) = ffn + (o.pre_ln ? mid : f_in);
-  }
+  EmbedInputs<S>(o, params, inputs, dropout, ws);
+  for (size_t b = 0; b < o.blocks; ++b) ForwardBlock<S>(o, params, b, len, dropout, ws);
   const size_t fg = FinalGamma(o.blocks);
   layers::LayerNormForward<S>(CMat(ws.final_in.Get(nd), len, d), CVec(params[fg], d),
                               CVec(params[fg + 1], d),
@@ -530,21 +546,6 @@ S FeatureBatchLoss(const SasRecOptions& o, const ItemLayout& layout, const ItemF
   }
   if (grads) rows.Backward(layout, params, grads, tracker, o.dim);
   return loss;
-}
-
-// Hidden state of the last position for `history` (its last max_len items),
-// dropout off. `out` has d entries. An empty history gives zeros.
-template <typename S>
-void LastHidden(const SasRecOptions& o, const S* const* params, std::span<const uint32_t> history,
-                SeqWorkspace<S>& ws, S* out) {
-  if (history.empty()) {
-    std::fill(out, out + o.dim, S(0));
-    return;
-  }
-  const size_t len = std::min<size_t>(history.size(), o.max_len);
-  Forward<S>(o, params, history.subspan(history.size() - len), nullptr, ws);
-  const S* h = ws.hidden_out.Get(len * o.dim) + (len - 1) * o.dim;
-  std::copy(h, h + o.dim, out);
 }
 
 }  // namespace fedrec::sasrec_internal

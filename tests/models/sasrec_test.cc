@@ -19,6 +19,7 @@
 #include "models/layers/layer_norm.h"
 #include "models/layers/linear.h"
 #include "models/sasrec_impl.h"
+#include "models/sasrec_last_hidden.h"
 #include "tests/models/sasrec_double.h"
 
 namespace fedrec {
@@ -552,6 +553,42 @@ TEST(SasRecModel, ConcurrentScoringIsIdentical) {
   t1.join();
   EXPECT_EQ(got[0], expected);
   EXPECT_EQ(got[1], expected);
+}
+
+// The inference forward (models/sasrec_last_hidden.h) computes only the last
+// position of the last block: it equals Forward's last row up to rounding
+// (double precision here), for both residual placements, one or two heads,
+// no, one or two blocks, and histories shorter than, equal to and longer
+// than max_len.
+TEST(SasRecLastHidden, EqualsTheFullForwardsLastRow) {
+  for (const bool pre_ln : {false, true}) {
+    for (const uint32_t blocks : {0u, 1u, 2u}) {
+      for (const uint32_t heads : {1u, 2u}) {
+        SasRecOptions o = SmallOptions({pre_ln, SasRecLoss::kBce, 0, 0.0, 0.0});
+        o.blocks = blocks;
+        o.heads = heads;
+        auto model = SasRecModel::Create(o);
+        ASSERT_TRUE(model.ok());
+        (*model)->Initialize(7);
+        const testing::DoubleParams copy = DoubleCopy((*model)->global_params(), 0.3);
+        const std::vector<uint32_t> history = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27};
+        for (const size_t n : {1u, 4u, 7u, 12u}) {
+          const std::span<const uint32_t> h(history.data(), n);
+          sasrec_internal::SeqWorkspace<double> full_ws, last_ws;
+          const size_t len = std::min<size_t>(n, o.max_len);
+          sasrec_internal::Forward<double>(o, copy.pp.data(), h.subspan(n - len), nullptr, full_ws);
+          const double* want = full_ws.hidden_out.Get(len * o.dim) + (len - 1) * o.dim;
+          std::vector<double> got(o.dim);
+          sasrec_internal::LastHidden<double>(o, copy.pp.data(), h, last_ws, got.data());
+          for (uint32_t j = 0; j < o.dim; ++j) {
+            EXPECT_NEAR(got[j], want[j], 1e-12 * (1 + std::abs(want[j])))
+                << "pre_ln " << pre_ln << " blocks " << blocks << " heads " << heads << " n " << n
+                << " j " << j;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
