@@ -340,10 +340,23 @@ void SasRecModel::ScoreCandidates(uint32_t user, std::span<const uint32_t> histo
                                   std::span<float> scores) const {
   const Eigen::RowVectorXf hv = ScoringState(history);
   const float inv_tau = static_cast<float>(1.0 / options_.temperature);
+  // The candidates' rows gathered into one block, scored by the kernel's
+  // row scan (bitwise ScoreDot each, models/score_kernel.h), then each
+  // item's divisor and temperature if any.
+  const size_t d = options_.dim;
+  thread_local std::vector<float> rows;
+  rows.resize(candidates.size() * d);
   size_t j = 0;
   ForEachScoredRow(candidates, [&](uint32_t, const float* row) {
-    scores[j++] = ItemScore(options_, row, hv, inv_tau);
+    std::copy(row, row + d, rows.data() + j++ * d);
   });
+  ScoreRows(hv.data(), rows.data(), options_.dim, static_cast<uint32_t>(candidates.size()),
+            scores.data());
+  if (options_.normalize || options_.temperature != 1.0) {
+    for (j = 0; j < candidates.size(); ++j) {
+      scores[j] = ItemScoreFromDot(options_, scores[j], rows.data() + j * d, inv_tau);
+    }
+  }
 }
 
 }  // namespace fedrec
