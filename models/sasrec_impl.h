@@ -121,6 +121,29 @@ RowVectorMap<S> Vec(S* p, Eigen::Index n) {
   return RowVectorMap<S>(p, n);
 }
 
+// Block b's attention buffers (probabilities, and with dropout the dropped
+// weights and their mask, heads x L x L each) and its parameters.
+template <typename S>
+layers::AttentionCache<S> AttentionCacheOf(BlockCache<S>& c, Eigen::Index len, Eigen::Index d,
+                                           int heads, bool dropped) {
+  const size_t nd = static_cast<size_t>(len * d);
+  const size_t nll = static_cast<size_t>(heads * len * len);
+  return {Mat(c.q.Get(nd), len, d),
+          Mat(c.k.Get(nd), len, d),
+          Mat(c.v.Get(nd), len, d),
+          c.probs.Get(nll),
+          dropped ? c.dropped.Get(nll) : c.probs.Get(nll),
+          dropped ? c.attn_mask.Get(nll) : nullptr};
+}
+template <typename S>
+layers::AttentionParams<S> AttentionParamsOf(const SasRecOptions& o, const S* const* params,
+                                             size_t b) {
+  const Eigen::Index d = o.dim;
+  auto P = [&](BlockTensor t) { return params[BlockTensorIndex(b, t)]; };
+  return {CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
+          CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+}
+
 // The embedding layer: E[item] * sqrt(d) + P[slot], then dropout, into the
 // first block's input (or the final norm's without blocks).
 template <typename S>
@@ -161,15 +184,8 @@ void ForwardBlock(const SasRecOptions& o, const S* const* params, size_t b, Eige
                               Mat(c.ln1_out.Get(nd), len, d));
   const S* z = c.ln1_out.Get(nd);
   const S* keys = o.pre_ln ? z : xin;
-  const size_t nll = static_cast<size_t>(heads * len * len);
-  layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
-                               Mat(c.k.Get(nd), len, d),
-                               Mat(c.v.Get(nd), len, d),
-                               c.probs.Get(nll),
-                               drop ? c.dropped.Get(nll) : c.probs.Get(nll),
-                               drop ? c.attn_mask.Get(nll) : nullptr};
-  layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
-                                CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+  const layers::AttentionCache<S> ac = AttentionCacheOf(c, len, d, heads, drop);
+  const layers::AttentionParams<S> ap = AttentionParamsOf(o, params, b);
   MatrixMap<S> attn = Mat(c.attn_out.Get(nd), len, d);
   layers::CausalAttentionForward<S>(CMat(z, len, d), CMat(keys, len, d), ap, heads, dropout,
                                     o.dropout, ac, attn);
@@ -273,15 +289,8 @@ void Backward(const SasRecOptions& o, const S* const* params, S* const* grads, G
       dz = CMat(gb, len, d);
       dxin.setZero();
     }
-    const size_t nll = static_cast<size_t>(heads * len * len);
-    layers::AttentionCache<S> ac{Mat(c.q.Get(nd), len, d),
-                                 Mat(c.k.Get(nd), len, d),
-                                 Mat(c.v.Get(nd), len, d),
-                                 c.probs.Get(nll),
-                                 dropped_used ? c.dropped.Get(nll) : c.probs.Get(nll),
-                                 dropped_used ? c.attn_mask.Get(nll) : nullptr};
-    layers::AttentionParams<S> ap{CMat(P(kWq), d, d), CMat(P(kWk), d, d), CMat(P(kWv), d, d),
-                                  CVec(P(kBq), d),    CVec(P(kBk), d),    CVec(P(kBv), d)};
+    const layers::AttentionCache<S> ac = AttentionCacheOf(c, len, d, heads, dropped_used);
+    const layers::AttentionParams<S> ap = AttentionParamsOf(o, params, bb);
     layers::AttentionGrads<S> ag{Mat(G(kWq), d, d), Mat(G(kWk), d, d), Mat(G(kWv), d, d),
                                  Vec(G(kBq), d),    Vec(G(kBk), d),    Vec(G(kBv), d)};
     layers::AttentionScratch<S> as{Mat(ws.sdq.Get(nd), len, d), Mat(ws.sdk.Get(nd), len, d),
