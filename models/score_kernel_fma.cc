@@ -26,8 +26,9 @@ bool Compiled() { return true; }
 namespace {
 
 // Items per panel: two 8-float registers side by side. A tile is up to
-// kMaxUsers users x one panel: 2 * kMaxUsers accumulators, two item
-// registers and one broadcast state value fit the 16 ymm registers.
+// kMaxUsers users x one panel (2 * kMaxUsers accumulators, two item
+// registers and one broadcast state value fit the 16 ymm registers), or 1-2
+// users x 4-2 panels (PanelsPerTile), so there are always enough chains.
 constexpr uint32_t kPanel = 16;
 constexpr int kMaxUsers = 6;
 // Items packed at a time: 256 rows of d = 32 floats are 32 KiB, so a
