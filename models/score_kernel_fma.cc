@@ -202,6 +202,17 @@ void StoreTiles(const float* states, uint32_t d, const float* packed, uint32_t n
   });
 }
 
+// This thread's packing space for the panels of min(n, kSubBlock) items,
+// kept across calls: a short call (a user's sampled candidates) neither
+// allocates nor zeroes a whole sub-block. Pack writes every entry it covers.
+float* PackScratch(uint32_t n, uint32_t d) {
+  thread_local std::vector<float> scratch;
+  const size_t panels = (std::min(n, kSubBlock) + kPanel - 1) / kPanel;
+  const size_t need = panels * kPanel * d;
+  if (scratch.size() < need) scratch.resize(need);
+  return scratch.data();
+}
+
 // Runs `tiles(users_in_group, first_user)` over groups of kMaxUsers users,
 // dispatching the group size to a compile-time tile height.
 template <typename Tiles>
@@ -234,13 +245,12 @@ void ForEachUserGroup(uint32_t users, Tiles tiles) {
 
 void Count(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
            uint32_t end, const float* targets, uint64_t* greater, uint64_t* ties) {
-  std::vector<float> packed(size_t{kSubBlock} * d);
+  float* packed = PackScratch(end - begin, d);
   for (uint32_t first = begin; first < end; first += kSubBlock) {
     const uint32_t n = std::min(kSubBlock, end - first);
-    Pack(rows, d, first, n, packed.data());
+    Pack(rows, d, first, n, packed);
     ForEachUserGroup(users, [&]<int MR>(uint32_t u) {
-      CountTiles<MR>(states + size_t{u} * d, d, packed.data(), n, targets + u, greater + u,
-                     ties + u);
+      CountTiles<MR>(states + size_t{u} * d, d, packed, n, targets + u, greater + u, ties + u);
     });
   }
 }
@@ -248,12 +258,12 @@ void Count(const float* states, uint32_t users, const float* rows, uint32_t d, u
 void Block(const float* states, uint32_t users, const float* rows, uint32_t d, uint32_t begin,
            uint32_t end, float* out) {
   const size_t width = end - begin;
-  std::vector<float> packed(size_t{kSubBlock} * d);
+  float* packed = PackScratch(end - begin, d);
   for (uint32_t first = begin; first < end; first += kSubBlock) {
     const uint32_t n = std::min(kSubBlock, end - first);
-    Pack(rows, d, first, n, packed.data());
+    Pack(rows, d, first, n, packed);
     ForEachUserGroup(users, [&]<int MR>(uint32_t u) {
-      StoreTiles<MR>(states + size_t{u} * d, d, packed.data(), n,
+      StoreTiles<MR>(states + size_t{u} * d, d, packed, n,
                      out + size_t{u} * width + (first - begin), width);
     });
   }

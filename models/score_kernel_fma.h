@@ -8,7 +8,7 @@
 // that per lane (items side by side in a register, k in the loop), so a
 // blocked product, a single dot and a one-user row scan agree bitwise.
 //
-// Thread-safe: pure functions (scratch space is per call).
+// Thread-safe: pure functions (packing space is per thread).
 #pragma once
 
 #include <cstdint>
