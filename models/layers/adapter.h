@@ -90,7 +90,7 @@ void AdapterBackward(const AdapterShape& s, const S* const* p, ConstMatrixMap<S>
   dn.setZero();
   LinearBackward<S>(AsConst(c.act), ConstMatrixMap<S>(p[4], h, d), dy, MatrixMap<S>(g[4], h, d),
                     RowVectorMap<S>(g[5], d), &dn);
-  dn = (c.act.array() > S(0)).select(dn, S(0));
+  ReluBackwardInPlace<S>(c.act.data(), nullptr, dn.data(), static_cast<size_t>(dn.size()));
   MatrixMap<S> dz = c.scratch2;
   dz.setZero();
   LayerNormBackward<S>({c.xhat, c.rstd}, ConstRowVectorMap<S>(p[2], h), AsConst(dn),

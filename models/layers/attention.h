@@ -79,6 +79,13 @@ void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
     auto kh = cache.k.middleCols(h * dh, dh);
     auto vh = cache.v.middleCols(h * dh, dh);
     auto outh = out.middleCols(h * dh, dh);
+    S* head_mask = drop ? cache.mask + h * len * len : nullptr;
+    // The head's masks, row i's first i + 1 entries (nothing else draws from
+    // the stream while the head is computed).
+    if (drop) {
+      FillDropoutMaskTriangle(*dropout_stream, rate, head_mask, static_cast<size_t>(len),
+                              static_cast<size_t>(len));
+    }
     // Row blocks [r0, r1) only need key columns [0, r1): the causal mask
     // makes the rest zero, so the GEMMs skip most of the upper triangle.
     for (Eigen::Index r0 = 0; r0 < len; r0 += kAttentionRowBlock) {
@@ -91,10 +98,9 @@ void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
         row /= AddressFreeSum(row);
         prob.row(i).tail(len - i - 1).setZero();
         if (drop) {
-          S* mask = cache.mask + h * len * len + i * len;
-          FillDropoutMask(*dropout_stream, rate, mask, static_cast<size_t>(i + 1));
+          const S* mask = head_mask + i * len;
           dropped.row(i).head(i + 1) =
-              prob.row(i).head(i + 1).cwiseProduct(RowVectorMap<S>(mask, i + 1));
+              prob.row(i).head(i + 1).cwiseProduct(ConstRowVectorMap<S>(mask, i + 1));
           dropped.row(i).tail(len - i - 1).setZero();
         }
       }

@@ -41,4 +41,41 @@ void FillDropoutMask(RandomStream& stream, double rate, S* mask, size_t n) {
   }
 }
 
+// The masks of the first `rows` rows of a lower triangle: row i's first
+// i + 1 entries at mask + i * stride, exactly what FillDropoutMask gives row
+// by row (the same words in the same order: a row of n entries takes
+// ceil(n / 2) words), with the words fetched in chunks of whole rows' worth.
+// Row by row, a short row would draw its few words one at a time.
+template <typename S>
+void FillDropoutMaskTriangle(RandomStream& stream, double rate, S* mask, size_t rows,
+                             size_t stride) {
+  const uint32_t threshold = DropoutThreshold(rate);
+  const S keep = S(1) / S(1 - rate);
+  size_t words_left = 0;  // words the triangle still needs from the stream
+  for (size_t i = 0; i < rows; ++i) words_left += (i + 2) / 2;
+  constexpr size_t kChunkWords = 256;
+  uint32_t words[kChunkWords];
+  size_t have = 0, next = 0;
+  auto word = [&]() {
+    if (next == have) {
+      have = std::min(kChunkWords, words_left);
+      stream.FillU32(words, have);
+      words_left -= have;
+      next = 0;
+    }
+    return words[next++];
+  };
+  for (size_t i = 0; i < rows; ++i) {
+    S* row = mask + i * stride;
+    const size_t n = i + 1;
+    size_t j = 0;
+    for (; j + 1 < n; j += 2) {
+      const uint32_t w = word();
+      row[j] = (w & 0xFFFFu) < threshold ? S(0) : keep;
+      row[j + 1] = (w >> 16) < threshold ? S(0) : keep;
+    }
+    if (j < n) row[j] = (word() & 0xFFFFu) < threshold ? S(0) : keep;
+  }
+}
+
 }  // namespace fedrec::layers

@@ -13,6 +13,10 @@
 //   - Forward fills a cache struct (caller-owned buffers) that Backward reads.
 #pragma once
 
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -58,6 +62,25 @@ using AlignedVector = std::vector<S, Eigen::aligned_allocator<S>>;
 template <typename Derived>
 typename Derived::Scalar AddressFreeSum(const Eigen::DenseBase<Derived>& x) {
   return (x.derived().array() * typename Derived::Scalar(1)).sum();
+}
+
+// ReLU's backward in place: g[i] = y[i] > 0 ? g[i] * mask[i] : +0, where y
+// is the activation after the ReLU (and any dropout) and mask the dropout
+// mask (nullptr: none). The same values as Eigen's select, whose loop is
+// scalar with a branch per entry. The choice is a bit mask (all ones or
+// zero) ANDed onto the value, which the compiler vectorises; a conditional
+// expression would be turned back into a branch, since the multiply may not
+// be speculated under -ftrapping-math.
+template <typename S>
+void ReluBackwardInPlace(const S* __restrict y, const S* __restrict mask, S* __restrict g,
+                         size_t n) {
+  using Bits = std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>;
+  static_assert(sizeof(Bits) == sizeof(S));
+  for (size_t i = 0; i < n; ++i) {
+    const S v = mask != nullptr ? g[i] * mask[i] : g[i];
+    const Bits keep = Bits{0} - static_cast<Bits>(y[i] > S(0));
+    g[i] = std::bit_cast<S>(std::bit_cast<Bits>(v) & keep);
+  }
 }
 
 }  // namespace fedrec::layers

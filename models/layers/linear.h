@@ -10,8 +10,13 @@ namespace fedrec::layers {
 template <typename S>
 void LinearForward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstRowVectorMap<S> b,
                    MatrixMap<S> y) {
-  y.noalias() = x * w;
-  y.rowwise() += b;
+  // The bias first, the product added onto it: one pass less than the
+  // product then the bias (Eigen zeroes a product's destination first). The
+  // values are the same while Eigen forms the whole depth's sum before adding
+  // it (one depth block: the models' hidden widths); a deeper product may
+  // round differently, deterministically.
+  y.rowwise() = b;
+  y.noalias() += x * w;
 }
 
 // dw[in x out] += x^T dy; db[1 x out] += colsum(dy); dx[n x in] += dy w^T

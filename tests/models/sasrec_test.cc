@@ -198,44 +198,6 @@ TEST_P(FeedForwardGradients, MatchFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Dropout, FeedForwardGradients, ::testing::Values(0.0, 0.3));
 
-TEST(SasRecLayers, DropoutMaskIsKeyedAndScaled) {
-  std::vector<float> a(1001), b(1001);
-  RandomStream s1({1, "dropout", 2, 3, 4}), s2({1, "dropout", 2, 3, 4});
-  layers::FillDropoutMask(s1, 0.25, a.data(), a.size());
-  layers::FillDropoutMask(s2, 0.25, b.data(), b.size());
-  EXPECT_EQ(a, b);
-  int dropped = 0;
-  for (float m : a) {
-    EXPECT_TRUE(m == 0.0f || m == 1.0f / 0.75f);
-    dropped += m == 0.0f;
-  }
-  EXPECT_GT(dropped, 180);
-  EXPECT_LT(dropped, 320);
-}
-
-// The mask is a fixed function of the stream: two entries per word (low half
-// first), an odd last entry from a whole word's low half; chunked drawing
-// must not change it (models' digests depend on it).
-TEST(SasRecLayers, DropoutMaskFollowsTheWordLayout) {
-  const uint32_t threshold = layers::DropoutThreshold(0.3);
-  const float keep = 1.0f / (1.0f - 0.3f);
-  for (size_t n : {1, 2, 7, 511, 512, 513, 1025, 3000}) {
-    RandomStream s({5, "dropout", 1, 2, 3}), ref({5, "dropout", 1, 2, 3});
-    s.NextU32();  // start off a block boundary
-    ref.NextU32();
-    std::vector<float> mask(n);
-    layers::FillDropoutMask(s, 0.3, mask.data(), n);
-    for (size_t i = 0; i < n; i += 2) {
-      const uint32_t u = ref.NextU32();
-      ASSERT_EQ(mask[i], (u & 0xFFFFu) < threshold ? 0.0f : keep) << n << " " << i;
-      if (i + 1 < n) {
-        ASSERT_EQ(mask[i + 1], (u >> 16) < threshold ? 0.0f : keep) << n << " " << i;
-      }
-    }
-    EXPECT_EQ(s.position(), ref.position()) << n;
-  }
-}
-
 TEST(SasRecLayers, EmbeddingGradientsAndSparseRows) {
   const int rows = 10, d = 4;
   Vec table = Random(rows * d, 40), r = Random(3 * d, 41), out(3 * d);
