@@ -54,9 +54,10 @@ TEST(Dropout, MaskFollowsTheWordLayout) {
 
 // The triangle form draws exactly what FillDropoutMask draws row by row,
 // leaves the stream at the same position, and writes nothing above the
-// diagonal; lengths around the chunk size and the bulk draw's 32 words.
+// diagonal; lengths around the bulk draw's 32 words, and rows longer than
+// a chunk (1024 entries).
 TEST(Dropout, TriangleIsTheRowByRowMasks) {
-  for (size_t rows : {1, 2, 3, 50, 63, 64, 65, 200}) {
+  for (size_t rows : {1, 2, 3, 50, 63, 64, 65, 200, 1030}) {
     const size_t stride = rows + 3;
     RandomStream s({7, "dropout", 1, 2, 3}), ref({7, "dropout", 1, 2, 3});
     s.NextU32();  // start off a block boundary
