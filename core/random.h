@@ -29,6 +29,16 @@ using PhiloxCounter = std::array<uint32_t, 4>;
 // The Philox4x32 bijection with 10 rounds: one 128-bit output block.
 PhiloxCounter Philox4x32_10(PhiloxCounter counter, PhiloxKey key);
 
+namespace random_internal {
+// Philox4x32_10 of the eight counters [first_block + l, c[1], c[2], c[3]],
+// l = 0..7, as 32 words in block order (out[4 l + j] is word j of block l),
+// by a portable lane loop. RandomStream::FillU32 uses AVX2 intrinsics
+// instead where the build has them; this one is kept so that tests can
+// compare the two in every build. first_block + 7 < 2^32.
+void Philox8BlocksPortable(uint32_t first_block, const PhiloxCounter& c, const PhiloxKey& key,
+                           uint32_t* out);
+}  // namespace random_internal
+
 // 64-bit FNV-1a of a string; used to turn a purpose name into key material.
 constexpr uint64_t Fnv1a64(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ULL;

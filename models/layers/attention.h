@@ -126,9 +126,8 @@ void CausalAttentionBackward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
   MatrixMap<S> dp(s.dp, len, len);
   for (int h = 0; h < heads; ++h) {
     ConstMatrixMap<S> prob(cache.probs + h * len * len, len, len);
-    ConstMatrixMap<S> dropped(dropped_used ? cache.dropped + h * len * len
-                                           : cache.probs + h * len * len,
-                              len, len);
+    ConstMatrixMap<S> dropped(
+        dropped_used ? cache.dropped + h * len * len : cache.probs + h * len * len, len, len);
     auto dout_h = dout.middleCols(h * dh, dh);
     auto qh = cache.q.middleCols(h * dh, dh);
     auto kh = cache.k.middleCols(h * dh, dh);
@@ -140,7 +139,8 @@ void CausalAttentionBackward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
     dvh.setZero();
     for (Eigen::Index r0 = 0; r0 < len; r0 += kAttentionRowBlock) {
       const Eigen::Index r1 = std::min(len, r0 + kAttentionRowBlock), rb = r1 - r0;
-      dvh.topRows(r1).noalias() += dropped.block(r0, 0, rb, r1).transpose() * dout_h.middleRows(r0, rb);
+      dvh.topRows(r1).noalias() +=
+          dropped.block(r0, 0, rb, r1).transpose() * dout_h.middleRows(r0, rb);
       dp.block(r0, 0, rb, r1).noalias() = dout_h.middleRows(r0, rb) * vh.topRows(r1).transpose();
       // dS = P o (dP - rowsum(dP o P)), with dP = dPd o mask; times the scale.
       for (Eigen::Index i = r0; i < r1; ++i) {

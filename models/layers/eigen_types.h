@@ -13,13 +13,12 @@
 //   - Forward fills a cache struct (caller-owned buffers) that Backward reads.
 #pragma once
 
+#include <Eigen/Core>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
-
-#include <Eigen/Core>
 
 namespace fedrec::layers {
 

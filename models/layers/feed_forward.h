@@ -72,8 +72,8 @@ void FeedForwardBackward(ConstMatrixMap<S> x, const FeedForwardParams<S>& p, boo
   dhidden.setZero();
   LinearBackward<S>(hidden, p.w2, dlin2, g.w2, g.b2, &dhidden);
   // hidden > 0 exactly where relu was active and the entry was kept.
-  ReluBackwardInPlace<S>(hidden.data(), dropped_used ? cache.mask1.data() : nullptr,
-                         dhidden.data(), static_cast<size_t>(dhidden.size()));
+  ReluBackwardInPlace<S>(hidden.data(), dropped_used ? cache.mask1.data() : nullptr, dhidden.data(),
+                         static_cast<size_t>(dhidden.size()));
   ConstMatrixMap<S> dlin1(dhidden.data(), dhidden.rows(), dhidden.cols());
   LinearBackward<S>(x, p.w1, dlin1, g.w1, g.b1, &dx);
 }

@@ -22,8 +22,8 @@ void LinearForward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstRowVectorMap<S
 // dw[in x out] += x^T dy; db[1 x out] += colsum(dy); dx[n x in] += dy w^T
 // (skipped when dx == nullptr, e.g. for an input that needs no gradient).
 template <typename S>
-void LinearBackward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstMatrixMap<S> dy,
-                    MatrixMap<S> dw, RowVectorMap<S> db, MatrixMap<S>* dx) {
+void LinearBackward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstMatrixMap<S> dy, MatrixMap<S> dw,
+                    RowVectorMap<S> db, MatrixMap<S>* dx) {
   dw.noalias() += x.transpose() * dy;
   db += dy.colwise().sum();
   if (dx != nullptr) dx->noalias() += dy * w.transpose();

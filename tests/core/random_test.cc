@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -63,8 +64,6 @@ TEST(RandomStream, SeekResumesExactly) {
   for (uint32_t w : expected) ASSERT_EQ(b.NextU32(), w);
 }
 
-// Chi-square test of NextBelow over 10 bins with a fixed seed; the 0.999
-// quantile of chi-square with 9 degrees of freedom is 27.88.
 // FillU32 is n calls of NextU32, from any position and for any length,
 // across the vectorised whole-block path and its edges.
 TEST(RandomStream, FillU32EqualsRepeatedNextU32) {
@@ -85,6 +84,37 @@ TEST(RandomStream, FillU32EqualsRepeatedNextU32) {
   }
 }
 
+// Eight blocks at once (FillU32's bulk step, AVX2 where built with it) are
+// eight Philox4x32_10 blocks, by the portable lane loop too, for counters
+// with every bit pattern in the other words, up to the last block index.
+TEST(RandomStream, EightBlocksAreEightPhiloxBlocks) {
+  const PhiloxKey key = {0x9E3779B9u, 0xFFFFFFFFu};
+  for (uint32_t first : {0u, 5u, 0x7FFFFFFFu, 0xFFFFFFF8u}) {
+    for (const PhiloxCounter& c : {PhiloxCounter{0, 0, 0, 0}, PhiloxCounter{0, 1, 2, 3},
+                                   PhiloxCounter{0, 0xFFFFFFFFu, 0x80000000u, 0xDEADBEEFu}}) {
+      std::array<uint32_t, 32> portable{};
+      random_internal::Philox8BlocksPortable(first, c, key, portable.data());
+      for (uint32_t l = 0; l < 8; ++l) {
+        const PhiloxCounter block = Philox4x32_10({first + l, c[1], c[2], c[3]}, key);
+        for (int j = 0; j < 4; ++j) {
+          ASSERT_EQ(portable[4 * l + j], block[j]) << first << " " << l << " " << j;
+        }
+      }
+    }
+  }
+  // FillU32 over whole blocks (its bulk step) against NextU32 near the end
+  // of the block index range.
+  RandomStream a({7, "fill", 0xFFFFFFFFu, 0x80000000u, 3}),
+      b({7, "fill", 0xFFFFFFFFu, 0x80000000u, 3});
+  a.Seek(4ull * 0xFFFFFFF0u);
+  b.Seek(4ull * 0xFFFFFFF0u);
+  std::vector<uint32_t> bulk(64);
+  a.FillU32(bulk.data(), bulk.size());
+  for (size_t i = 0; i < bulk.size(); ++i) ASSERT_EQ(bulk[i], b.NextU32()) << i;
+}
+
+// Chi-square test of NextBelow over 10 bins with a fixed seed; the 0.999
+// quantile of chi-square with 9 degrees of freedom is 27.88.
 TEST(RandomStream, NextBelowIsUniform) {
   RandomStream s({.seed = 42, .purpose = "uniformity"});
   constexpr int kBins = 10, kDraws = 100000;

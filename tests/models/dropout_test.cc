@@ -1,5 +1,7 @@
 // Dropout masks and the ReLU backward: their exact word layout and values
 // (models' digests depend on them), including the bulk forms the layers use.
+#include "models/layers/dropout.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "core/random.h"
-#include "models/layers/dropout.h"
 #include "models/layers/eigen_types.h"
 
 namespace fedrec {
