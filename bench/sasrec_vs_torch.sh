@@ -14,6 +14,19 @@ repeats=${2:-3}
 data=../shared/data/ml-100k/u.data
 peer=../shared/bench/sasrec_torch.py
 [[ -f $data && -f $peer ]] || { echo "sasrec_vs_torch: needs $data and $peer" >&2; exit 2; }
+# Debian's torch calls the system BLAS: the reference one makes the peer
+# about five times slower, which would inflate the ratio.
+blas=$(/usr/bin/python3 - <<'PY'
+import re
+import torch  # noqa: F401  (loads the BLAS torch links against)
+maps = open("/proc/self/maps").read()
+print("openblas" if re.search(r"openblas", maps) else "reference or other")
+PY
+)
+[[ $blas == openblas ]] || {
+  echo "sasrec_vs_torch: the peer's torch is not using OpenBLAS ($blas); apt-get install libopenblas0-pthread" >&2
+  exit 2
+}
 threads=$(nproc)
 build_dir=$(scripts/build.sh | tail -n 1)
 fedrec="$build_dir/apps/fedrec"
