@@ -125,19 +125,6 @@ void Philox8BlocksPortable(uint32_t first_block, const PhiloxCounter& counter, c
 
 }  // namespace random_internal
 
-namespace {
-
-void Philox8Blocks(uint32_t first_block, const PhiloxCounter& counter, const PhiloxKey& key,
-                   uint32_t* out) {
-#if defined(__AVX2__)
-  Philox8BlocksAvx2(first_block, counter, key, out);
-#else
-  random_internal::Philox8BlocksPortable(first_block, counter, key, out);
-#endif
-}
-
-}  // namespace
-
 PhiloxCounter Philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
   for (int round = 0; round < 10; ++round) {
     uint32_t hi0, lo0, hi1, lo1;
@@ -179,7 +166,11 @@ void RandomStream::FillU32(uint32_t* out, size_t n) {
   while (n >= 4 * kLanes) {
     const uint64_t first_block = position_ / 4;
     if (first_block + kLanes - 1 > 0xFFFFFFFFull) break;  // NextU32 aborts below
-    Philox8Blocks(static_cast<uint32_t>(first_block), counter_, key_, out);
+#if defined(__AVX2__)
+    Philox8BlocksAvx2(static_cast<uint32_t>(first_block), counter_, key_, out);
+#else
+    random_internal::Philox8BlocksPortable(static_cast<uint32_t>(first_block), counter_, key_, out);
+#endif
     out += 4 * kLanes;
     n -= 4 * kLanes;
     position_ += 4 * kLanes;
