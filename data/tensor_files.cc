@@ -363,6 +363,30 @@ absl::Status WriteNpy(const std::string& path, std::span<const uint64_t> shape,
   return WriteNpyBytes(path, shape, values, "<i8");
 }
 
+namespace {
+
+// A header list of non-negative integers. nlohmann's get<uint64_t> casts a
+// float or a negative number without a check (undefined for 1e30), so the
+// element types are tested first.
+absl::StatusOr<std::vector<uint64_t>> UnsignedList(const nlohmann::json& entry,
+                                                   const std::string& field,
+                                                   const std::string& where) {
+  const auto& list = entry.at(field);
+  if (!list.is_array()) return absl::InvalidArgumentError(where + ": '" + field + "' is not a list");
+  std::vector<uint64_t> out;
+  out.reserve(list.size());
+  for (const auto& v : list) {
+    if (!v.is_number_unsigned()) {
+      return absl::InvalidArgumentError(where + ": '" + field + "' holds " + v.dump() +
+                                        ", not a non-negative integer");
+    }
+    out.push_back(v.get<uint64_t>());
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<SafetensorsFile> ParseSafetensors(std::span<const uint8_t> bytes,
                                                  const std::string& name) {
   if (bytes.size() < 8) return Invalid(name, "not a safetensors file (shorter than 8 bytes)");
@@ -394,8 +418,9 @@ absl::StatusOr<SafetensorsFile> ParseSafetensors(std::span<const uint8_t> bytes,
       Array array;
       array.dtype = entry.at("dtype").get<std::string>();
       FEDREC_ASSIGN_OR_RETURN(ElementType type, ParseSafetensorsDtype(array.dtype, where));
-      array.shape = entry.at("shape").get<std::vector<uint64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      FEDREC_ASSIGN_OR_RETURN(array.shape, UnsignedList(entry, "shape", where));
+      FEDREC_ASSIGN_OR_RETURN(const std::vector<uint64_t> offsets,
+                              UnsignedList(entry, "data_offsets", where));
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) {
         return absl::InvalidArgumentError(where + ": data_offsets outside the file");
       }

@@ -199,6 +199,22 @@ TEST(Safetensors, RefusesInconsistentHeaders) {
                   .status()
                   .message(),
               HasSubstr("unsupported safetensors dtype 'C64'"));
+  // Numbers nlohmann would cast without a check: too large for 64 bits (read
+  // as a double), negative, fractional; and a list that is not a list.
+  for (const char* bad :
+       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,66666666666666666666666]}})",
+        R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
+        R"({"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})",
+        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8.0]}})"}) {
+    EXPECT_THAT(ParseSt(SafetensorsBytes(bad, std::string(8, '\0'))).status().message(),
+                HasSubstr("not a non-negative integer"))
+        << bad;
+  }
+  EXPECT_THAT(ParseSt(SafetensorsBytes(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})",
+                                       std::string(8, '\0')))
+                  .status()
+                  .message(),
+              HasSubstr("'shape' is not a list"));
   std::string huge(8, '\xFF');
   EXPECT_THAT(ParseSt(huge + "{}").status().message(), HasSubstr("exceeds the file"));
 }
