@@ -35,7 +35,6 @@ namespace {
 
 // A training step's per-chunk state, reused across batches.
 struct Chunk {
-  std::unique_ptr<Workspace> workspace;
   Gradients global;
   Gradients local;
   LossSum loss;
@@ -251,21 +250,29 @@ class CentralTrainer {
     const size_t num_chunks = (batch.size() + kChunkUsers - 1) / kChunkUsers;
     while (chunks_.size() < num_chunks) {
       Chunk c;
-      c.workspace = model_->NewWorkspace();
       c.global = model_->NewGlobalGradients();
       c.local = model_->NewLocalGradients();
       chunks_.push_back(std::move(c));
     }
-    FEDREC_RETURN_IF_ERROR(ParallelFor(
-        num_chunks, 1, Threads(), [&](size_t begin, size_t end, size_t) -> absl::Status {
-          for (size_t c = begin; c < end; ++c) {
+    // Scratch per thread rather than per chunk: a thread's next chunk finds
+    // its buffers warm in cache. Results do not depend on it (Workspace holds
+    // no state between calls).
+    const size_t workers = NumWorkers(num_chunks, 1, Threads());
+    while (workspaces_.size() < workers) workspaces_.push_back(model_->NewWorkspace());
+    const std::vector<size_t>& order = LongestChunksFirst(batch, num_chunks);
+    FEDREC_RETURN_IF_ERROR(ParallelForWithWorker(
+        num_chunks, 1, Threads(),
+        [&](size_t begin, size_t end, size_t, size_t worker) -> absl::Status {
+          for (size_t k = begin; k < end; ++k) {
+            const size_t c = order[k];
             Chunk& chunk = chunks_[c];
             chunk.global.Clear();
             if (model_->local_params() != nullptr) chunk.local.Clear();
             const size_t first = c * kChunkUsers;
             const auto users =
                 batch.subspan(first, std::min<size_t>(kChunkUsers, batch.size() - first));
-            chunk.loss = model_->ForwardBackward(users, key, chunk.workspace.get(), &chunk.global,
+            chunk.loss = model_->ForwardBackward(users, key, workspaces_[worker].get(),
+                                                 &chunk.global,
                                                  model_->local_params() ? &chunk.local : nullptr);
           }
           return absl::OkStatus();
@@ -289,6 +296,28 @@ class CentralTrainer {
       local_optimizer_->Step(local_total, local);
     }
     return loss;
+  }
+
+  // The order chunks are handed to threads: the most work first (work
+  // estimated as the sum over users of L * (L + 64), L = the positions a
+  // sequence trains, which covers both the per-position products and the
+  // attention's L^2), so that the step does not end with one thread running
+  // a long chunk while the others wait. Only the schedule depends on it;
+  // every chunk still writes its own slot and the slots are summed in index
+  // order.
+  const std::vector<size_t>& LongestChunksFirst(std::span<const UserSequence> batch,
+                                                size_t num_chunks) {
+    const auto max_len = static_cast<uint64_t>(config_.data.max_len);
+    chunk_work_.assign(num_chunks, 0);
+    for (size_t u = 0; u < batch.size(); ++u) {
+      const uint64_t len = std::min<uint64_t>(batch[u].items.size(), max_len);
+      chunk_work_[u / kChunkUsers] += len * (len + 64);
+    }
+    chunk_order_.resize(num_chunks);
+    std::iota(chunk_order_.begin(), chunk_order_.end(), size_t{0});
+    std::stable_sort(chunk_order_.begin(), chunk_order_.end(),
+                     [&](size_t a, size_t b) { return chunk_work_[a] > chunk_work_[b]; });
+    return chunk_order_;
   }
 
   Checkpoint MakeCheckpoint(uint32_t epoch) const {
@@ -374,6 +403,9 @@ class CentralTrainer {
   std::unique_ptr<Optimizer> optimizer_, local_optimizer_;
   std::vector<uint32_t> trainable_users_;
   std::vector<Chunk> chunks_;
+  std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per thread
+  std::vector<uint64_t> chunk_work_;
+  std::vector<size_t> chunk_order_;
   std::unique_ptr<ProgressReporter> progress_;
   uint32_t start_epoch_ = 0;
   std::string stop_reason_;        // set when a stop was requested

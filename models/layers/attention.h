@@ -44,8 +44,11 @@ struct AttentionGrads {
 template <typename S>
 struct AttentionCache {
   MatrixMap<S> q, k, v;  // L x d projections
-  S* probs;              // heads x L x L: P_h (zero above the diagonal)
-  S* dropped;            // heads x L x L: Pd_h (may equal probs when no dropout)
+  // heads x L x L: P_h. Row i holds its weights in columns [0, i], zeros up
+  // to the end of its row block (kAttentionRowBlock) and, past that,
+  // whatever the buffer held: nothing reads those entries.
+  S* probs;
+  S* dropped;  // heads x L x L: Pd_h, laid out as probs (may equal probs without dropout)
   S* mask;               // heads x L x L dropout mask; unused without dropout
 };
 
@@ -96,12 +99,14 @@ void CausalAttentionForward(ConstMatrixMap<S> queries, ConstMatrixMap<S> keys,
         const S mx = row.maxCoeff();
         row = ((row - mx) * scale).exp();
         row /= AddressFreeSum(row);
-        prob.row(i).tail(len - i - 1).setZero();
+        // Only the block's own columns right of the diagonal feed the GEMM
+        // below; columns from r1 on are never read.
+        prob.row(i).segment(i + 1, r1 - i - 1).setZero();
         if (drop) {
           const S* mask = head_mask + i * len;
           dropped.row(i).head(i + 1) =
               prob.row(i).head(i + 1).cwiseProduct(ConstRowVectorMap<S>(mask, i + 1));
-          dropped.row(i).tail(len - i - 1).setZero();
+          dropped.row(i).segment(i + 1, r1 - i - 1).setZero();
         }
       }
       outh.middleRows(r0, rb).noalias() = dropped.block(r0, 0, rb, r1) * vh.topRows(r1);
