@@ -65,8 +65,11 @@ void GruLayer<Scalar>::Forward(const GruWeights<Scalar>& w, const Scalar* x, int
   CMap w_hh(w.w_hh, 3 * h, h);
   Eigen::Map<const RowVec<Scalar>> b_ih(w.b_ih, 3 * h);
   Eigen::Map<const Vec<Scalar>> b_hh(w.b_hh, 3 * h);
-  gates.noalias() = CMap(xm, t_len, d) * w_ih.transpose();
-  gates.rowwise() += b_ih;
+  // The bias rows first (copies: Eigen's rowwise() stores one scalar at a
+  // time), the product added onto them: the same values as product + bias
+  // while the depth is one block.
+  for (int t = 0; t < t_len; ++t) gates.row(t) = b_ih;
+  gates.noalias() += CMap(xm, t_len, d) * w_ih.transpose();
 
   Scalar* ghn = Grow(&ghn_, static_cast<size_t>(t_len) * h);
   Eigen::Map<Vec<Scalar>> gh(Grow(&gh_, static_cast<size_t>(3 * h)), 3 * h);
