@@ -9,6 +9,8 @@
 // buffers, which are summed in chunk order. The sum is divided by the
 // number of predicted positions and stepped by the optimiser. So the result
 // does not depend on the thread count (pinned by a test), only on the seed.
+// Threads take the chunks with the most work first and keep their own
+// forward/backward scratch; neither changes a value.
 //
 // Every eval.every epochs (and after the last) the model is evaluated on the
 // validation split; the best by NDCG@K is kept (checkpoints/best.ckpt) and,
