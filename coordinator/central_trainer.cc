@@ -271,9 +271,9 @@ class CentralTrainer {
             const size_t first = c * kChunkUsers;
             const auto users =
                 batch.subspan(first, std::min<size_t>(kChunkUsers, batch.size() - first));
-            chunk.loss = model_->ForwardBackward(users, key, workspaces_[worker].get(),
-                                                 &chunk.global,
-                                                 model_->local_params() ? &chunk.local : nullptr);
+            chunk.loss =
+                model_->ForwardBackward(users, key, workspaces_[worker].get(), &chunk.global,
+                                        model_->local_params() ? &chunk.local : nullptr);
           }
           return absl::OkStatus();
         }));

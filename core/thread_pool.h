@@ -57,7 +57,8 @@ size_t NumWorkers(size_t n, size_t chunk_size, size_t threads);
 // shorter), on min(ResolveThreads(threads), NumChunks) threads, the calling
 // thread included. Chunks are handed out dynamically (an atomic counter), so
 // uneven chunks balance; they are handed out in increasing index order, so a
-// caller that maps indices to its own work items can put the largest first. Returns InvalidArgument for chunk_size == 0.
+// caller that maps indices to its own work items can put the largest first.
+// Returns InvalidArgument for chunk_size == 0.
 absl::Status ParallelFor(size_t n, size_t chunk_size, size_t threads, const ChunkFn& fn);
 // As ParallelFor, also telling fn which thread runs the chunk. A thread that
 // finds no chunk left never calls fn, so per-thread state is best set up on

@@ -372,12 +372,17 @@ absl::StatusOr<std::vector<uint64_t>> UnsignedList(const nlohmann::json& entry,
                                                    const std::string& field,
                                                    const std::string& where) {
   const auto& list = entry.at(field);
-  if (!list.is_array()) return absl::InvalidArgumentError(where + ": '" + field + "' is not a list");
+  if (!list.is_array()) {
+    return absl::InvalidArgumentError(where + ": '" + field + "' is not a list");
+  }
   std::vector<uint64_t> out;
   out.reserve(list.size());
   for (const auto& v : list) {
     if (!v.is_number_unsigned()) {
-      return absl::InvalidArgumentError(where + ": '" + field + "' holds " + v.dump() +
+      // ASCII-escaped, so that a long value is cut between characters.
+      std::string shown = v.dump(-1, ' ', /*ensure_ascii=*/true);
+      if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+      return absl::InvalidArgumentError(where + ": '" + field + "' holds " + shown +
                                         ", not a non-negative integer");
     }
     out.push_back(v.get<uint64_t>());

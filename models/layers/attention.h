@@ -49,7 +49,7 @@ struct AttentionCache {
   // whatever the buffer held: nothing reads those entries.
   S* probs;
   S* dropped;  // heads x L x L: Pd_h, laid out as probs (may equal probs without dropout)
-  S* mask;               // heads x L x L dropout mask; unused without dropout
+  S* mask;     // heads x L x L dropout mask; unused without dropout
 };
 
 // Scratch for Backward (contents irrelevant on entry).

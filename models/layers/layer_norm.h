@@ -22,16 +22,16 @@ struct LayerNormCache {
 // Row kernels. Each sum runs in eight interleaved lanes (lane l takes the
 // entries j = l mod 8, in order) that are then combined in a fixed tree,
 // and the tail past the last multiple of 8 is added last. The order is
-// written out, so the compiler's vectorisation (one AVX register, two SSE
-// registers or none) cannot change a value; and one fused pass per row
-// replaces five Eigen expressions, whose set-up cost as much as the
-// arithmetic at d = 50.
+// written out, so it does not depend on how the compiler vectorises (only a
+// build with FMA may fuse a multiply-add, as everywhere in a build); and one
+// fused pass per row replaces five Eigen expressions, whose set-up cost as
+// much as the arithmetic at d = 50.
 namespace layer_norm_internal {
 
 inline constexpr size_t kLanes = 8;
 
 // Eight lanes as one GCC/Clang vector: one AVX register, or two SSE ones in
-// a baseline build, with the same values either way.
+// a baseline build, in the same order either way.
 template <typename S>
 struct LaneVector;
 template <>
@@ -151,9 +151,9 @@ void LayerNormBackward(LayerNormCache<S> cache, ConstRowVectorMap<S> gamma, Cons
                        RowVectorMap<S> dgamma, RowVectorMap<S> dbeta, MatrixMap<S> dx) {
   const auto d = static_cast<size_t>(dy.cols());
   for (Eigen::Index i = 0; i < dy.rows(); ++i) {
-    layer_norm_internal::BackwardRow(cache.xhat.data() + i * dy.cols(), cache.rstd[i],
-                                     gamma.data(), dy.data() + i * dy.cols(), d, dgamma.data(),
-                                     dbeta.data(), dx.data() + i * dy.cols());
+    layer_norm_internal::BackwardRow(cache.xhat.data() + i * dy.cols(), cache.rstd[i], gamma.data(),
+                                     dy.data() + i * dy.cols(), d, dgamma.data(), dbeta.data(),
+                                     dx.data() + i * dy.cols());
   }
 }
 

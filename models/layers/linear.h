@@ -18,7 +18,7 @@ void LinearForward(ConstMatrixMap<S> x, ConstMatrixMap<S> w, ConstRowVectorMap<S
   // it (one depth block: the models' hidden widths); a deeper product may
   // round differently, deterministically.
   // Row by row as copies: Eigen's rowwise() assignment stores one scalar at
-  // a time (5% of a SASRec step).
+  // a time (5% of a central ML-100K SASRec run).
   const auto out = static_cast<size_t>(y.cols());
   for (Eigen::Index i = 0; i < y.rows(); ++i) {
     std::copy_n(b.data(), out, y.data() + i * y.cols());

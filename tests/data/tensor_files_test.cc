@@ -200,7 +200,7 @@ TEST(Safetensors, RefusesInconsistentHeaders) {
                   .message(),
               HasSubstr("unsupported safetensors dtype 'C64'"));
   // Numbers nlohmann would cast without a check: too large for 64 bits (read
-  // as a double), negative, fractional; and a list that is not a list.
+  // as a double), negative, fractional; then a shape that is not a list.
   for (const char* bad :
        {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,66666666666666666666666]}})",
         R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
@@ -210,6 +210,18 @@ TEST(Safetensors, RefusesInconsistentHeaders) {
                 HasSubstr("not a non-negative integer"))
         << bad;
   }
+  // A long offending value is cut short in the one-line message.
+  std::string nested = "[";
+  for (int i = 0; i < 100; ++i) nested += "12345,";
+  nested += "1]";
+  const absl::Status long_value =
+      ParseSt(SafetensorsBytes(
+                  R"({"a":{"dtype":"F32","shape":[)" + nested + R"(],"data_offsets":[0,8]}})",
+                  std::string(8, '\0')))
+          .status();
+  EXPECT_THAT(long_value.message(), HasSubstr("[12345,12345,"));
+  EXPECT_THAT(long_value.message(), HasSubstr("..., not a non-negative integer"));
+  EXPECT_LT(long_value.message().size(), 120u);
   EXPECT_THAT(ParseSt(SafetensorsBytes(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})",
                                        std::string(8, '\0')))
                   .status()

@@ -29,11 +29,10 @@ TEST(LayerNorm, GradientsAtEveryWidthShape) {
     Vec x = Random(n * d, 5, 2.0), g = Random(d, 6), b = Random(d, 7), r = Random(n * d, 8);
     Vec y(n * d), xhat(n * d), rstd(n);
     auto f = [&] {
-      layers::LayerNormForward<double>(ConstMatrixMap<double>(x.data(), n, d),
-                                       ConstRowVectorMap<double>(g.data(), d),
-                                       ConstRowVectorMap<double>(b.data(), d),
-                                       {MatrixMap<double>(xhat.data(), n, d), rstd.data()},
-                                       MatrixMap<double>(y.data(), n, d));
+      layers::LayerNormForward<double>(
+          ConstMatrixMap<double>(x.data(), n, d), ConstRowVectorMap<double>(g.data(), d),
+          ConstRowVectorMap<double>(b.data(), d),
+          {MatrixMap<double>(xhat.data(), n, d), rstd.data()}, MatrixMap<double>(y.data(), n, d));
       return std::inner_product(y.begin(), y.end(), r.begin(), 0.0);
     };
     f();
@@ -57,16 +56,14 @@ TEST(LayerNorm, FloatMatchesTheDefinitionAndMayRunInPlace) {
   const Vec xd = Random(n * d, 11, 3.0), gd = Random(d, 12), bd = Random(d, 13);
   std::vector<float> x(xd.begin(), xd.end()), g(gd.begin(), gd.end()), b(bd.begin(), bd.end());
   std::vector<float> y(n * d), xhat(n * d), rstd(n), inplace = x, xhat2(n * d), rstd2(n);
-  layers::LayerNormForward<float>(ConstMatrixMap<float>(x.data(), n, d),
-                                  ConstRowVectorMap<float>(g.data(), d),
-                                  ConstRowVectorMap<float>(b.data(), d),
-                                  {MatrixMap<float>(xhat.data(), n, d), rstd.data()},
-                                  MatrixMap<float>(y.data(), n, d));
-  layers::LayerNormForward<float>(ConstMatrixMap<float>(inplace.data(), n, d),
-                                  ConstRowVectorMap<float>(g.data(), d),
-                                  ConstRowVectorMap<float>(b.data(), d),
-                                  {MatrixMap<float>(xhat2.data(), n, d), rstd2.data()},
-                                  MatrixMap<float>(inplace.data(), n, d));
+  layers::LayerNormForward<float>(
+      ConstMatrixMap<float>(x.data(), n, d), ConstRowVectorMap<float>(g.data(), d),
+      ConstRowVectorMap<float>(b.data(), d), {MatrixMap<float>(xhat.data(), n, d), rstd.data()},
+      MatrixMap<float>(y.data(), n, d));
+  layers::LayerNormForward<float>(
+      ConstMatrixMap<float>(inplace.data(), n, d), ConstRowVectorMap<float>(g.data(), d),
+      ConstRowVectorMap<float>(b.data(), d), {MatrixMap<float>(xhat2.data(), n, d), rstd2.data()},
+      MatrixMap<float>(inplace.data(), n, d));
   EXPECT_EQ(inplace, y);
   EXPECT_EQ(xhat2, xhat);
   for (int i = 0; i < n; ++i) {
