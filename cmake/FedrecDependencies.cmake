@@ -44,3 +44,15 @@ if(NOT FEDREC_CUDA STREQUAL "OFF")
   endif()
 endif()
 message(STATUS "fedrec: CUDA backend ${FEDREC_HAVE_CUDA}")
+
+# NCCL (backend.comm = "nccl", comm/nccl_collective.h): with the CUDA toolkit
+# and NCCL's header. The library is loaded at run time, only by a run that
+# asks for NCCL, so it is not needed to build or to run anything else.
+set(FEDREC_HAVE_NCCL OFF)
+if(FEDREC_HAVE_CUDA)
+  find_path(FEDREC_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  if(FEDREC_NCCL_INCLUDE_DIR)
+    set(FEDREC_HAVE_NCCL ON)
+  endif()
+endif()
+message(STATUS "fedrec: NCCL ${FEDREC_HAVE_NCCL}")

@@ -5,6 +5,9 @@
 
 #include "comm/mpi_collective.h"
 #include "core/status.h"
+#if FEDREC_HAVE_NCCL
+#include "comm/nccl_collective.h"
+#endif
 
 namespace fedrec {
 namespace {
@@ -38,9 +41,31 @@ absl::StatusOr<std::unique_ptr<Collective>> CreateCollective(const std::string& 
     return absl::InvalidArgumentError(std::string("comm: backend \"local\": ") + kLocalHint);
   }
   if (backend == "nccl") {
+#if FEDREC_HAVE_NCCL
+    if (!LaunchedUnderMpirun()) {
+      return absl::InvalidArgumentError(
+          std::string("backend.comm: 'nccl' outside mpirun: ") + kLocalHint +
+          ", each wrapped in an NcclCollective with its own GPU (comm/launch.cc does)");
+    }
+    const int device = MpirunLocalRank();
+    if (device < 0) {
+      return absl::FailedPreconditionError(
+          "backend.comm: 'nccl': the launcher did not say this rank's place on its node "
+          "(OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID), so its GPU is unknown");
+    }
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<MpiCollective> mpi, MpiCollective::Create());
+    // The set-up waits for every rank's GPU; bounded until the caller sets
+    // the job's own timeout.
+    mpi->set_timeout(kNcclSetupTimeout);
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<NcclCollective> nccl,
+                            NcclCollective::Create(std::move(mpi), device));
+    nccl->set_timeout(std::chrono::milliseconds(0));
+    return std::unique_ptr<Collective>(std::move(nccl));
+#else
     return absl::UnimplementedError(
-        "backend.comm: 'nccl' has no collective in this build (the GPU collective is not "
-        "written yet); use auto, local or mpi");
+        "backend.comm: 'nccl': this build has no NCCL (it was built without the CUDA toolkit "
+        "or without NCCL); use auto, local or mpi");
+#endif
   }
   return absl::InvalidArgumentError("comm: unknown backend \"" + backend +
                                     "\"; allowed: auto, local, mpi, nccl");

@@ -15,6 +15,9 @@
 #include "comm/local_collective.h"
 #include "comm/mpi_collective.h"
 #include "core/status.h"
+#if FEDREC_HAVE_NCCL
+#include "comm/nccl_collective.h"
+#endif
 
 namespace fedrec {
 namespace {
@@ -40,27 +43,86 @@ namespace {
   std::_Exit(1);  // MPI_Abort does not return; in case it does
 }
 
+// Rank r runs on thread r (rank 0 on the calling thread); returns rank 0's
+// error if it failed, else the lowest failing rank's.
+absl::Status RunThreads(int world_size, const std::function<absl::Status(int rank)>& run) {
+  std::vector<absl::Status> status(static_cast<size_t>(world_size));
+  std::vector<std::thread> threads;
+  threads.reserve(status.size());
+  for (int r = 1; r < world_size; ++r) {
+    threads.emplace_back([&, r] { status[r] = run(r); });
+  }
+  status[0] = run(0);
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : status) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunLocal(int world_size,
                       const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
                       const std::function<absl::Status(Collective& comm)>& rank_main) {
   if (world_size < 1) {
     return absl::InvalidArgumentError("comm: a local job needs at least one rank");
   }
-  FEDREC_RETURN_IF_ERROR(prepare(LaunchPlan{.backend = "local", .world_size = world_size}));
+  FEDREC_RETURN_IF_ERROR(
+      prepare(LaunchPlan{.backend = "local", .collective = "local", .world_size = world_size}));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<LocalCollectiveGroup> group,
                           LocalCollectiveGroup::Create(world_size));
-  std::vector<absl::Status> status(static_cast<size_t>(world_size));
-  std::vector<std::thread> threads;
-  threads.reserve(status.size());
-  for (int r = 1; r < world_size; ++r) {
-    threads.emplace_back([&, r] { status[r] = rank_main(group->rank(r)); });
+  return RunThreads(world_size, [&](int r) { return rank_main(group->rank(r)); });
+}
+
+// backend.comm = "nccl": the ranks' sums go through NCCL, one GPU per rank.
+// Under mpirun each process wraps its MPI rank (factory.cc); in one process
+// rank r is thread r on device r, over a local group for the byte
+// collectives.
+absl::Status RunNccl(int local_world_size,
+                     const std::function<absl::Status(const LaunchPlan& plan)>& prepare,
+                     const std::function<absl::Status(Collective& comm)>& rank_main) {
+#if FEDREC_HAVE_NCCL
+  if (LaunchedUnderMpirun()) {
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Collective> comm, CreateCollective("nccl"));
+    FEDREC_RETURN_IF_ERROR(prepare(LaunchPlan{.backend = "mpi",
+                                              .collective = "nccl",
+                                              .world_size = comm->size(),
+                                              .process_rank = comm->rank()}));
+    absl::Status status = rank_main(*comm);
+    if (status.code() == absl::StatusCode::kDeadlineExceeded) EndJobAfterDeadline(status);
+    return status;
   }
-  status[0] = rank_main(group->rank(0));
-  for (std::thread& t : threads) t.join();
-  for (const absl::Status& s : status) {
-    if (!s.ok()) return s;
+  if (local_world_size < 1) {
+    return absl::InvalidArgumentError("comm: a local job needs at least one rank");
   }
-  return absl::OkStatus();
+  // Refused before the data is loaded: NCCL needs a device per rank.
+  FEDREC_ASSIGN_OR_RETURN(const int visible, VisibleCudaDeviceCount());
+  if (visible < local_world_size) {
+    return absl::FailedPreconditionError(
+        "backend.comm: 'nccl' needs one GPU per rank: this job has " +
+        std::to_string(local_world_size) + " ranks in one process (the coordinator and " +
+        std::to_string(local_world_size - 1) + (local_world_size == 2 ? " worker" : " workers") +
+        ") and this machine has " + std::to_string(visible) + " visible CUDA device" +
+        (visible == 1 ? "" : "s") +
+        " (use fewer workers, mpirun across nodes, or backend.comm = local)");
+  }
+  FEDREC_RETURN_IF_ERROR(prepare(
+      LaunchPlan{.backend = "local", .collective = "nccl", .world_size = local_world_size}));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<LocalCollectiveGroup> group,
+                          LocalCollectiveGroup::Create(local_world_size));
+  return RunThreads(local_world_size, [&](int r) -> absl::Status {
+    Collective& control = group->rank(r);
+    control.set_timeout(kNcclSetupTimeout);
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<NcclCollective> nccl,
+                            NcclCollective::Create(control, r));
+    nccl->set_timeout(std::chrono::milliseconds(0));
+    return rank_main(*nccl);
+  });
+#else
+  (void)local_world_size;
+  (void)prepare;
+  (void)rank_main;
+  return CreateCollective("nccl").status();  // the factory's refusal: no NCCL in this build
+#endif
 }
 
 }  // namespace
@@ -70,6 +132,7 @@ absl::Status RunRanks(const std::string& backend, int local_world_size,
                       const std::function<absl::Status(Collective& comm)>& rank_main) {
   // Decided from the launcher's environment before touching MPI: once
   // finalised, MPI cannot be initialised again in this process.
+  if (backend == "nccl") return RunNccl(local_world_size, prepare, rank_main);
   const bool mpi = backend == "mpi" || (backend == "auto" && LaunchedAsMpiJob());
   if (!mpi) {
     if (backend == "auto" || backend == "local") {
@@ -78,8 +141,10 @@ absl::Status RunRanks(const std::string& backend, int local_world_size,
     return CreateCollective(backend).status();  // the factory's refusal for the name
   }
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Collective> comm, CreateCollective("mpi"));
-  FEDREC_RETURN_IF_ERROR(prepare(
-      LaunchPlan{.backend = "mpi", .world_size = comm->size(), .process_rank = comm->rank()}));
+  FEDREC_RETURN_IF_ERROR(prepare(LaunchPlan{.backend = "mpi",
+                                            .collective = "mpi",
+                                            .world_size = comm->size(),
+                                            .process_rank = comm->rank()}));
   absl::Status status = rank_main(*comm);
   if (status.code() == absl::StatusCode::kDeadlineExceeded) EndJobAfterDeadline(status);
   return status;

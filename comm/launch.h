@@ -8,7 +8,11 @@
 //          calling thread and joins them all.
 //   mpi    every rank is a process started by mpirun; RunRanks runs this
 //          process's one rank (world size and rank come from MPI).
-//   nccl   refused here until the GPU collective exists (see factory.h).
+//   nccl   the integer sums go through NCCL, one GPU per rank
+//          (nccl_collective.h): under mpirun each process is one rank as
+//          for mpi; otherwise every rank is a thread as for local, rank r
+//          on CUDA device r. Refused (FailedPrecondition) before `prepare`
+//          when the devices are too few; Unimplemented without NCCL.
 // Algorithms above comm/ receive a `Collective&` and never include a backend
 // header.
 //
@@ -27,9 +31,10 @@
 namespace fedrec {
 
 struct LaunchPlan {
-  std::string backend;    // "local" or "mpi" (resolved; never "auto")
-  int world_size = 0;     // ranks in the job
-  int process_rank = -1;  // mpi: the one rank this process runs; local: -1 (all)
+  std::string backend;     // "local" or "mpi": how ranks exist (resolved; never "auto")
+  std::string collective;  // what AllreduceSum runs on: "local", "mpi" or "nccl"
+  int world_size = 0;      // ranks in the job
+  int process_rank = -1;   // mpi: the one rank this process runs; local: -1 (all)
 
   bool Hosts(int rank) const { return process_rank < 0 || process_rank == rank; }
 };
@@ -38,7 +43,7 @@ struct LaunchPlan {
 //   1. resolves the backend: "auto" is "mpi" when mpirun announced more than
 //      one rank, else "local" with `local_world_size`
 //      ranks; "mpi" joins the MPI world (its size is the world size);
-//      "nccl" is Unimplemented naming the key; other names InvalidArgument;
+//      "nccl" runs as described above; other names InvalidArgument;
 //   2. calls `prepare(plan)` once in this process, before any rank starts
 //      (shared, read-only state is built there; an error stops here);
 //   3. runs `rank_main(comm)` on every rank this process hosts and returns

@@ -1,9 +1,11 @@
 #include "comm/mpi_collective.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
@@ -90,6 +92,19 @@ int MpirunWorldSize() {
     if (size == 0) size = EnvInt("SLURM_NTASKS");
   }
   return size;
+}
+
+int MpirunLocalRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    int rank = -1;
+    const char* end = value + std::strlen(value);
+    const auto [stop, ec] = std::from_chars(value, end, rank);
+    if (ec == std::errc() && stop == end && rank >= 0) return rank;
+    return -1;
+  }
+  return -1;
 }
 
 absl::StatusOr<std::unique_ptr<MpiCollective>> MpiCollective::Create(MPI_Comm comm,

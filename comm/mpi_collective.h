@@ -27,6 +27,11 @@ bool LaunchedUnderMpirun();
 // is not known without initialising MPI.
 int MpirunWorldSize();
 
+// This rank's index among the ranks on its node, from the launcher's
+// environment (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, or SLURM_LOCALID
+// under srun), or -1 when it does not say.
+int MpirunLocalRank();
+
 // Collective over a duplicate of an MPI communicator (MPI_COMM_WORLD by
 // default), so fedrec's messages never mix with other users of the
 // communicator. Errors on it are returned (MPI_ERRORS_RETURN) and converted to

@@ -69,6 +69,7 @@ absl::StatusOr<nlohmann::json> RunFederatedTraining(const Config& config,
     }
     FEDREC_ASSIGN_OR_RETURN(setup,
                             BuildFederationSetup(config, num_workers, threads, plan.backend));
+    setup->collective = plan.collective;
     // This process's workers: all of them locally, its own one under MPI.
     workers.resize(num_workers);
     hosted.assign(num_workers, nullptr);

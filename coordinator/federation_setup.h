@@ -39,11 +39,16 @@ struct FederationSetup {
   std::vector<std::vector<uint32_t>> local_users_by_worker;
   uint32_t num_workers = 1;
   uint32_t threads_per_worker = 1;
-  std::string comm_backend;     // "local" or "mpi"
+  std::string comm_backend;     // "local" or "mpi": threads or processes
+  std::string collective;       // what the sums run on: "local", "mpi" or "nccl"
   std::string compute_backend;  // backend.compute
   privacy::PrivacyPlan privacy;
   std::unique_ptr<RoundRules> rules;  // borrows privacy.ddg
 
+  // `collective`, or `comm_backend` where no launch set it (tests).
+  const std::string& CollectiveName() const {
+    return collective.empty() ? comm_backend : collective;
+  }
   uint64_t MaxCohort() const { return privacy::MaxCohort(config, population.size()); }
 };
 

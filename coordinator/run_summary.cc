@@ -43,7 +43,7 @@ void LogRunStart(const FederationSetup& s_) {
           : fmt::format("Poisson q = {} (expected {:.1f} clients)", f.sampling_rate,
                         f.sampling_rate * static_cast<double>(s_.population.size()));
   spdlog::info("federated: {} workers over '{}', {} clients, {}, server {} (lr {})", s_.num_workers,
-               s_.comm_backend, s_.population.size(), cohort, f.server_optimizer, f.server_lr);
+               s_.CollectiveName(), s_.population.size(), cohort, f.server_optimizer, f.server_lr);
   spdlog::info("aggregation: {}", s_.rules->base_codec().Describe());
   if (s_.privacy.ddg) {
     const privacy::DdgParams& p = s_.privacy.ddg->params();
@@ -157,7 +157,7 @@ absl::StatusOr<nlohmann::json> FederatedSummary(const FederationSetup& s_, const
       {"mode", "federated"},
       {"model", s_.spec.type()},
       {"backend", s_.comm_backend},
-      {"comm", s_.comm_backend},
+      {"comm", s_.CollectiveName()},
       {"compute", s_.compute_backend},
       {"workers", s_.num_workers},
       {"threads_per_worker", s_.threads_per_worker},

@@ -397,9 +397,6 @@ absl::Status ValidateConfig(const Config& c, const std::string& where) {
   if (c.secagg.graph == "harary" && c.secagg.degree == 1) {
     return InvalidInput(where, "secagg.degree: must be 0 (auto) or >= 2 for a harary graph");
   }
-  if (c.backend.comm == "nccl" && c.backend.compute != "cuda") {
-    return InvalidInput(where, "backend.comm: 'nccl' needs backend.compute = \"cuda\"");
-  }
   return absl::OkStatus();
 }
 

@@ -483,7 +483,7 @@ std::vector<KeySpec> BuildRegistry() {
                       "Compute backend: cpu, or cuda (refused: no CUDA model yet).",
                       OneOf({"cpu", "cuda"})));
   r.push_back(MakeKey("backend", "comm", &C::backend, &BackendConfig::comm,
-                      "Collective backend: auto, local, mpi or nccl.",
+                      "Collective backend: auto, local, mpi or nccl (sums on one GPU per rank).",
                       OneOf({"auto", "local", "mpi", "nccl"})));
   r.push_back(
       MakeKey("backend", "threads", &C::backend, &BackendConfig::threads,

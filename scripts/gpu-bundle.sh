@@ -21,10 +21,11 @@ build_dir=${FEDREC_BUILD_DIR:-build}
 bundle=${FEDREC_GPU_BUNDLE:-gpu-bundle}
 limit_mib=${FEDREC_GPU_BUNDLE_MIB:-64}
 
-# Programs a GPU check runs, relative to the build directory; the first two
+# Programs a GPU check runs, relative to the build directory; the first three
 # are required, the benchmarks are bundled when they were built.
-required=(apps/fedrec tests/cuda/cuda_test)
-optional=(bench/sasrec_bench bench/full_ranking_bench bench/client_step_bench)
+required=(apps/fedrec tests/cuda/cuda_test tests/comm/comm_test)
+optional=(bench/sasrec_bench bench/full_ranking_bench bench/client_step_bench
+  bench/nccl_allreduce_bench)
 
 # Libraries the device machine provides: glibc's, and CUDA's.
 provided_re='^(linux-vdso|ld-linux-x86-64|libc|libm|libpthread|libdl|librt|libresolv|libutil|libcuda|libcudart|libcublas|libcublasLt|libnccl|libcurand|libnvidia-[a-z-]*)\.so'

@@ -5,8 +5,10 @@
 # $OUT (default out/gpu-check). Each step has its own time limit, so the
 # whole run stays within about 8 minutes and a hung step cannot eat the rest:
 #   1. the device (nvidia-smi) and the CUDA libraries found
-#   2. the GPU tests (cuda_test; every test with a GPU-only path)
-#   3. the GPU benchmarks that were bundled
+#   2. the GPU tests (cuda_test; the NCCL backend's tests in comm_test)
+#   3. the GPU benchmarks that were bundled (NCCL AllreduceSum included)
+#   3b. with two or more GPUs: a federated run whose sums go through NCCL
+#      must end with the same model_sha256 as the same run over threads
 #   4. the PyTorch peer on the GPU (../shared/bench/sasrec_torch.py --device cuda)
 # A step that fails is recorded and the next one still runs; the exit status
 # is 1 when any step failed.
@@ -67,6 +69,36 @@ step device 20 bash -c "nvidia-smi && echo && echo LD_LIBRARY_PATH=$LD_LIBRARY_P
   { ldd $bundle/bin/cuda_test | grep -E 'cuda|cublas|nccl|not found' || true; }"
 step version 10 "$bundle/bin/fedrec" --version
 step cuda_test 120 "$bundle/bin/cuda_test" --gtest_output="xml:$out/cuda_test.xml"
+step nccl_test 60 "$bundle/bin/comm_test" --gtest_filter='NcclCollective.*' \
+  --gtest_output="xml:$out/nccl_test.xml"
+[[ -x $bundle/bin/nccl_allreduce_bench ]] &&
+  step nccl_allreduce_bench 60 "$bundle/bin/nccl_allreduce_bench" \
+    --benchmark_out="$out/nccl_allreduce_bench.json" --benchmark_out_format=json
+gpus=$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)
+if ((gpus >= 2)); then
+  # One worker per GPU besides the coordinator's, CPU compute: only the sum moves.
+  nccl_identity() {
+    local data="$out/identity-synth.txt"
+    local cfg=(--log-level warn train --config examples/synth100k-sasrec.toml
+      --set data.path="$data" --set federation.rounds=3 --set federation.workers=$((gpus - 1))
+      --set eval.every=0 --set checkpoint.every=0)
+    "$bundle/bin/fedrec" data synth --users 2000 --items 500 --mean-length 20 --seed 7 \
+      --out "$data" &&
+      "$bundle/bin/fedrec" "${cfg[@]}" --set backend.comm=local --out "$out/identity-local" &&
+      "$bundle/bin/fedrec" "${cfg[@]}" --set backend.comm=nccl --out "$out/identity-nccl" &&
+      python3 - "$out" <<'PY'
+import json, sys
+a, b = (json.load(open(f"{sys.argv[1]}/identity-{k}/summary.json"))["model_sha256"] for k in ("local", "nccl"))
+print("model_sha256 local", a, "nccl", b, "PASSED" if a == b else "FAILED")
+sys.exit(a != b)
+PY
+  }
+  export -f nccl_identity
+  export bundle out gpus
+  step nccl_identity 120 bash -c nccl_identity
+else
+  echo "| nccl_identity | skipped | 0 | needs two GPUs (the coordinator and a worker each hold one) |" >> "$summary"
+fi
 [[ -x $bundle/bin/sasrec_bench ]] &&
   step sasrec_bench 90 "$bundle/bin/sasrec_bench" --benchmark_min_time=0.2 \
     --benchmark_out="$out/sasrec_bench.json" --benchmark_out_format=json

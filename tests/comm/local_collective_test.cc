@@ -137,9 +137,14 @@ TEST_F(FactoryTest, RefusesUnknownBackendListingTheNames) {
               HasSubstr("unknown backend \"gloo\"; allowed: auto, local, mpi, nccl"));
 }
 
-TEST_F(FactoryTest, NcclIsNotYetImplemented) {
+TEST_F(FactoryTest, NcclOutsideMpirunIsRefusedByName) {
   absl::StatusOr<std::unique_ptr<Collective>> c = CreateCollective("nccl");
+#if FEDREC_HAVE_NCCL
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);  // as "local"
+#else
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("this build has no NCCL"));
+#endif
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("backend.comm: 'nccl'"));
 }
 

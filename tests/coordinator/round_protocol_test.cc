@@ -246,5 +246,21 @@ TEST_F(RoundProtocolTest, CudaComputeIsRefusedNamingTheKeyAndWritesNothing) {
   EXPECT_FALSE(fs::exists(dir_ / "cuda"));
 }
 
+// More ranks than any machine has GPUs: refused before the data is read,
+// by name, with nothing written (Unimplemented in a build without NCCL).
+TEST_F(RoundProtocolTest, NcclWithoutAGpuPerRankIsRefusedAndWritesNothing) {
+  Config c = MakeConfig("sasrec");
+  c.backend.comm = "nccl";
+  c.federation.workers = 64;
+  auto r = RunFederatedTraining(c, {.out_dir = (dir_ / "nccl").string(), .quiet = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().code() == absl::StatusCode::kFailedPrecondition ||
+              r.status().code() == absl::StatusCode::kUnimplemented)
+      << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("backend.comm: 'nccl'"), std::string::npos)
+      << r.status();
+  EXPECT_FALSE(fs::exists(dir_ / "nccl"));
+}
+
 }  // namespace
 }  // namespace fedrec
