@@ -11,23 +11,12 @@
 namespace fedrec {
 namespace {
 
-constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
-constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;  // golden ratio
-constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;  // sqrt(3) - 1
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-inline void MulHiLo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
-  const uint64_t product = static_cast<uint64_t>(a) * b;
-  *hi = static_cast<uint32_t>(product >> 32);
-  *lo = static_cast<uint32_t>(product);
-}
+// The constants of core/philox.h, which holds the one scalar definition of
+// the bijection; the lane versions below must agree with it (tests compare).
+constexpr uint32_t kPhiloxM0 = philox_internal::kM0;
+constexpr uint32_t kPhiloxM1 = philox_internal::kM1;
+constexpr uint32_t kPhiloxW0 = philox_internal::kW0;
+constexpr uint32_t kPhiloxW1 = philox_internal::kW1;
 
 #if defined(__AVX2__)
 // hi and lo halves of the eight 32 x 32 -> 64-bit products a[l] * m: the
@@ -126,21 +115,15 @@ void Philox8BlocksPortable(uint32_t first_block, const PhiloxCounter& counter, c
 }  // namespace random_internal
 
 PhiloxCounter Philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
-  for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, lo0, hi1, lo1;
-    MulHiLo(kPhiloxM0, ctr[0], &hi0, &lo0);
-    MulHiLo(kPhiloxM1, ctr[2], &hi1, &lo1);
-    ctr = {hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0};
-    key[0] += kPhiloxW0;
-    key[1] += kPhiloxW1;
-  }
-  return ctr;
+  PhiloxCounter out;
+  PhiloxBlock4x32_10(ctr.data(), key.data(), out.data());
+  return out;
 }
 
 RandomStream::RandomStream(const StreamKey& k) {
-  const uint64_t mixed = SplitMix64(k.seed ^ Fnv1a64(k.purpose));
-  key_ = {static_cast<uint32_t>(mixed), static_cast<uint32_t>(mixed >> 32)};
-  counter_ = {0, k.step, k.client, k.round};
+  const PhiloxStream s = PhiloxStreamOf(k);
+  key_ = {s.key[0], s.key[1]};
+  counter_ = {0, s.step, s.client, s.round};
 }
 
 void RandomStream::Refill() {

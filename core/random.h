@@ -21,12 +21,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/philox.h"
+
 namespace fedrec {
 
 using PhiloxKey = std::array<uint32_t, 2>;
 using PhiloxCounter = std::array<uint32_t, 4>;
 
-// The Philox4x32 bijection with 10 rounds: one 128-bit output block.
+// The Philox4x32 bijection with 10 rounds: one 128-bit output block
+// (PhiloxBlock4x32_10 of core/philox.h, the definition device code shares).
 PhiloxCounter Philox4x32_10(PhiloxCounter counter, PhiloxKey key);
 
 namespace random_internal {
@@ -56,6 +59,12 @@ struct StreamKey {
   uint32_t client = 0;
   uint32_t step = 0;
 };
+
+// The stream of `key` as plain data for device code: PhiloxStreamWord(
+// PhiloxStreamOf(key), w) is the w-th word RandomStream(key) draws.
+inline PhiloxStream PhiloxStreamOf(const StreamKey& key) {
+  return MakePhiloxStream(key.seed, Fnv1a64(key.purpose), key.round, key.client, key.step);
+}
 
 // A position-addressable random stream. Cheap to construct (no state beyond
 // the key and a 4-word buffer); not thread-safe: use one per thread or task.

@@ -1,16 +1,10 @@
 #include <gtest/gtest.h>
 
 #include "models/cuda/device.h"
+#include "tests/cuda/skip_without_gpu.h"
 
 namespace fedrec {
 namespace {
-
-// Skips the calling test when this machine has no CUDA device.
-#define FEDREC_SKIP_WITHOUT_GPU(devices)                              \
-  do {                                                                \
-    ASSERT_TRUE((devices).ok()) << (devices).status();                \
-    if ((devices)->empty()) GTEST_SKIP() << "no CUDA device visible"; \
-  } while (0)
 
 TEST(Cuda, QueryNeverFailsWithoutADevice) {
   auto devices = QueryCudaDevices();
