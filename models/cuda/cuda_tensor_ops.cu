@@ -1,0 +1,388 @@
+// TensorOps on a device (cuda_tensor_ops.h). Products go to cuBLAS: a
+// row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so
+// every call passes B before A with m and n swapped. Element-wise kernels
+// run one thread per element (or per row, column or window where a body of
+// layer_kernels.h says so) on a 1-D grid; no kernel uses atomics, so every
+// result is the same run to run.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <string>
+#include <utility>
+
+#include "models/cuda/cuda_tensor_ops.h"
+#include "models/cuda/device.h"
+#include "models/cuda/layer_kernels.h"
+#include "models/cuda/layer_kernels_api.h"
+
+namespace fedrec::kernels {
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+unsigned BlocksFor(size_t threads) {
+  return static_cast<unsigned>((threads + kThreads - 1) / kThreads);
+}
+
+absl::Status Cuda(cudaError_t code, const char* what) {
+  if (code == cudaSuccess) return absl::OkStatus();
+  return absl::InternalError(std::string("cuda: ") + what + ": " + cudaGetErrorString(code));
+}
+
+absl::Status Cublas(cublasStatus_t code, const char* what) {
+  if (code == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
+  return absl::InternalError(std::string("cublas: ") + what + ": " + cublasGetStatusString(code));
+}
+
+absl::Status Launched(const char* kernel) { return Cuda(cudaGetLastError(), kernel); }
+
+#define FEDREC_GRID_INDEX(i, n)                                             \
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; \
+  if (i >= (n)) return
+
+__global__ void BiasRowsKernel(const float* bias, size_t rows, size_t cols, float* y) {
+  FEDREC_GRID_INDEX(e, rows * cols);
+  y[e] = bias[e % cols];
+}
+
+__global__ void ColumnSumsKernel(const float* x, size_t rows, size_t cols, float* out) {
+  FEDREC_GRID_INDEX(j, cols);
+  float sum = out[j];
+  for (size_t i = 0; i < rows; ++i) sum += x[i * cols + j];
+  out[j] = sum;
+}
+
+__global__ void AddKernel(const float* a, const float* b, size_t n, float* out) {
+  FEDREC_GRID_INDEX(i, n);
+  out[i] = a[i] + b[i];
+}
+
+__global__ void MultiplyKernel(const float* a, const float* b, size_t n, float* out) {
+  FEDREC_GRID_INDEX(i, n);
+  out[i] = a[i] * b[i];
+}
+
+__global__ void ReluKernel(float* x, size_t n) {
+  FEDREC_GRID_INDEX(i, n);
+  x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+__global__ void ReluBackwardKernel(const float* y, const float* mask, size_t n, float* g) {
+  FEDREC_GRID_INDEX(i, n);
+  const float v = mask != nullptr ? g[i] * mask[i] : g[i];
+  g[i] = y[i] > 0.0f ? v : 0.0f;
+}
+
+__global__ void ZeroPaddingRowsKernel(const uint32_t* first, size_t batch, size_t len,
+                                      size_t width, float* x) {
+  FEDREC_GRID_INDEX(e, batch * len * width);
+  const size_t b = e / (len * width), row = e / width % len;
+  if (row < first[b]) x[e] = 0.0f;
+}
+
+__global__ void AddToEveryWindowKernel(const float* rows, size_t batch, size_t len, size_t width,
+                                       float* x) {
+  FEDREC_GRID_INDEX(e, batch * len * width);
+  x[e] += rows[e % (len * width)];
+}
+
+__global__ void SumOverWindowsKernel(const float* x, size_t batch, size_t len, size_t width,
+                                     float* out) {
+  FEDREC_GRID_INDEX(e, len * width);
+  float sum = out[e];
+  for (size_t b = 0; b < batch; ++b) sum += x[b * len * width + e];
+  out[e] = sum;
+}
+
+constexpr size_t kMaskEntriesPerThread = 8;
+
+// Thread (b, chunk): entries [8 chunk, 8 chunk + 8) of window b.
+__global__ void WindowDropoutKernel(const MaskSource* sources, const uint32_t* first,
+                                    uint32_t threshold, float keep, size_t batch, size_t len,
+                                    size_t width, float* mask) {
+  const size_t chunks = (len * width + kMaskEntriesPerThread - 1) / kMaskEntriesPerThread;
+  FEDREC_GRID_INDEX(t, batch * chunks);
+  const size_t b = t / chunks;
+  const size_t begin = t % chunks * kMaskEntriesPerThread;
+  const size_t end = begin + kMaskEntriesPerThread < len * width ? begin + kMaskEntriesPerThread
+                                                                 : len * width;
+  float* window = mask + b * len * width;
+  const size_t padding = first[b] * width;
+  size_t e = begin;
+  for (; e < end && e < padding; ++e) window[e] = 0.0f;
+  if (e < end) {
+    DropoutMaskRange(sources[b].stream, sources[b].first_word, threshold, keep, e - padding,
+                     end - padding, window + e);
+  }
+}
+
+// Thread (b, h, i): row i of head h of window b.
+__global__ void AttentionDropoutKernel(const MaskSource* sources, const uint32_t* first,
+                                       uint32_t threshold, float keep, size_t batch, size_t heads,
+                                       size_t len, float* mask) {
+  FEDREC_GRID_INDEX(r, batch * heads * len);
+  const size_t b = r / (heads * len), h = r / len % heads, i = r % len;
+  float* row = mask + r * len;
+  for (size_t j = 0; j < len; ++j) row[j] = 0.0f;
+  const size_t f = first[b];
+  if (i < f) return;
+  DropoutTriangleRow(sources[b].stream, sources[b].first_word, threshold, keep, len - f, h, i - f,
+                     row + f);
+}
+
+__global__ void GatheredRowDotsKernel(const float* h, const float* table, size_t d,
+                                      const uint32_t* ids, size_t n, float* out) {
+  FEDREC_GRID_INDEX(t, n);
+  out[t] = ids[t] == kNoItem ? 0.0f : RowDot<float>(h + t * d, table + ids[t] * d, d);
+}
+
+__global__ void BceHiddenGradKernel(const float* dpos, const float* dneg, const float* table,
+                                    size_t d, const uint32_t* pos, const uint32_t* neg, size_t n,
+                                    float* dh) {
+  FEDREC_GRID_INDEX(t, n);
+  if (pos[t] == kNoItem || neg[t] == kNoItem) return;
+  BceHiddenGradRow<float>(dpos[t], table + pos[t] * d, dneg[t], table + neg[t] * d, d, dh + t * d);
+}
+
+__global__ void ScaleRowsKernel(const float* coef, const float* x, size_t n, size_t d,
+                                float* out) {
+  FEDREC_GRID_INDEX(e, n * d);
+  out[e] = coef[e / d] * x[e];
+}
+
+__global__ void ScatterAddKernel(const uint32_t* rows, const uint32_t* offsets,
+                                 const uint32_t* positions, size_t slots, const float* src,
+                                 size_t d, float scale, float* dtable) {
+  FEDREC_GRID_INDEX(k, slots);
+  ScatterAddSlot<float>(rows, offsets, positions, k, src, d, scale, dtable);
+}
+
+class DeviceMemory final : public OpsBuffer {
+ public:
+  explicit DeviceMemory(void* p) : p_(p) {}
+  ~DeviceMemory() override { cudaFree(p_); }
+  void* data() const override { return p_; }
+
+ private:
+  void* p_;
+};
+
+class CudaTensorOps final : public TensorOps {
+ public:
+  CudaTensorOps(int device, cudaStream_t stream, CublasHandle blas)
+      : device_(device), stream_(stream), blas_(std::move(blas)) {}
+  ~CudaTensorOps() override {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+
+  absl::StatusOr<std::unique_ptr<OpsBuffer>> Allocate(size_t bytes) override {
+    FEDREC_RETURN_IF_ERROR(Cuda(cudaSetDevice(device_), "cudaSetDevice"));
+    void* p = nullptr;
+    FEDREC_RETURN_IF_ERROR(Cuda(cudaMalloc(&p, bytes), "cudaMalloc"));
+    return std::unique_ptr<OpsBuffer>(new DeviceMemory(p));
+  }
+  absl::Status Upload(void* dst, const void* host, size_t bytes) override {
+    if (bytes == 0) return absl::OkStatus();
+    // From pageable memory the call returns once the host bytes are staged,
+    // so the caller may reuse them at once.
+    return Cuda(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream_),
+                "cudaMemcpyAsync (upload)");
+  }
+  absl::Status Download(void* host, const void* src, size_t bytes) override {
+    if (bytes > 0) {
+      FEDREC_RETURN_IF_ERROR(
+          Cuda(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, stream_),
+               "cudaMemcpyAsync (download)"));
+    }
+    return Cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  absl::Status Zero(float* x, size_t n) override {
+    if (n == 0) return absl::OkStatus();
+    return Cuda(cudaMemsetAsync(x, 0, n * sizeof(float), stream_), "cudaMemsetAsync");
+  }
+  absl::Status Copy(const float* src, size_t n, float* dst) override {
+    if (n == 0 || src == dst) return absl::OkStatus();
+    return Cuda(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+                "cudaMemcpyAsync (copy)");
+  }
+
+  absl::Status Gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, const float* a,
+                    size_t lda, const float* b, size_t ldb, float beta, float* c,
+                    size_t ldc) override {
+    if (m == 0 || n == 0) return absl::OkStatus();
+    return Cublas(cublasSgemm(blas_.get(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                              ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+                              static_cast<int>(m), static_cast<int>(k), &alpha, b,
+                              static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
+                              static_cast<int>(ldc)),
+                  "cublasSgemm");
+  }
+  absl::Status GemmStridedBatched(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
+                                  const float* a, size_t lda, size_t stride_a, const float* b,
+                                  size_t ldb, size_t stride_b, float beta, float* c, size_t ldc,
+                                  size_t stride_c, size_t batch) override {
+    if (m == 0 || n == 0 || batch == 0) return absl::OkStatus();
+    return Cublas(
+        cublasSgemmStridedBatched(
+            blas_.get(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+            static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
+            static_cast<int>(ldb), static_cast<long long>(stride_b), a, static_cast<int>(lda),
+            static_cast<long long>(stride_a), &beta, c, static_cast<int>(ldc),
+            static_cast<long long>(stride_c), static_cast<int>(batch)),
+        "cublasSgemmStridedBatched");
+  }
+
+  absl::Status BiasRows(const float* bias, size_t rows, size_t cols, float* y) override {
+    if (rows * cols == 0) return absl::OkStatus();
+    BiasRowsKernel<<<BlocksFor(rows * cols), kThreads, 0, stream_>>>(bias, rows, cols, y);
+    return Launched("BiasRows");
+  }
+  absl::Status ColumnSums(const float* x, size_t rows, size_t cols, float* out) override {
+    if (cols == 0) return absl::OkStatus();
+    ColumnSumsKernel<<<BlocksFor(cols), kThreads, 0, stream_>>>(x, rows, cols, out);
+    return Launched("ColumnSums");
+  }
+  absl::Status Add(const float* a, const float* b, size_t n, float* out) override {
+    if (n == 0) return absl::OkStatus();
+    AddKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(a, b, n, out);
+    return Launched("Add");
+  }
+  absl::Status Multiply(const float* a, const float* b, size_t n, float* out) override {
+    if (n == 0) return absl::OkStatus();
+    MultiplyKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(a, b, n, out);
+    return Launched("Multiply");
+  }
+  absl::Status Relu(float* x, size_t n) override {
+    if (n == 0) return absl::OkStatus();
+    ReluKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(x, n);
+    return Launched("Relu");
+  }
+  absl::Status ReluBackward(const float* y, const float* mask, size_t n, float* g) override {
+    if (n == 0) return absl::OkStatus();
+    ReluBackwardKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(y, mask, n, g);
+    return Launched("ReluBackward");
+  }
+
+  absl::Status ZeroPaddingRows(const uint32_t* first, size_t batch, size_t len, size_t width,
+                               float* x) override {
+    const size_t n = batch * len * width;
+    if (n == 0) return absl::OkStatus();
+    ZeroPaddingRowsKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(first, batch, len, width, x);
+    return Launched("ZeroPaddingRows");
+  }
+  absl::Status AddToEveryWindow(const float* rows, size_t batch, size_t len, size_t width,
+                                float* x) override {
+    const size_t n = batch * len * width;
+    if (n == 0) return absl::OkStatus();
+    AddToEveryWindowKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(rows, batch, len, width, x);
+    return Launched("AddToEveryWindow");
+  }
+  absl::Status SumOverWindows(const float* x, size_t batch, size_t len, size_t width,
+                              float* out) override {
+    if (len * width == 0) return absl::OkStatus();
+    SumOverWindowsKernel<<<BlocksFor(len * width), kThreads, 0, stream_>>>(x, batch, len, width,
+                                                                          out);
+    return Launched("SumOverWindows");
+  }
+  absl::Status WindowDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
+                                  size_t batch, size_t len, size_t width, float* mask) override {
+    const size_t chunks = (len * width + kMaskEntriesPerThread - 1) / kMaskEntriesPerThread;
+    if (batch * chunks == 0) return absl::OkStatus();
+    WindowDropoutKernel<<<BlocksFor(batch * chunks), kThreads, 0, stream_>>>(
+        sources, first, DropoutThresholdFor(rate), 1.0f / static_cast<float>(1.0 - rate), batch,
+        len, width, mask);
+    return Launched("WindowDropoutMasks");
+  }
+  absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first,
+                                     double rate, size_t batch, size_t heads, size_t len,
+                                     float* mask) override {
+    const size_t rows = batch * heads * len;
+    if (rows == 0) return absl::OkStatus();
+    AttentionDropoutKernel<<<BlocksFor(rows), kThreads, 0, stream_>>>(
+        sources, first, DropoutThresholdFor(rate), 1.0f / static_cast<float>(1.0 - rate), batch,
+        heads, len, mask);
+    return Launched("AttentionDropoutMasks");
+  }
+
+  absl::Status LayerNormForward(const float* x, const float* gamma, const float* beta, size_t rows,
+                                size_t d, float* xhat, float* rstd, float* y) override {
+    return LaunchLayerNormForward(x, gamma, beta, rows, d, xhat, rstd, y, stream_);
+  }
+  absl::Status LayerNormBackward(const float* xhat, const float* rstd, const float* gamma,
+                                 const float* dy, size_t rows, size_t d, float* dx, float* dgamma,
+                                 float* dbeta) override {
+    return LaunchLayerNormBackward(xhat, rstd, gamma, dy, rows, d, dx, dgamma, dbeta, stream_);
+  }
+  absl::Status CausalSoftmaxForward(const float* scores, size_t windows, size_t len,
+                                    const uint32_t* first, float scale, float* p) override {
+    return LaunchCausalSoftmaxForward(scores, windows, len, first, scale, p, stream_);
+  }
+  absl::Status CausalSoftmaxBackward(const float* p, const float* dpd, const float* mask,
+                                     size_t windows, size_t len, const uint32_t* first,
+                                     float scale, float* ds) override {
+    return LaunchCausalSoftmaxBackward(p, dpd, mask, windows, len, first, scale, ds, stream_);
+  }
+  absl::Status Gather(const float* table, size_t d, const uint32_t* ids, size_t n, float scale,
+                      float* out) override {
+    return LaunchEmbeddingGather(table, d, ids, n, scale, out, stream_);
+  }
+  absl::Status GatheredRowDots(const float* h, const float* table, size_t d, const uint32_t* ids,
+                               size_t n, float* out) override {
+    if (n == 0) return absl::OkStatus();
+    GatheredRowDotsKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(h, table, d, ids, n, out);
+    return Launched("GatheredRowDots");
+  }
+  absl::Status BceLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,
+                       size_t n, float* loss, float* dpos, float* dneg) override {
+    return LaunchBceLoss(pos_logits, neg_logits, valid, n, loss, dpos, dneg, stream_);
+  }
+  absl::Status BceHiddenGrad(const float* dpos, const float* dneg, const float* table, size_t d,
+                             const uint32_t* pos, const uint32_t* neg, size_t n,
+                             float* dh) override {
+    if (n == 0) return absl::OkStatus();
+    BceHiddenGradKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(dpos, dneg, table, d, pos, neg, n,
+                                                                dh);
+    return Launched("BceHiddenGrad");
+  }
+  absl::Status ScaleRows(const float* coef, const float* x, size_t n, size_t d,
+                         float* out) override {
+    if (n * d == 0) return absl::OkStatus();
+    ScaleRowsKernel<<<BlocksFor(n * d), kThreads, 0, stream_>>>(coef, x, n, d, out);
+    return Launched("ScaleRows");
+  }
+  absl::Status ScatterAdd(const uint32_t* rows, const uint32_t* offsets, const uint32_t* positions,
+                          size_t slots, const float* src, size_t d, float scale,
+                          float* dtable) override {
+    if (slots == 0) return absl::OkStatus();
+    ScatterAddKernel<<<BlocksFor(slots), kThreads, 0, stream_>>>(rows, offsets, positions, slots,
+                                                                 src, d, scale, dtable);
+    return Launched("ScatterAdd");
+  }
+
+ private:
+  int device_;
+  cudaStream_t stream_;
+  CublasHandle blas_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TensorOps>> NewCudaTensorOps(const CudaTensorOpsOptions& options) {
+  FEDREC_ASSIGN_OR_RETURN(CublasHandle blas, CublasHandle::Create(options.device));
+  FEDREC_RETURN_IF_ERROR(Cublas(
+      cublasSetMathMode(blas.get(), options.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                       : CUBLAS_DEFAULT_MATH),
+      "cublasSetMathMode"));
+  cudaStream_t stream = nullptr;
+  FEDREC_RETURN_IF_ERROR(
+      Cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  absl::Status bound = blas.SetStream(stream);
+  if (!bound.ok()) {
+    cudaStreamDestroy(stream);
+    return bound;
+  }
+  return std::unique_ptr<TensorOps>(new CudaTensorOps(options.device, stream, std::move(blas)));
+}
+
+}  // namespace fedrec::kernels

@@ -1,0 +1,434 @@
+#include "models/cuda/sasrec_device.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "core/random.h"
+#include "models/cuda/layer_kernels.h"
+#include "models/sasrec_impl.h"
+
+namespace fedrec::kernels {
+
+using sasrec_internal::BlockTensor;
+using sasrec_internal::BlockTensorIndex;
+
+SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
+                                          std::span<const UserSequence> batch,
+                                          const StepKey& key) {
+  SasRecWindowBatch w;
+  for (const UserSequence& s : batch) {
+    if (s.items.size() < 2) continue;
+    w.len = std::max(w.len, sasrec_internal::WindowLength(o, s.items.size()));
+    ++w.batch;
+  }
+  const size_t rows = w.batch * w.len;
+  w.inputs.assign(rows, kNoItem);
+  w.targets.assign(rows, kNoItem);
+  w.negatives.assign(rows, kNoItem);
+  sasrec_internal::SeqWorkspace<float> ws;
+  size_t b = 0;
+  for (const UserSequence& s : batch) {
+    if (s.items.size() < 2) continue;
+    const size_t len = sasrec_internal::WindowLength(o, s.items.size());
+    const size_t first_item = s.items.size() - 1 - len;
+    const size_t pad = w.len - len;
+    sasrec_internal::DrawNegatives<float>(o, s.user, s.items, key, ws, nullptr);
+    for (size_t t = 0; t < len; ++t) {
+      const size_t row = b * w.len + pad + t;
+      w.inputs[row] = s.items[first_item + t];
+      w.targets[row] = s.items[first_item + t + 1];
+      w.negatives[row] = ws.negatives[t];
+    }
+    w.users.push_back(s.user);
+    w.first.push_back(static_cast<uint32_t>(pad));
+    w.examples += len;
+    ++b;
+  }
+  return w;
+}
+
+// Buffers in the ops' memory, kept between calls and grown when a batch
+// needs more.
+struct SasRecDeviceProgram::Scratch {
+  std::vector<std::unique_ptr<OpsBuffer>> buffers;
+  std::vector<size_t> bytes;
+  size_t next = 0;  // slots are handed out in call order, the same each step
+
+  absl::StatusOr<void*> Take(TensorOps& ops, size_t size) {
+    if (next == buffers.size()) {
+      buffers.emplace_back();
+      bytes.push_back(0);
+    }
+    const size_t slot = next++;
+    if (bytes[slot] < size || buffers[slot] == nullptr) {
+      FEDREC_ASSIGN_OR_RETURN(buffers[slot], ops.Allocate(std::max<size_t>(size, 16)));
+      bytes[slot] = size;
+    }
+    return buffers[slot]->data();
+  }
+};
+
+namespace {
+
+// The per-block buffers the backward pass reads.
+struct BlockBuffers {
+  float *x_in, *ln1_xhat, *ln1_rstd, *z, *q, *k, *v, *probs, *dropped, *attn_mask, *attn_out,
+      *mid, *ln2_xhat, *ln2_rstd, *f_in, *hidden, *mask1, *mask2, *out;
+};
+
+// Where the masks of a sequence of `valid` positions start in its dropout
+// stream, in the CPU model's draw order.
+struct MaskWords {
+  uint64_t embedding = 0;
+  std::vector<uint64_t> attention, ffn1, ffn2;  // per block
+};
+
+MaskWords DropoutWordsOf(const SasRecOptions& o, uint64_t valid) {
+  MaskWords m;
+  uint64_t w = DropoutWords(valid * o.dim);
+  for (size_t b = 0; b < o.blocks; ++b) {
+    m.attention.push_back(w);
+    w += o.heads * TriangleWords(valid);
+    m.ffn1.push_back(w);
+    w += DropoutWords(valid * o.dim);
+    m.ffn2.push_back(w);
+    w += DropoutWords(valid * o.dim);
+  }
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SasRecDeviceProgram>> SasRecDeviceProgram::Create(
+    const SasRecOptions& o, TensorOps* ops) {
+  std::string unsupported;
+  if (o.loss != SasRecLoss::kBce) unsupported = "train.loss other than bce";
+  if (o.l2_emb != 0) unsupported = "model.l2_emb";
+  if (o.normalize) unsupported = "normalised embeddings";
+  if (o.dim == 0 || o.heads == 0 || o.dim % o.heads != 0) unsupported = "model.dim / model.heads";
+  if (!unsupported.empty()) {
+    return absl::InvalidArgumentError("the GPU SASRec does not support " + unsupported +
+                                      " yet (the paper's BCE setup only)");
+  }
+  return std::unique_ptr<SasRecDeviceProgram>(new SasRecDeviceProgram(o, ops));
+}
+
+SasRecDeviceProgram::SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops)
+    : o_(o), ops_(ops), scratch_(std::make_unique<Scratch>()) {}
+
+SasRecDeviceProgram::~SasRecDeviceProgram() = default;
+
+absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const* params,
+                                                              float* const* grads,
+                                                              const SasRecWindowBatch& batch,
+                                                              const StepKey& key,
+                                                              bool dropout_on) {
+  LossSum result;
+  if (batch.batch == 0) return result;
+  TensorOps& ops = *ops_;
+  Scratch& scratch = *scratch_;
+  scratch.next = 0;
+  const size_t B = batch.batch, T = batch.len, d = o_.dim, heads = o_.heads, dh = d / heads;
+  const size_t M = B * T, nd = M * d, att = B * heads * T * T;
+  const bool drop = dropout_on && o_.dropout > 0;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const size_t scored = sasrec_internal::ScoredTable(o_);
+  auto floats = [&](size_t n) -> absl::StatusOr<float*> {
+    FEDREC_ASSIGN_OR_RETURN(void* p, scratch.Take(ops, n * sizeof(float)));
+    return static_cast<float*>(p);
+  };
+  auto words = [&](std::span<const uint32_t> host) -> absl::StatusOr<uint32_t*> {
+    FEDREC_ASSIGN_OR_RETURN(void* p, scratch.Take(ops, host.size_bytes()));
+    FEDREC_RETURN_IF_ERROR(ops.Upload(p, host.data(), host.size_bytes()));
+    return static_cast<uint32_t*>(p);
+  };
+#define FEDREC_FLOATS(name, n) FEDREC_ASSIGN_OR_RETURN(float* name, floats(n))
+
+  // ------------------------------------------------ the batch's host data
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * first, words(batch.first));
+  std::vector<uint32_t> first_by_head(B * heads);
+  for (size_t w = 0; w < B * heads; ++w) first_by_head[w] = batch.first[w / heads];
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * first_heads, words(first_by_head));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * inputs, words(batch.inputs));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * targets, words(batch.targets));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * negatives, words(batch.negatives));
+  std::vector<uint8_t> valid_host(M);
+  for (size_t r = 0; r < M; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
+  FEDREC_ASSIGN_OR_RETURN(void* valid_p, scratch.Take(ops, M));
+  FEDREC_RETURN_IF_ERROR(ops.Upload(valid_p, valid_host.data(), M));
+  const auto* valid = static_cast<const uint8_t*>(valid_p);
+
+  // Dropout sources: slot 0 the embedding, then per block attention, ffn1,
+  // ffn2; B entries each.
+  const size_t kinds = 1 + 3 * o_.blocks;
+  std::vector<MaskSource> sources_host(kinds * B);
+  for (size_t b = 0; b < B; ++b) {
+    const PhiloxStream stream = MakePhiloxStream(key.seed, Fnv1a64("dropout"), key.epoch,
+                                                 batch.users[b], key.step);
+    const MaskWords m = DropoutWordsOf(o_, T - batch.first[b]);
+    sources_host[b] = {stream, 0};
+    for (size_t k = 0; k < o_.blocks; ++k) {
+      sources_host[(1 + 3 * k) * B + b] = {stream, m.attention[k]};
+      sources_host[(2 + 3 * k) * B + b] = {stream, m.ffn1[k]};
+      sources_host[(3 + 3 * k) * B + b] = {stream, m.ffn2[k]};
+    }
+    (void)m.embedding;
+  }
+  FEDREC_ASSIGN_OR_RETURN(void* sources_p,
+                          scratch.Take(ops, sources_host.size() * sizeof(MaskSource)));
+  FEDREC_RETURN_IF_ERROR(
+      ops.Upload(sources_p, sources_host.data(), sources_host.size() * sizeof(MaskSource)));
+  const auto* sources = static_cast<const MaskSource*>(sources_p);
+
+  // -------------------------------------------------------------- forward
+  auto linear = [&](const float* x, const float* w, const float* bias, float* y) -> absl::Status {
+    FEDREC_RETURN_IF_ERROR(ops.BiasRows(bias, M, d, y));
+    return ops.Gemm(false, false, M, d, d, 1.0f, x, d, w, d, 1.0f, y, d);
+  };
+  std::vector<BlockBuffers> blocks(o_.blocks);
+  for (BlockBuffers& c : blocks) {
+    for (float** f : {&c.x_in, &c.ln1_xhat, &c.z, &c.q, &c.k, &c.v, &c.attn_out, &c.mid,
+                      &c.ln2_xhat, &c.f_in, &c.hidden, &c.mask1, &c.mask2, &c.out}) {
+      FEDREC_ASSIGN_OR_RETURN(*f, floats(nd));
+    }
+    FEDREC_ASSIGN_OR_RETURN(c.ln1_rstd, floats(M));
+    FEDREC_ASSIGN_OR_RETURN(c.ln2_rstd, floats(M));
+    FEDREC_ASSIGN_OR_RETURN(c.probs, floats(att));
+    FEDREC_ASSIGN_OR_RETURN(c.dropped, floats(att));
+    FEDREC_ASSIGN_OR_RETURN(c.attn_mask, floats(att));
+  }
+  FEDREC_FLOATS(x0, nd);
+  FEDREC_FLOATS(emb_mask, nd);
+  FEDREC_FLOATS(final_xhat, nd);
+  FEDREC_FLOATS(final_rstd, M);
+  FEDREC_FLOATS(hidden_out, nd);
+
+  // x0 = dropout(E[item] sqrt(d) + P[slot]), padding rows zero.
+  FEDREC_RETURN_IF_ERROR(ops.Gather(params[sasrec_internal::kItemEmb], d, inputs, M,
+                                    std::sqrt(static_cast<float>(d)), x0));
+  FEDREC_RETURN_IF_ERROR(ops.AddToEveryWindow(
+      params[sasrec_internal::kPosEmb] + (o_.max_len - T) * d, B, T, d, x0));
+  FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, x0));
+  if (drop) {
+    FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources, first, o_.dropout, B, T, d, emb_mask));
+    FEDREC_RETURN_IF_ERROR(ops.Multiply(x0, emb_mask, nd, x0));
+  }
+  const float* x = x0;
+  for (size_t k = 0; k < o_.blocks; ++k) {
+    BlockBuffers& c = blocks[k];
+    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(k, t)]; };
+    FEDREC_RETURN_IF_ERROR(ops.Copy(x, nd, c.x_in));
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(c.x_in, P(sasrec_internal::kAttnLnGamma),
+                                                P(sasrec_internal::kAttnLnBeta), M, d, c.ln1_xhat,
+                                                c.ln1_rstd, c.z));
+    const float* keys = o_.pre_ln ? c.z : c.x_in;
+    FEDREC_RETURN_IF_ERROR(linear(c.z, P(sasrec_internal::kWq), P(sasrec_internal::kBq), c.q));
+    FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWk), P(sasrec_internal::kBk), c.k));
+    FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWv), P(sasrec_internal::kBv), c.v));
+    for (size_t h = 0; h < heads; ++h) {
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(
+          false, true, T, T, dh, 1.0f, c.q + h * dh, d, T * d, c.k + h * dh, d, T * d, 0.0f,
+          c.probs + h * T * T, T, heads * T * T, B));
+    }
+    FEDREC_RETURN_IF_ERROR(
+        ops.CausalSoftmaxForward(c.probs, B * heads, T, first_heads, scale, c.probs));
+    const float* weights = c.probs;
+    if (drop) {
+      FEDREC_RETURN_IF_ERROR(ops.AttentionDropoutMasks(sources + (1 + 3 * k) * B, first,
+                                                       o_.dropout, B, heads, T, c.attn_mask));
+      FEDREC_RETURN_IF_ERROR(ops.Multiply(c.probs, c.attn_mask, att, c.dropped));
+      weights = c.dropped;
+    }
+    for (size_t h = 0; h < heads; ++h) {
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(
+          false, false, T, dh, T, 1.0f, weights + h * T * T, T, heads * T * T, c.v + h * dh, d,
+          T * d, 0.0f, c.attn_out + h * dh, d, T * d, B));
+    }
+    // Residual: post-LN adds the normalised queries, pre-LN the input.
+    FEDREC_RETURN_IF_ERROR(ops.Add(c.attn_out, o_.pre_ln ? c.x_in : c.z, nd, c.mid));
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(c.mid, P(sasrec_internal::kFfnLnGamma),
+                                                P(sasrec_internal::kFfnLnBeta), M, d, c.ln2_xhat,
+                                                c.ln2_rstd, c.f_in));
+    FEDREC_RETURN_IF_ERROR(
+        linear(c.f_in, P(sasrec_internal::kW1), P(sasrec_internal::kB1), c.hidden));
+    FEDREC_RETURN_IF_ERROR(ops.Relu(c.hidden, nd));
+    if (drop) {
+      FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources + (2 + 3 * k) * B, first, o_.dropout,
+                                                    B, T, d, c.mask1));
+      FEDREC_RETURN_IF_ERROR(ops.Multiply(c.hidden, c.mask1, nd, c.hidden));
+    }
+    FEDREC_RETURN_IF_ERROR(
+        linear(c.hidden, P(sasrec_internal::kW2), P(sasrec_internal::kB2), c.out));
+    if (drop) {
+      FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources + (3 + 3 * k) * B, first, o_.dropout,
+                                                    B, T, d, c.mask2));
+      FEDREC_RETURN_IF_ERROR(ops.Multiply(c.out, c.mask2, nd, c.out));
+    }
+    // Residual: post-LN from the FFN's normalised input, pre-LN from mid.
+    FEDREC_RETURN_IF_ERROR(ops.Add(c.out, o_.pre_ln ? c.mid : c.f_in, nd, c.out));
+    FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, c.out));
+    x = c.out;
+  }
+  const size_t fg = sasrec_internal::FinalGamma(o_.blocks);
+  FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(x, params[fg], params[fg + 1], M, d, final_xhat,
+                                              final_rstd, hidden_out));
+
+  // ----------------------------------------------------------------- loss
+  FEDREC_FLOATS(pos_logits, M);
+  FEDREC_FLOATS(neg_logits, M);
+  FEDREC_FLOATS(losses, M);
+  FEDREC_FLOATS(dpos, M);
+  FEDREC_FLOATS(dneg, M);
+  FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(hidden_out, params[scored], d, targets, M, pos_logits));
+  FEDREC_RETURN_IF_ERROR(
+      ops.GatheredRowDots(hidden_out, params[scored], d, negatives, M, neg_logits));
+  FEDREC_RETURN_IF_ERROR(ops.BceLoss(pos_logits, neg_logits, valid, M, losses, dpos, dneg));
+  std::vector<float> loss_host(M);
+  FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), losses, M * sizeof(float)));
+  // Per window in position order, then windows in batch order (the CPU
+  // trainer's order of sequences).
+  for (size_t b = 0; b < B; ++b) {
+    float window = 0.0f;
+    for (size_t r = batch.first[b]; r < T; ++r) window += loss_host[b * T + r];
+    result.loss += window;
+  }
+  result.examples = batch.examples;
+  if (grads == nullptr) return result;
+
+  // -------------------------------------------------------------- backward
+  FEDREC_FLOATS(g0, nd);
+  FEDREC_FLOATS(g1, nd);
+  FEDREC_FLOATS(g2, nd);
+  FEDREC_FLOATS(g3, nd);
+  FEDREC_FLOATS(g4, nd);
+  FEDREC_FLOATS(dq, nd);
+  FEDREC_FLOATS(dk, nd);
+  FEDREC_FLOATS(dv, nd);
+  FEDREC_FLOATS(dp, att);
+  FEDREC_FLOATS(dhidden, nd);
+  FEDREC_FLOATS(dy2, nd);
+  FEDREC_FLOATS(item_rows, 2 * nd);
+
+  // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH.
+  FEDREC_RETURN_IF_ERROR(ops.Zero(g0, nd));
+  FEDREC_RETURN_IF_ERROR(
+      ops.BceHiddenGrad(dpos, dneg, params[scored], d, targets, negatives, M, g0));
+  FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, hidden_out, M, d, item_rows));
+  FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dneg, hidden_out, M, d, item_rows + nd));
+  std::vector<uint32_t> scored_ids(batch.targets);
+  scored_ids.insert(scored_ids.end(), batch.negatives.begin(), batch.negatives.end());
+  auto scatter = [&](const std::vector<uint32_t>& ids, const float* src, float scale_by,
+                     float* table) -> absl::Status {
+    const ScatterPlan plan = BuildScatterPlan(ids.data(), ids.size());
+    if (plan.rows.empty()) return absl::OkStatus();
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * rows, words(plan.rows));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * offsets, words(plan.offsets));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * positions, words(plan.positions));
+    return ops.ScatterAdd(rows, offsets, positions, plan.rows.size(), src, d, scale_by, table);
+  };
+  FEDREC_RETURN_IF_ERROR(scatter(scored_ids, item_rows, 1.0f, grads[scored]));
+
+  // Final layer norm: gx = dL/d(last block's output).
+  float* gx = g1;
+  FEDREC_RETURN_IF_ERROR(ops.Zero(gx, nd));
+  FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(final_xhat, final_rstd, params[fg], g0, M, d, gx,
+                                               grads[fg], grads[fg + 1]));
+  auto linear_backward = [&](const float* x_in, const float* w, const float* dy, float* dw,
+                             float* db, float* dx) -> absl::Status {
+    FEDREC_RETURN_IF_ERROR(ops.Gemm(true, false, d, d, M, 1.0f, x_in, d, dy, d, 1.0f, dw, d));
+    FEDREC_RETURN_IF_ERROR(ops.ColumnSums(dy, M, d, db));
+    return ops.Gemm(false, true, M, d, d, 1.0f, dy, d, w, d, 1.0f, dx, d);
+  };
+  float* ga = g0;  // d_fin, then dz
+  float* gb = g2;  // d_mid
+  float* gc = g3;  // dxin
+  for (size_t k = o_.blocks; k-- > 0;) {
+    BlockBuffers& c = blocks[k];
+    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(k, t)]; };
+    auto G = [&](BlockTensor t) { return grads[BlockTensorIndex(k, t)]; };
+    // out = ffn(f_in) + residual (f_in post-LN, mid pre-LN).
+    if (o_.pre_ln) {
+      FEDREC_RETURN_IF_ERROR(ops.Zero(ga, nd));
+      FEDREC_RETURN_IF_ERROR(ops.Copy(gx, nd, gb));
+    } else {
+      FEDREC_RETURN_IF_ERROR(ops.Copy(gx, nd, ga));
+      FEDREC_RETURN_IF_ERROR(ops.Zero(gb, nd));
+    }
+    const float* dlin2 = gx;
+    if (drop) {
+      FEDREC_RETURN_IF_ERROR(ops.Multiply(gx, c.mask2, nd, dy2));
+      dlin2 = dy2;
+    }
+    FEDREC_RETURN_IF_ERROR(ops.Zero(dhidden, nd));
+    FEDREC_RETURN_IF_ERROR(linear_backward(c.hidden, P(sasrec_internal::kW2), dlin2,
+                                           G(sasrec_internal::kW2), G(sasrec_internal::kB2),
+                                           dhidden));
+    FEDREC_RETURN_IF_ERROR(ops.ReluBackward(c.hidden, drop ? c.mask1 : nullptr, nd, dhidden));
+    FEDREC_RETURN_IF_ERROR(linear_backward(c.f_in, P(sasrec_internal::kW1), dhidden,
+                                           G(sasrec_internal::kW1), G(sasrec_internal::kB1), ga));
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(c.ln2_xhat, c.ln2_rstd,
+                                                 P(sasrec_internal::kFfnLnGamma), ga, M, d, gb,
+                                                 G(sasrec_internal::kFfnLnGamma),
+                                                 G(sasrec_internal::kFfnLnBeta)));
+    // mid = attn(z, keys) + residual (z post-LN, x pre-LN).
+    if (o_.pre_ln) {
+      FEDREC_RETURN_IF_ERROR(ops.Zero(ga, nd));
+      FEDREC_RETURN_IF_ERROR(ops.Copy(gb, nd, gc));
+    } else {
+      FEDREC_RETURN_IF_ERROR(ops.Copy(gb, nd, ga));
+      FEDREC_RETURN_IF_ERROR(ops.Zero(gc, nd));
+    }
+    const float* weights = drop ? c.dropped : c.probs;
+    for (size_t h = 0; h < heads; ++h) {
+      const size_t o = h * dh, s = h * T * T, hs = heads * T * T;
+      // dV = Pd^T dO; dPd = dO V^T.
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(true, false, T, dh, T, 1.0f, weights + s, T,
+                                                    hs, gb + o, d, T * d, 0.0f, dv + o, d, T * d,
+                                                    B));
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, true, T, T, dh, 1.0f, gb + o, d, T * d,
+                                                    c.v + o, d, T * d, 0.0f, dp + s, T, hs, B));
+    }
+    FEDREC_RETURN_IF_ERROR(ops.CausalSoftmaxBackward(c.probs, dp, drop ? c.attn_mask : nullptr,
+                                                     B * heads, T, first_heads, scale, dp));
+    for (size_t h = 0; h < heads; ++h) {
+      const size_t o = h * dh, s = h * T * T, hs = heads * T * T;
+      // dQ = dS K; dK = dS^T Q.
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, false, T, dh, T, 1.0f, dp + s, T, hs,
+                                                    c.k + o, d, T * d, 0.0f, dq + o, d, T * d, B));
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(true, false, T, dh, T, 1.0f, dp + s, T, hs,
+                                                    c.q + o, d, T * d, 0.0f, dk + o, d, T * d, B));
+    }
+    const float* keys = o_.pre_ln ? c.z : c.x_in;
+    float* dkeys = o_.pre_ln ? ga : gc;
+    FEDREC_RETURN_IF_ERROR(linear_backward(c.z, P(sasrec_internal::kWq), dq,
+                                           G(sasrec_internal::kWq), G(sasrec_internal::kBq), ga));
+    FEDREC_RETURN_IF_ERROR(linear_backward(keys, P(sasrec_internal::kWk), dk,
+                                           G(sasrec_internal::kWk), G(sasrec_internal::kBk),
+                                           dkeys));
+    FEDREC_RETURN_IF_ERROR(linear_backward(keys, P(sasrec_internal::kWv), dv,
+                                           G(sasrec_internal::kWv), G(sasrec_internal::kBv),
+                                           dkeys));
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(c.ln1_xhat, c.ln1_rstd,
+                                                 P(sasrec_internal::kAttnLnGamma), ga, M, d, gc,
+                                                 G(sasrec_internal::kAttnLnGamma),
+                                                 G(sasrec_internal::kAttnLnBeta)));
+    std::swap(gx, gc);
+  }
+  // Embedding: x0 = dropout(E[item] sqrt(d) + P[slot]).
+  if (drop) {
+    FEDREC_RETURN_IF_ERROR(ops.Multiply(gx, emb_mask, nd, gx));
+  } else {
+    FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, gx));
+  }
+  FEDREC_RETURN_IF_ERROR(ops.SumOverWindows(
+      gx, B, T, d, grads[sasrec_internal::kPosEmb] + (o_.max_len - T) * d));
+  FEDREC_RETURN_IF_ERROR(scatter(batch.inputs, gx, std::sqrt(static_cast<float>(d)),
+                                 grads[sasrec_internal::kItemEmb]));
+  (void)g4;
+#undef FEDREC_FLOATS
+  return result;
+}
+
+}  // namespace fedrec::kernels

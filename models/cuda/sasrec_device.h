@@ -1,0 +1,81 @@
+// SASRec's training step written once against TensorOps (tensor_ops.h), for
+// a batch of sequences at a time: the computation the GPU runs, checked on
+// the CPU (HostTensorOps) against the CPU model (models/sasrec_impl.h).
+//
+// Layout: a batch is B windows of T rows (T = the longest predicted window
+// in the batch), row-major B T x d. A sequence's valid positions are
+// right-aligned in its window, so window b's first first[b] rows are
+// padding; slot r of every window uses position embedding max_len - T + r,
+// which is exactly the CPU's absolute position of a valid row. Padding rows
+// are zeroed after the embedding and after every block (the official
+// `seq *= mask`); keys in padding rows get weight 0 in the softmax and
+// padding positions have no loss, so the valid rows compute what the CPU
+// computes on the valid suffix alone, and no gradient reaches a padding row.
+//
+// Randomness is the CPU model's: negatives are drawn on the host by
+// sasrec_internal::DrawNegatives from the same streams; dropout masks come
+// from each sequence's (seed, "dropout", epoch, user, step) stream at the
+// word offsets the CPU's draws reach (embedding, then per block the heads'
+// attention triangles, the FFN's first and second masks).
+//
+// Supported: the paper's BCE loss with one negative per position, items by
+// id (separate_output either way), post-LN and pre-LN blocks, any dropout.
+// Create refuses other options with InvalidArgument naming them.
+//
+// Thread safety: one program per thread (it owns scratch in the ops' memory
+// and calls into its TensorOps).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "models/cuda/tensor_ops.h"
+#include "models/model.h"
+#include "models/sasrec_options.h"
+
+namespace fedrec::kernels {
+
+// A batch as the program reads it, built on the host.
+struct SasRecWindowBatch {
+  size_t batch = 0;                 // B windows (sequences with >= 2 items)
+  size_t len = 0;                   // T rows each
+  std::vector<uint32_t> users;      // B: the dropout streams' client words
+  std::vector<uint32_t> first;      // B: padding rows of each window
+  std::vector<uint32_t> inputs;     // B T item ids, kNoItem in padding rows
+  std::vector<uint32_t> targets;    // B T
+  std::vector<uint32_t> negatives;  // B T: BCE's one negative per position
+  uint64_t examples = 0;            // predicted positions
+
+  // Windows of the sequences with at least 2 items, in batch order; the
+  // negatives drawn as the CPU model draws them for `key`.
+  static SasRecWindowBatch Pack(const SasRecOptions& o, std::span<const UserSequence> batch,
+                                const StepKey& key);
+};
+
+class SasRecDeviceProgram {
+ public:
+  // InvalidArgument for options the program does not support (see above).
+  static absl::StatusOr<std::unique_ptr<SasRecDeviceProgram>> Create(const SasRecOptions& o,
+                                                                     TensorOps* ops);
+  ~SasRecDeviceProgram();
+
+  // The batch's summed loss; adds its gradient to grads (tensor k of the
+  // SasRecModel layout at grads[k], dense, in the ops' memory; params
+  // likewise). Dropout is active when `dropout_on` and the rate is > 0.
+  absl::StatusOr<LossSum> LossAndGradients(const float* const* params, float* const* grads,
+                                           const SasRecWindowBatch& batch, const StepKey& key,
+                                           bool dropout_on);
+
+ private:
+  struct Scratch;
+  SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops);
+
+  SasRecOptions o_;
+  TensorOps* ops_;
+  std::unique_ptr<Scratch> scratch_;
+};
+
+}  // namespace fedrec::kernels

@@ -1,0 +1,165 @@
+// The operations the GPU models are written in, behind one interface with
+// two implementations:
+//   - CudaTensorOps (cuda_tensor_ops.cu): cuBLAS for the products, the
+//     kernels of layer_kernels.h and a few element-wise kernels, on one
+//     stream of one device;
+//   - HostTensorOps (host_tensor_ops.cc): the same algorithms on the CPU,
+//     running the very bodies of layer_kernels.h over every row and plain
+//     loops for the rest.
+// A model written once against TensorOps (e.g. sasrec_device.h) is checked
+// in CI on HostTensorOps against the CPU model, and on a GPU its
+// CudaTensorOps run is checked against the HostTensorOps run. Only the thin
+// launch layer is left to the GPU tests.
+//
+// Conventions: matrices are row-major, every pointer lies in the memory the
+// implementation computes in (device memory for CudaTensorOps), sizes of 0
+// do nothing. Calls are enqueued in order; results are visible to later
+// calls, and to the host after Download (which waits). Errors are returned
+// as absl::Status (InternalError for a CUDA or cuBLAS failure, with the call
+// and the reason; a fault inside a kernel surfaces at the next Download).
+// Reductions run in a fixed order: results do not depend on timing.
+//
+// Thread safety: an implementation is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "core/philox.h"
+#include "core/status.h"
+
+namespace fedrec::kernels {
+
+// Memory owned by a TensorOps implementation, freed with the object.
+class OpsBuffer {
+ public:
+  virtual ~OpsBuffer() = default;
+  virtual void* data() const = 0;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data());
+  }
+};
+
+// Where one sequence's dropout masks come from: its stream and the first
+// word of the stream the mask takes (masks follow one another in a stream
+// in the CPU model's order).
+struct MaskSource {
+  PhiloxStream stream;
+  uint64_t first_word = 0;
+};
+
+class TensorOps {
+ public:
+  virtual ~TensorOps() = default;
+
+  // ------------------------------------------------------------ memory
+  // `bytes` of uninitialised memory.
+  virtual absl::StatusOr<std::unique_ptr<OpsBuffer>> Allocate(size_t bytes) = 0;
+  virtual absl::Status Upload(void* dst, const void* host, size_t bytes) = 0;
+  // Waits for every enqueued call, then copies.
+  virtual absl::Status Download(void* host, const void* src, size_t bytes) = 0;
+  virtual absl::Status Zero(float* x, size_t n) = 0;
+  virtual absl::Status Copy(const float* src, size_t n, float* dst) = 0;
+
+  // ---------------------------------------------------------- products
+  // C[m x n] = alpha op(A) op(B) + beta C, op(X) = X or X^T; lda, ldb, ldc
+  // are row strides of the stored matrices (A is m x k, or k x m when
+  // transposed).
+  virtual absl::Status Gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
+                            const float* a, size_t lda, const float* b, size_t ldb, float beta,
+                            float* c, size_t ldc) = 0;
+  // `batch` independent Gemms; matrix i starts at a + i stride_a (and so
+  // on).
+  virtual absl::Status GemmStridedBatched(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                                          float alpha, const float* a, size_t lda, size_t stride_a,
+                                          const float* b, size_t ldb, size_t stride_b, float beta,
+                                          float* c, size_t ldc, size_t stride_c, size_t batch) = 0;
+
+  // ------------------------------------------------------- element-wise
+  // y[i][j] = bias[j] for every row i (the start of an affine layer).
+  virtual absl::Status BiasRows(const float* bias, size_t rows, size_t cols, float* y) = 0;
+  // out[j] += sum_i x[i][j], rows in increasing order (a bias gradient).
+  virtual absl::Status ColumnSums(const float* x, size_t rows, size_t cols, float* out) = 0;
+  // out = a + b (out may alias either).
+  virtual absl::Status Add(const float* a, const float* b, size_t n, float* out) = 0;
+  // out = a o b (out may alias either).
+  virtual absl::Status Multiply(const float* a, const float* b, size_t n, float* out) = 0;
+  // x = max(x, 0) in place.
+  virtual absl::Status Relu(float* x, size_t n) = 0;
+  // g = y > 0 ? g (o mask) : 0 (layers::ReluBackwardInPlace); mask may be null.
+  virtual absl::Status ReluBackward(const float* y, const float* mask, size_t n, float* g) = 0;
+
+  // -------------------------------------------- batches of windows
+  // A batch is `batch` windows of `len` rows of width `width`, window b's
+  // first first[b] rows padding (first: `batch` words in this memory).
+  // Padding rows of x are set to zero.
+  virtual absl::Status ZeroPaddingRows(const uint32_t* first, size_t batch, size_t len,
+                                       size_t width, float* x) = 0;
+  // x[b][r] += rows[r] for every window b (the position embeddings).
+  virtual absl::Status AddToEveryWindow(const float* rows, size_t batch, size_t len, size_t width,
+                                        float* x) = 0;
+  // out[r] += sum_b x[b][r], windows in increasing order.
+  virtual absl::Status SumOverWindows(const float* x, size_t batch, size_t len, size_t width,
+                                      float* out) = 0;
+  // Window b's valid rows as one flat mask of (len - first[b]) width
+  // entries from sources[b] (layers::FillDropoutMask), padding rows zero.
+  virtual absl::Status WindowDropoutMasks(const MaskSource* sources, const uint32_t* first,
+                                          double rate, size_t batch, size_t len, size_t width,
+                                          float* mask) = 0;
+  // The attention dropout of window b (heads x len x len, [b][h][i][j]):
+  // for valid rows i >= first[b], entries j in [first[b], i] are head h's
+  // triangle row i - first[b] (layers::FillDropoutMaskTriangle over the
+  // len - first[b] valid positions, heads one after another); every other
+  // entry is zero.
+  virtual absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first,
+                                             double rate, size_t batch, size_t heads, size_t len,
+                                             float* mask) = 0;
+
+  // ------------------------------------------------ layer_kernels.h
+  // Layer norm over `rows` rows of width d; y may alias x.
+  virtual absl::Status LayerNormForward(const float* x, const float* gamma, const float* beta,
+                                        size_t rows, size_t d, float* xhat, float* rstd,
+                                        float* y) = 0;
+  // dx += ...; dgamma += ...; dbeta += ... (dx must not alias dy).
+  virtual absl::Status LayerNormBackward(const float* xhat, const float* rstd, const float* gamma,
+                                         const float* dy, size_t rows, size_t d, float* dx,
+                                         float* dgamma, float* dbeta) = 0;
+  // `windows` len x len score matrices, window w's padding first[w] slots.
+  virtual absl::Status CausalSoftmaxForward(const float* scores, size_t windows, size_t len,
+                                            const uint32_t* first, float scale, float* p) = 0;
+  virtual absl::Status CausalSoftmaxBackward(const float* p, const float* dpd, const float* mask,
+                                             size_t windows, size_t len, const uint32_t* first,
+                                             float scale, float* ds) = 0;
+  // out[t] = scale table[ids[t]], zeros where ids[t] == kNoItem.
+  virtual absl::Status Gather(const float* table, size_t d, const uint32_t* ids, size_t n,
+                              float scale, float* out) = 0;
+  // out[t] = <h[t], table[ids[t]]> (LaneSum order), 0 where ids[t] == kNoItem.
+  virtual absl::Status GatheredRowDots(const float* h, const float* table, size_t d,
+                                       const uint32_t* ids, size_t n, float* out) = 0;
+  // The paper's BCE per position (BcePosition); valid[t] == 0: padding.
+  virtual absl::Status BceLoss(const float* pos_logits, const float* neg_logits,
+                               const uint8_t* valid, size_t n, float* loss, float* dpos,
+                               float* dneg) = 0;
+  // dh[t] += dpos[t] table[pos[t]] + dneg[t] table[neg[t]] (padding: ids
+  // kNoItem, coefficients 0: nothing added).
+  virtual absl::Status BceHiddenGrad(const float* dpos, const float* dneg, const float* table,
+                                     size_t d, const uint32_t* pos, const uint32_t* neg, size_t n,
+                                     float* dh) = 0;
+  // out[t] = coef[t] x[t] (rows of width d).
+  virtual absl::Status ScaleRows(const float* coef, const float* x, size_t n, size_t d,
+                                 float* out) = 0;
+  // dtable[rows[k]] += scale src[t] for the plan's slots (ScatterAddSlot);
+  // rows/offsets/positions in this memory, `slots` entries in rows.
+  virtual absl::Status ScatterAdd(const uint32_t* rows, const uint32_t* offsets,
+                                  const uint32_t* positions, size_t slots, const float* src,
+                                  size_t d, float scale, float* dtable) = 0;
+};
+
+// The CPU implementation: memory is host memory. Never fails except for
+// allocation.
+std::unique_ptr<TensorOps> NewHostTensorOps();
+
+}  // namespace fedrec::kernels

@@ -1,0 +1,160 @@
+// The GPU SASRec step (models/cuda/sasrec_device.h) run on HostTensorOps
+// against the CPU model in double precision: loss and every tensor's
+// gradient, for a batch whose windows are padded differently, with and
+// without dropout, post-LN and pre-LN, and a separate output table. This is
+// the CPU-side check of the whole device algorithm: the window layout and
+// padding, the products' shapes and transposes, the dropout words of every
+// mask, the scatter plans and the backward pass.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "models/cuda/sasrec_device.h"
+#include "models/cuda/tensor_ops.h"
+#include "models/sasrec.h"
+#include "models/sasrec_impl.h"
+#include "tests/models/sasrec_double.h"
+
+namespace fedrec {
+namespace {
+
+struct Case {
+  bool pre_ln;
+  double dropout;
+  bool separate_output;
+  uint32_t heads;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << (c.pre_ln ? "pre_ln" : "post_ln") << " dropout=" << c.dropout
+      << " separate_output=" << c.separate_output << " heads=" << c.heads;
+}
+
+class SasRecDeviceProgramTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
+  const Case c = GetParam();
+  SasRecOptions o;
+  o.num_items = 30;
+  o.dim = 8;
+  o.blocks = 2;
+  o.heads = c.heads;
+  o.max_len = 7;
+  o.dropout = c.dropout;
+  o.pre_ln = c.pre_ln;
+  o.separate_output = c.separate_output;
+  auto model = SasRecModel::Create(o);
+  ASSERT_TRUE(model.ok()) << model.status();
+  (*model)->Initialize(5);
+  testing::DoubleParams ref = testing::DoubleCopy((*model)->global_params(), 0.3);
+  // The program computes in float: both sides start from float values.
+  for (auto& t : ref.params) {
+    for (double& x : t) x = static_cast<float>(x);
+  }
+
+  // Windows of 4, 7 (a sequence longer than max_len) and 1 positions, and a
+  // sequence too short to train on.
+  const std::vector<uint32_t> a = {3, 17, 4, 29, 8};
+  const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
+  const std::vector<uint32_t> e = {12};
+  const std::vector<uint32_t> f = {14, 3};
+  const std::vector<UserSequence> batch = {{4, a, {}}, {9, b, {}}, {2, e, {}}, {6, f, {}}};
+  const StepKey key{11, 2, 3};
+
+  double ref_loss = 0;
+  uint64_t ref_examples = 0;
+  sasrec_internal::SeqWorkspace<double> ws;
+  for (const UserSequence& s : batch) {
+    ref_loss += sasrec_internal::SequenceLoss<double>(o, ref.pp.data(), ref.gp.data(), nullptr,
+                                                      s.user, s.items, key, true, ws,
+                                                      &ref_examples);
+  }
+
+  std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
+  std::vector<std::vector<float>> params, grads;
+  std::vector<const float*> pp;
+  std::vector<float*> gp;
+  for (const auto& t : ref.params) {
+    params.emplace_back(t.begin(), t.end());
+    grads.emplace_back(t.size(), 0.0f);
+  }
+  for (size_t k = 0; k < params.size(); ++k) {
+    pp.push_back(params[k].data());
+    gp.push_back(grads[k].data());
+  }
+  auto program = kernels::SasRecDeviceProgram::Create(o, ops.get());
+  ASSERT_TRUE(program.ok()) << program.status();
+  const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);
+  EXPECT_EQ(windows.batch, 3u);
+  EXPECT_EQ(windows.len, 7u);
+  EXPECT_EQ(windows.first, (std::vector<uint32_t>{3, 0, 6}));
+  auto got = (*program)->LossAndGradients(pp.data(), gp.data(), windows, key, true);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->examples, ref_examples);
+  EXPECT_NEAR(got->loss, ref_loss, 1e-5 * std::max(1.0, std::abs(ref_loss)));
+
+  // Float against double: a few float roundings per term, relative to the
+  // tensor's largest gradient.
+  const ParameterStore& store = (*model)->global_params();
+  for (size_t k = 0; k < grads.size(); ++k) {
+    double largest = 0, worst = 0;
+    size_t worst_at = 0;
+    for (size_t i = 0; i < grads[k].size(); ++i) {
+      largest = std::max(largest, std::abs(ref.grads[k][i]));
+      const double diff = std::abs(grads[k][i] - ref.grads[k][i]);
+      if (!(diff <= worst)) {
+        worst = diff;
+        worst_at = i;
+      }
+    }
+    EXPECT_LE(worst, 2e-5 * std::max(1.0, largest))
+        << store.layout()[k].name << "[" << worst_at << "]: " << grads[k][worst_at]
+        << " vs " << ref.grads[k][worst_at];
+  }
+
+  // A second call reuses the scratch and adds the same gradient again.
+  std::vector<std::vector<float>> once = grads;
+  auto again = (*program)->LossAndGradients(pp.data(), gp.data(), windows, key, true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->loss, got->loss);
+  for (size_t k = 0; k < grads.size(); ++k) {
+    for (size_t i = 0; i < grads[k].size(); i += 7) {
+      EXPECT_NEAR(grads[k][i], 2 * once[k][i], 1e-6 * (1 + std::abs(once[k][i])));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, SasRecDeviceProgramTest,
+                         ::testing::Values(Case{false, 0.0, false, 2}, Case{false, 0.3, false, 2},
+                                           Case{true, 0.0, false, 1}, Case{true, 0.3, true, 2},
+                                           Case{false, 0.3, true, 1}));
+
+TEST(SasRecDeviceProgram, RefusesWhatItDoesNotCompute) {
+  std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
+  SasRecOptions o;
+  o.num_items = 10;
+  o.loss = SasRecLoss::kCe;
+  auto p = kernels::SasRecDeviceProgram::Create(o, ops.get());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(p.status().message()).find("train.loss"), std::string::npos);
+}
+
+TEST(SasRecDeviceProgram, AnEmptyBatchIsNoWork) {
+  std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
+  SasRecOptions o;
+  o.num_items = 10;
+  auto p = kernels::SasRecDeviceProgram::Create(o, ops.get());
+  ASSERT_TRUE(p.ok());
+  const std::vector<uint32_t> one = {3};
+  const std::vector<UserSequence> batch = {{0, one, {}}};
+  const kernels::SasRecWindowBatch w = kernels::SasRecWindowBatch::Pack(o, batch, StepKey{});
+  EXPECT_EQ(w.batch, 0u);
+  auto r = (*p)->LossAndGradients(nullptr, nullptr, w, StepKey{}, true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->examples, 0u);
+}
+
+}  // namespace
+}  // namespace fedrec
