@@ -38,9 +38,8 @@ void BM_SasRecGpuStep(benchmark::State& state) {
   auto model = SasRecModel::Create(o);
   auto ops = kernels::NewCudaTensorOps({.device = 0, .allow_tf32 = tf32});
   if (!model.ok() || !ops.ok()) {
-    state.SkipWithError(std::string(ops.ok() ? model.status().message()
-                                             : ops.status().message())
-                            .c_str());
+    state.SkipWithError(
+        std::string(ops.ok() ? model.status().message() : ops.status().message()).c_str());
     return;
   }
   (*model)->Initialize(1);
@@ -79,9 +78,8 @@ void BM_SasRecGpuStep(benchmark::State& state) {
       return;
     }
   }
-  state.counters["seqs_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * kBatch),
-                         benchmark::Counter::kIsRate);
+  state.counters["seqs_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kBatch), benchmark::Counter::kIsRate);
   state.SetLabel(std::string((*devices)[0].name) + (tf32 ? ", TF32" : ", FP32"));
 }
 

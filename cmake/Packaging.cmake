@@ -23,6 +23,10 @@ set(FEDREC_INSTALL_SCRIPTSDIR "${CMAKE_INSTALL_DATADIR}/fedrec/scripts")
 # finds through /usr/lib/<multiarch>/ anyway.
 set_target_properties(fedrec PROPERTIES BUILD_WITH_INSTALL_RPATH ON)
 install(TARGETS fedrec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The CUDA plugin (models/cuda/cuda_plugin.h looks in <bin>/../lib/fedrec).
+if(TARGET fedrec_cuda_plugin)
+  install(TARGETS fedrec_cuda_plugin LIBRARY DESTINATION lib/fedrec)
+endif()
 
 if(TARGET _fedrec)
   set_target_properties(_fedrec PROPERTIES BUILD_WITH_INSTALL_RPATH ON)

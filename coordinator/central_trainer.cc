@@ -22,6 +22,7 @@
 #include "data/loader.h"
 #include "data/split.h"
 #include "fmt/format.h"
+#include "models/cuda/compute_backend.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
 #include "models/memory_estimate.h"
@@ -440,7 +441,7 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                          CreateModel(spec, config.backend.compute, data.item_features));
+                          CreateModelOnBackend(spec, config.backend.compute, data.item_features));
   model->Initialize(static_cast<uint64_t>(config.seed));
   // Cold items are not in the catalogue while the model trains: never a
   // negative, out of a full softmax.

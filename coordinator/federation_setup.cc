@@ -9,6 +9,7 @@
 #include "data/loader.h"
 #include "data/partition.h"
 #include "fmt/format.h"
+#include "models/cuda/compute_backend.h"
 #include "models/factory.h"
 #include "models/memory_estimate.h"
 #include "models/mf.h"
@@ -108,7 +109,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
     (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
   }
   FEDREC_ASSIGN_OR_RETURN(s->initial,
-                          CreateModel(s->spec, s->compute_backend, s->data.item_features));
+                          CreateModelOnBackend(s->spec, s->compute_backend, s->data.item_features));
   s->initial->Initialize(config.seed);
 
   for (uint32_t u = 0; u < s->data.num_users(); ++u) {

@@ -22,6 +22,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/timing.h"
+#include "models/cuda/compute_backend.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
 #include "privacy/adaptive_clip.h"
@@ -58,8 +59,8 @@ class Coordinator {
       : comm_(comm), s_(s), c_(s.config), dir_(std::move(dir)), run_(run) {}
 
   absl::Status Setup() {
-    FEDREC_ASSIGN_OR_RETURN(model_,
-                            CreateModel(s_.spec, s_.compute_backend, s_.data.item_features));
+    FEDREC_ASSIGN_OR_RETURN(
+        model_, CreateModelOnBackend(s_.spec, s_.compute_backend, s_.data.item_features));
     // The coordinator holds the global parameters only; local ones live with
     // the workers.
     model_->global_params() = s_.initial->global_params();

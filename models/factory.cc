@@ -142,8 +142,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec,
                                                    std::shared_ptr<const ItemFeatures> features) {
   if (compute == "cuda") {
     return absl::FailedPreconditionError(
-        "backend.compute: 'cuda': no model of this build runs on a GPU yet (the CUDA backend "
-        "holds only a device query); set backend.compute = \"cpu\"");
+        "backend.compute: 'cuda': GPU models are built through CreateModelOnBackend "
+        "(models/cuda/compute_backend.h)");
   }
   if (compute != "cpu") {
     return absl::InvalidArgumentError("backend.compute: unknown backend '" + compute +

@@ -27,10 +27,10 @@ absl::StatusOr<proto::ModelSpec> ModelSpecFromConfig(const Config& config, uint3
 // For id models (a text / id+text spec is FailedPrecondition: no features).
 absl::StatusOr<std::unique_ptr<Model>> CreateModel(const proto::ModelSpec& spec);
 
-// The same, on the compute backend backend.compute names: "cpu" builds the
-// models above; "cuda" is FailedPrecondition naming the key, since no model
-// of this build runs on a GPU yet (models/cuda/ holds only the device
-// query). Every trainer builds its models through this one seam.
+// The same, for backend.compute = "cpu" (the models above). Trainers build
+// their models through CreateModelOnBackend (models/cuda/compute_backend.h),
+// which also knows "cuda" and calls this for "cpu"; here "cuda" is
+// FailedPrecondition.
 // `features`: the items' content features, required when the spec's
 // item_repr is text or id+text (FailedPrecondition without them,
 // InvalidArgument when their num_items or dim disagree with the spec);

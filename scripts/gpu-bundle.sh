@@ -25,7 +25,9 @@ limit_mib=${FEDREC_GPU_BUNDLE_MIB:-64}
 # are required, the benchmarks are bundled when they were built.
 required=(apps/fedrec tests/cuda/cuda_test tests/comm/comm_test)
 optional=(bench/sasrec_bench bench/full_ranking_bench bench/client_step_bench
-  bench/nccl_allreduce_bench)
+  bench/nccl_allreduce_bench bench/sasrec_gpu_bench)
+# The CUDA plugin fedrec loads for backend.compute = cuda, next to fedrec.
+plugins=(apps/libfedrec_cuda_plugin.so)
 
 # Libraries the device machine provides: glibc's, and CUDA's.
 provided_re='^(linux-vdso|ld-linux-x86-64|libc|libm|libpthread|libdl|librt|libresolv|libutil|libcuda|libcudart|libcublas|libcublasLt|libnccl|libcurand|libnvidia-[a-z-]*)\.so'
@@ -84,6 +86,10 @@ for p in "${required[@]}"; do
   programs+=("$p")
 done
 for p in "${optional[@]}"; do [[ -x "$build_dir/$p" ]] && programs+=("$p"); done
+for p in "${plugins[@]}"; do
+  [[ -f "$build_dir/$p" ]] || { echo "gpu-bundle: $build_dir/$p was not built" >&2; exit 2; }
+  programs+=("$p")
+done
 
 for p in "${programs[@]}"; do
   objcopy --strip-debug "$build_dir/$p" "$bundle/bin/$(basename "$p")"

@@ -36,7 +36,7 @@ absl::Status Cublas(cublasStatus_t code, const char* what) {
 
 absl::Status Launched(const char* kernel) { return Cuda(cudaGetLastError(), kernel); }
 
-#define FEDREC_GRID_INDEX(i, n)                                             \
+#define FEDREC_GRID_INDEX(i, n)                                                \
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; \
   if (i >= (n)) return
 
@@ -73,8 +73,8 @@ __global__ void ReluBackwardKernel(const float* y, const float* mask, size_t n, 
   g[i] = y[i] > 0.0f ? v : 0.0f;
 }
 
-__global__ void ZeroPaddingRowsKernel(const uint32_t* first, size_t batch, size_t len,
-                                      size_t width, float* x) {
+__global__ void ZeroPaddingRowsKernel(const uint32_t* first, size_t batch, size_t len, size_t width,
+                                      float* x) {
   FEDREC_GRID_INDEX(e, batch * len * width);
   const size_t b = e / (len * width), row = e / width % len;
   if (row < first[b]) x[e] = 0.0f;
@@ -104,8 +104,8 @@ __global__ void WindowDropoutKernel(const MaskSource* sources, const uint32_t* f
   FEDREC_GRID_INDEX(t, batch * chunks);
   const size_t b = t / chunks;
   const size_t begin = t % chunks * kMaskEntriesPerThread;
-  const size_t end = begin + kMaskEntriesPerThread < len * width ? begin + kMaskEntriesPerThread
-                                                                 : len * width;
+  const size_t end =
+      begin + kMaskEntriesPerThread < len * width ? begin + kMaskEntriesPerThread : len * width;
   float* window = mask + b * len * width;
   const size_t padding = first[b] * width;
   size_t e = begin;
@@ -144,8 +144,7 @@ __global__ void BceHiddenGradKernel(const float* dpos, const float* dneg, const 
   BceHiddenGradRow<float>(dpos[t], table + pos[t] * d, dneg[t], table + neg[t] * d, d, dh + t * d);
 }
 
-__global__ void ScaleRowsKernel(const float* coef, const float* x, size_t n, size_t d,
-                                float* out) {
+__global__ void ScaleRowsKernel(const float* coef, const float* x, size_t n, size_t d, float* out) {
   FEDREC_GRID_INDEX(e, n * d);
   out[e] = coef[e / d] * x[e];
 }
@@ -211,12 +210,12 @@ class CudaTensorOps final : public TensorOps {
                     size_t lda, const float* b, size_t ldb, float beta, float* c,
                     size_t ldc) override {
     if (m == 0 || n == 0) return absl::OkStatus();
-    return Cublas(cublasSgemm(blas_.get(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
-                              static_cast<int>(m), static_cast<int>(k), &alpha, b,
-                              static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
-                              static_cast<int>(ldc)),
-                  "cublasSgemm");
+    return Cublas(
+        cublasSgemm(blas_.get(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                    static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
+                    static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
+                    static_cast<int>(ldc)),
+        "cublasSgemm");
   }
   absl::Status GemmStridedBatched(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
                                   const float* a, size_t lda, size_t stride_a, const float* b,
@@ -282,7 +281,7 @@ class CudaTensorOps final : public TensorOps {
                               float* out) override {
     if (len * width == 0) return absl::OkStatus();
     SumOverWindowsKernel<<<BlocksFor(len * width), kThreads, 0, stream_>>>(x, batch, len, width,
-                                                                          out);
+                                                                           out);
     return Launched("SumOverWindows");
   }
   absl::Status WindowDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
@@ -294,9 +293,8 @@ class CudaTensorOps final : public TensorOps {
         len, width, mask);
     return Launched("WindowDropoutMasks");
   }
-  absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first,
-                                     double rate, size_t batch, size_t heads, size_t len,
-                                     float* mask) override {
+  absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
+                                     size_t batch, size_t heads, size_t len, float* mask) override {
     const size_t rows = batch * heads * len;
     if (rows == 0) return absl::OkStatus();
     AttentionDropoutKernel<<<BlocksFor(rows), kThreads, 0, stream_>>>(
@@ -319,8 +317,8 @@ class CudaTensorOps final : public TensorOps {
     return LaunchCausalSoftmaxForward(scores, windows, len, first, scale, p, stream_);
   }
   absl::Status CausalSoftmaxBackward(const float* p, const float* dpd, const float* mask,
-                                     size_t windows, size_t len, const uint32_t* first,
-                                     float scale, float* ds) override {
+                                     size_t windows, size_t len, const uint32_t* first, float scale,
+                                     float* ds) override {
     return LaunchCausalSoftmaxBackward(p, dpd, mask, windows, len, first, scale, ds, stream_);
   }
   absl::Status Gather(const float* table, size_t d, const uint32_t* ids, size_t n, float scale,
@@ -370,10 +368,10 @@ class CudaTensorOps final : public TensorOps {
 
 absl::StatusOr<std::unique_ptr<TensorOps>> NewCudaTensorOps(const CudaTensorOpsOptions& options) {
   FEDREC_ASSIGN_OR_RETURN(CublasHandle blas, CublasHandle::Create(options.device));
-  FEDREC_RETURN_IF_ERROR(Cublas(
-      cublasSetMathMode(blas.get(), options.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                       : CUBLAS_DEFAULT_MATH),
-      "cublasSetMathMode"));
+  FEDREC_RETURN_IF_ERROR(
+      Cublas(cublasSetMathMode(
+                 blas.get(), options.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+             "cublasSetMathMode"));
   cudaStream_t stream = nullptr;
   FEDREC_RETURN_IF_ERROR(
       Cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));

@@ -143,9 +143,8 @@ class HostTensorOps final : public TensorOps {
     }
     return absl::OkStatus();
   }
-  absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first,
-                                     double rate, size_t batch, size_t heads, size_t len,
-                                     float* mask) override {
+  absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
+                                     size_t batch, size_t heads, size_t len, float* mask) override {
     const uint32_t threshold = DropoutThresholdFor(rate);
     const float keep = 1.0f / static_cast<float>(1.0 - rate);
     for (size_t b = 0; b < batch; ++b) {
@@ -176,7 +175,8 @@ class HostTensorOps final : public TensorOps {
     for (size_t i = 0; i < rows; ++i) {
       LayerNormBackwardRow<float>(xhat + i * d, rstd[i], gamma, dy + i * d, d, dx + i * d);
     }
-    for (size_t j = 0; j < d; ++j) LayerNormParamGradColumn<float>(xhat, dy, rows, d, j, dgamma, dbeta);
+    for (size_t j = 0; j < d; ++j)
+      LayerNormParamGradColumn<float>(xhat, dy, rows, d, j, dgamma, dbeta);
     return absl::OkStatus();
   }
   absl::Status CausalSoftmaxForward(const float* scores, size_t windows, size_t len,
@@ -191,8 +191,8 @@ class HostTensorOps final : public TensorOps {
     return absl::OkStatus();
   }
   absl::Status CausalSoftmaxBackward(const float* p, const float* dpd, const float* mask,
-                                     size_t windows, size_t len, const uint32_t* first,
-                                     float scale, float* ds) override {
+                                     size_t windows, size_t len, const uint32_t* first, float scale,
+                                     float* ds) override {
     for (size_t w = 0; w < windows; ++w) {
       for (size_t i = 0; i < len; ++i) {
         const size_t at = (w * len + i) * len;

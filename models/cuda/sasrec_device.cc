@@ -15,8 +15,7 @@ using sasrec_internal::BlockTensor;
 using sasrec_internal::BlockTensorIndex;
 
 SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
-                                          std::span<const UserSequence> batch,
-                                          const StepKey& key) {
+                                          std::span<const UserSequence> batch, const StepKey& key) {
   SasRecWindowBatch w;
   for (const UserSequence& s : batch) {
     if (s.items.size() < 2) continue;
@@ -74,14 +73,13 @@ namespace {
 
 // The per-block buffers the backward pass reads.
 struct BlockBuffers {
-  float *x_in, *ln1_xhat, *ln1_rstd, *z, *q, *k, *v, *probs, *dropped, *attn_mask, *attn_out,
-      *mid, *ln2_xhat, *ln2_rstd, *f_in, *hidden, *mask1, *mask2, *out;
+  float *x_in, *ln1_xhat, *ln1_rstd, *z, *q, *k, *v, *probs, *dropped, *attn_mask, *attn_out, *mid,
+      *ln2_xhat, *ln2_rstd, *f_in, *hidden, *mask1, *mask2, *out;
 };
 
 // Where the masks of a sequence of `valid` positions start in its dropout
-// stream, in the CPU model's draw order.
+// stream, in the CPU model's draw order (the embedding's at word 0).
 struct MaskWords {
-  uint64_t embedding = 0;
   std::vector<uint64_t> attention, ffn1, ffn2;  // per block
 };
 
@@ -123,8 +121,7 @@ SasRecDeviceProgram::~SasRecDeviceProgram() = default;
 absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const* params,
                                                               float* const* grads,
                                                               const SasRecWindowBatch& batch,
-                                                              const StepKey& key,
-                                                              bool dropout_on) {
+                                                              const StepKey& key, bool dropout_on) {
   LossSum result;
   if (batch.batch == 0) return result;
   TensorOps& ops = *ops_;
@@ -144,7 +141,10 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     FEDREC_RETURN_IF_ERROR(ops.Upload(p, host.data(), host.size_bytes()));
     return static_cast<uint32_t*>(p);
   };
-#define FEDREC_FLOATS(name, n) FEDREC_ASSIGN_OR_RETURN(float* name, floats(n))
+  // Declares `float* name` (a declaration, so the name cannot be in
+  // parentheses) or returns the allocation's error.
+#define FEDREC_FLOATS(name, n) \
+  FEDREC_ASSIGN_OR_RETURN(float* name, floats(n))  // NOLINT(bugprone-macro-parentheses)
 
   // ------------------------------------------------ the batch's host data
   FEDREC_ASSIGN_OR_RETURN(uint32_t * first, words(batch.first));
@@ -165,8 +165,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   const size_t kinds = 1 + 3 * o_.blocks;
   std::vector<MaskSource> sources_host(kinds * B);
   for (size_t b = 0; b < B; ++b) {
-    const PhiloxStream stream = MakePhiloxStream(key.seed, Fnv1a64("dropout"), key.epoch,
-                                                 batch.users[b], key.step);
+    const PhiloxStream stream =
+        MakePhiloxStream(key.seed, Fnv1a64("dropout"), key.epoch, batch.users[b], key.step);
     const MaskWords m = DropoutWordsOf(o_, T - batch.first[b]);
     sources_host[b] = {stream, 0};
     for (size_t k = 0; k < o_.blocks; ++k) {
@@ -174,7 +174,6 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
       sources_host[(2 + 3 * k) * B + b] = {stream, m.ffn1[k]};
       sources_host[(3 + 3 * k) * B + b] = {stream, m.ffn2[k]};
     }
-    (void)m.embedding;
   }
   FEDREC_ASSIGN_OR_RETURN(void* sources_p,
                           scratch.Take(ops, sources_host.size() * sizeof(MaskSource)));
@@ -208,8 +207,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   // x0 = dropout(E[item] sqrt(d) + P[slot]), padding rows zero.
   FEDREC_RETURN_IF_ERROR(ops.Gather(params[sasrec_internal::kItemEmb], d, inputs, M,
                                     std::sqrt(static_cast<float>(d)), x0));
-  FEDREC_RETURN_IF_ERROR(ops.AddToEveryWindow(
-      params[sasrec_internal::kPosEmb] + (o_.max_len - T) * d, B, T, d, x0));
+  FEDREC_RETURN_IF_ERROR(
+      ops.AddToEveryWindow(params[sasrec_internal::kPosEmb] + (o_.max_len - T) * d, B, T, d, x0));
   FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, x0));
   if (drop) {
     FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources, first, o_.dropout, B, T, d, emb_mask));
@@ -228,16 +227,16 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWk), P(sasrec_internal::kBk), c.k));
     FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWv), P(sasrec_internal::kBv), c.v));
     for (size_t h = 0; h < heads; ++h) {
-      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(
-          false, true, T, T, dh, 1.0f, c.q + h * dh, d, T * d, c.k + h * dh, d, T * d, 0.0f,
-          c.probs + h * T * T, T, heads * T * T, B));
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, true, T, T, dh, 1.0f, c.q + h * dh, d,
+                                                    T * d, c.k + h * dh, d, T * d, 0.0f,
+                                                    c.probs + h * T * T, T, heads * T * T, B));
     }
     FEDREC_RETURN_IF_ERROR(
         ops.CausalSoftmaxForward(c.probs, B * heads, T, first_heads, scale, c.probs));
     const float* weights = c.probs;
     if (drop) {
-      FEDREC_RETURN_IF_ERROR(ops.AttentionDropoutMasks(sources + (1 + 3 * k) * B, first,
-                                                       o_.dropout, B, heads, T, c.attn_mask));
+      FEDREC_RETURN_IF_ERROR(ops.AttentionDropoutMasks(sources + (1 + 3 * k) * B, first, o_.dropout,
+                                                       B, heads, T, c.attn_mask));
       FEDREC_RETURN_IF_ERROR(ops.Multiply(c.probs, c.attn_mask, att, c.dropped));
       weights = c.dropped;
     }
@@ -255,15 +254,15 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
         linear(c.f_in, P(sasrec_internal::kW1), P(sasrec_internal::kB1), c.hidden));
     FEDREC_RETURN_IF_ERROR(ops.Relu(c.hidden, nd));
     if (drop) {
-      FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources + (2 + 3 * k) * B, first, o_.dropout,
-                                                    B, T, d, c.mask1));
+      FEDREC_RETURN_IF_ERROR(
+          ops.WindowDropoutMasks(sources + (2 + 3 * k) * B, first, o_.dropout, B, T, d, c.mask1));
       FEDREC_RETURN_IF_ERROR(ops.Multiply(c.hidden, c.mask1, nd, c.hidden));
     }
     FEDREC_RETURN_IF_ERROR(
         linear(c.hidden, P(sasrec_internal::kW2), P(sasrec_internal::kB2), c.out));
     if (drop) {
-      FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources + (3 + 3 * k) * B, first, o_.dropout,
-                                                    B, T, d, c.mask2));
+      FEDREC_RETURN_IF_ERROR(
+          ops.WindowDropoutMasks(sources + (3 + 3 * k) * B, first, o_.dropout, B, T, d, c.mask2));
       FEDREC_RETURN_IF_ERROR(ops.Multiply(c.out, c.mask2, nd, c.out));
     }
     // Residual: post-LN from the FFN's normalised input, pre-LN from mid.
@@ -281,7 +280,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   FEDREC_FLOATS(losses, M);
   FEDREC_FLOATS(dpos, M);
   FEDREC_FLOATS(dneg, M);
-  FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(hidden_out, params[scored], d, targets, M, pos_logits));
+  FEDREC_RETURN_IF_ERROR(
+      ops.GatheredRowDots(hidden_out, params[scored], d, targets, M, pos_logits));
   FEDREC_RETURN_IF_ERROR(
       ops.GatheredRowDots(hidden_out, params[scored], d, negatives, M, neg_logits));
   FEDREC_RETURN_IF_ERROR(ops.BceLoss(pos_logits, neg_logits, valid, M, losses, dpos, dneg));
@@ -302,7 +302,6 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   FEDREC_FLOATS(g1, nd);
   FEDREC_FLOATS(g2, nd);
   FEDREC_FLOATS(g3, nd);
-  FEDREC_FLOATS(g4, nd);
   FEDREC_FLOATS(dq, nd);
   FEDREC_FLOATS(dk, nd);
   FEDREC_FLOATS(dv, nd);
@@ -368,10 +367,9 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     FEDREC_RETURN_IF_ERROR(ops.ReluBackward(c.hidden, drop ? c.mask1 : nullptr, nd, dhidden));
     FEDREC_RETURN_IF_ERROR(linear_backward(c.f_in, P(sasrec_internal::kW1), dhidden,
                                            G(sasrec_internal::kW1), G(sasrec_internal::kB1), ga));
-    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(c.ln2_xhat, c.ln2_rstd,
-                                                 P(sasrec_internal::kFfnLnGamma), ga, M, d, gb,
-                                                 G(sasrec_internal::kFfnLnGamma),
-                                                 G(sasrec_internal::kFfnLnBeta)));
+    FEDREC_RETURN_IF_ERROR(
+        ops.LayerNormBackward(c.ln2_xhat, c.ln2_rstd, P(sasrec_internal::kFfnLnGamma), ga, M, d, gb,
+                              G(sasrec_internal::kFfnLnGamma), G(sasrec_internal::kFfnLnBeta)));
     // mid = attn(z, keys) + residual (z post-LN, x pre-LN).
     if (o_.pre_ln) {
       FEDREC_RETURN_IF_ERROR(ops.Zero(ga, nd));
@@ -384,9 +382,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     for (size_t h = 0; h < heads; ++h) {
       const size_t o = h * dh, s = h * T * T, hs = heads * T * T;
       // dV = Pd^T dO; dPd = dO V^T.
-      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(true, false, T, dh, T, 1.0f, weights + s, T,
-                                                    hs, gb + o, d, T * d, 0.0f, dv + o, d, T * d,
-                                                    B));
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(true, false, T, dh, T, 1.0f, weights + s, T, hs,
+                                                    gb + o, d, T * d, 0.0f, dv + o, d, T * d, B));
       FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, true, T, T, dh, 1.0f, gb + o, d, T * d,
                                                     c.v + o, d, T * d, 0.0f, dp + s, T, hs, B));
     }
@@ -410,10 +407,9 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     FEDREC_RETURN_IF_ERROR(linear_backward(keys, P(sasrec_internal::kWv), dv,
                                            G(sasrec_internal::kWv), G(sasrec_internal::kBv),
                                            dkeys));
-    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(c.ln1_xhat, c.ln1_rstd,
-                                                 P(sasrec_internal::kAttnLnGamma), ga, M, d, gc,
-                                                 G(sasrec_internal::kAttnLnGamma),
-                                                 G(sasrec_internal::kAttnLnBeta)));
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(
+        c.ln1_xhat, c.ln1_rstd, P(sasrec_internal::kAttnLnGamma), ga, M, d, gc,
+        G(sasrec_internal::kAttnLnGamma), G(sasrec_internal::kAttnLnBeta)));
     std::swap(gx, gc);
   }
   // Embedding: x0 = dropout(E[item] sqrt(d) + P[slot]).
@@ -422,11 +418,10 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   } else {
     FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, gx));
   }
-  FEDREC_RETURN_IF_ERROR(ops.SumOverWindows(
-      gx, B, T, d, grads[sasrec_internal::kPosEmb] + (o_.max_len - T) * d));
+  FEDREC_RETURN_IF_ERROR(
+      ops.SumOverWindows(gx, B, T, d, grads[sasrec_internal::kPosEmb] + (o_.max_len - T) * d));
   FEDREC_RETURN_IF_ERROR(scatter(batch.inputs, gx, std::sqrt(static_cast<float>(d)),
                                  grads[sasrec_internal::kItemEmb]));
-  (void)g4;
 #undef FEDREC_FLOATS
   return result;
 }

@@ -236,13 +236,16 @@ TEST_F(RoundProtocolTest, AMissingShardIsRefusedOnResume) {
       << resumed.status();
 }
 
-TEST_F(RoundProtocolTest, CudaComputeIsRefusedNamingTheKeyAndWritesNothing) {
-  Config c = MakeConfig("sasrec");
+// Only SASRec has a GPU step so far: MF on cuda is refused on every machine.
+TEST_F(RoundProtocolTest, CudaComputeForAModelWithoutAGpuStepIsRefusedAndWritesNothing) {
+  Config c = MakeConfig("mf_bpr");
   c.backend.compute = "cuda";
   auto r = RunFederatedTraining(c, {.out_dir = (dir_ / "cuda").string(), .quiet = true});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(std::string(r.status().message()).find("backend.compute"), std::string::npos);
+  EXPECT_NE(std::string(r.status().message()).find("backend.compute: 'cuda' trains SASRec only"),
+            std::string::npos)
+      << r.status();
   EXPECT_FALSE(fs::exists(dir_ / "cuda"));
 }
 

@@ -81,8 +81,9 @@ TEST(SasRecDeviceCuda, StepMatchesTheHostProgramAndRepeatsBitwise) {
   OpsTensors on_host = Place(*host, (*model)->global_params());
   auto host_program = kernels::SasRecDeviceProgram::Create(o, host.get());
   ASSERT_TRUE(host_program.ok());
-  auto want = (*host_program)->LossAndGradients(on_host.params.data(), on_host.grads.data(),
-                                                windows, key, true);
+  auto want =
+      (*host_program)
+          ->LossAndGradients(on_host.params.data(), on_host.grads.data(), windows, key, true);
   ASSERT_TRUE(want.ok()) << want.status();
 
   auto cuda = kernels::NewCudaTensorOps({});

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "models/cuda/device_sasrec_model.h"
 #include "models/cuda/sasrec_device.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/sasrec.h"
@@ -67,9 +68,8 @@ TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
   uint64_t ref_examples = 0;
   sasrec_internal::SeqWorkspace<double> ws;
   for (const UserSequence& s : batch) {
-    ref_loss += sasrec_internal::SequenceLoss<double>(o, ref.pp.data(), ref.gp.data(), nullptr,
-                                                      s.user, s.items, key, true, ws,
-                                                      &ref_examples);
+    ref_loss += sasrec_internal::SequenceLoss<double>(
+        o, ref.pp.data(), ref.gp.data(), nullptr, s.user, s.items, key, true, ws, &ref_examples);
   }
 
   std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
@@ -110,8 +110,8 @@ TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
       }
     }
     EXPECT_LE(worst, 2e-5 * std::max(1.0, largest))
-        << store.layout()[k].name << "[" << worst_at << "]: " << grads[k][worst_at]
-        << " vs " << ref.grads[k][worst_at];
+        << store.layout()[k].name << "[" << worst_at << "]: " << grads[k][worst_at] << " vs "
+        << ref.grads[k][worst_at];
   }
 
   // A second call reuses the scratch and adds the same gradient again.
@@ -130,6 +130,68 @@ INSTANTIATE_TEST_SUITE_P(Variants, SasRecDeviceProgramTest,
                          ::testing::Values(Case{false, 0.0, false, 2}, Case{false, 0.3, false, 2},
                                            Case{true, 0.0, false, 1}, Case{true, 0.3, true, 2},
                                            Case{false, 0.3, true, 1}));
+
+absl::StatusOr<std::unique_ptr<kernels::TensorOps>> HostOps() {
+  return kernels::NewHostTensorOps();
+}
+
+// The Model around the program (on the host's TensorOps) against the CPU
+// model through the Model interface: loss, every gradient tensor, the rows
+// the embedding gradients mark, and scoring (which it delegates).
+TEST(DeviceSasRecModel, ForwardBackwardMatchesTheCpuModelThroughTheModelInterface) {
+  SasRecOptions o;
+  o.num_items = 30;
+  o.dim = 8;
+  o.blocks = 2;
+  o.heads = 2;
+  o.max_len = 7;
+  o.dropout = 0.3;
+  auto cpu = SasRecModel::Create(o);
+  auto ref = SasRecModel::Create(o);
+  ASSERT_TRUE(cpu.ok() && ref.ok());
+  (*cpu)->Initialize(5);
+  (*ref)->Initialize(5);
+  auto device = DeviceSasRecModel::Create(std::move(*cpu), HostOps, "host");
+  ASSERT_TRUE(device.ok()) << device.status();
+
+  const std::vector<uint32_t> a = {3, 17, 4, 29, 8};
+  const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
+  const std::vector<uint32_t> f = {14, 3};
+  const std::vector<UserSequence> batch = {{4, a, {}}, {9, b, {}}, {6, f, {}}};
+  const StepKey key{11, 2, 3};
+  Gradients got = (*device)->NewGlobalGradients();
+  Gradients want = (*ref)->NewGlobalGradients();
+  std::unique_ptr<Workspace> ws = (*device)->NewWorkspace();
+  const LossSum l_got = (*device)->ForwardBackward(batch, key, ws.get(), &got, nullptr);
+  const LossSum l_want = (*ref)->ForwardBackward(batch, key, nullptr, &want, nullptr);
+  EXPECT_EQ(l_got.examples, l_want.examples);
+  EXPECT_NEAR(l_got.loss, l_want.loss, 1e-5 * std::abs(l_want.loss));
+  const ParameterStore& store = (*ref)->global_params();
+  for (size_t k = 0; k < store.num_tensors(); ++k) {
+    const TensorView g = got.View(k), w = want.View(k);
+    double largest = 0, worst = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      largest = std::max(largest, static_cast<double>(std::abs(w.data[i])));
+      worst = std::max(worst, static_cast<double>(std::abs(g.data[i] - w.data[i])));
+    }
+    EXPECT_LE(worst, 5e-5 * std::max(1.0, largest)) << store.layout()[k].name;
+    EXPECT_EQ(got.IsSparse(k), want.IsSparse(k));
+    if (want.IsSparse(k)) {
+      std::vector<uint32_t> rg = got.TouchedRows(k), rw = want.TouchedRows(k);
+      std::sort(rg.begin(), rg.end());
+      std::sort(rw.begin(), rw.end());
+      EXPECT_EQ(rg, rw) << store.layout()[k].name;
+    }
+  }
+  std::vector<float> s_got(o.num_items), s_want(o.num_items);
+  (*device)->ScoreAll(4, a, s_got);
+  (*ref)->ScoreAll(4, a, s_want);
+  EXPECT_EQ(s_got, s_want);
+  // Options the GPU step lacks are refused when the model is built.
+  o.loss = SasRecLoss::kCe;
+  auto ce = DeviceSasRecModel::Create(*SasRecModel::Create(o), HostOps, "host");
+  EXPECT_EQ(ce.status().code(), absl::StatusCode::kInvalidArgument);
+}
 
 TEST(SasRecDeviceProgram, RefusesWhatItDoesNotCompute) {
   std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();

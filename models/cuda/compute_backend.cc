@@ -1,0 +1,29 @@
+#include "models/cuda/compute_backend.h"
+
+#include <utility>
+
+#include "models/cuda/cuda_plugin.h"
+#include "models/cuda/device_sasrec_model.h"
+#include "models/factory.h"
+#include "models/sasrec.h"
+
+namespace fedrec {
+
+absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
+    const proto::ModelSpec& spec, const std::string& compute,
+    std::shared_ptr<const ItemFeatures> features) {
+  if (compute != "cuda") return CreateModel(spec, compute, std::move(features));
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> cpu, CreateModel(spec, "cpu", features));
+  if (cpu->type() != "sasrec") {
+    return absl::FailedPreconditionError(
+        "backend.compute: 'cuda' trains SASRec only so far; model.type = '" + cpu->type() +
+        "' runs on the CPU (backend.compute = \"cpu\")");
+  }
+  std::unique_ptr<SasRecModel> sasrec(static_cast<SasRecModel*>(cpu.release()));
+  auto make_ops = [] { return kernels::NewPluginCudaTensorOps({.device = 0}); };
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSasRecModel> model,
+                          DeviceSasRecModel::Create(std::move(sasrec), make_ops, "cuda"));
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+}  // namespace fedrec

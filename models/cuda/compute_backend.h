@@ -1,0 +1,28 @@
+// The one seam every trainer builds its model through, by backend.compute:
+//   "cpu"   models/factory.h's CreateModel;
+//   "cuda"  SASRec with its training step on the GPU (DeviceSasRecModel over
+//           CudaTensorOps from the CUDA plugin, cuda_plugin.h), on CUDA
+//           device 0 of those the process sees (give each rank its own GPU
+//           with CUDA_VISIBLE_DEVICES), FP32 products; parameters, the
+//           optimiser, scoring and evaluation stay on the CPU.
+// Errors name the key: FailedPrecondition when this build or machine cannot
+// run CUDA (no plugin, no device) or the model has no GPU version yet
+// (model.type other than sasrec, item features); InvalidArgument for an
+// unknown backend or options the GPU step does not support.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "data/item_features.h"
+#include "models/model.h"
+#include "proto/fedrec.pb.h"
+
+namespace fedrec {
+
+absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
+    const proto::ModelSpec& spec, const std::string& compute,
+    std::shared_ptr<const ItemFeatures> features = nullptr);
+
+}  // namespace fedrec
