@@ -1,16 +1,15 @@
 #include "comm/mpi_collective.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include "comm/deadline.h"
+#include "core/node_rank.h"
 #include "core/status.h"
 
 namespace fedrec {
@@ -94,18 +93,7 @@ int MpirunWorldSize() {
   return size;
 }
 
-int MpirunLocalRank() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') continue;
-    int rank = -1;
-    const char* end = value + std::strlen(value);
-    const auto [stop, ec] = std::from_chars(value, end, rank);
-    if (ec == std::errc() && stop == end && rank >= 0) return rank;
-    return -1;
-  }
-  return -1;
-}
+int MpirunLocalRank() { return NodeLocalRank(); }
 
 absl::StatusOr<std::unique_ptr<MpiCollective>> MpiCollective::Create(MPI_Comm comm,
                                                                      size_t max_chunk_elements) {

@@ -28,8 +28,7 @@ bool LaunchedUnderMpirun();
 int MpirunWorldSize();
 
 // This rank's index among the ranks on its node, from the launcher's
-// environment (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, or SLURM_LOCALID
-// under srun), or -1 when it does not say.
+// environment (core/node_rank.h), or -1 when it does not say.
 int MpirunLocalRank();
 
 // Collective over a duplicate of an MPI communicator (MPI_COMM_WORLD by

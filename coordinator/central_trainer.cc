@@ -248,7 +248,8 @@ class CentralTrainer {
   }
 
   absl::StatusOr<LossSum> Step(std::span<const UserSequence> batch, const StepKey& key) {
-    const size_t num_chunks = (batch.size() + kChunkUsers - 1) / kChunkUsers;
+    const size_t chunk_users = ChunkUsers();
+    const size_t num_chunks = (batch.size() + chunk_users - 1) / chunk_users;
     while (chunks_.size() < num_chunks) {
       Chunk c;
       c.global = model_->NewGlobalGradients();
@@ -269,9 +270,9 @@ class CentralTrainer {
             Chunk& chunk = chunks_[c];
             chunk.global.Clear();
             if (model_->local_params() != nullptr) chunk.local.Clear();
-            const size_t first = c * kChunkUsers;
+            const size_t first = c * chunk_users;
             const auto users =
-                batch.subspan(first, std::min<size_t>(kChunkUsers, batch.size() - first));
+                batch.subspan(first, std::min<size_t>(chunk_users, batch.size() - first));
             chunk.loss =
                 model_->ForwardBackward(users, key, workspaces_[worker].get(), &chunk.global,
                                         model_->local_params() ? &chunk.local : nullptr);
@@ -306,13 +307,21 @@ class CentralTrainer {
   // a long chunk while the others wait. Only the schedule depends on it;
   // every chunk still writes its own slot and the slots are summed in index
   // order.
+  // On the GPU a batch is one chunk: one device step over all its windows
+  // (a GPU step on 8 sequences would leave the device idle).
+  size_t ChunkUsers() const {
+    return config_.backend.compute == "cuda"
+               ? std::max<size_t>(1, static_cast<size_t>(config_.train.batch_size))
+               : kChunkUsers;
+  }
+
   const std::vector<size_t>& LongestChunksFirst(std::span<const UserSequence> batch,
                                                 size_t num_chunks) {
     const auto max_len = static_cast<uint64_t>(config_.data.max_len);
     chunk_work_.assign(num_chunks, 0);
     for (size_t u = 0; u < batch.size(); ++u) {
       const uint64_t len = std::min<uint64_t>(batch[u].items.size(), max_len);
-      chunk_work_[u / kChunkUsers] += len * (len + 64);
+      chunk_work_[u / ChunkUsers()] += len * (len + 64);
     }
     chunk_order_.resize(num_chunks);
     std::iota(chunk_order_.begin(), chunk_order_.end(), size_t{0});

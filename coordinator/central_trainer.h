@@ -5,7 +5,8 @@
 // One epoch: the users with at least one training pair, in an order drawn
 // from (seed, "batch_order", epoch), cut into mini-batches of
 // train.batch_size users. A batch is cut into fixed chunks of kChunkUsers
-// users; chunks run in parallel (backend.threads) into their own gradient
+// users (on the GPU, backend.compute = "cuda", one chunk: the whole batch
+// in one device step); chunks run in parallel (backend.threads) into their own gradient
 // buffers, which are summed in chunk order. The sum is divided by the
 // number of predicted positions and stepped by the optimiser. So the result
 // does not depend on the thread count (pinned by a test), only on the seed.

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/node_rank.h"
 #include "models/cuda/cuda_plugin.h"
 #include "models/cuda/device_sasrec_model.h"
 #include "models/factory.h"
@@ -20,7 +21,17 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
         "' runs on the CPU (backend.compute = \"cpu\")");
   }
   std::unique_ptr<SasRecModel> sasrec(static_cast<SasRecModel*>(cpu.release()));
-  auto make_ops = [] { return kernels::NewPluginCudaTensorOps({.device = 0}); };
+  // One GPU per process on a node: the node-local rank picks it (mpirun,
+  // srun); a process launched alone takes device 0.
+  FEDREC_ASSIGN_OR_RETURN(const int visible, kernels::PluginCudaDeviceCount());
+  if (visible == 0) {
+    return absl::FailedPreconditionError(
+        "backend.compute: 'cuda': no CUDA device is visible to this process (use "
+        "backend.compute = \"cpu\")");
+  }
+  const int local = NodeLocalRank();
+  const int device = local < 0 ? 0 : local % visible;
+  auto make_ops = [device] { return kernels::NewPluginCudaTensorOps({.device = device}); };
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSasRecModel> model,
                           DeviceSasRecModel::Create(std::move(sasrec), make_ops, "cuda"));
   return std::unique_ptr<Model>(std::move(model));

@@ -1,10 +1,12 @@
 // The one seam every trainer builds its model through, by backend.compute:
 //   "cpu"   models/factory.h's CreateModel;
 //   "cuda"  SASRec with its training step on the GPU (DeviceSasRecModel over
-//           CudaTensorOps from the CUDA plugin, cuda_plugin.h), on CUDA
-//           device 0 of those the process sees (give each rank its own GPU
-//           with CUDA_VISIBLE_DEVICES), FP32 products; parameters, the
-//           optimiser, scoring and evaluation stay on the CPU.
+//           CudaTensorOps from the CUDA plugin, cuda_plugin.h), FP32
+//           products, on device (node-local rank mod the devices visible):
+//           one GPU per rank under mpirun or srun, device 0 for a process
+//           launched alone (CUDA_VISIBLE_DEVICES chooses others);
+//           parameters, the optimiser, scoring and evaluation stay on the
+//           CPU.
 // Errors name the key: FailedPrecondition when this build or machine cannot
 // run CUDA (no plugin, no device) or the model has no GPU version yet
 // (model.type other than sasrec, item features); InvalidArgument for an

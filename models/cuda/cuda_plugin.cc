@@ -26,8 +26,11 @@ std::string ProgramDirectory() {
   return slash == std::string::npos ? "" : exe.substr(0, slash + 1);
 }
 
+using DeviceCountFn = int (*)();
+
 struct Plugin {
   NewOpsFn new_ops = nullptr;
+  DeviceCountFn device_count = nullptr;
   absl::Status status;
 };
 
@@ -63,7 +66,9 @@ const Plugin& LoadPlugin() {
       }
       plugin.new_ops =
           reinterpret_cast<NewOpsFn>(dlsym(handle, "fedrec_cuda_plugin_new_tensor_ops"));
-      if (plugin.new_ops == nullptr) {
+      plugin.device_count =
+          reinterpret_cast<DeviceCountFn>(dlsym(handle, "fedrec_cuda_plugin_device_count"));
+      if (plugin.new_ops == nullptr || plugin.device_count == nullptr) {
         plugin.status = absl::FailedPreconditionError("backend.compute: 'cuda': " + candidate +
                                                       " is not a fedrec CUDA plugin");
       }
@@ -95,6 +100,18 @@ absl::StatusOr<std::unique_ptr<TensorOps>> NewPluginCudaTensorOps(
     return absl::Status(static_cast<absl::StatusCode>(code), text);
   }
   return std::unique_ptr<TensorOps>(static_cast<TensorOps*>(ops));
+}
+
+}  // namespace fedrec::kernels
+
+namespace fedrec::kernels {
+
+absl::StatusOr<int> PluginCudaDeviceCount() {
+  const Plugin& plugin = LoadPlugin();
+  FEDREC_RETURN_IF_ERROR(plugin.status);
+  const int count = plugin.device_count();
+  if (count < 0) return absl::InternalError("backend.compute: 'cuda': cudaGetDeviceCount failed");
+  return count;
 }
 
 }  // namespace fedrec::kernels

@@ -30,4 +30,8 @@ namespace fedrec::kernels {
 absl::StatusOr<std::unique_ptr<TensorOps>> NewPluginCudaTensorOps(
     const CudaTensorOpsOptions& options);
 
+// The CUDA devices the process sees (0 without a GPU or driver), through the
+// plugin; its load errors as above.
+absl::StatusOr<int> PluginCudaDeviceCount();
+
 }  // namespace fedrec::kernels

@@ -7,8 +7,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/cuda/cuda_tensor_ops.h"
+#include "models/cuda/device.h"
 
 extern "C" __attribute__((visibility("default"))) int fedrec_cuda_plugin_new_tensor_ops(
     int device, int allow_tf32, void** ops, char* message, size_t message_size) {
@@ -25,4 +27,10 @@ extern "C" __attribute__((visibility("default"))) int fedrec_cuda_plugin_new_ten
     message[n] = '\0';
   }
   return static_cast<int>(made.status().code());
+}
+
+// The number of CUDA devices visible, or -1 when the runtime fails.
+extern "C" __attribute__((visibility("default"))) int fedrec_cuda_plugin_device_count() {
+  absl::StatusOr<std::vector<fedrec::CudaDeviceInfo>> devices = fedrec::QueryCudaDevices();
+  return devices.ok() ? static_cast<int>(devices->size()) : -1;
 }

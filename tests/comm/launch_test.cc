@@ -138,6 +138,30 @@ TEST(LaunchTest, SlurmVariablesAloneAreNotAnMpiJob) {
   EXPECT_EQ(RanksOnThisNode(), 1);
 }
 
+// The node-local rank that picks a rank's GPU (NCCL, backend.compute = cuda).
+TEST(LaunchTest, NodeLocalRankComesFromTheLauncher) {
+  {
+    ScopedEnv env({{"OMPI_COMM_WORLD_LOCAL_RANK", "3"}, {"SLURM_LOCALID", "1"}});
+    EXPECT_EQ(MpirunLocalRank(), 3);  // mpirun's wins
+  }
+  {
+    ScopedEnv env({{"OMPI_COMM_WORLD_LOCAL_RANK", std::nullopt},
+                   {"MPI_LOCALRANKID", std::nullopt},
+                   {"SLURM_LOCALID", "2"}});
+    EXPECT_EQ(MpirunLocalRank(), 2);
+  }
+  {
+    ScopedEnv env({{"OMPI_COMM_WORLD_LOCAL_RANK", "x1"}});
+    EXPECT_EQ(MpirunLocalRank(), -1);
+  }
+  {
+    ScopedEnv env({{"OMPI_COMM_WORLD_LOCAL_RANK", std::nullopt},
+                   {"MPI_LOCALRANKID", std::nullopt},
+                   {"SLURM_LOCALID", std::nullopt}});
+    EXPECT_EQ(MpirunLocalRank(), -1);
+  }
+}
+
 TEST(LaunchTest, MpirunsLocalSizeWinsOverSlurms) {
   ScopedEnv env({{"OMPI_COMM_WORLD_SIZE", "4"},
                  {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"},

@@ -34,20 +34,22 @@ int main(int argc, char** argv) {
         FEDREC_RETURN_IF_ERROR(comm.Barrier());
         const int stalled = rank0_stalls ? 0 : comm.size() - 1;
         if (mode == "inside") {
-          // An allreduce in 100-element chunks, one MPI call each, takes
-          // far longer than 50 ms: the stop lands between two chunks, after
-          // the rank announced the collective, and the next chunk never comes.
+          // An allreduce of 2^23 words in 100-element chunks, one MPI call
+          // each, takes far longer than 200 ms: the stop lands between two
+          // chunks, after the rank announced the collective, and the next
+          // chunk never comes. (200 ms, not less: on a loaded machine the
+          // rank may not have entered the collective after 50 ms.)
           FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<fedrec::MpiCollective> chunked,
                                   fedrec::MpiCollective::Create(MPI_COMM_WORLD, 100));
           chunked->set_timeout(comm.timeout());
           if (comm.rank() == stalled) {
             std::thread([] {  // no MPI on this thread
-              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+              std::this_thread::sleep_for(std::chrono::milliseconds(200));
               std::raise(SIGSTOP);
             })
                 .detach();
           }
-          std::vector<uint32_t> words(size_t{1} << 21, 1);
+          std::vector<uint32_t> words(size_t{1} << 23, 1);
           return chunked->AllreduceSum(std::span<uint32_t>(words));
         }
         if (comm.rank() == stalled) std::raise(SIGSTOP);
