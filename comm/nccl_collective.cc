@@ -148,7 +148,6 @@ struct NcclCollective::State {
   // `stream_too`, the stream is idle. A timeout or an asynchronous NCCL
   // error aborts the communicator and breaks the collective.
   absl::Status Wait(const char* op, std::chrono::milliseconds timeout, bool stream_too) {
-    absl::Status failure;
     auto done = [&]() -> absl::StatusOr<bool> {
       ncclResult_t state = ncclSuccess;
       const ncclResult_t query = nccl->CommGetAsyncError(comm, &state);

@@ -175,8 +175,11 @@ class CudaTensorOps final : public TensorOps {
     cudaStreamDestroy(stream_);
   }
 
+  absl::Status BindToCallingThread() override {
+    return Cuda(cudaSetDevice(device_), "cudaSetDevice");
+  }
   absl::StatusOr<std::unique_ptr<OpsBuffer>> Allocate(size_t bytes) override {
-    FEDREC_RETURN_IF_ERROR(Cuda(cudaSetDevice(device_), "cudaSetDevice"));
+    FEDREC_RETURN_IF_ERROR(BindToCallingThread());
     void* p = nullptr;
     FEDREC_RETURN_IF_ERROR(Cuda(cudaMalloc(&p, bytes), "cudaMalloc"));
     return std::unique_ptr<OpsBuffer>(new DeviceMemory(p));

@@ -84,6 +84,8 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
   }
   DeviceWorkspace& ws = *static_cast<DeviceWorkspace*>(workspace);
   kernels::TensorOps& ops = *ws.ops;
+  // Trainers create workspaces on one thread and use them on others.
+  if (absl::Status bound = ops.BindToCallingThread(); !bound.ok()) Fail(bound);
   const SasRecOptions& o = cpu_->options();
   const ParameterStore& store = cpu_->global_params();
   const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);

@@ -125,6 +125,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   LossSum result;
   if (batch.batch == 0) return result;
   TensorOps& ops = *ops_;
+  FEDREC_RETURN_IF_ERROR(ops.BindToCallingThread());
   Scratch& scratch = *scratch_;
   scratch.next = 0;
   const size_t B = batch.batch, T = batch.len, d = o_.dim, heads = o_.heads, dh = d / heads;

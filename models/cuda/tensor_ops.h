@@ -19,7 +19,8 @@
 // and the reason; a fault inside a kernel surfaces at the next Download).
 // Reductions run in a fixed order: results do not depend on timing.
 //
-// Thread safety: an implementation is used by one thread at a time.
+// Thread safety: an implementation is used by one thread at a time; a
+// thread that did not create it calls BindToCallingThread first.
 #pragma once
 
 #include <cstddef>
@@ -54,6 +55,11 @@ struct MaskSource {
 class TensorOps {
  public:
   virtual ~TensorOps() = default;
+
+  // Makes the calling thread ready to use this object (CUDA: selects its
+  // device on the thread). Call it first on any thread other than the one
+  // that created the object; cheap when nothing changes.
+  virtual absl::Status BindToCallingThread() { return absl::OkStatus(); }
 
   // ------------------------------------------------------------ memory
   // `bytes` of uninitialised memory.
