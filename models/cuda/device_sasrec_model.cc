@@ -30,7 +30,7 @@ struct DeviceWorkspace final : Workspace {
 absl::StatusOr<std::unique_ptr<DeviceSasRecModel>> DeviceSasRecModel::Create(
     std::unique_ptr<SasRecModel> cpu, OpsFactory make_ops, std::string backend_name) {
   if (cpu->item_layout().has_adapter()) {
-    return absl::InvalidArgumentError(
+    return absl::FailedPreconditionError(
         "backend.compute: '" + backend_name +
         "' trains SASRec on item ids only so far; model.item_repr text and id+text run on the "
         "CPU (backend.compute = \"cpu\")");

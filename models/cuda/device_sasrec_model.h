@@ -40,8 +40,8 @@ class DeviceSasRecModel final : public Model {
   // `cpu`: the model whose parameters and scoring this one uses.
   // `make_ops`: a new TensorOps per workspace; called once here to check it
   // works (its error is returned). InvalidArgument for options the device
-  // step does not support (SasRecDeviceProgram::Create) and for item
-  // features (item_repr text / id+text).
+  // step does not support (SasRecDeviceProgram::Create); FailedPrecondition
+  // for item features (item_repr text / id+text), which have no GPU step.
   static absl::StatusOr<std::unique_ptr<DeviceSasRecModel>> Create(std::unique_ptr<SasRecModel> cpu,
                                                                    OpsFactory make_ops,
                                                                    std::string backend_name);
