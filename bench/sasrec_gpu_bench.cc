@@ -14,6 +14,7 @@
 #include "core/random.h"
 #include "models/cuda/cuda_tensor_ops.h"
 #include "models/cuda/device.h"
+#include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
 #include "models/sasrec.h"
 
@@ -43,18 +44,10 @@ void BM_SasRecGpuStep(benchmark::State& state) {
     return;
   }
   (*model)->Initialize(1);
-  const ParameterStore& store = (*model)->global_params();
-  std::vector<std::unique_ptr<kernels::OpsBuffer>> buffers;
-  std::vector<const float*> params;
-  std::vector<float*> grads;
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    buffers.push_back(*(*ops)->Allocate(v.size() * sizeof(float)));
-    (void)(*ops)->Upload(buffers.back()->data(), v.data, v.size() * sizeof(float));
-    params.push_back(buffers.back()->as<float>());
-    buffers.push_back(*(*ops)->Allocate(v.size() * sizeof(float)));
-    (void)(*ops)->Zero(buffers.back()->as<float>(), v.size());
-    grads.push_back(buffers.back()->as<float>());
+  auto tensors = kernels::OpsTensors::Allocate(**ops, (*model)->global_params());
+  if (!tensors.ok() || !tensors->Load(**ops, (*model)->global_params()).ok()) {
+    state.SkipWithError("could not place the model's tensors on the device");
+    return;
   }
   RandomStream rng({1, "bench", 0, 0, 0});
   std::vector<std::vector<uint32_t>> seqs(kBatch, std::vector<uint32_t>(o.max_len + 1));
@@ -70,9 +63,9 @@ void BM_SasRecGpuStep(benchmark::State& state) {
     const StepKey key{1, 0, step++};
     const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);
     absl::StatusOr<LossSum> r =
-        (*program)->LossAndGradients(params.data(), grads.data(), windows, key, true);
+        (*program)->LossAndGradients(tensors->params(), tensors->grads(), windows, key, true);
     // Waits for the backward pass, which the call leaves enqueued.
-    absl::Status synced = (*ops)->Download(&sink, grads[0], sizeof(float));
+    absl::Status synced = (*ops)->Download(&sink, tensors->grads()[0], sizeof(float));
     if (!r.ok() || !synced.ok()) {
       state.SkipWithError(std::string(r.ok() ? synced.message() : r.status().message()).c_str());
       return;

@@ -12,29 +12,22 @@
 
 #include "models/cuda/cuda_tensor_ops.h"
 #include "models/cuda/device.h"
+#include "models/cuda/launch_util.cuh"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/layer_kernels_api.h"
 
 namespace fedrec::kernels {
 namespace {
 
-constexpr unsigned kThreads = 256;
-
-unsigned BlocksFor(size_t threads) {
-  return static_cast<unsigned>((threads + kThreads - 1) / kThreads);
-}
-
-absl::Status Cuda(cudaError_t code, const char* what) {
-  if (code == cudaSuccess) return absl::OkStatus();
-  return absl::InternalError(std::string("cuda: ") + what + ": " + cudaGetErrorString(code));
-}
+using launch_internal::AfterLaunch;
+using launch_internal::BlocksFor;
+using launch_internal::CudaStatus;
+using launch_internal::kThreads;
 
 absl::Status Cublas(cublasStatus_t code, const char* what) {
   if (code == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
   return absl::InternalError(std::string("cublas: ") + what + ": " + cublasGetStatusString(code));
 }
-
-absl::Status Launched(const char* kernel) { return Cuda(cudaGetLastError(), kernel); }
 
 #define FEDREC_GRID_INDEX(i, n)                                                \
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; \
@@ -149,13 +142,6 @@ __global__ void ScaleRowsKernel(const float* coef, const float* x, size_t n, siz
   out[e] = coef[e / d] * x[e];
 }
 
-__global__ void ScatterAddKernel(const uint32_t* rows, const uint32_t* offsets,
-                                 const uint32_t* positions, size_t slots, const float* src,
-                                 size_t d, float scale, float* dtable) {
-  FEDREC_GRID_INDEX(k, slots);
-  ScatterAddSlot<float>(rows, offsets, positions, k, src, d, scale, dtable);
-}
-
 class DeviceMemory final : public OpsBuffer {
  public:
   explicit DeviceMemory(void* p) : p_(p) {}
@@ -176,37 +162,38 @@ class CudaTensorOps final : public TensorOps {
   }
 
   absl::Status BindToCallingThread() override {
-    return Cuda(cudaSetDevice(device_), "cudaSetDevice");
+    return CudaStatus(cudaSetDevice(device_), "cudaSetDevice");
   }
   absl::StatusOr<std::unique_ptr<OpsBuffer>> Allocate(size_t bytes) override {
     FEDREC_RETURN_IF_ERROR(BindToCallingThread());
     void* p = nullptr;
-    FEDREC_RETURN_IF_ERROR(Cuda(cudaMalloc(&p, bytes), "cudaMalloc"));
+    FEDREC_RETURN_IF_ERROR(CudaStatus(cudaMalloc(&p, bytes), "cudaMalloc"));
     return std::unique_ptr<OpsBuffer>(new DeviceMemory(p));
   }
   absl::Status Upload(void* dst, const void* host, size_t bytes) override {
     if (bytes == 0) return absl::OkStatus();
     // From pageable memory the call returns once the host bytes are staged,
     // so the caller may reuse them at once.
-    return Cuda(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream_),
-                "cudaMemcpyAsync (upload)");
+    return CudaStatus(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream_),
+                      "cudaMemcpyAsync (upload)");
   }
   absl::Status Download(void* host, const void* src, size_t bytes) override {
     if (bytes > 0) {
       FEDREC_RETURN_IF_ERROR(
-          Cuda(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, stream_),
-               "cudaMemcpyAsync (download)"));
+          CudaStatus(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                     "cudaMemcpyAsync (download)"));
     }
-    return Cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return CudaStatus(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
   absl::Status Zero(float* x, size_t n) override {
     if (n == 0) return absl::OkStatus();
-    return Cuda(cudaMemsetAsync(x, 0, n * sizeof(float), stream_), "cudaMemsetAsync");
+    return CudaStatus(cudaMemsetAsync(x, 0, n * sizeof(float), stream_), "cudaMemsetAsync");
   }
   absl::Status Copy(const float* src, size_t n, float* dst) override {
     if (n == 0 || src == dst) return absl::OkStatus();
-    return Cuda(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
-                "cudaMemcpyAsync (copy)");
+    return CudaStatus(
+        cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+        "cudaMemcpyAsync (copy)");
   }
 
   absl::Status Gemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, const float* a,
@@ -238,32 +225,32 @@ class CudaTensorOps final : public TensorOps {
   absl::Status BiasRows(const float* bias, size_t rows, size_t cols, float* y) override {
     if (rows * cols == 0) return absl::OkStatus();
     BiasRowsKernel<<<BlocksFor(rows * cols), kThreads, 0, stream_>>>(bias, rows, cols, y);
-    return Launched("BiasRows");
+    return AfterLaunch("BiasRows");
   }
   absl::Status ColumnSums(const float* x, size_t rows, size_t cols, float* out) override {
     if (cols == 0) return absl::OkStatus();
     ColumnSumsKernel<<<BlocksFor(cols), kThreads, 0, stream_>>>(x, rows, cols, out);
-    return Launched("ColumnSums");
+    return AfterLaunch("ColumnSums");
   }
   absl::Status Add(const float* a, const float* b, size_t n, float* out) override {
     if (n == 0) return absl::OkStatus();
     AddKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(a, b, n, out);
-    return Launched("Add");
+    return AfterLaunch("Add");
   }
   absl::Status Multiply(const float* a, const float* b, size_t n, float* out) override {
     if (n == 0) return absl::OkStatus();
     MultiplyKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(a, b, n, out);
-    return Launched("Multiply");
+    return AfterLaunch("Multiply");
   }
   absl::Status Relu(float* x, size_t n) override {
     if (n == 0) return absl::OkStatus();
     ReluKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(x, n);
-    return Launched("Relu");
+    return AfterLaunch("Relu");
   }
   absl::Status ReluBackward(const float* y, const float* mask, size_t n, float* g) override {
     if (n == 0) return absl::OkStatus();
     ReluBackwardKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(y, mask, n, g);
-    return Launched("ReluBackward");
+    return AfterLaunch("ReluBackward");
   }
 
   absl::Status ZeroPaddingRows(const uint32_t* first, size_t batch, size_t len, size_t width,
@@ -271,21 +258,21 @@ class CudaTensorOps final : public TensorOps {
     const size_t n = batch * len * width;
     if (n == 0) return absl::OkStatus();
     ZeroPaddingRowsKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(first, batch, len, width, x);
-    return Launched("ZeroPaddingRows");
+    return AfterLaunch("ZeroPaddingRows");
   }
   absl::Status AddToEveryWindow(const float* rows, size_t batch, size_t len, size_t width,
                                 float* x) override {
     const size_t n = batch * len * width;
     if (n == 0) return absl::OkStatus();
     AddToEveryWindowKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(rows, batch, len, width, x);
-    return Launched("AddToEveryWindow");
+    return AfterLaunch("AddToEveryWindow");
   }
   absl::Status SumOverWindows(const float* x, size_t batch, size_t len, size_t width,
                               float* out) override {
     if (len * width == 0) return absl::OkStatus();
     SumOverWindowsKernel<<<BlocksFor(len * width), kThreads, 0, stream_>>>(x, batch, len, width,
                                                                            out);
-    return Launched("SumOverWindows");
+    return AfterLaunch("SumOverWindows");
   }
   absl::Status WindowDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
                                   size_t batch, size_t len, size_t width, float* mask) override {
@@ -294,7 +281,7 @@ class CudaTensorOps final : public TensorOps {
     WindowDropoutKernel<<<BlocksFor(batch * chunks), kThreads, 0, stream_>>>(
         sources, first, DropoutThresholdFor(rate), 1.0f / static_cast<float>(1.0 - rate), batch,
         len, width, mask);
-    return Launched("WindowDropoutMasks");
+    return AfterLaunch("WindowDropoutMasks");
   }
   absl::Status AttentionDropoutMasks(const MaskSource* sources, const uint32_t* first, double rate,
                                      size_t batch, size_t heads, size_t len, float* mask) override {
@@ -303,7 +290,7 @@ class CudaTensorOps final : public TensorOps {
     AttentionDropoutKernel<<<BlocksFor(rows), kThreads, 0, stream_>>>(
         sources, first, DropoutThresholdFor(rate), 1.0f / static_cast<float>(1.0 - rate), batch,
         heads, len, mask);
-    return Launched("AttentionDropoutMasks");
+    return AfterLaunch("AttentionDropoutMasks");
   }
 
   absl::Status LayerNormForward(const float* x, const float* gamma, const float* beta, size_t rows,
@@ -332,7 +319,7 @@ class CudaTensorOps final : public TensorOps {
                                size_t n, float* out) override {
     if (n == 0) return absl::OkStatus();
     GatheredRowDotsKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(h, table, d, ids, n, out);
-    return Launched("GatheredRowDots");
+    return AfterLaunch("GatheredRowDots");
   }
   absl::Status BceLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,
                        size_t n, float* loss, float* dpos, float* dneg) override {
@@ -344,21 +331,18 @@ class CudaTensorOps final : public TensorOps {
     if (n == 0) return absl::OkStatus();
     BceHiddenGradKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(dpos, dneg, table, d, pos, neg, n,
                                                                 dh);
-    return Launched("BceHiddenGrad");
+    return AfterLaunch("BceHiddenGrad");
   }
   absl::Status ScaleRows(const float* coef, const float* x, size_t n, size_t d,
                          float* out) override {
     if (n * d == 0) return absl::OkStatus();
     ScaleRowsKernel<<<BlocksFor(n * d), kThreads, 0, stream_>>>(coef, x, n, d, out);
-    return Launched("ScaleRows");
+    return AfterLaunch("ScaleRows");
   }
   absl::Status ScatterAdd(const uint32_t* rows, const uint32_t* offsets, const uint32_t* positions,
                           size_t slots, const float* src, size_t d, float scale,
                           float* dtable) override {
-    if (slots == 0) return absl::OkStatus();
-    ScatterAddKernel<<<BlocksFor(slots), kThreads, 0, stream_>>>(rows, offsets, positions, slots,
-                                                                 src, d, scale, dtable);
-    return Launched("ScatterAdd");
+    return LaunchScatterAdd(rows, offsets, positions, slots, src, d, scale, dtable, stream_);
   }
 
  private:
@@ -377,7 +361,7 @@ absl::StatusOr<std::unique_ptr<TensorOps>> NewCudaTensorOps(const CudaTensorOpsO
              "cublasSetMathMode"));
   cudaStream_t stream = nullptr;
   FEDREC_RETURN_IF_ERROR(
-      Cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+      CudaStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   absl::Status bound = blas.SetStream(stream);
   if (!bound.ok()) {
     cudaStreamDestroy(stream);

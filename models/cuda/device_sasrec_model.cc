@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/cuda/layer_kernels.h"
+#include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
 #include "models/sasrec_impl.h"
 
@@ -17,10 +18,7 @@ namespace {
 struct DeviceWorkspace final : Workspace {
   std::unique_ptr<kernels::TensorOps> ops;
   std::unique_ptr<kernels::SasRecDeviceProgram> program;
-  std::vector<std::unique_ptr<kernels::OpsBuffer>> buffers;
-  std::vector<float*> param_slots;   // where the parameters are uploaded
-  std::vector<const float*> params;  // the same, as the program reads them
-  std::vector<float*> grads;
+  kernels::OpsTensors tensors;
   std::vector<float> host;     // one tensor's gradient, downloaded
   std::vector<uint8_t> added;  // rows of a sparse tensor already added
 };
@@ -57,19 +55,9 @@ std::unique_ptr<Workspace> DeviceSasRecModel::NewWorkspace() const {
   auto program = kernels::SasRecDeviceProgram::Create(cpu_->options(), ws->ops.get());
   if (!program.ok()) Fail(program.status());
   ws->program = std::move(*program);
-  const ParameterStore& store = cpu_->global_params();
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    const size_t bytes = store.ViewAt(k).size() * sizeof(float);
-    auto param = ws->ops->Allocate(bytes);
-    if (!param.ok()) Fail(param.status());
-    auto grad = ws->ops->Allocate(bytes);
-    if (!grad.ok()) Fail(grad.status());
-    ws->param_slots.push_back((*param)->as<float>());
-    ws->params.push_back((*param)->as<float>());
-    ws->grads.push_back((*grad)->as<float>());
-    ws->buffers.push_back(std::move(*param));
-    ws->buffers.push_back(std::move(*grad));
-  }
+  auto tensors = kernels::OpsTensors::Allocate(*ws->ops, cpu_->global_params());
+  if (!tensors.ok()) Fail(tensors.status());
+  ws->tensors = std::move(*tensors);
   return ws;
 }
 
@@ -90,14 +78,9 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
   const ParameterStore& store = cpu_->global_params();
   const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);
   if (windows.batch == 0) return {};
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    absl::Status s = ops.Upload(ws.param_slots[k], v.data, v.size() * sizeof(float));
-    if (s.ok()) s = ops.Zero(ws.grads[k], v.size());
-    if (!s.ok()) Fail(s);
-  }
+  if (absl::Status loaded = ws.tensors.Load(ops, store); !loaded.ok()) Fail(loaded);
   absl::StatusOr<LossSum> sum =
-      ws.program->LossAndGradients(ws.params.data(), ws.grads.data(), windows, key, true);
+      ws.program->LossAndGradients(ws.tensors.params(), ws.tensors.grads(), windows, key, true);
   if (!sum.ok()) Fail(sum.status());
 
   // The rows each table's gradient may hold, in first-touch order.
@@ -114,9 +97,7 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
   }
   for (size_t k = 0; k < store.num_tensors(); ++k) {
     TensorView into = global_grads->View(k);
-    ws.host.resize(into.size());
-    absl::Status s = ops.Download(ws.host.data(), ws.grads[k], into.size() * sizeof(float));
-    if (!s.ok()) Fail(s);
+    if (absl::Status s = ws.tensors.FetchGradient(ops, k, &ws.host); !s.ok()) Fail(s);
     if (!global_grads->IsSparse(k)) {
       for (size_t i = 0; i < into.size(); ++i) into.data[i] += ws.host[i];
       continue;

@@ -4,25 +4,17 @@
 
 #include <string>
 
+#include "models/cuda/launch_util.cuh"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/layer_kernels_api.h"
 
 namespace fedrec::kernels {
 namespace {
 
-constexpr unsigned kThreads = 256;
-
-absl::Status CudaStatus(cudaError_t code, const char* what) {
-  if (code == cudaSuccess) return absl::OkStatus();
-  return absl::InternalError(std::string("cuda: ") + what + ": " + cudaGetErrorString(code));
-}
-
-unsigned BlocksFor(size_t threads) {
-  return static_cast<unsigned>((threads + kThreads - 1) / kThreads);
-}
-
-// The launch error of the kernel just enqueued, if any.
-absl::Status AfterLaunch(const char* kernel) { return CudaStatus(cudaGetLastError(), kernel); }
+using launch_internal::AfterLaunch;
+using launch_internal::BlocksFor;
+using launch_internal::CudaStatus;
+using launch_internal::kThreads;
 
 absl::Status Require(bool ok, const char* what) {
   return ok ? absl::OkStatus() : absl::InvalidArgumentError(std::string("cuda kernels: ") + what);
@@ -223,15 +215,22 @@ absl::Status LaunchEmbeddingGather(const float* table, size_t d, const uint32_t*
   return AfterLaunch("EmbeddingGatherKernel");
 }
 
-absl::Status LaunchScatterAdd(const DeviceScatterPlan& plan, const float* dout, size_t d,
+absl::Status LaunchScatterAdd(const uint32_t* rows, const uint32_t* offsets,
+                              const uint32_t* positions, size_t slots, const float* dout, size_t d,
                               float scale, float* dtable, CudaStream stream) {
   FEDREC_RETURN_IF_ERROR(Require(d > 0, "scatter-add: width 0"));
-  if (plan.slots() == 0) return absl::OkStatus();
-  FEDREC_RETURN_IF_ERROR(Require(dout && dtable, "scatter-add: null"));
-  ScatterAddKernel<<<BlocksFor(plan.slots()), kThreads, 0, stream>>>(
-      plan.rows.get(), plan.offsets.get(), plan.positions.get(), plan.slots(), dout, d, scale,
-      dtable);
+  if (slots == 0) return absl::OkStatus();
+  FEDREC_RETURN_IF_ERROR(
+      Require(rows && offsets && positions && dout && dtable, "scatter-add: null"));
+  ScatterAddKernel<<<BlocksFor(slots), kThreads, 0, stream>>>(rows, offsets, positions, slots, dout,
+                                                              d, scale, dtable);
   return AfterLaunch("ScatterAddKernel");
+}
+
+absl::Status LaunchScatterAdd(const DeviceScatterPlan& plan, const float* dout, size_t d,
+                              float scale, float* dtable, CudaStream stream) {
+  return LaunchScatterAdd(plan.rows.get(), plan.offsets.get(), plan.positions.get(), plan.slots(),
+                          dout, d, scale, dtable, stream);
 }
 
 absl::Status LaunchBceLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,

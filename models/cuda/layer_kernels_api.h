@@ -136,7 +136,13 @@ absl::Status LaunchDropoutTriangle(const PhiloxStream& stream_key, uint64_t firs
 absl::Status LaunchEmbeddingGather(const float* table, size_t d, const uint32_t* ids, size_t n,
                                    float scale, float* out, CudaStream stream);
 
-// ScatterAddSlot per slot of `plan`: dtable[row] += scale dout[t].
+// ScatterAddSlot per slot of a plan whose rows / offsets / positions are
+// in device memory (`slots` entries in rows): dtable[row] += scale dout[t].
+absl::Status LaunchScatterAdd(const uint32_t* rows, const uint32_t* offsets,
+                              const uint32_t* positions, size_t slots, const float* dout, size_t d,
+                              float scale, float* dtable, CudaStream stream);
+
+// The same for a DeviceScatterPlan.
 absl::Status LaunchScatterAdd(const DeviceScatterPlan& plan, const float* dout, size_t d,
                               float scale, float* dtable, CudaStream stream);
 

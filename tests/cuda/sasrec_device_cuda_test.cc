@@ -10,6 +10,7 @@
 
 #include "core/random.h"
 #include "models/cuda/cuda_tensor_ops.h"
+#include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/sasrec.h"
@@ -18,38 +19,17 @@
 namespace fedrec {
 namespace {
 
-// Tensors copied into an ops' memory; grads zeroed there.
-struct OpsTensors {
-  std::vector<std::unique_ptr<kernels::OpsBuffer>> buffers;
-  std::vector<const float*> params;
-  std::vector<float*> grads;
-  std::vector<size_t> sizes;
-};
-
-OpsTensors Place(kernels::TensorOps& ops, const ParameterStore& store) {
-  OpsTensors t;
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    ConstTensorView v = store.ViewAt(k);
-    auto p = ops.Allocate(v.size() * sizeof(float));
-    auto g = ops.Allocate(v.size() * sizeof(float));
-    EXPECT_TRUE(p.ok() && g.ok());
-    EXPECT_TRUE(ops.Upload((*p)->data(), v.data, v.size() * sizeof(float)).ok());
-    EXPECT_TRUE(ops.Zero((*g)->as<float>(), v.size()).ok());
-    t.params.push_back((*p)->as<float>());
-    t.grads.push_back((*g)->as<float>());
-    t.sizes.push_back(v.size());
-    t.buffers.push_back(std::move(*p));
-    t.buffers.push_back(std::move(*g));
-  }
-  return t;
+// The model's tensors in an ops' memory, gradients zeroed.
+kernels::OpsTensors Place(kernels::TensorOps& ops, const ParameterStore& store) {
+  auto t = kernels::OpsTensors::Allocate(ops, store);
+  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->Load(ops, store).ok());
+  return std::move(*t);
 }
 
-std::vector<std::vector<float>> Fetch(kernels::TensorOps& ops, const OpsTensors& t) {
-  std::vector<std::vector<float>> out;
-  for (size_t k = 0; k < t.grads.size(); ++k) {
-    out.emplace_back(t.sizes[k]);
-    EXPECT_TRUE(ops.Download(out.back().data(), t.grads[k], t.sizes[k] * sizeof(float)).ok());
-  }
+std::vector<std::vector<float>> Fetch(kernels::TensorOps& ops, const kernels::OpsTensors& t) {
+  std::vector<std::vector<float>> out(t.num_tensors());
+  for (size_t k = 0; k < out.size(); ++k) EXPECT_TRUE(t.FetchGradient(ops, k, &out[k]).ok());
   return out;
 }
 
@@ -79,12 +59,11 @@ TEST(SasRecDeviceCuda, StepMatchesTheHostProgramAndRepeatsBitwise) {
   const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);
 
   std::unique_ptr<kernels::TensorOps> host = kernels::NewHostTensorOps();
-  OpsTensors on_host = Place(*host, (*model)->global_params());
+  kernels::OpsTensors on_host = Place(*host, (*model)->global_params());
   auto host_program = kernels::SasRecDeviceProgram::Create(o, host.get());
   ASSERT_TRUE(host_program.ok());
   auto want =
-      (*host_program)
-          ->LossAndGradients(on_host.params.data(), on_host.grads.data(), windows, key, true);
+      (*host_program)->LossAndGradients(on_host.params(), on_host.grads(), windows, key, true);
   ASSERT_TRUE(want.ok()) << want.status();
 
   auto cuda = kernels::NewCudaTensorOps({});
@@ -94,11 +73,11 @@ TEST(SasRecDeviceCuda, StepMatchesTheHostProgramAndRepeatsBitwise) {
   // Run 0 on this thread, run 1 on another (trainers create workspaces on
   // one thread and step them on others: BindToCallingThread).
   auto run_once = [&](int run) {
-    OpsTensors on_device = Place(**cuda, (*model)->global_params());
+    kernels::OpsTensors on_device = Place(**cuda, (*model)->global_params());
     auto program = kernels::SasRecDeviceProgram::Create(o, cuda->get());
     ASSERT_TRUE(program.ok());
-    auto got = (*program)->LossAndGradients(on_device.params.data(), on_device.grads.data(),
-                                            windows, key, true);
+    auto got =
+        (*program)->LossAndGradients(on_device.params(), on_device.grads(), windows, key, true);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(got->examples, want->examples);
     losses[run] = got->loss;
