@@ -35,7 +35,31 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
   o.threads = s.threads_per_worker;
   o.local_users = s.local_users_by_worker[index];
   o.cold_items = s.cold.is_cold;
+  o.client_ops = s.client_ops;
   return o;
+}
+
+// Federated clients on the GPU run batched (worker.h, client_ops): refused
+// up front, before any data is read, where that path does not apply.
+absl::Status CheckDeviceClients(const Config& config) {
+  if (config.backend.compute != "cuda") return absl::OkStatus();
+  const std::string why =
+      " (federated clients on the GPU run one batched local step each and add into their "
+      "worker's sum; use backend.compute = \"cpu\")";
+  if (config.train.local_epochs != 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("train.local_epochs: {} with backend.compute = 'cuda': only 1 so far{}",
+                    config.train.local_epochs, why));
+  }
+  if (config.secagg.enabled && config.secagg.scope == "client") {
+    return absl::InvalidArgumentError(
+        "secagg.scope: 'client' with backend.compute = 'cuda' is not supported yet" + why);
+  }
+  if (config.privacy.mode == "distributed") {
+    return absl::InvalidArgumentError(
+        "privacy.mode: 'distributed' with backend.compute = 'cuda' is not supported yet" + why);
+  }
+  return absl::OkStatus();
 }
 
 // Client-scope secure aggregation aborts a round unless every survivor keeps
@@ -86,6 +110,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   if (config.data.path.empty()) {
     return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
   }
+  FEDREC_RETURN_IF_ERROR(CheckDeviceClients(config));
   if (config.model.type == "pop") {
     return absl::InvalidArgumentError(
         "config: model.type: 'pop' has nothing to train; evaluate it with `fedrec eval --model "
@@ -111,6 +136,9 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_ASSIGN_OR_RETURN(s->initial,
                           CreateModelOnBackend(s->spec, s->compute_backend, s->data.item_features));
   s->initial->Initialize(config.seed);
+  if (s->compute_backend == "cuda") {
+    FEDREC_ASSIGN_OR_RETURN(s->client_ops, DeviceTensorOpsFactory(s->compute_backend));
+  }
 
   for (uint32_t u = 0; u < s->data.num_users(); ++u) {
     if (s->split->Train(u).size() >= 2) s->population.push_back(u);

@@ -3,11 +3,15 @@
 # Runs from the repository root there, with gpu-bundle/ carried in (made here
 # by scripts/gpu-bundle.sh). Writes logs and one table, summary.md, under
 # $OUT (default out/gpu-check). Each step has its own time limit, so the
-# whole run stays within 7 minutes (8 with two GPUs) and a hung step cannot
-# eat the rest:
+# whole run stays within 7.5 minutes (8.5 with two GPUs) and a hung step
+# cannot eat the rest:
 #   1. the device (nvidia-smi) and the CUDA libraries found
 #   2. the GPU tests (cuda_test; the NCCL backend's tests in comm_test)
-#   3. the GPU benchmarks (the SASRec step, NCCL AllreduceSum)
+#   3. the GPU benchmarks (the SASRec step, a federated round's clients
+#      batched on the device for cohorts of 1,000 and 10,000, NCCL
+#      AllreduceSum)
+#   3c. the demo's federated SASRec with backend.compute = cuda end to end
+#      (synthetic data, 1,000 clients a round)
 #   3b. with two or more GPUs: a federated run whose sums go through NCCL
 #      must end with the same model_sha256 as the same run over threads
 #   4. central SASRec with backend.compute = cuda against the PyTorch peer on
@@ -55,7 +59,7 @@ step() {
   timeout --kill-after=5 "$limit" "$@" > "$out/$name.log" 2>&1
   rc=$?
   end=$(date +%s.%N)
-  detail=$(grep -E "PASSED|FAILED|SKIPPED|error|seqs_per_s|GFLOP" "$out/$name.log" | tail -n 2 | tr '\n|' '  ')
+  detail=$(grep -E "PASSED|FAILED|SKIPPED|error|seqs_per_s|client_updates|GFLOP" "$out/$name.log" | tail -n 2 | tr '\n|' '  ')
   local status=ok
   if ((rc == 124 || rc == 137)); then
     status="timed out (${limit}s)"
@@ -102,8 +106,27 @@ else
   echo "| nccl_identity | skipped | 0 | needs two GPUs (the coordinator and a worker each hold one) |" >> "$summary"
 fi
 [[ -x $bundle/bin/sasrec_gpu_bench ]] &&
-  step sasrec_gpu_bench 60 "$bundle/bin/sasrec_gpu_bench" \
+  step sasrec_gpu_bench 75 "$bundle/bin/sasrec_gpu_bench" \
     --benchmark_out="$out/sasrec_gpu_bench.json" --benchmark_out_format=json
+# The demo's federated SASRec, its clients on the GPU: 5 rounds of 1,000
+# clients; client updates per second of the whole process (data included).
+federated_cuda() {
+  local rounds=5 cohort=1000 start end
+  "$bundle/bin/fedrec" data synth --users 20000 --items 5000 --seed 1 \
+    --out "$out/synth.txt" > /dev/null || return 1
+  start=$(date +%s.%N)
+  "$bundle/bin/fedrec" --log-level warn train --config examples/synth100k-sasrec.toml \
+    --set data.path="$out/synth.txt" --set backend.compute=cuda \
+    --set federation.rounds=$rounds --set federation.clients_per_round=$cohort \
+    --set eval.every=0 --set eval.final_protocols=sampled --set checkpoint.every=0 \
+    --out "$out/federated-cuda" > "$out/federated-cuda.json" || return 1
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" -v n=$((rounds * cohort)) \
+    'BEGIN { printf "client_updates %d in %.1f s: %.0f per s end to end\n", n, b - a, n / (b - a) }'
+}
+export -f federated_cuda
+export bundle out
+step federated_cuda 40 bash -c federated_cuda
 peer=../shared/bench/sasrec_torch.py
 data=../shared/data/ml-100k/u.data
 [[ ! -f $peer && -f shared/bench/sasrec_torch.py ]] && peer=shared/bench/sasrec_torch.py

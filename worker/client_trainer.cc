@@ -49,6 +49,26 @@ void ScaledRange(double* __restrict out, const float* __restrict d, size_t n, do
 
 }  // namespace
 
+ClipDecision ClipAndWeigh(double update_norm, uint64_t examples, double clip_norm,
+                          const ClientTrainingOptions& o) {
+  ClipDecision c;
+  // A diverged client (inf/NaN in its delta) contributes nothing: encoding it
+  // would put garbage into everyone's sum.
+  if (!std::isfinite(update_norm)) {
+    c.clipped = true;
+    c.factor = 0;
+  } else if (update_norm > clip_norm) {
+    c.factor = clip_norm / update_norm;
+    c.clipped = true;
+  }
+  if (o.weight_by_examples) {
+    c.weight = static_cast<double>(std::min<uint64_t>(examples, o.weight_cap)) /
+               static_cast<double>(o.weight_cap);
+    c.factor *= c.weight;
+  }
+  return c;
+}
+
 uint64_t DdgRotationSeed(uint64_t seed, uint32_t round) {
   return RandomStream({.seed = seed, .purpose = "ddg_rotation", .round = round}).NextU64();
 }
@@ -148,22 +168,12 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
   Stopwatch esw;
 
   out.update_norm = std::sqrt(delta_.SquaredNorm());
-  const double clip_norm = encoding.clip_norm.value_or(options_.clip_norm);
-  double factor = 1.0;
-  // A diverged client (inf/NaN in its delta) contributes nothing: encoding it
-  // would put garbage into everyone's sum. Counted as clipped.
+  const ClipDecision clip = ClipAndWeigh(out.update_norm, out.loss.examples,
+                                         encoding.clip_norm.value_or(options_.clip_norm), options_);
+  out.clipped = clip.clipped;
+  out.weight = clip.weight;
   const bool diverged = !std::isfinite(out.update_norm);
-  if (diverged) {
-    out.clipped = true;
-  } else if (out.update_norm > clip_norm) {
-    factor = clip_norm / out.update_norm;
-    out.clipped = true;
-  }
-  if (options_.weight_by_examples) {
-    out.weight = static_cast<double>(std::min<uint64_t>(out.loss.examples, options_.weight_cap)) /
-                 static_cast<double>(options_.weight_cap);
-    factor *= out.weight;
-  }
+  const double factor = clip.factor;
   if (encoding.ddg != nullptr) {
     // A diverged client still adds its noise share (with a zero update): the
     // release counts on every uploading client's noise.

@@ -70,6 +70,18 @@ struct RoundEncoding {
   uint64_t ddg_rotation_seed = 0;
 };
 
+// How a client's delta enters the sum: the factor its delta is multiplied
+// by before encoding (clipping to clip_norm, then its weight), whether it
+// was clipped, and its weight. A diverged client (non-finite norm) gets
+// factor 0 and counts as clipped: it contributes nothing.
+struct ClipDecision {
+  double factor = 1;
+  bool clipped = false;
+  double weight = 1;
+};
+ClipDecision ClipAndWeigh(double update_norm, uint64_t examples, double clip_norm,
+                          const ClientTrainingOptions& o);
+
 // The round's public rotation seed (Philox stream (seed, "ddg_rotation", round)).
 uint64_t DdgRotationSeed(uint64_t seed, uint32_t round);
 

@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "core/timing.h"
+#include "models/sasrec.h"
 
 namespace fedrec {
 namespace {
@@ -13,6 +14,22 @@ namespace {
 uint64_t ToFixed(double x) {
   if (!std::isfinite(x)) return 0;  // a diverged client's norm or loss
   return static_cast<uint64_t>(std::llround(std::max(0.0, x) * 4294967296.0));
+}
+
+// One uploaded client's contribution to the round's statistics.
+void CountClient(const ClientOutcome& out, uint64_t weight_cap, WorkerRoundStats* s) {
+  if (!out.status.ok() && s->status.ok()) s->status = out.status;
+  ++s->uploaded;
+  s->clipped += out.clipped ? 1 : 0;
+  s->examples += out.loss.examples;
+  s->capped_examples += std::min<uint64_t>(out.loss.examples, weight_cap);
+  const double mean_loss = out.loss.examples ? out.loss.loss / out.loss.examples : 0.0;
+  if (std::isfinite(mean_loss)) {
+    s->loss_fixed += ToFixed(mean_loss);
+  } else {
+    ++s->nonfinite_loss;
+  }
+  s->norm_fixed += ToFixed(out.update_norm);
 }
 
 }  // namespace
@@ -55,7 +72,72 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
     FEDREC_RETURN_IF_ERROR(trainer->model().SetNegativeExclusions(options.cold_items));
     w->trainers_.push_back(std::move(trainer));
   }
+  if (options.client_ops) {
+    const auto* sasrec = dynamic_cast<const SasRecModel*>(&w->trainers_[0]->model());
+    if (sasrec == nullptr || options.client.local_epochs != 1) {
+      return absl::FailedPreconditionError(
+          "worker: clients batched on a device train SASRec for one local epoch only");
+    }
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<kernels::TensorOps> ops, options.client_ops());
+    // After SetNegativeExclusions: the options carry the cold items.
+    FEDREC_ASSIGN_OR_RETURN(
+        w->client_batch_,
+        kernels::SasRecClientBatch::Create(
+            sasrec->options(), initial_global, std::move(ops),
+            {.seed = options.client.seed,
+             .local_lr = options.client.local_lr,
+             .windows_per_step = std::max<size_t>(1, options.client_windows_per_step)}));
+  }
   return w;
+}
+
+void Worker::TrainOnDevice(uint32_t round, const RoundEncoding& encoding,
+                           const std::vector<uint32_t>& active, std::span<uint64_t> accumulator,
+                           WorkerRoundStats* stats) {
+  Stopwatch wall;
+  double encode_s = 0;
+  absl::Status status = client_batch_->BeginRound(global_, round);
+  const Dataset& data = split_->data();
+  const size_t per_step = client_batch_->windows_per_step();
+  const FixedPointCodec& codec = *encoding.codec;
+  const double clip_norm = encoding.clip_norm.value_or(options_.client.clip_norm);
+  std::vector<UserSequence> step;
+  std::vector<double> factors;
+  for (size_t begin = 0; begin < active.size() && status.ok(); begin += per_step) {
+    step.clear();
+    for (size_t i = begin; i < std::min(active.size(), begin + per_step); ++i) {
+      const auto train = split_->Train(active[i]);
+      step.push_back({.user = active[i],
+                      .items = train,
+                      .ratings = data.Ratings(active[i]).first(train.size())});
+    }
+    absl::StatusOr<std::vector<kernels::ClientStepResult>> results = client_batch_->Train(step);
+    if (!results.ok()) {
+      status = results.status();
+      break;
+    }
+    Stopwatch esw;
+    factors.clear();
+    for (const kernels::ClientStepResult& r : *results) {
+      const ClipDecision clip =
+          ClipAndWeigh(r.update_norm, r.loss.examples, clip_norm, options_.client);
+      factors.push_back(clip.factor);
+      ClientOutcome out;
+      out.loss = r.loss;
+      out.update_norm = r.update_norm;
+      out.clipped = clip.clipped;
+      out.weight = clip.weight;
+      CountClient(out, options_.client.weight_cap, stats);
+    }
+    status = client_batch_->Encode(factors, codec.scale(), codec.clip_norm() * codec.scale());
+    encode_s += esw.ElapsedSeconds();
+  }
+  if (status.ok()) status = client_batch_->AddSumInto(accumulator);
+  if (!status.ok() && stats->status.ok()) {
+    stats->status = WithContext(status, "backend.compute: 'cuda': the clients' device step");
+  }
+  stats->seconds_train = std::max(0.0, wall.ElapsedSeconds() - encode_s);
+  stats->seconds_encode = encode_s;
 }
 
 WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encoding,
@@ -79,6 +161,16 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
     }
   }
   stats.sampled = cohort.size();
+  if (client_batch_ != nullptr) {
+    if (uploads != nullptr || encoding.ddg != nullptr) {
+      stats.status = absl::FailedPreconditionError(
+          "worker: clients batched on a device add into the worker's sum with the plain encoding "
+          "only");
+      return stats;
+    }
+    TrainOnDevice(round, encoding, active, accumulator, &stats);
+    return stats;
+  }
   // Clients are handed out one at a time. Each thread trains with its own
   // ClientTrainer and adds into its own accumulator (thread 0 into the
   // caller's), summed afterwards; integer addition makes the sum independent
@@ -112,19 +204,7 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
         }
         const ClientOutcome out =
             trainer.TrainAndEncode(seq, round, global_, local(), encoding, target);
-        WorkerRoundStats& s = per_thread[t];
-        if (!out.status.ok() && s.status.ok()) s.status = out.status;
-        ++s.uploaded;
-        s.clipped += out.clipped ? 1 : 0;
-        s.examples += out.loss.examples;
-        s.capped_examples += std::min<uint64_t>(out.loss.examples, options_.client.weight_cap);
-        const double mean_loss = out.loss.examples ? out.loss.loss / out.loss.examples : 0.0;
-        if (std::isfinite(mean_loss)) {
-          s.loss_fixed += ToFixed(mean_loss);
-        } else {
-          ++s.nonfinite_loss;
-        }
-        s.norm_fixed += ToFixed(out.update_norm);
+        CountClient(out, options_.client.weight_cap, &per_thread[t]);
         train_s[t] += out.seconds_train;
         encode_s[t] += out.seconds_encode;
         return absl::OkStatus();

@@ -23,6 +23,8 @@
 #include "aggregation/fixed_point.h"
 #include "core/status.h"
 #include "data/split.h"
+#include "models/cuda/sasrec_client_batch.h"
+#include "models/cuda/tensor_ops.h"
 #include "models/evaluation.h"
 #include "models/model.h"
 #include "worker/client_trainer.h"
@@ -64,6 +66,14 @@ struct WorkerOptions {
   // training negative (Model::SetNegativeExclusions), and the targets of the
   // coordinator's cold-only evaluations.
   std::vector<uint8_t> cold_items;
+  // Set: the round's clients train batched on a device
+  // (models/cuda/sasrec_client_batch.h), client_windows_per_step per step,
+  // with TensorOps from this factory, instead of one ClientTrainer per
+  // thread. SASRec only, one local epoch, the plain fixed-point encoding
+  // into the worker's sum (not client-scope secure aggregation, not
+  // distributed DP): Create refuses anything else.
+  kernels::TensorOpsFactory client_ops;
+  size_t client_windows_per_step = 256;
 };
 
 class Worker {
@@ -119,6 +129,10 @@ class Worker {
 
  private:
   Worker() = default;
+  // TrainRound's device path for the clients `active`.
+  void TrainOnDevice(uint32_t round, const RoundEncoding& encoding,
+                     const std::vector<uint32_t>& active, std::span<uint64_t> accumulator,
+                     WorkerRoundStats* stats);
 
   const LeaveOneOutSplit* split_ = nullptr;
   std::vector<uint32_t> users_;
@@ -128,6 +142,7 @@ class Worker {
   std::optional<ParameterStore> local_, best_local_;
   std::vector<std::unique_ptr<ClientTrainer>> trainers_;
   std::vector<std::vector<uint64_t>> thread_acc_;
+  std::unique_ptr<kernels::SasRecClientBatch> client_batch_;
 };
 
 }  // namespace fedrec

@@ -10,6 +10,38 @@
 
 namespace fedrec {
 
+namespace {
+
+kernels::TensorOpsFactory& TestingFactory() {
+  static kernels::TensorOpsFactory factory;
+  return factory;
+}
+
+}  // namespace
+
+void SetDeviceTensorOpsForTesting(kernels::TensorOpsFactory factory) {
+  TestingFactory() = std::move(factory);
+}
+
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute) {
+  if (compute != "cuda") {
+    return absl::InvalidArgumentError("backend.compute: '" + compute + "' has no device");
+  }
+  if (TestingFactory()) return TestingFactory();
+  // One GPU per process on a node: the node-local rank picks it (mpirun,
+  // srun); a process launched alone takes device 0.
+  FEDREC_ASSIGN_OR_RETURN(const int visible, kernels::PluginCudaDeviceCount());
+  if (visible == 0) {
+    return absl::FailedPreconditionError(
+        "backend.compute: 'cuda': no CUDA device is visible to this process (use "
+        "backend.compute = \"cpu\")");
+  }
+  const int local = NodeLocalRank();
+  const int device = local < 0 ? 0 : local % visible;
+  return kernels::TensorOpsFactory(
+      [device] { return kernels::NewPluginCudaTensorOps({.device = device}); });
+}
+
 absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
     const proto::ModelSpec& spec, const std::string& compute,
     std::shared_ptr<const ItemFeatures> features) {
@@ -21,17 +53,7 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
         "' runs on the CPU (backend.compute = \"cpu\")");
   }
   std::unique_ptr<SasRecModel> sasrec(static_cast<SasRecModel*>(cpu.release()));
-  // One GPU per process on a node: the node-local rank picks it (mpirun,
-  // srun); a process launched alone takes device 0.
-  FEDREC_ASSIGN_OR_RETURN(const int visible, kernels::PluginCudaDeviceCount());
-  if (visible == 0) {
-    return absl::FailedPreconditionError(
-        "backend.compute: 'cuda': no CUDA device is visible to this process (use "
-        "backend.compute = \"cpu\")");
-  }
-  const int local = NodeLocalRank();
-  const int device = local < 0 ? 0 : local % visible;
-  auto make_ops = [device] { return kernels::NewPluginCudaTensorOps({.device = device}); };
+  FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory make_ops, DeviceTensorOpsFactory(compute));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSasRecModel> model,
                           DeviceSasRecModel::Create(std::move(sasrec), make_ops, "cuda"));
   return std::unique_ptr<Model>(std::move(model));

@@ -18,10 +18,22 @@
 
 #include "core/status.h"
 #include "data/item_features.h"
+#include "models/cuda/tensor_ops.h"
 #include "models/model.h"
 #include "proto/fedrec.pb.h"
 
 namespace fedrec {
+
+// The factory of backend.compute = "cuda" for this process's device
+// (node-local rank mod the devices visible); FailedPrecondition without a
+// plugin or a visible device, InvalidArgument for another backend.
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute);
+
+// For tests: "cuda" runs its device programs on `factory`'s TensorOps (e.g.
+// HostTensorOps) in this process instead of the plugin's, so that the whole
+// GPU path, trainers and workers included, is checked without a GPU. An
+// empty factory restores the plugin. Not thread-safe: set it before a run.
+void SetDeviceTensorOpsForTesting(kernels::TensorOpsFactory factory);
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
     const proto::ModelSpec& spec, const std::string& compute,

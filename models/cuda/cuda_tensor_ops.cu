@@ -2,14 +2,16 @@
 // row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so
 // every call passes B before A with m and n swapped. Element-wise kernels
 // run one thread per element (or per row, column or window where a body of
-// layer_kernels.h says so) on a 1-D grid; no kernel uses atomics, so every
-// result is the same run to run.
+// layer_kernels.h says so) on a 1-D grid. No float is ever added
+// atomically, so every result is the same run to run; the one kernel with
+// atomics (EncodeAddRuns) adds integers, whose sum has no order.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <string>
 #include <utility>
 
+#include "models/cuda/client_update_kernels.h"
 #include "models/cuda/cuda_tensor_ops.h"
 #include "models/cuda/device.h"
 #include "models/cuda/launch_util.cuh"
@@ -141,6 +143,67 @@ __global__ void ScaleRowsKernel(const float* coef, const float* x, size_t n, siz
   FEDREC_GRID_INDEX(e, n * d);
   out[e] = coef[e / d] * x[e];
 }
+
+__global__ void WindowColumnSumsKernel(const float* x, size_t batch, size_t len, size_t width,
+                                       float* out, size_t out_stride) {
+  FEDREC_GRID_INDEX(t, batch * width);
+  const size_t b = t / width, j = t % width;
+  const float* w = x + b * len * width;
+  float sum = out[b * out_stride + j];
+  for (size_t r = 0; r < len; ++r) sum += w[r * width + j];
+  out[b * out_stride + j] = sum;
+}
+
+__global__ void WindowLayerNormParamKernel(const float* xhat, const float* dy, size_t batch,
+                                           size_t len, size_t d, float* dgamma, float* dbeta,
+                                           size_t out_stride) {
+  FEDREC_GRID_INDEX(t, batch * d);
+  const size_t b = t / d, j = t % d;
+  LayerNormParamGradColumn<float>(xhat + b * len * d, dy + b * len * d, len, d, j,
+                                  dgamma + b * out_stride, dbeta + b * out_stride);
+}
+
+__global__ void AddStridedKernel(const float* src, size_t src_stride, float* dst, size_t dst_stride,
+                                 size_t n, size_t batch) {
+  FEDREC_GRID_INDEX(t, batch * n);
+  const size_t b = t / n, i = t % n;
+  dst[b * dst_stride + i] += src[b * src_stride + i];
+}
+
+// Block s: segment s. Thread t sums entries t, t + kThreads, ... in order;
+// the partial sums combine in a fixed tree.
+__global__ void SegmentSquaredNormsKernel(const float* x, const uint64_t* bounds, double* out) {
+  __shared__ double partial[kThreads];
+  const size_t s = blockIdx.x;
+  double sum = 0;
+  for (uint64_t i = bounds[2 * s] + threadIdx.x; i < bounds[2 * s + 1]; i += blockDim.x) {
+    sum += static_cast<double>(x[i]) * x[i];
+  }
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[s] = partial[0];
+}
+
+// Block r: run r, its coordinates strided over the block's threads.
+__global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const double* factors,
+                                    const PhiloxStream* streams, double scale, double limit,
+                                    uint64_t* acc) {
+  const EncodeRun run = runs[blockIdx.x];
+  const double f = factors[run.client];
+  if (f == 0) return;
+  const PhiloxStream stream = streams[run.client];
+  for (uint32_t j = threadIdx.x; j < run.len; j += blockDim.x) {
+    const uint64_t word = EncodeAt(stream, run.dst + j, x[run.src + j], scale * f, limit);
+    atomicAdd(reinterpret_cast<unsigned long long*>(acc + run.dst + j),  // NOLINT(runtime/int)
+              static_cast<unsigned long long>(word));                    // NOLINT(runtime/int)
+  }
+}
+
+constexpr unsigned kEncodeThreads = 64;  // a run is often one embedding row
 
 class DeviceMemory final : public OpsBuffer {
  public:
@@ -343,6 +406,44 @@ class CudaTensorOps final : public TensorOps {
                           size_t slots, const float* src, size_t d, float scale,
                           float* dtable) override {
     return LaunchScatterAdd(rows, offsets, positions, slots, src, d, scale, dtable, stream_);
+  }
+
+  absl::Status WindowColumnSums(const float* x, size_t batch, size_t len, size_t width, float* out,
+                                size_t out_stride) override {
+    if (batch * width == 0) return absl::OkStatus();
+    WindowColumnSumsKernel<<<BlocksFor(batch * width), kThreads, 0, stream_>>>(x, batch, len, width,
+                                                                               out, out_stride);
+    return AfterLaunch("WindowColumnSums");
+  }
+  absl::Status WindowLayerNormParamGrads(const float* xhat, const float* dy, size_t batch,
+                                         size_t len, size_t d, float* dgamma, float* dbeta,
+                                         size_t out_stride) override {
+    if (batch * d == 0) return absl::OkStatus();
+    WindowLayerNormParamKernel<<<BlocksFor(batch * d), kThreads, 0, stream_>>>(
+        xhat, dy, batch, len, d, dgamma, dbeta, out_stride);
+    return AfterLaunch("WindowLayerNormParamGrads");
+  }
+  absl::Status AddStrided(const float* src, size_t src_stride, float* dst, size_t dst_stride,
+                          size_t n, size_t batch) override {
+    if (batch * n == 0) return absl::OkStatus();
+    AddStridedKernel<<<BlocksFor(batch * n), kThreads, 0, stream_>>>(src, src_stride, dst,
+                                                                     dst_stride, n, batch);
+    return AfterLaunch("AddStrided");
+  }
+  absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
+                                   double* out) override {
+    if (segments == 0) return absl::OkStatus();
+    SegmentSquaredNormsKernel<<<static_cast<unsigned>(segments), kThreads, 0, stream_>>>(x, bounds,
+                                                                                         out);
+    return AfterLaunch("SegmentSquaredNorms");
+  }
+  absl::Status EncodeAddRuns(const float* x, const EncodeRun* runs, size_t num_runs,
+                             const double* factors, const PhiloxStream* streams, double scale,
+                             double limit, uint64_t* acc) override {
+    if (num_runs == 0) return absl::OkStatus();
+    EncodeAddRunsKernel<<<static_cast<unsigned>(num_runs), kEncodeThreads, 0, stream_>>>(
+        x, runs, factors, streams, scale, limit, acc);
+    return AfterLaunch("EncodeAddRuns");
   }
 
  private:

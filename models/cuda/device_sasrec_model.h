@@ -35,7 +35,7 @@ namespace fedrec {
 
 class DeviceSasRecModel final : public Model {
  public:
-  using OpsFactory = std::function<absl::StatusOr<std::unique_ptr<kernels::TensorOps>>()>;
+  using OpsFactory = kernels::TensorOpsFactory;
 
   // `cpu`: the model whose parameters and scoring this one uses.
   // `make_ops`: a new TensorOps per workspace; called once here to check it

@@ -7,6 +7,7 @@
 #include <memory>
 #include <new>
 
+#include "models/cuda/client_update_kernels.h"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/tensor_ops.h"
 
@@ -243,6 +244,57 @@ class HostTensorOps final : public TensorOps {
                           float* dtable) override {
     for (size_t k = 0; k < slots; ++k) {
       ScatterAddSlot<float>(rows, offsets, positions, k, src, d, scale, dtable);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status WindowColumnSums(const float* x, size_t batch, size_t len, size_t width, float* out,
+                                size_t out_stride) override {
+    for (size_t b = 0; b < batch; ++b) {
+      FEDREC_RETURN_IF_ERROR(ColumnSums(x + b * len * width, len, width, out + b * out_stride));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status WindowLayerNormParamGrads(const float* xhat, const float* dy, size_t batch,
+                                         size_t len, size_t d, float* dgamma, float* dbeta,
+                                         size_t out_stride) override {
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t j = 0; j < d; ++j) {
+        LayerNormParamGradColumn<float>(xhat + b * len * d, dy + b * len * d, len, d, j,
+                                        dgamma + b * out_stride, dbeta + b * out_stride);
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status AddStrided(const float* src, size_t src_stride, float* dst, size_t dst_stride,
+                          size_t n, size_t batch) override {
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t i = 0; i < n; ++i) dst[b * dst_stride + i] += src[b * src_stride + i];
+    }
+    return absl::OkStatus();
+  }
+  absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
+                                   double* out) override {
+    for (size_t s = 0; s < segments; ++s) {
+      double sum = 0;
+      for (uint64_t i = bounds[2 * s]; i < bounds[2 * s + 1]; ++i) {
+        sum += static_cast<double>(x[i]) * x[i];
+      }
+      out[s] = sum;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status EncodeAddRuns(const float* x, const EncodeRun* runs, size_t num_runs,
+                             const double* factors, const PhiloxStream* streams, double scale,
+                             double limit, uint64_t* acc) override {
+    for (size_t r = 0; r < num_runs; ++r) {
+      const EncodeRun& run = runs[r];
+      const double f = factors[run.client];
+      if (f == 0) continue;
+      for (uint32_t j = 0; j < run.len; ++j) {
+        acc[run.dst + j] +=
+            EncodeAt(streams[run.client], run.dst + j, x[run.src + j], scale * f, limit);
+      }
     }
     return absl::OkStatus();
   }

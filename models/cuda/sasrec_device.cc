@@ -15,8 +15,10 @@ using sasrec_internal::BlockTensor;
 using sasrec_internal::BlockTensorIndex;
 
 SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
-                                          std::span<const UserSequence> batch, const StepKey& key) {
+                                          std::span<const UserSequence> batch, const StepKey& key,
+                                          size_t min_len) {
   SasRecWindowBatch w;
+  w.len = min_len;
   for (const UserSequence& s : batch) {
     if (s.items.size() < 2) continue;
     w.len = std::max(w.len, sasrec_internal::WindowLength(o, s.items.size()));
@@ -46,6 +48,15 @@ SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
     ++b;
   }
   return w;
+}
+
+void SasRecWindowBatch::AddEmptyWindows(size_t count) {
+  batch += count;
+  users.insert(users.end(), count, 0);
+  first.insert(first.end(), count, static_cast<uint32_t>(len));
+  inputs.insert(inputs.end(), count * len, kNoItem);
+  targets.insert(targets.end(), count * len, kNoItem);
+  negatives.insert(negatives.end(), count * len, kNoItem);
 }
 
 // Buffers in the ops' memory, kept between calls and grown when a batch
@@ -122,7 +133,26 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
                                                               float* const* grads,
                                                               const SasRecWindowBatch& batch,
                                                               const StepKey& key, bool dropout_on) {
+  return Run(params, grads, nullptr, batch, key, dropout_on, nullptr);
+}
+
+absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
+    const float* const* params, const PerWindowGradients& target, const SasRecWindowBatch& batch,
+    const StepKey& key, bool dropout_on, std::vector<float>* window_loss) {
+  const size_t cells = batch.batch * batch.len;
+  if (target.input_rows.size() != cells || target.scored_rows.size() != 2 * cells ||
+      batch.len > o_.max_len) {
+    return absl::InvalidArgumentError("per-window gradients: row maps do not fit the batch");
+  }
+  return Run(params, nullptr, &target, batch, key, dropout_on, window_loss);
+}
+
+absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, float* const* grads,
+                                                 const PerWindowGradients* per_window,
+                                                 const SasRecWindowBatch& batch, const StepKey& key,
+                                                 bool dropout_on, std::vector<float>* window_loss) {
   LossSum result;
+  if (window_loss != nullptr) window_loss->assign(batch.batch, 0.0f);
   if (batch.batch == 0) return result;
   TensorOps& ops = *ops_;
   FEDREC_RETURN_IF_ERROR(ops.BindToCallingThread());
@@ -294,10 +324,18 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     float window = 0.0f;
     for (size_t r = batch.first[b]; r < T; ++r) window += loss_host[b * T + r];
     result.loss += window;
+    if (window_loss != nullptr) (*window_loss)[b] = window;
   }
   result.examples = batch.examples;
-  if (grads == nullptr) return result;
+  if (grads == nullptr && per_window == nullptr) return result;
 
+  // Where parameter gradients go: tensor k summed over the batch at
+  // grads[k], or window b's own at dense + b * stride (stride 0: summed).
+  const bool per = per_window != nullptr;
+  const size_t stride = per ? per_window->dense_stride : 0;
+  auto dst = [&](size_t k) -> float* {
+    return per ? per_window->dense + per_window->dense_offset[k] : grads[k];
+  };
   // -------------------------------------------------------------- backward
   FEDREC_FLOATS(g0, nd);
   FEDREC_FLOATS(g1, nd);
@@ -328,26 +366,46 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     FEDREC_ASSIGN_OR_RETURN(uint32_t * positions, words(plan.positions));
     return ops.ScatterAdd(rows, offsets, positions, plan.rows.size(), src, d, scale_by, table);
   };
-  FEDREC_RETURN_IF_ERROR(scatter(scored_ids, item_rows, 1.0f, grads[scored]));
+  FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->scored_rows : scored_ids, item_rows, 1.0f,
+                                 per ? per_window->rows : grads[scored]));
 
   // Final layer norm: gx = dL/d(last block's output).
   float* gx = g1;
   FEDREC_RETURN_IF_ERROR(ops.Zero(gx, nd));
-  FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(final_xhat, final_rstd, params[fg], g0, M, d, gx,
-                                               grads[fg], grads[fg + 1]));
-  auto linear_backward = [&](const float* x_in, const float* w, const float* dy, float* dw,
-                             float* db, float* dx) -> absl::Status {
-    FEDREC_RETURN_IF_ERROR(ops.Gemm(true, false, d, d, M, 1.0f, x_in, d, dy, d, 1.0f, dw, d));
-    FEDREC_RETURN_IF_ERROR(ops.ColumnSums(dy, M, d, db));
-    return ops.Gemm(false, true, M, d, d, 1.0f, dy, d, w, d, 1.0f, dx, d);
+  // Per window, the layer norms' own parameter sums go to a sink and the
+  // window sums are taken separately.
+  FEDREC_FLOATS(ln_sink, 2 * d);
+  auto ln_backward = [&](const float* xhat, const float* rstd, size_t k_gamma, size_t k_beta,
+                         const float* dy, float* dx) -> absl::Status {
+    if (!per) {
+      return ops.LayerNormBackward(xhat, rstd, params[k_gamma], dy, M, d, dx, grads[k_gamma],
+                                   grads[k_beta]);
+    }
+    FEDREC_RETURN_IF_ERROR(ops.Zero(ln_sink, 2 * d));
+    FEDREC_RETURN_IF_ERROR(
+        ops.LayerNormBackward(xhat, rstd, params[k_gamma], dy, M, d, dx, ln_sink, ln_sink + d));
+    return ops.WindowLayerNormParamGrads(xhat, dy, B, T, d, dst(k_gamma), dst(k_beta), stride);
+  };
+  FEDREC_RETURN_IF_ERROR(ln_backward(final_xhat, final_rstd, fg, fg + 1, g0, gx));
+  auto linear_backward = [&](const float* x_in, size_t k_w, size_t k_b, const float* dy,
+                             float* dx) -> absl::Status {
+    if (per) {
+      FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(true, false, d, d, T, 1.0f, x_in, d, T * d, dy,
+                                                    d, T * d, 1.0f, dst(k_w), d, stride, B));
+      FEDREC_RETURN_IF_ERROR(ops.WindowColumnSums(dy, B, T, d, dst(k_b), stride));
+    } else {
+      FEDREC_RETURN_IF_ERROR(
+          ops.Gemm(true, false, d, d, M, 1.0f, x_in, d, dy, d, 1.0f, grads[k_w], d));
+      FEDREC_RETURN_IF_ERROR(ops.ColumnSums(dy, M, d, grads[k_b]));
+    }
+    return ops.Gemm(false, true, M, d, d, 1.0f, dy, d, params[k_w], d, 1.0f, dx, d);
   };
   float* ga = g0;  // d_fin, then dz
   float* gb = g2;  // d_mid
   float* gc = g3;  // dxin
   for (size_t k = o_.blocks; k-- > 0;) {
     BlockBuffers& c = blocks[k];
-    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(k, t)]; };
-    auto G = [&](BlockTensor t) { return grads[BlockTensorIndex(k, t)]; };
+    auto I = [&](BlockTensor t) { return BlockTensorIndex(k, t); };
     // out = ffn(f_in) + residual (f_in post-LN, mid pre-LN).
     if (o_.pre_ln) {
       FEDREC_RETURN_IF_ERROR(ops.Zero(ga, nd));
@@ -362,15 +420,13 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
       dlin2 = dy2;
     }
     FEDREC_RETURN_IF_ERROR(ops.Zero(dhidden, nd));
-    FEDREC_RETURN_IF_ERROR(linear_backward(c.hidden, P(sasrec_internal::kW2), dlin2,
-                                           G(sasrec_internal::kW2), G(sasrec_internal::kB2),
-                                           dhidden));
+    FEDREC_RETURN_IF_ERROR(linear_backward(c.hidden, I(sasrec_internal::kW2),
+                                           I(sasrec_internal::kB2), dlin2, dhidden));
     FEDREC_RETURN_IF_ERROR(ops.ReluBackward(c.hidden, drop ? c.mask1 : nullptr, nd, dhidden));
-    FEDREC_RETURN_IF_ERROR(linear_backward(c.f_in, P(sasrec_internal::kW1), dhidden,
-                                           G(sasrec_internal::kW1), G(sasrec_internal::kB1), ga));
     FEDREC_RETURN_IF_ERROR(
-        ops.LayerNormBackward(c.ln2_xhat, c.ln2_rstd, P(sasrec_internal::kFfnLnGamma), ga, M, d, gb,
-                              G(sasrec_internal::kFfnLnGamma), G(sasrec_internal::kFfnLnBeta)));
+        linear_backward(c.f_in, I(sasrec_internal::kW1), I(sasrec_internal::kB1), dhidden, ga));
+    FEDREC_RETURN_IF_ERROR(ln_backward(c.ln2_xhat, c.ln2_rstd, I(sasrec_internal::kFfnLnGamma),
+                                       I(sasrec_internal::kFfnLnBeta), ga, gb));
     // mid = attn(z, keys) + residual (z post-LN, x pre-LN).
     if (o_.pre_ln) {
       FEDREC_RETURN_IF_ERROR(ops.Zero(ga, nd));
@@ -400,17 +456,14 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
     }
     const float* keys = o_.pre_ln ? c.z : c.x_in;
     float* dkeys = o_.pre_ln ? ga : gc;
-    FEDREC_RETURN_IF_ERROR(linear_backward(c.z, P(sasrec_internal::kWq), dq,
-                                           G(sasrec_internal::kWq), G(sasrec_internal::kBq), ga));
-    FEDREC_RETURN_IF_ERROR(linear_backward(keys, P(sasrec_internal::kWk), dk,
-                                           G(sasrec_internal::kWk), G(sasrec_internal::kBk),
-                                           dkeys));
-    FEDREC_RETURN_IF_ERROR(linear_backward(keys, P(sasrec_internal::kWv), dv,
-                                           G(sasrec_internal::kWv), G(sasrec_internal::kBv),
-                                           dkeys));
-    FEDREC_RETURN_IF_ERROR(ops.LayerNormBackward(
-        c.ln1_xhat, c.ln1_rstd, P(sasrec_internal::kAttnLnGamma), ga, M, d, gc,
-        G(sasrec_internal::kAttnLnGamma), G(sasrec_internal::kAttnLnBeta)));
+    FEDREC_RETURN_IF_ERROR(
+        linear_backward(c.z, I(sasrec_internal::kWq), I(sasrec_internal::kBq), dq, ga));
+    FEDREC_RETURN_IF_ERROR(
+        linear_backward(keys, I(sasrec_internal::kWk), I(sasrec_internal::kBk), dk, dkeys));
+    FEDREC_RETURN_IF_ERROR(
+        linear_backward(keys, I(sasrec_internal::kWv), I(sasrec_internal::kBv), dv, dkeys));
+    FEDREC_RETURN_IF_ERROR(ln_backward(c.ln1_xhat, c.ln1_rstd, I(sasrec_internal::kAttnLnGamma),
+                                       I(sasrec_internal::kAttnLnBeta), ga, gc));
     std::swap(gx, gc);
   }
   // Embedding: x0 = dropout(E[item] sqrt(d) + P[slot]).
@@ -419,10 +472,15 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
   } else {
     FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, gx));
   }
-  FEDREC_RETURN_IF_ERROR(
-      ops.SumOverWindows(gx, B, T, d, grads[sasrec_internal::kPosEmb] + (o_.max_len - T) * d));
-  FEDREC_RETURN_IF_ERROR(scatter(batch.inputs, gx, std::sqrt(static_cast<float>(d)),
-                                 grads[sasrec_internal::kItemEmb]));
+  float* pos_grad = dst(sasrec_internal::kPosEmb) + (o_.max_len - T) * d;
+  if (per) {
+    FEDREC_RETURN_IF_ERROR(ops.AddStrided(gx, T * d, pos_grad, stride, T * d, B));
+  } else {
+    FEDREC_RETURN_IF_ERROR(ops.SumOverWindows(gx, B, T, d, pos_grad));
+  }
+  FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->input_rows : batch.inputs, gx,
+                                 std::sqrt(static_cast<float>(d)),
+                                 per ? per_window->rows : grads[sasrec_internal::kItemEmb]));
 #undef FEDREC_FLOATS
   return result;
 }

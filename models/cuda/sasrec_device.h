@@ -50,9 +50,31 @@ struct SasRecWindowBatch {
   uint64_t examples = 0;            // predicted positions
 
   // Windows of the sequences with at least 2 items, in batch order; the
-  // negatives drawn as the CPU model draws them for `key`.
+  // negatives drawn as the CPU model draws them for `key`. `min_len`: T is
+  // at least this (a fixed shape for every call, see SasRecClientBatch).
   static SasRecWindowBatch Pack(const SasRecOptions& o, std::span<const UserSequence> batch,
-                                const StepKey& key);
+                                const StepKey& key, size_t min_len = 0);
+  // Appends `count` windows of padding only (no loss, zero gradient).
+  void AddEmptyWindows(size_t count);
+};
+
+// Where LossAndGradients puts a gradient per window instead of one summed
+// gradient: each window is one federated client.
+struct PerWindowGradients {
+  // Dense tensors (all but the item tables): window b's block starts at
+  // dense + b * dense_stride; tensor k sits at dense_offset[k] inside it
+  // (ignored for the item tables). Position rows are those of the whole
+  // table (slot r of a window of T at row max_len - T + r).
+  float* dense = nullptr;
+  size_t dense_stride = 0;
+  std::vector<size_t> dense_offset;
+  // The item tables' touched rows, d floats each, numbered per window by the
+  // caller: input_rows[t] for the embedded input at batch row t, and
+  // scored_rows[t] / scored_rows[B T + t] for its target / negative in the
+  // scored table (kNoItem in padding rows). With one shared table, a window's
+  // item appears under one number wherever it occurs.
+  float* rows = nullptr;
+  std::vector<uint32_t> input_rows, scored_rows;
 };
 
 class SasRecDeviceProgram {
@@ -68,10 +90,20 @@ class SasRecDeviceProgram {
   absl::StatusOr<LossSum> LossAndGradients(const float* const* params, float* const* grads,
                                            const SasRecWindowBatch& batch, const StepKey& key,
                                            bool dropout_on);
+  // The same step with each window's gradient added into its own slots of
+  // `target` (zeroed by the caller); window_loss[b] = window b's summed
+  // loss.
+  absl::StatusOr<LossSum> LossAndWindowGradients(const float* const* params,
+                                                 const PerWindowGradients& target,
+                                                 const SasRecWindowBatch& batch, const StepKey& key,
+                                                 bool dropout_on, std::vector<float>* window_loss);
 
  private:
   struct Scratch;
   SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops);
+  absl::StatusOr<LossSum> Run(const float* const* params, float* const* grads,
+                              const PerWindowGradients* per_window, const SasRecWindowBatch& batch,
+                              const StepKey& key, bool dropout_on, std::vector<float>* window_loss);
 
   SasRecOptions o_;
   TensorOps* ops_;

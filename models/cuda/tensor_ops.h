@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -50,6 +51,15 @@ class OpsBuffer {
 struct MaskSource {
   PhiloxStream stream;
   uint64_t first_word = 0;
+};
+
+// A contiguous run of one client's update, encoded into a sum
+// (TensorOps::EncodeAddRuns): x[src, src + len) into acc[dst, dst + len).
+struct EncodeRun {
+  uint64_t src = 0;
+  uint64_t dst = 0;
+  uint32_t len = 0;
+  uint32_t client = 0;  // index into the call's factors and streams
 };
 
 class TensorOps {
@@ -162,7 +172,40 @@ class TensorOps {
   virtual absl::Status ScatterAdd(const uint32_t* rows, const uint32_t* offsets,
                                   const uint32_t* positions, size_t slots, const float* src,
                                   size_t d, float scale, float* dtable) = 0;
+
+  // ------------------------------ per-window gradients (one client each)
+  // out[b out_stride + j] += sum_r x[b][r][j], rows in increasing order:
+  // window b's own bias gradient.
+  virtual absl::Status WindowColumnSums(const float* x, size_t batch, size_t len, size_t width,
+                                        float* out, size_t out_stride) = 0;
+  // Window b's layer-norm parameter gradients (LayerNormParamGradColumn over
+  // its len rows) added at dgamma + b out_stride and dbeta + b out_stride.
+  virtual absl::Status WindowLayerNormParamGrads(const float* xhat, const float* dy, size_t batch,
+                                                 size_t len, size_t d, float* dgamma, float* dbeta,
+                                                 size_t out_stride) = 0;
+  // dst[b dst_stride + i] += src[b src_stride + i] for b < batch, i < n.
+  virtual absl::Status AddStrided(const float* src, size_t src_stride, float* dst,
+                                  size_t dst_stride, size_t n, size_t batch) = 0;
+
+  // ------------------------------------------------ clients' updates
+  // out[s] = sum of x[i]^2 in double over i in [bounds[2s], bounds[2s+1]),
+  // in a fixed order (the device's tree differs from the host's loop by
+  // rounding only); out in this memory.
+  virtual absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
+                                           double* out) = 0;
+  // For every run and j < run.len, with c = run.client, f = factors[c]:
+  //   acc[run.dst + j] += EncodeCoordinate(x[run.src + j], scale f, limit,
+  //                                        word run.dst + j of streams[c])
+  // mod 2^64 (client_update_kernels.h); clients with f == 0 add nothing.
+  // Integer additions: the sum does not depend on the order runs are
+  // applied in, so the device may add concurrently.
+  virtual absl::Status EncodeAddRuns(const float* x, const EncodeRun* runs, size_t num_runs,
+                                     const double* factors, const PhiloxStream* streams,
+                                     double scale, double limit, uint64_t* acc) = 0;
 };
+
+// Makes a new TensorOps (e.g. one per thread's workspace, all on one device).
+using TensorOpsFactory = std::function<absl::StatusOr<std::unique_ptr<TensorOps>>()>;
 
 // The CPU implementation: memory is host memory. Never fails except for
 // allocation.

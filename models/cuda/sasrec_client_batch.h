@@ -1,0 +1,97 @@
+// Many federated SASRec clients per device step: the round's local training,
+// update norms and fixed-point encoding of a cohort, written against
+// TensorOps (tensor_ops.h), so that the GPU runs it and CI checks it on the
+// CPU (HostTensorOps) against worker/client_trainer.h.
+//
+// A step takes up to windows_per_step() clients that start from the same
+// global parameters (the round's) and runs ONE batched forward/backward
+// over their windows (SasRecDeviceProgram::LossAndWindowGradients), each
+// client's gradient g_c in its own slots: dense tensors per window, the item
+// tables' touched rows (inputs, targets, negatives) per client. A client's
+// update is one local SGD step, delta_c = -local_lr g_c / n_c (n_c its
+// predicted positions), so its norm is local_lr ||g_c|| / n_c and its
+// encoding is g_c times (-local_lr / n_c) times the caller's clip-and-weight
+// factor. The encodings are added into a sum that stays in the ops' memory
+// for the whole round and leaves it once (AddSumInto).
+//
+// Fixed shapes: every step has exactly windows_per_step() windows (padding
+// windows fill a short step) of max_len rows, so every matrix product has
+// the same shape whichever clients share a step. A client's words are then
+// a pure function of (global parameters, its sequence, seed, round), and the
+// round's sum is bitwise the same for any worker count and any split of the
+// cohort into steps; the cost is computing padding for short sequences.
+//
+// Randomness: negatives and dropout masks are the CPU client's (the streams
+// of (seed, round, user, step 0)); the encoding's rounding uses word i of the
+// stream (seed, "encode", round, user) for global coordinate i
+// (client_update_kernels.h), not the CPU client's sequential draws, so a GPU
+// client's words differ from a CPU client's by rounding only.
+//
+// Supported: what SasRecDeviceProgram supports, one local step
+// (train.local_epochs = 1), the plain fixed-point encoding. Thread safety:
+// one thread at a time (it owns its TensorOps).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/param_store.h"
+#include "core/status.h"
+#include "models/cuda/sasrec_device.h"
+#include "models/cuda/tensor_ops.h"
+#include "models/model.h"
+#include "models/sasrec_options.h"
+
+namespace fedrec::kernels {
+
+struct ClientBatchOptions {
+  uint64_t seed = 0;
+  double local_lr = 0.05;
+  size_t windows_per_step = 256;
+};
+
+// One client's result of a step.
+struct ClientStepResult {
+  uint32_t user = 0;
+  LossSum loss;            // of its window (0 examples: too short, no update)
+  double update_norm = 0;  // L2 norm of its delta before clipping
+};
+
+class SasRecClientBatch {
+ public:
+  // `layout`: a store with the model's global-parameter layout.
+  static absl::StatusOr<std::unique_ptr<SasRecClientBatch>> Create(
+      const SasRecOptions& o, const ParameterStore& layout, std::unique_ptr<TensorOps> ops,
+      const ClientBatchOptions& options);
+  ~SasRecClientBatch();
+
+  size_t windows_per_step() const { return options_.windows_per_step; }
+  TensorOps& ops() { return *ops_; }
+
+  // Uploads the round's global parameters and zeroes the round's sum.
+  absl::Status BeginRound(const ParameterStore& global, uint32_t round);
+  // One step over `clients` (at most windows_per_step()), in order.
+  absl::StatusOr<std::vector<ClientStepResult>> Train(std::span<const UserSequence> clients);
+  // Adds the last step's clients into the round's sum: client i's delta
+  // times factors[i] (0: nothing), encoded at fixed-point `scale` and
+  // clamped to +-limit (FixedPointCodec's scale() and clip_norm() scale()).
+  absl::Status Encode(std::span<const double> factors, double scale, double limit);
+  // acc[i] += the round's sum (mod 2^64), then zeroes the sum.
+  absl::Status AddSumInto(std::span<uint64_t> acc);
+
+ private:
+  struct DeviceState;
+  SasRecClientBatch() = default;
+
+  SasRecOptions o_;
+  ClientBatchOptions options_;
+  std::vector<TensorLayout> layout_;
+  std::unique_ptr<TensorOps> ops_;
+  std::unique_ptr<SasRecDeviceProgram> program_;
+  std::unique_ptr<DeviceState> state_;
+  uint32_t round_ = 0;
+};
+
+}  // namespace fedrec::kernels

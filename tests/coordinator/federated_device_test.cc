@@ -1,0 +1,89 @@
+// Federated training with backend.compute = "cuda" end to end, its device
+// programs run on HostTensorOps (SetDeviceTensorOpsForTesting): the GPU
+// workers' invariants (the same model for 1, 2 and 4 workers, with secure
+// aggregation on or off) and the configurations refused up front.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "models/cuda/compute_backend.h"
+#include "tests/coordinator/federated_fixture.h"
+
+namespace fedrec {
+namespace {
+
+class FederatedDeviceTest : public FederatedTrainerTest {
+ protected:
+  void SetUp() override {
+    FederatedTrainerTest::SetUp();
+    SetDeviceTensorOpsForTesting([] {
+      return absl::StatusOr<std::unique_ptr<kernels::TensorOps>>(kernels::NewHostTensorOps());
+    });
+  }
+  void TearDown() override { SetDeviceTensorOpsForTesting({}); }
+
+  Config DeviceConfig() const {
+    Config c = MakeConfig("sasrec");
+    c.backend.compute = "cuda";
+    c.train.local_epochs = 1;
+    c.federation.rounds = 3;
+    c.eval.every = 0;
+    return c;
+  }
+};
+
+TEST_F(FederatedDeviceTest, ModelIsTheSameForAnyWorkerCountWithSecureAggregationOnOrOff) {
+  const Config base = DeviceConfig();
+  const auto expected = Train(base, "one");
+  ASSERT_TRUE(expected.contains("model_sha256"));
+  EXPECT_EQ(expected["compute"], "cuda");
+  EXPECT_GT(expected["client_updates_this_session"].get<uint64_t>(), 0u);
+  for (int workers : {2, 4}) {
+    for (bool secagg : {false, true}) {
+      Config c = base;
+      c.federation.workers = workers;
+      c.secagg.enabled = secagg;
+      const std::string name = std::to_string(workers) + (secagg ? "secagg" : "");
+      EXPECT_EQ(Train(c, name)["model_sha256"], expected["model_sha256"]) << name;
+    }
+  }
+  // The CPU's clients round differently: the device path really ran.
+  Config cpu = base;
+  cpu.backend.compute = "cpu";
+  EXPECT_NE(Train(cpu, "cpu")["model_sha256"], expected["model_sha256"]);
+}
+
+TEST_F(FederatedDeviceTest, WhatTheDeviceClientsDoNotDoIsRefusedBeforeAnythingIsWritten) {
+  struct Refusal {
+    std::string key;
+    void (*set)(Config&);
+  };
+  const Refusal refusals[] = {
+      {"train.local_epochs", [](Config& c) { c.train.local_epochs = 2; }},
+      {"secagg.scope",
+       [](Config& c) {
+         c.secagg.enabled = true;
+         c.secagg.scope = "client";
+       }},
+      {"privacy.mode",
+       [](Config& c) {
+         c.privacy.mode = "distributed";
+         c.privacy.noise_multiplier = 1.0;
+         c.secagg.enabled = true;
+       }},
+  };
+  for (const Refusal& r : refusals) {
+    Config c = DeviceConfig();
+    r.set(c);
+    const std::string out = (dir_ / ("refused_" + r.key)).string();
+    auto summary = RunFederatedTraining(c, {.out_dir = out, .quiet = true});
+    ASSERT_FALSE(summary.ok()) << r.key;
+    EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument) << summary.status();
+    EXPECT_EQ(summary.status().message().rfind(r.key, 0), 0u) << summary.status();
+    EXPECT_FALSE(std::filesystem::exists(out + "/summary.json")) << r.key;
+  }
+}
+
+}  // namespace
+}  // namespace fedrec
