@@ -44,13 +44,8 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
 absl::Status CheckDeviceClients(const Config& config) {
   if (config.backend.compute != "cuda") return absl::OkStatus();
   const std::string why =
-      " (federated clients on the GPU run one batched local step each and add into their "
-      "worker's sum; use backend.compute = \"cpu\")";
-  if (config.train.local_epochs != 1) {
-    return absl::InvalidArgumentError(
-        fmt::format("train.local_epochs: {} with backend.compute = 'cuda': only 1 so far{}",
-                    config.train.local_epochs, why));
-  }
+      " (federated clients on the GPU are trained in batches and add into their worker's sum; "
+      "use backend.compute = \"cpu\")";
   if (config.secagg.enabled && config.secagg.scope == "client") {
     return absl::InvalidArgumentError(
         "secagg.scope: 'client' with backend.compute = 'cuda' is not supported yet" + why);

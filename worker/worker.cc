@@ -74,9 +74,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   }
   if (options.client_ops) {
     const auto* sasrec = dynamic_cast<const SasRecModel*>(&w->trainers_[0]->model());
-    if (sasrec == nullptr || options.client.local_epochs != 1) {
+    if (sasrec == nullptr || options.client.local_epochs < 1) {
       return absl::FailedPreconditionError(
-          "worker: clients batched on a device train SASRec for one local epoch only");
+          "worker: clients batched on a device train SASRec, at least one local epoch");
     }
     FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<kernels::TensorOps> ops, options.client_ops());
     // After SetNegativeExclusions: the options carry the cold items.
@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
             sasrec->options(), initial_global, std::move(ops),
             {.seed = options.client.seed,
              .local_lr = options.client.local_lr,
+             .local_epochs = static_cast<size_t>(options.client.local_epochs),
              .windows_per_step = std::max<size_t>(1, options.client_windows_per_step)}));
   }
   return w;

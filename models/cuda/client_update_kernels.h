@@ -32,6 +32,12 @@ FEDREC_HOST_DEVICE inline uint64_t EncodeCoordinate(float x, double s, double li
   return static_cast<uint64_t>(t);
 }
 
+// x scale (+ *shift): one entry of WindowAffineRows (the layer norm's
+// affine with per-window parameters).
+FEDREC_HOST_DEVICE inline float AffineEntry(float x, float scale, const float* shift) {
+  return shift != nullptr ? x * scale + *shift : x * scale;
+}
+
 // The word EncodeAddRuns adds at global coordinate `dst` for value x.
 FEDREC_HOST_DEVICE inline uint64_t EncodeAt(const PhiloxStream& stream, uint64_t dst, float x,
                                             double s, double limit) {

@@ -170,6 +170,29 @@ __global__ void AddStridedKernel(const float* src, size_t src_stride, float* dst
   dst[b * dst_stride + i] += src[b * src_stride + i];
 }
 
+__global__ void WindowAffineRowsKernel(const float* x, const float* scale, const float* shift,
+                                       size_t stride, size_t batch, size_t len, size_t width,
+                                       float* y) {
+  FEDREC_GRID_INDEX(e, batch * len * width);
+  const size_t b = e / (len * width), j = e % width;
+  y[e] =
+      AffineEntry(x[e], scale[b * stride + j], shift != nullptr ? shift + b * stride + j : nullptr);
+}
+
+// Block s: segment s, its entries strided over the block's threads.
+__global__ void SgdSegmentsKernel(const float* g, const uint64_t* bounds, const float* scales,
+                                  float lr, float* p) {
+  const size_t s = blockIdx.x;
+  for (uint64_t i = bounds[2 * s] + threadIdx.x; i < bounds[2 * s + 1]; i += blockDim.x) {
+    p[i] -= lr * (g[i] * scales[s]);
+  }
+}
+
+__global__ void SubtractKernel(const float* a, const float* b, size_t n, float* out) {
+  FEDREC_GRID_INDEX(i, n);
+  out[i] = a[i] - b[i];
+}
+
 // Block s: segment s. Thread t sums entries t, t + kThreads, ... in order;
 // the partial sums combine in a fixed tree.
 __global__ void SegmentSquaredNormsKernel(const float* x, const uint64_t* bounds, double* out) {
@@ -429,6 +452,27 @@ class CudaTensorOps final : public TensorOps {
     AddStridedKernel<<<BlocksFor(batch * n), kThreads, 0, stream_>>>(src, src_stride, dst,
                                                                      dst_stride, n, batch);
     return AfterLaunch("AddStrided");
+  }
+  absl::Status WindowAffineRows(const float* x, const float* scale, const float* shift,
+                                size_t stride, size_t batch, size_t len, size_t width,
+                                float* y) override {
+    const size_t n = batch * len * width;
+    if (n == 0) return absl::OkStatus();
+    WindowAffineRowsKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(x, scale, shift, stride, batch,
+                                                                   len, width, y);
+    return AfterLaunch("WindowAffineRows");
+  }
+  absl::Status SgdSegments(const float* g, const uint64_t* bounds, const float* scales,
+                           size_t segments, float lr, float* p) override {
+    if (segments == 0) return absl::OkStatus();
+    SgdSegmentsKernel<<<static_cast<unsigned>(segments), kThreads, 0, stream_>>>(g, bounds, scales,
+                                                                                 lr, p);
+    return AfterLaunch("SgdSegments");
+  }
+  absl::Status Subtract(const float* a, const float* b, size_t n, float* out) override {
+    if (n == 0) return absl::OkStatus();
+    SubtractKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(a, b, n, out);
+    return AfterLaunch("Subtract");
   }
   absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
                                    double* out) override {

@@ -273,6 +273,31 @@ class HostTensorOps final : public TensorOps {
     }
     return absl::OkStatus();
   }
+  absl::Status WindowAffineRows(const float* x, const float* scale, const float* shift,
+                                size_t stride, size_t batch, size_t len, size_t width,
+                                float* y) override {
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t r = 0; r < len; ++r) {
+        const size_t row = (b * len + r) * width;
+        for (size_t j = 0; j < width; ++j) {
+          y[row + j] = AffineEntry(x[row + j], scale[b * stride + j],
+                                   shift != nullptr ? shift + b * stride + j : nullptr);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status SgdSegments(const float* g, const uint64_t* bounds, const float* scales,
+                           size_t segments, float lr, float* p) override {
+    for (size_t s = 0; s < segments; ++s) {
+      for (uint64_t i = bounds[2 * s]; i < bounds[2 * s + 1]; ++i) p[i] -= lr * (g[i] * scales[s]);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Subtract(const float* a, const float* b, size_t n, float* out) override {
+    for (size_t i = 0; i < n; ++i) out[i] = a[i] - b[i];
+    return absl::OkStatus();
+  }
   absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
                                    double* out) override {
     for (size_t s = 0; s < segments; ++s) {

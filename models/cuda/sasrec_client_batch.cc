@@ -45,7 +45,9 @@ absl::Status ZeroWords(TensorOps& ops, uint64_t* words, size_t n) {
 struct SasRecClientBatch::DeviceState {
   std::unique_ptr<OpsBuffer> params, sum;
   std::vector<const float*> param_ptrs;
-  GrowingBuffer grads, bounds, norms, runs, factors, streams;
+  // grads: a step's gradients, then the deltas; local: the clients'
+  // parameters; start: their values before the first step.
+  GrowingBuffer grads, local, start, ids, bounds, scales, norms, runs, factors, streams;
   // The dense tensors' place in a window's block.
   std::vector<size_t> dense_offset;
   size_t dense_size = 0;
@@ -60,8 +62,9 @@ struct SasRecClientBatch::DeviceState {
 absl::StatusOr<std::unique_ptr<SasRecClientBatch>> SasRecClientBatch::Create(
     const SasRecOptions& o, const ParameterStore& layout, std::unique_ptr<TensorOps> ops,
     const ClientBatchOptions& options) {
-  if (options.windows_per_step == 0) {
-    return absl::InvalidArgumentError("client batch: windows_per_step must be positive");
+  if (options.windows_per_step == 0 || options.local_epochs == 0) {
+    return absl::InvalidArgumentError(
+        "client batch: windows_per_step and local_epochs must be positive");
   }
   std::unique_ptr<SasRecClientBatch> b(new SasRecClientBatch());
   b->o_ = o;
@@ -106,35 +109,40 @@ absl::StatusOr<std::vector<ClientStepResult>> SasRecClientBatch::Train(
   }
   FEDREC_RETURN_IF_ERROR(ops_->BindToCallingThread());
   DeviceState& s = *state_;
-  const StepKey key{.seed = options_.seed, .epoch = round_, .step = 0};
-  SasRecWindowBatch batch = SasRecWindowBatch::Pack(o_, clients, key, o_.max_len);
-  const size_t real = batch.batch;
-  batch.AddEmptyWindows(W - real);
-  const size_t T = batch.len, d = o_.dim;
+  TensorOps& ops = *ops_;
+  // Every local step's windows (the same inputs and targets, each step's
+  // own negatives and dropout), padded to W windows of max_len rows.
+  const size_t E = options_.local_epochs;
+  std::vector<StepKey> keys;
+  std::vector<SasRecWindowBatch> steps;
+  for (size_t e = 0; e < E; ++e) {
+    keys.push_back({.seed = options_.seed, .epoch = round_, .step = static_cast<uint32_t>(e)});
+    steps.push_back(SasRecWindowBatch::Pack(o_, clients, keys.back(), o_.max_len));
+  }
+  const size_t real = steps[0].batch;
+  for (SasRecWindowBatch& b : steps) b.AddEmptyWindows(W - real);
+  const size_t T = steps[0].len, d = o_.dim, cells = W * T;
   std::vector<ClientStepResult> results(clients.size());
   s.window_of.assign(clients.size(), kNoItem);
-  {
-    size_t w = 0;
-    for (size_t i = 0; i < clients.size(); ++i) {
-      results[i].user = clients[i].user;
-      if (clients[i].items.size() >= 2) s.window_of[i] = static_cast<uint32_t>(w++);
-    }
+  for (size_t i = 0, w = 0; i < clients.size(); ++i) {
+    results[i].user = clients[i].user;
+    if (clients[i].items.size() >= 2) s.window_of[i] = static_cast<uint32_t>(w++);
   }
 
-  // Each window's touched rows, numbered window by window: the item table's
-  // rows, then (separate output) the output table's, items ascending.
+  // Each window's rows, numbered window by window: the item table's rows,
+  // then (separate output) the output table's, items ascending; every
+  // step's negatives included.
   const size_t scored = sasrec_internal::ScoredTable(o_);
-  const size_t cells = W * T;
-  PerWindowGradients target;
-  target.input_rows.assign(cells, kNoItem);
-  target.scored_rows.assign(2 * cells, kNoItem);
+  const bool shared = scored == sasrec_internal::kItemEmb;
   struct TouchedRow {
     uint32_t table, item;
   };
   std::vector<TouchedRow> rows;
-  std::vector<size_t> row_begin(W + 1, 0);
+  std::vector<uint64_t> row_begin(W + 1, 0);
+  std::vector<std::vector<uint32_t>> input_rows(E, std::vector<uint32_t>(cells, kNoItem));
+  std::vector<std::vector<uint32_t>> scored_rows(E, std::vector<uint32_t>(2 * cells, kNoItem));
   std::vector<uint32_t> items, out_items;
-  auto number = [&](const std::vector<uint32_t>& sorted, uint32_t base, uint32_t item) {
+  auto number = [](const std::vector<uint32_t>& sorted, uint32_t base, uint32_t item) {
     return base + static_cast<uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), item) -
                                         sorted.begin());
   };
@@ -142,74 +150,124 @@ absl::StatusOr<std::vector<ClientStepResult>> SasRecClientBatch::Train(
     row_begin[b] = rows.size();
     items.clear();
     out_items.clear();
-    for (size_t t = b * T; t < (b + 1) * T; ++t) {
-      if (batch.inputs[t] == kNoItem) continue;
-      items.push_back(batch.inputs[t]);
-      auto& scored_items = scored == sasrec_internal::kItemEmb ? items : out_items;
-      scored_items.push_back(batch.targets[t]);
-      scored_items.push_back(batch.negatives[t]);
+    for (const SasRecWindowBatch& step : steps) {
+      for (size_t t = b * T; t < (b + 1) * T; ++t) {
+        if (step.inputs[t] == kNoItem) continue;
+        items.push_back(step.inputs[t]);
+        std::vector<uint32_t>& scored_items = shared ? items : out_items;
+        scored_items.push_back(step.targets[t]);
+        scored_items.push_back(step.negatives[t]);
+      }
     }
     for (auto* v : {&items, &out_items}) {
       std::sort(v->begin(), v->end());
       v->erase(std::unique(v->begin(), v->end()), v->end());
     }
     const auto item_base = static_cast<uint32_t>(rows.size());
-    for (uint32_t it : items)
+    for (uint32_t it : items) {
       rows.push_back({static_cast<uint32_t>(sasrec_internal::kItemEmb), it});
+    }
     const auto out_base = static_cast<uint32_t>(rows.size());
     for (uint32_t it : out_items) rows.push_back({static_cast<uint32_t>(scored), it});
-    const auto& scored_sorted = scored == sasrec_internal::kItemEmb ? items : out_items;
-    const uint32_t scored_base = scored == sasrec_internal::kItemEmb ? item_base : out_base;
-    for (size_t t = b * T; t < (b + 1) * T; ++t) {
-      if (batch.inputs[t] == kNoItem) continue;
-      target.input_rows[t] = number(items, item_base, batch.inputs[t]);
-      target.scored_rows[t] = number(scored_sorted, scored_base, batch.targets[t]);
-      target.scored_rows[cells + t] = number(scored_sorted, scored_base, batch.negatives[t]);
+    const std::vector<uint32_t>& scored_sorted = shared ? items : out_items;
+    const uint32_t scored_base = shared ? item_base : out_base;
+    for (size_t e = 0; e < E; ++e) {
+      const SasRecWindowBatch& step = steps[e];
+      for (size_t t = b * T; t < (b + 1) * T; ++t) {
+        if (step.inputs[t] == kNoItem) continue;
+        input_rows[e][t] = number(items, item_base, step.inputs[t]);
+        scored_rows[e][t] = number(scored_sorted, scored_base, step.targets[t]);
+        scored_rows[e][cells + t] = number(scored_sorted, scored_base, step.negatives[t]);
+      }
     }
   }
   row_begin[W] = rows.size();
 
-  // Gradients: W dense blocks, then the rows.
-  const size_t dense_total = W * s.dense_size;
-  const size_t floats = dense_total + rows.size() * d;
-  FEDREC_ASSIGN_OR_RETURN(void* g, s.grads.Reserve(*ops_, floats * sizeof(float)));
+  // Three buffers of one layout (W dense blocks, then the rows): the
+  // clients' parameters, their starting values, the gradients.
+  const size_t rows_offset = W * s.dense_size;
+  const size_t floats = rows_offset + rows.size() * d;
+  FEDREC_ASSIGN_OR_RETURN(void* g, s.grads.Reserve(ops, floats * sizeof(float)));
+  FEDREC_ASSIGN_OR_RETURN(void* p, s.local.Reserve(ops, floats * sizeof(float)));
+  FEDREC_ASSIGN_OR_RETURN(void* p0, s.start.Reserve(ops, floats * sizeof(float)));
   s.grad_base = static_cast<float*>(g);
-  FEDREC_RETURN_IF_ERROR(ops_->Zero(s.grad_base, floats));
-  target.dense = s.grad_base;
-  target.dense_stride = s.dense_size;
-  target.dense_offset = s.dense_offset;
-  target.rows = s.grad_base + dense_total;
-  std::vector<float> window_loss;
-  FEDREC_RETURN_IF_ERROR(program_
-                             ->LossAndWindowGradients(s.param_ptrs.data(), target, batch, key,
-                                                      /*dropout_on=*/true, &window_loss)
-                             .status());
+  auto* local = static_cast<float*>(p);
+  auto* start = static_cast<float*>(p0);
+  // Every window starts from the global dense tensors and its rows of the
+  // global tables.
+  FEDREC_RETURN_IF_ERROR(ops.Zero(local, floats));
+  for (size_t k = 0; k < layout_.size(); ++k) {
+    if (k == sasrec_internal::kItemEmb || k == scored) continue;
+    FEDREC_RETURN_IF_ERROR(ops.AddStrided(s.param_ptrs[k], 0, local + s.dense_offset[k],
+                                          s.dense_size, layout_[k].size(), W));
+  }
+  std::vector<uint32_t> table_ids(rows.size());
+  const std::vector<size_t> tables =
+      shared ? std::vector<size_t>{scored} : std::vector<size_t>{sasrec_internal::kItemEmb, scored};
+  for (size_t t : tables) {
+    for (size_t r = 0; r < rows.size(); ++r)
+      table_ids[r] = rows[r].table == t ? rows[r].item : kNoItem;
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * ids,
+                            s.ids.Put<uint32_t>(ops, std::span<const uint32_t>(table_ids)));
+    FEDREC_RETURN_IF_ERROR(
+        ops.Gather(s.param_ptrs[t], d, ids, rows.size(), 1.0f, s.grad_base + rows_offset));
+    FEDREC_RETURN_IF_ERROR(ops.Add(local + rows_offset, s.grad_base + rows_offset, rows.size() * d,
+                                   local + rows_offset));
+  }
+  FEDREC_RETURN_IF_ERROR(ops.Copy(local, floats, start));
 
-  // Squared norms: two segments per real window (dense block, rows).
+  // Two segments per real window (dense block, rows), for the SGD steps and
+  // the norms.
   std::vector<uint64_t> bounds;
+  std::vector<float> inv;
+  s.examples.assign(real, 0);
   for (size_t b = 0; b < real; ++b) {
-    bounds.push_back(b * s.dense_size);
-    bounds.push_back((b + 1) * s.dense_size);
-    bounds.push_back(dense_total + row_begin[b] * d);
-    bounds.push_back(dense_total + row_begin[b + 1] * d);
+    s.examples[b] = T - steps[0].first[b];
+    bounds.insert(bounds.end(),
+                  {b * s.dense_size, (b + 1) * s.dense_size, rows_offset + row_begin[b] * d,
+                   rows_offset + row_begin[b + 1] * d});
+    // The mean over the step's examples, folded into the update.
+    const float mean = 1.0f / static_cast<float>(s.examples[b]);
+    inv.insert(inv.end(), {mean, mean});
   }
   FEDREC_ASSIGN_OR_RETURN(uint64_t * bounds_dev,
-                          s.bounds.Put<uint64_t>(*ops_, std::span<const uint64_t>(bounds)));
-  FEDREC_ASSIGN_OR_RETURN(void* norms_p, s.norms.Reserve(*ops_, 2 * real * sizeof(double)));
-  FEDREC_RETURN_IF_ERROR(
-      ops_->SegmentSquaredNorms(s.grad_base, bounds_dev, 2 * real, static_cast<double*>(norms_p)));
-  std::vector<double> norms(2 * real);
-  FEDREC_RETURN_IF_ERROR(ops_->Download(norms.data(), norms_p, norms.size() * sizeof(double)));
+                          s.bounds.Put<uint64_t>(ops, std::span<const uint64_t>(bounds)));
+  FEDREC_ASSIGN_OR_RETURN(float* inv_dev, s.scales.Put<float>(ops, std::span<const float>(inv)));
 
-  s.users.assign(batch.users.begin(), batch.users.begin() + static_cast<ptrdiff_t>(real));
-  s.examples.assign(real, 0);
-  for (size_t b = 0; b < real; ++b) s.examples[b] = T - batch.first[b];
+  // The local steps: the first from the shared global parameters (one
+  // forward for every client), the later ones from each client's own.
+  std::vector<float> window_loss;
+  for (size_t e = 0; e < E; ++e) {
+    PerWindowSlots slots;
+    slots.dense_stride = s.dense_size;
+    slots.dense_offset = s.dense_offset;
+    slots.rows_offset = rows_offset;
+    slots.input_rows = std::move(input_rows[e]);
+    slots.scored_rows = std::move(scored_rows[e]);
+    slots.grads = s.grad_base;
+    slots.params = e == 0 ? nullptr : local;
+    FEDREC_RETURN_IF_ERROR(ops.Zero(s.grad_base, floats));
+    FEDREC_RETURN_IF_ERROR(program_
+                               ->LossAndWindowGradients(s.param_ptrs.data(), slots, steps[e],
+                                                        keys[e], /*dropout_on=*/true, &window_loss)
+                               .status());
+    FEDREC_RETURN_IF_ERROR(ops.SgdSegments(s.grad_base, bounds_dev, inv_dev, 2 * real,
+                                           static_cast<float>(options_.local_lr), local));
+  }
+  // The deltas (local - start), in the gradients' place; their norms.
+  FEDREC_RETURN_IF_ERROR(ops.Subtract(local, start, floats, s.grad_base));
+  FEDREC_ASSIGN_OR_RETURN(void* norms_p, s.norms.Reserve(ops, 2 * real * sizeof(double)));
+  FEDREC_RETURN_IF_ERROR(
+      ops.SegmentSquaredNorms(s.grad_base, bounds_dev, 2 * real, static_cast<double*>(norms_p)));
+  std::vector<double> norms(2 * real);
+  FEDREC_RETURN_IF_ERROR(ops.Download(norms.data(), norms_p, norms.size() * sizeof(double)));
+
+  s.users.assign(steps[0].users.begin(), steps[0].users.begin() + static_cast<ptrdiff_t>(real));
   for (size_t i = 0; i < clients.size(); ++i) {
     const uint32_t w = s.window_of[i];
     if (w == kNoItem) continue;
     results[i].loss = {.loss = window_loss[w], .examples = s.examples[w]};
-    results[i].update_norm = options_.local_lr * std::sqrt(norms[2 * w] + norms[2 * w + 1]) /
-                             static_cast<double>(s.examples[w]);
+    results[i].update_norm = std::sqrt(norms[2 * w] + norms[2 * w + 1]);
   }
 
   // The runs Encode adds: per window its dense tensors, then its rows.
@@ -222,8 +280,8 @@ absl::StatusOr<std::vector<ClientStepResult>> SasRecClientBatch::Train(
                             .len = static_cast<uint32_t>(layout_[k].size()),
                             .client = static_cast<uint32_t>(b)});
     }
-    for (size_t r = row_begin[b]; r < row_begin[b + 1]; ++r) {
-      s.run_list.push_back({.src = dense_total + r * d,
+    for (uint64_t r = row_begin[b]; r < row_begin[b + 1]; ++r) {
+      s.run_list.push_back({.src = rows_offset + r * d,
                             .dst = layout_[rows[r].table].offset + size_t{rows[r].item} * d,
                             .len = static_cast<uint32_t>(d),
                             .client = static_cast<uint32_t>(b)});
@@ -240,12 +298,11 @@ absl::Status SasRecClientBatch::Encode(std::span<const double> factors, double s
   }
   FEDREC_RETURN_IF_ERROR(ops_->BindToCallingThread());
   const size_t real = s.users.size();
-  // Per window: the delta is -lr g / n, times the caller's factor.
   std::vector<double> window_factor(real, 0.0);
   for (size_t i = 0; i < factors.size(); ++i) {
     const uint32_t w = s.window_of[i];
     if (w == kNoItem || !std::isfinite(factors[i])) continue;
-    window_factor[w] = factors[i] * -options_.local_lr / static_cast<double>(s.examples[w]);
+    window_factor[w] = factors[i];
   }
   std::vector<PhiloxStream> streams(real);
   const uint64_t purpose = Fnv1a64("encode");

@@ -4,15 +4,21 @@
 // CPU (HostTensorOps) against worker/client_trainer.h.
 //
 // A step takes up to windows_per_step() clients that start from the same
-// global parameters (the round's) and runs ONE batched forward/backward
-// over their windows (SasRecDeviceProgram::LossAndWindowGradients), each
-// client's gradient g_c in its own slots: dense tensors per window, the item
-// tables' touched rows (inputs, targets, negatives) per client. A client's
-// update is one local SGD step, delta_c = -local_lr g_c / n_c (n_c its
-// predicted positions), so its norm is local_lr ||g_c|| / n_c and its
-// encoding is g_c times (-local_lr / n_c) times the caller's clip-and-weight
-// factor. The encodings are added into a sum that stays in the ops' memory
-// for the whole round and leaves it once (AddSumInto).
+// global parameters (the round's) and runs local_epochs SGD steps for all
+// of them at once, as worker/client_trainer.h runs them for one:
+//   - the first local step is ONE batched forward/backward over their
+//     windows from the shared global parameters
+//     (SasRecDeviceProgram::LossAndWindowGradients), each client's gradient
+//     in its own slots: dense tensors per window, the item tables' rows it
+//     touches (inputs, targets, every step's negatives) per client;
+//   - each client then holds its own copy of the dense tensors and of its
+//     rows, and later local steps read those (strided-batched products over
+//     per-window weights);
+//   - a step is p -= local_lr (g / n), n its predicted positions, with the
+//     CPU client's roundings; the delta is (local - start).
+// The deltas' norms and their fixed-point encoding (times the caller's
+// clip-and-weight factor) run on the device, into a sum that stays in the
+// ops' memory for the whole round and leaves it once (AddSumInto).
 //
 // Fixed shapes: every step has exactly windows_per_step() windows (padding
 // windows fill a short step) of max_len rows, so every matrix product has
@@ -27,8 +33,8 @@
 // (client_update_kernels.h), not the CPU client's sequential draws, so a GPU
 // client's words differ from a CPU client's by rounding only.
 //
-// Supported: what SasRecDeviceProgram supports, one local step
-// (train.local_epochs = 1), the plain fixed-point encoding. Thread safety:
+// Supported: what SasRecDeviceProgram supports, the plain fixed-point
+// encoding. Thread safety:
 // one thread at a time (it owns its TensorOps).
 #pragma once
 
@@ -49,13 +55,14 @@ namespace fedrec::kernels {
 struct ClientBatchOptions {
   uint64_t seed = 0;
   double local_lr = 0.05;
+  size_t local_epochs = 1;
   size_t windows_per_step = 256;
 };
 
 // One client's result of a step.
 struct ClientStepResult {
   uint32_t user = 0;
-  LossSum loss;            // of its window (0 examples: too short, no update)
+  LossSum loss;            // of its last local step (0 examples: too short, no update)
   double update_norm = 0;  // L2 norm of its delta before clipping
 };
 
@@ -72,9 +79,10 @@ class SasRecClientBatch {
 
   // Uploads the round's global parameters and zeroes the round's sum.
   absl::Status BeginRound(const ParameterStore& global, uint32_t round);
-  // One step over `clients` (at most windows_per_step()), in order.
+  // Trains `clients` (at most windows_per_step()): their local steps, deltas
+  // and norms, results in the clients' order.
   absl::StatusOr<std::vector<ClientStepResult>> Train(std::span<const UserSequence> clients);
-  // Adds the last step's clients into the round's sum: client i's delta
+  // Adds the last Train's clients into the round's sum: client i's delta
   // times factors[i] (0: nothing), encoded at fixed-point `scale` and
   // clamped to +-limit (FixedPointCodec's scale() and clip_norm() scale()).
   absl::Status Encode(std::span<const double> factors, double scale, double limit);

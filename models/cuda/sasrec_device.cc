@@ -137,7 +137,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
 }
 
 absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
-    const float* const* params, const PerWindowGradients& target, const SasRecWindowBatch& batch,
+    const float* const* params, const PerWindowSlots& target, const SasRecWindowBatch& batch,
     const StepKey& key, bool dropout_on, std::vector<float>* window_loss) {
   const size_t cells = batch.batch * batch.len;
   if (target.input_rows.size() != cells || target.scored_rows.size() != 2 * cells ||
@@ -148,7 +148,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
 }
 
 absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, float* const* grads,
-                                                 const PerWindowGradients* per_window,
+                                                 const PerWindowSlots* per_window,
                                                  const SasRecWindowBatch& batch, const StepKey& key,
                                                  bool dropout_on, std::vector<float>* window_loss) {
   LossSum result;
@@ -182,9 +182,33 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   std::vector<uint32_t> first_by_head(B * heads);
   for (size_t w = 0; w < B * heads; ++w) first_by_head[w] = batch.first[w / heads];
   FEDREC_ASSIGN_OR_RETURN(uint32_t * first_heads, words(first_by_head));
-  FEDREC_ASSIGN_OR_RETURN(uint32_t * inputs, words(batch.inputs));
-  FEDREC_ASSIGN_OR_RETURN(uint32_t * targets, words(batch.targets));
-  FEDREC_ASSIGN_OR_RETURN(uint32_t * negatives, words(batch.negatives));
+  // Parameters: tensor k shared by every window (params[k]), or window b's
+  // own at param(k) + b pstride; the item tables' rows then by the windows'
+  // row numbers.
+  const bool own = per_window != nullptr && per_window->params != nullptr;
+  const size_t pstride = own ? per_window->dense_stride : 0;
+  auto param = [&](size_t k) -> const float* {
+    return own ? per_window->params + per_window->dense_offset[k] : params[k];
+  };
+  const float* own_rows = own ? per_window->params + per_window->rows_offset : nullptr;
+  const float* item_table = own ? own_rows : params[sasrec_internal::kItemEmb];
+  const float* scored_table = own ? own_rows : params[scored];
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * inputs, words(own ? per_window->input_rows : batch.inputs));
+  FEDREC_ASSIGN_OR_RETURN(
+      uint32_t * targets,
+      words(own ? std::span<const uint32_t>(per_window->scored_rows).first(M) : batch.targets));
+  FEDREC_ASSIGN_OR_RETURN(
+      uint32_t * negatives,
+      words(own ? std::span<const uint32_t>(per_window->scored_rows).subspan(M) : batch.negatives));
+  // Ones for the own-parameter affine layers (bias rows, unit gamma).
+  const size_t ones_n = std::max(T, d);
+  std::vector<float> ones_host(ones_n, 1.0f), zeros_host(d, 0.0f);
+  FEDREC_ASSIGN_OR_RETURN(void* ones_p, scratch.Take(ops, ones_n * sizeof(float)));
+  FEDREC_RETURN_IF_ERROR(ops.Upload(ones_p, ones_host.data(), ones_n * sizeof(float)));
+  FEDREC_ASSIGN_OR_RETURN(void* zeros_p, scratch.Take(ops, d * sizeof(float)));
+  FEDREC_RETURN_IF_ERROR(ops.Upload(zeros_p, zeros_host.data(), d * sizeof(float)));
+  const auto* ones = static_cast<const float*>(ones_p);
+  const auto* zeros = static_cast<const float*>(zeros_p);
   std::vector<uint8_t> valid_host(M);
   for (size_t r = 0; r < M; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
   FEDREC_ASSIGN_OR_RETURN(void* valid_p, scratch.Take(ops, M));
@@ -213,9 +237,25 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   const auto* sources = static_cast<const MaskSource*>(sources_p);
 
   // -------------------------------------------------------------- forward
-  auto linear = [&](const float* x, const float* w, const float* bias, float* y) -> absl::Status {
-    FEDREC_RETURN_IF_ERROR(ops.BiasRows(bias, M, d, y));
-    return ops.Gemm(false, false, M, d, d, 1.0f, x, d, w, d, 1.0f, y, d);
+  auto linear = [&](const float* x, size_t k_w, size_t k_b, float* y) -> absl::Status {
+    if (!own) {
+      FEDREC_RETURN_IF_ERROR(ops.BiasRows(params[k_b], M, d, y));
+      return ops.Gemm(false, false, M, d, d, 1.0f, x, d, params[k_w], d, 1.0f, y, d);
+    }
+    // Window b: its bias in every row (ones T x 1 times bias 1 x d), then
+    // x_b W_b.
+    FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, false, T, d, 1, 1.0f, ones, 1, 0,
+                                                  param(k_b), d, pstride, 0.0f, y, d, T * d, B));
+    return ops.GemmStridedBatched(false, false, T, d, d, 1.0f, x, d, T * d, param(k_w), d, pstride,
+                                  1.0f, y, d, T * d, B);
+  };
+  auto ln_forward = [&](const float* x, size_t k_gamma, size_t k_beta, float* xhat, float* rstd,
+                        float* y) -> absl::Status {
+    if (!own) {
+      return ops.LayerNormForward(x, params[k_gamma], params[k_beta], M, d, xhat, rstd, y);
+    }
+    FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(x, ones, zeros, M, d, xhat, rstd, y));
+    return ops.WindowAffineRows(xhat, param(k_gamma), param(k_beta), pstride, B, T, d, y);
   };
   std::vector<BlockBuffers> blocks(o_.blocks);
   for (BlockBuffers& c : blocks) {
@@ -236,10 +276,14 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(hidden_out, nd);
 
   // x0 = dropout(E[item] sqrt(d) + P[slot]), padding rows zero.
-  FEDREC_RETURN_IF_ERROR(ops.Gather(params[sasrec_internal::kItemEmb], d, inputs, M,
-                                    std::sqrt(static_cast<float>(d)), x0));
   FEDREC_RETURN_IF_ERROR(
-      ops.AddToEveryWindow(params[sasrec_internal::kPosEmb] + (o_.max_len - T) * d, B, T, d, x0));
+      ops.Gather(item_table, d, inputs, M, std::sqrt(static_cast<float>(d)), x0));
+  const float* positions = param(sasrec_internal::kPosEmb) + (o_.max_len - T) * d;
+  if (own) {
+    FEDREC_RETURN_IF_ERROR(ops.AddStrided(positions, pstride, x0, T * d, T * d, B));
+  } else {
+    FEDREC_RETURN_IF_ERROR(ops.AddToEveryWindow(positions, B, T, d, x0));
+  }
   FEDREC_RETURN_IF_ERROR(ops.ZeroPaddingRows(first, B, T, d, x0));
   if (drop) {
     FEDREC_RETURN_IF_ERROR(ops.WindowDropoutMasks(sources, first, o_.dropout, B, T, d, emb_mask));
@@ -248,15 +292,15 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   const float* x = x0;
   for (size_t k = 0; k < o_.blocks; ++k) {
     BlockBuffers& c = blocks[k];
-    auto P = [&](BlockTensor t) { return params[BlockTensorIndex(k, t)]; };
+    auto I = [&](BlockTensor t) { return BlockTensorIndex(k, t); };
     FEDREC_RETURN_IF_ERROR(ops.Copy(x, nd, c.x_in));
-    FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(c.x_in, P(sasrec_internal::kAttnLnGamma),
-                                                P(sasrec_internal::kAttnLnBeta), M, d, c.ln1_xhat,
-                                                c.ln1_rstd, c.z));
+    FEDREC_RETURN_IF_ERROR(ln_forward(c.x_in, I(sasrec_internal::kAttnLnGamma),
+                                      I(sasrec_internal::kAttnLnBeta), c.ln1_xhat, c.ln1_rstd,
+                                      c.z));
     const float* keys = o_.pre_ln ? c.z : c.x_in;
-    FEDREC_RETURN_IF_ERROR(linear(c.z, P(sasrec_internal::kWq), P(sasrec_internal::kBq), c.q));
-    FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWk), P(sasrec_internal::kBk), c.k));
-    FEDREC_RETURN_IF_ERROR(linear(keys, P(sasrec_internal::kWv), P(sasrec_internal::kBv), c.v));
+    FEDREC_RETURN_IF_ERROR(linear(c.z, I(sasrec_internal::kWq), I(sasrec_internal::kBq), c.q));
+    FEDREC_RETURN_IF_ERROR(linear(keys, I(sasrec_internal::kWk), I(sasrec_internal::kBk), c.k));
+    FEDREC_RETURN_IF_ERROR(linear(keys, I(sasrec_internal::kWv), I(sasrec_internal::kBv), c.v));
     for (size_t h = 0; h < heads; ++h) {
       FEDREC_RETURN_IF_ERROR(ops.GemmStridedBatched(false, true, T, T, dh, 1.0f, c.q + h * dh, d,
                                                     T * d, c.k + h * dh, d, T * d, 0.0f,
@@ -278,11 +322,11 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
     }
     // Residual: post-LN adds the normalised queries, pre-LN the input.
     FEDREC_RETURN_IF_ERROR(ops.Add(c.attn_out, o_.pre_ln ? c.x_in : c.z, nd, c.mid));
-    FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(c.mid, P(sasrec_internal::kFfnLnGamma),
-                                                P(sasrec_internal::kFfnLnBeta), M, d, c.ln2_xhat,
-                                                c.ln2_rstd, c.f_in));
+    FEDREC_RETURN_IF_ERROR(ln_forward(c.mid, I(sasrec_internal::kFfnLnGamma),
+                                      I(sasrec_internal::kFfnLnBeta), c.ln2_xhat, c.ln2_rstd,
+                                      c.f_in));
     FEDREC_RETURN_IF_ERROR(
-        linear(c.f_in, P(sasrec_internal::kW1), P(sasrec_internal::kB1), c.hidden));
+        linear(c.f_in, I(sasrec_internal::kW1), I(sasrec_internal::kB1), c.hidden));
     FEDREC_RETURN_IF_ERROR(ops.Relu(c.hidden, nd));
     if (drop) {
       FEDREC_RETURN_IF_ERROR(
@@ -290,7 +334,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
       FEDREC_RETURN_IF_ERROR(ops.Multiply(c.hidden, c.mask1, nd, c.hidden));
     }
     FEDREC_RETURN_IF_ERROR(
-        linear(c.hidden, P(sasrec_internal::kW2), P(sasrec_internal::kB2), c.out));
+        linear(c.hidden, I(sasrec_internal::kW2), I(sasrec_internal::kB2), c.out));
     if (drop) {
       FEDREC_RETURN_IF_ERROR(
           ops.WindowDropoutMasks(sources + (3 + 3 * k) * B, first, o_.dropout, B, T, d, c.mask2));
@@ -302,8 +346,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
     x = c.out;
   }
   const size_t fg = sasrec_internal::FinalGamma(o_.blocks);
-  FEDREC_RETURN_IF_ERROR(ops.LayerNormForward(x, params[fg], params[fg + 1], M, d, final_xhat,
-                                              final_rstd, hidden_out));
+  FEDREC_RETURN_IF_ERROR(ln_forward(x, fg, fg + 1, final_xhat, final_rstd, hidden_out));
 
   // ----------------------------------------------------------------- loss
   FEDREC_FLOATS(pos_logits, M);
@@ -311,10 +354,9 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(losses, M);
   FEDREC_FLOATS(dpos, M);
   FEDREC_FLOATS(dneg, M);
+  FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(hidden_out, scored_table, d, targets, M, pos_logits));
   FEDREC_RETURN_IF_ERROR(
-      ops.GatheredRowDots(hidden_out, params[scored], d, targets, M, pos_logits));
-  FEDREC_RETURN_IF_ERROR(
-      ops.GatheredRowDots(hidden_out, params[scored], d, negatives, M, neg_logits));
+      ops.GatheredRowDots(hidden_out, scored_table, d, negatives, M, neg_logits));
   FEDREC_RETURN_IF_ERROR(ops.BceLoss(pos_logits, neg_logits, valid, M, losses, dpos, dneg));
   std::vector<float> loss_host(M);
   FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), losses, M * sizeof(float)));
@@ -333,8 +375,9 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   // grads[k], or window b's own at dense + b * stride (stride 0: summed).
   const bool per = per_window != nullptr;
   const size_t stride = per ? per_window->dense_stride : 0;
+  float* grad_rows = per ? per_window->grads + per_window->rows_offset : nullptr;
   auto dst = [&](size_t k) -> float* {
-    return per ? per_window->dense + per_window->dense_offset[k] : grads[k];
+    return per ? per_window->grads + per_window->dense_offset[k] : grads[k];
   };
   // -------------------------------------------------------------- backward
   FEDREC_FLOATS(g0, nd);
@@ -351,8 +394,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
 
   // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH.
   FEDREC_RETURN_IF_ERROR(ops.Zero(g0, nd));
-  FEDREC_RETURN_IF_ERROR(
-      ops.BceHiddenGrad(dpos, dneg, params[scored], d, targets, negatives, M, g0));
+  FEDREC_RETURN_IF_ERROR(ops.BceHiddenGrad(dpos, dneg, scored_table, d, targets, negatives, M, g0));
   FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, hidden_out, M, d, item_rows));
   FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dneg, hidden_out, M, d, item_rows + nd));
   std::vector<uint32_t> scored_ids(batch.targets);
@@ -367,7 +409,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
     return ops.ScatterAdd(rows, offsets, positions, plan.rows.size(), src, d, scale_by, table);
   };
   FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->scored_rows : scored_ids, item_rows, 1.0f,
-                                 per ? per_window->rows : grads[scored]));
+                                 per ? grad_rows : grads[scored]));
 
   // Final layer norm: gx = dL/d(last block's output).
   float* gx = g1;
@@ -375,6 +417,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   // Per window, the layer norms' own parameter sums go to a sink and the
   // window sums are taken separately.
   FEDREC_FLOATS(ln_sink, 2 * d);
+  FEDREC_FLOATS(dy_gamma, own ? nd : 0);
   auto ln_backward = [&](const float* xhat, const float* rstd, size_t k_gamma, size_t k_beta,
                          const float* dy, float* dx) -> absl::Status {
     if (!per) {
@@ -382,8 +425,17 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
                                    grads[k_beta]);
     }
     FEDREC_RETURN_IF_ERROR(ops.Zero(ln_sink, 2 * d));
-    FEDREC_RETURN_IF_ERROR(
-        ops.LayerNormBackward(xhat, rstd, params[k_gamma], dy, M, d, dx, ln_sink, ln_sink + d));
+    if (own) {
+      // The backward reads gamma only through dy o gamma: window b's own
+      // gamma goes into dy, and the shared one is 1.
+      FEDREC_RETURN_IF_ERROR(
+          ops.WindowAffineRows(dy, param(k_gamma), nullptr, pstride, B, T, d, dy_gamma));
+      FEDREC_RETURN_IF_ERROR(
+          ops.LayerNormBackward(xhat, rstd, ones, dy_gamma, M, d, dx, ln_sink, ln_sink + d));
+    } else {
+      FEDREC_RETURN_IF_ERROR(
+          ops.LayerNormBackward(xhat, rstd, params[k_gamma], dy, M, d, dx, ln_sink, ln_sink + d));
+    }
     return ops.WindowLayerNormParamGrads(xhat, dy, B, T, d, dst(k_gamma), dst(k_beta), stride);
   };
   FEDREC_RETURN_IF_ERROR(ln_backward(final_xhat, final_rstd, fg, fg + 1, g0, gx));
@@ -397,6 +449,10 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
       FEDREC_RETURN_IF_ERROR(
           ops.Gemm(true, false, d, d, M, 1.0f, x_in, d, dy, d, 1.0f, grads[k_w], d));
       FEDREC_RETURN_IF_ERROR(ops.ColumnSums(dy, M, d, grads[k_b]));
+    }
+    if (own) {
+      return ops.GemmStridedBatched(false, true, T, d, d, 1.0f, dy, d, T * d, param(k_w), d,
+                                    pstride, 1.0f, dx, d, T * d, B);
     }
     return ops.Gemm(false, true, M, d, d, 1.0f, dy, d, params[k_w], d, 1.0f, dx, d);
   };
@@ -480,7 +536,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   }
   FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->input_rows : batch.inputs, gx,
                                  std::sqrt(static_cast<float>(d)),
-                                 per ? per_window->rows : grads[sasrec_internal::kItemEmb]));
+                                 per ? grad_rows : grads[sasrec_internal::kItemEmb]));
 #undef FEDREC_FLOATS
   return result;
 }

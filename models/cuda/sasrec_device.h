@@ -58,23 +58,27 @@ struct SasRecWindowBatch {
   void AddEmptyWindows(size_t count);
 };
 
-// Where LossAndGradients puts a gradient per window instead of one summed
-// gradient: each window is one federated client.
-struct PerWindowGradients {
-  // Dense tensors (all but the item tables): window b's block starts at
-  // dense + b * dense_stride; tensor k sits at dense_offset[k] inside it
-  // (ignored for the item tables). Position rows are those of the whole
-  // table (slot r of a window of T at row max_len - T + r).
-  float* dense = nullptr;
+// Per-window buffers, one window per federated client: where
+// LossAndWindowGradients puts each window's gradient and, optionally, where
+// each window reads its own parameters. A buffer holds B dense blocks, then
+// the windows' item rows:
+//   - window b's dense block starts at b * dense_stride; tensor k (every
+//     tensor but the item tables) sits at dense_offset[k] inside it, the
+//     position table whole (slot r of a window of T at row max_len - T + r);
+//   - item row r starts at rows_offset + r d. Rows are numbered per window
+//     by the caller: input_rows[t] for the input at batch row t, and
+//     scored_rows[t] / scored_rows[B T + t] for its target / negative in the
+//     scored table (kNoItem in padding rows). With one shared table, a
+//     window's item has one number wherever it occurs.
+struct PerWindowSlots {
   size_t dense_stride = 0;
   std::vector<size_t> dense_offset;
-  // The item tables' touched rows, d floats each, numbered per window by the
-  // caller: input_rows[t] for the embedded input at batch row t, and
-  // scored_rows[t] / scored_rows[B T + t] for its target / negative in the
-  // scored table (kNoItem in padding rows). With one shared table, a window's
-  // item appears under one number wherever it occurs.
-  float* rows = nullptr;
+  size_t rows_offset = 0;
   std::vector<uint32_t> input_rows, scored_rows;
+  float* grads = nullptr;  // gradients are added here (zeroed by the caller)
+  // Null: every window reads the shared parameters; set: window b reads its
+  // own, laid out as `grads` (clients after their first local step).
+  const float* params = nullptr;
 };
 
 class SasRecDeviceProgram {
@@ -91,10 +95,10 @@ class SasRecDeviceProgram {
                                            const SasRecWindowBatch& batch, const StepKey& key,
                                            bool dropout_on);
   // The same step with each window's gradient added into its own slots of
-  // `target` (zeroed by the caller); window_loss[b] = window b's summed
-  // loss.
+  // `target` (and its parameters read from there when target.params is
+  // set); window_loss[b] = window b's summed loss.
   absl::StatusOr<LossSum> LossAndWindowGradients(const float* const* params,
-                                                 const PerWindowGradients& target,
+                                                 const PerWindowSlots& target,
                                                  const SasRecWindowBatch& batch, const StepKey& key,
                                                  bool dropout_on, std::vector<float>* window_loss);
 
@@ -102,7 +106,7 @@ class SasRecDeviceProgram {
   struct Scratch;
   SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops);
   absl::StatusOr<LossSum> Run(const float* const* params, float* const* grads,
-                              const PerWindowGradients* per_window, const SasRecWindowBatch& batch,
+                              const PerWindowSlots* per_window, const SasRecWindowBatch& batch,
                               const StepKey& key, bool dropout_on, std::vector<float>* window_loss);
 
   SasRecOptions o_;

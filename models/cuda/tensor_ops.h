@@ -187,7 +187,19 @@ class TensorOps {
   virtual absl::Status AddStrided(const float* src, size_t src_stride, float* dst,
                                   size_t dst_stride, size_t n, size_t batch) = 0;
 
+  // y[b][r][j] = x[b][r][j] scale[b stride + j] (+ shift[b stride + j]
+  // unless shift is null): window b's own layer-norm affine (y may alias x).
+  virtual absl::Status WindowAffineRows(const float* x, const float* scale, const float* shift,
+                                        size_t stride, size_t batch, size_t len, size_t width,
+                                        float* y) = 0;
+
   // ------------------------------------------------ clients' updates
+  // p[i] -= lr (g[i] scales[s]) for i in [bounds[2s], bounds[2s+1]): one
+  // local SGD step per client, the CPU client's roundings.
+  virtual absl::Status SgdSegments(const float* g, const uint64_t* bounds, const float* scales,
+                                   size_t segments, float lr, float* p) = 0;
+  // out = a - b (out may alias either).
+  virtual absl::Status Subtract(const float* a, const float* b, size_t n, float* out) = 0;
   // out[s] = sum of x[i]^2 in double over i in [bounds[2s], bounds[2s+1]),
   // in a fixed order (the device's tree differs from the host's loop by
   // rounding only); out in this memory.

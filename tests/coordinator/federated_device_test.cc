@@ -1,7 +1,8 @@
 // Federated training with backend.compute = "cuda" end to end, its device
 // programs run on HostTensorOps (SetDeviceTensorOpsForTesting): the GPU
 // workers' invariants (the same model for 1, 2 and 4 workers, with secure
-// aggregation on or off) and the configurations refused up front.
+// aggregation on or off, one or two local epochs) and the configurations
+// refused up front.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -22,11 +23,12 @@ class FederatedDeviceTest : public FederatedTrainerTest {
     });
   }
   void TearDown() override { SetDeviceTensorOpsForTesting({}); }
+  // The same model for 1, 2 and 4 workers, secure aggregation on or off.
+  void CheckWorkerCountsAndSecagg(const Config& base, const std::string& tag);
 
   Config DeviceConfig() const {
     Config c = MakeConfig("sasrec");
     c.backend.compute = "cuda";
-    c.train.local_epochs = 1;
     c.federation.rounds = 3;
     c.eval.every = 0;
     return c;
@@ -34,8 +36,18 @@ class FederatedDeviceTest : public FederatedTrainerTest {
 };
 
 TEST_F(FederatedDeviceTest, ModelIsTheSameForAnyWorkerCountWithSecureAggregationOnOrOff) {
-  const Config base = DeviceConfig();
-  const auto expected = Train(base, "one");
+  // One local epoch (every client's step from the shared parameters) and
+  // two (the second from each client's own).
+  for (int64_t epochs : {1, 2}) {
+    SCOPED_TRACE(epochs);
+    Config base = DeviceConfig();
+    base.train.local_epochs = epochs;
+    CheckWorkerCountsAndSecagg(base, "e" + std::to_string(epochs));
+  }
+}
+
+void FederatedDeviceTest::CheckWorkerCountsAndSecagg(const Config& base, const std::string& tag) {
+  const auto expected = Train(base, tag + "one");
   ASSERT_TRUE(expected.contains("model_sha256"));
   EXPECT_EQ(expected["compute"], "cuda");
   EXPECT_GT(expected["client_updates_this_session"].get<uint64_t>(), 0u);
@@ -44,14 +56,14 @@ TEST_F(FederatedDeviceTest, ModelIsTheSameForAnyWorkerCountWithSecureAggregation
       Config c = base;
       c.federation.workers = workers;
       c.secagg.enabled = secagg;
-      const std::string name = std::to_string(workers) + (secagg ? "secagg" : "");
+      const std::string name = tag + std::to_string(workers) + (secagg ? "secagg" : "");
       EXPECT_EQ(Train(c, name)["model_sha256"], expected["model_sha256"]) << name;
     }
   }
   // The CPU's clients round differently: the device path really ran.
   Config cpu = base;
   cpu.backend.compute = "cpu";
-  EXPECT_NE(Train(cpu, "cpu")["model_sha256"], expected["model_sha256"]);
+  EXPECT_NE(Train(cpu, tag + "cpu")["model_sha256"], expected["model_sha256"]);
 }
 
 TEST_F(FederatedDeviceTest, WhatTheDeviceClientsDoNotDoIsRefusedBeforeAnythingIsWritten) {
@@ -60,7 +72,6 @@ TEST_F(FederatedDeviceTest, WhatTheDeviceClientsDoNotDoIsRefusedBeforeAnythingIs
     void (*set)(Config&);
   };
   const Refusal refusals[] = {
-      {"train.local_epochs", [](Config& c) { c.train.local_epochs = 2; }},
       {"secagg.scope",
        [](Config& c) {
          c.secagg.enabled = true;
