@@ -7,14 +7,24 @@
 //   BM_MfBprStep:           MF-BPR.
 //
 // items_per_second = client steps per second.
+//
+// BM_ClientStepPlan/E: the host half of one step of GPU clients
+// (models/cuda/client_step_plan.h) for 256 clients of the demo's model (d =
+// 32, 1 block, maxlen 50, 10,000 items; sequences of 5 to 200 items) over E
+// local epochs: windows, negatives, row numbering, segments and encoding
+// runs. items_per_second = clients planned per second, one thread: the rate
+// the host side alone allows a GPU worker.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <memory>
 #include <vector>
 
+#include "core/random.h"
+#include "models/cuda/client_step_plan.h"
 #include "models/gru4rec.h"
 #include "models/mf.h"
+#include "models/sasrec.h"
 
 namespace fedrec {
 namespace {
@@ -64,6 +74,40 @@ void BM_MfBprStep(benchmark::State& state) {
   RunSteps(state, *m);
 }
 BENCHMARK(BM_MfBprStep)->Unit(benchmark::kMicrosecond);
+
+void BM_ClientStepPlan(benchmark::State& state) {
+  SasRecOptions o;
+  o.num_items = 10000;
+  o.dim = 32;
+  o.blocks = 1;
+  o.heads = 1;
+  o.max_len = 50;
+  o.dropout = 0.2;
+  auto model = SasRecModel::Create(o);
+  if (!model.ok()) {
+    state.SkipWithError("model");
+    return;
+  }
+  constexpr size_t kClients = 256;
+  RandomStream rng({2, "bench", 0, 0, 0});
+  std::vector<std::vector<uint32_t>> seqs(kClients);
+  std::vector<UserSequence> clients;
+  for (uint32_t u = 0; u < kClients; ++u) {
+    seqs[u].resize(5 + rng.NextBelow(196));
+    for (uint32_t& x : seqs[u]) x = rng.NextBelow(o.num_items);
+    clients.push_back({u, seqs[u], {}});
+  }
+  const auto& layout = (*model)->global_params().layout();
+  const auto block = kernels::WindowBlockLayout::For(o, layout);
+  uint32_t round = 0;
+  for (auto _ : state) {
+    const auto plan = kernels::ClientStepPlan::Make(o, layout, block, clients, 1, round++,
+                                                    static_cast<size_t>(state.range(0)), kClients);
+    benchmark::DoNotOptimize(plan.runs.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kClients));
+}
+BENCHMARK(BM_ClientStepPlan)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fedrec

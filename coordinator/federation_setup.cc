@@ -35,7 +35,6 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
   o.threads = s.threads_per_worker;
   o.local_users = s.local_users_by_worker[index];
   o.cold_items = s.cold.is_cold;
-  o.client_ops = s.client_ops;
   return o;
 }
 
@@ -131,9 +130,6 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   FEDREC_ASSIGN_OR_RETURN(s->initial,
                           CreateModelOnBackend(s->spec, s->compute_backend, s->data.item_features));
   s->initial->Initialize(config.seed);
-  if (s->compute_backend == "cuda") {
-    FEDREC_ASSIGN_OR_RETURN(s->client_ops, DeviceTensorOpsFactory(s->compute_backend));
-  }
 
   for (uint32_t u = 0; u < s->data.num_users(); ++u) {
     if (s->split->Train(u).size() >= 2) s->population.push_back(u);
@@ -176,9 +172,13 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
 }
 
 absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, uint32_t index) {
+  WorkerOptions options = MakeWorkerOptions(s, index);
+  if (s.compute_backend == "cuda") {
+    // The worker's clients train batched on its GPU.
+    FEDREC_ASSIGN_OR_RETURN(options.client_ops, DeviceTensorOpsFactory(s.compute_backend, index));
+  }
   return Worker::Create(s.spec, *s.split, s.users_by_worker[index], s.population,
-                        s.initial->global_params(), s.initial->local_params(),
-                        MakeWorkerOptions(s, index));
+                        s.initial->global_params(), s.initial->local_params(), options);
 }
 
 }  // namespace fedrec

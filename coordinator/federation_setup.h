@@ -42,9 +42,6 @@ struct FederationSetup {
   std::string comm_backend;     // "local" or "mpi": threads or processes
   std::string collective;       // what the sums run on: "local", "mpi" or "nccl"
   std::string compute_backend;  // backend.compute
-  // backend.compute = "cuda": TensorOps on this process's GPU, on which each
-  // worker trains its clients batched (unset on the CPU).
-  kernels::TensorOpsFactory client_ops;
   privacy::PrivacyPlan privacy;
   std::unique_ptr<RoundRules> rules;  // borrows privacy.ddg
 

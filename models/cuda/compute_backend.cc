@@ -23,13 +23,12 @@ void SetDeviceTensorOpsForTesting(kernels::TensorOpsFactory factory) {
   TestingFactory() = std::move(factory);
 }
 
-absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute) {
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute,
+                                                                 uint32_t local_worker) {
   if (compute != "cuda") {
     return absl::InvalidArgumentError("backend.compute: '" + compute + "' has no device");
   }
   if (TestingFactory()) return TestingFactory();
-  // One GPU per process on a node: the node-local rank picks it (mpirun,
-  // srun); a process launched alone takes device 0.
   FEDREC_ASSIGN_OR_RETURN(const int visible, kernels::PluginCudaDeviceCount());
   if (visible == 0) {
     return absl::FailedPreconditionError(
@@ -37,7 +36,8 @@ absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::stri
         "backend.compute = \"cpu\")");
   }
   const int local = NodeLocalRank();
-  const int device = local < 0 ? 0 : local % visible;
+  const int device = static_cast<int>((local < 0 ? local_worker : static_cast<uint32_t>(local)) %
+                                      static_cast<uint32_t>(visible));
   return kernels::TensorOpsFactory(
       [device] { return kernels::NewPluginCudaTensorOps({.device = device}); });
 }

@@ -24,10 +24,14 @@
 
 namespace fedrec {
 
-// The factory of backend.compute = "cuda" for this process's device
-// (node-local rank mod the devices visible); FailedPrecondition without a
-// plugin or a visible device, InvalidArgument for another backend.
-absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute);
+// The factory of backend.compute = "cuda" for this process's device: the
+// node-local rank's (mpirun, srun) modulo the devices visible, or, in a
+// process launched alone, `local_worker`'s (a worker thread's index; 0 for
+// the coordinator) so that the workers of a local run spread over the GPUs.
+// FailedPrecondition without a plugin or a visible device, InvalidArgument
+// for another backend.
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute,
+                                                                 uint32_t local_worker = 0);
 
 // For tests: "cuda" runs its device programs on `factory`'s TensorOps (e.g.
 // HostTensorOps) in this process instead of the plugin's, so that the whole

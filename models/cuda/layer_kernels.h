@@ -248,20 +248,35 @@ struct ScatterPlan {
   std::vector<uint32_t> positions;
 };
 
-// Host only. Positions with ids[t] == kNoItem are skipped.
+// Host only. Positions with ids[t] == kNoItem are skipped. Rows in the
+// order first seen. Ids in a range of a few times n (the per-client row
+// numbers of sasrec_client_batch.h) are looked up in an array, others in a
+// hash map; the plan is the same.
 inline ScatterPlan BuildScatterPlan(const uint32_t* ids, size_t n) {
   ScatterPlan plan;
+  uint32_t largest = 0;
+  for (size_t t = 0; t < n; ++t) {
+    if (ids[t] != kNoItem && ids[t] > largest) largest = ids[t];
+  }
+  const bool dense = largest < 8 * n + 1024;
+  std::vector<uint32_t> dense_slot(dense ? size_t{largest} + 1 : 0, kNoItem);
   std::unordered_map<uint32_t, uint32_t> slot_of;
   std::vector<uint32_t> slot(n, kNoItem), count;
   for (size_t t = 0; t < n; ++t) {
     if (ids[t] == kNoItem) continue;
-    auto [it, fresh] = slot_of.try_emplace(ids[t], static_cast<uint32_t>(plan.rows.size()));
-    if (fresh) {
+    uint32_t* known = nullptr;
+    if (dense) {
+      known = &dense_slot[ids[t]];
+    } else {
+      known = &slot_of.try_emplace(ids[t], kNoItem).first->second;
+    }
+    if (*known == kNoItem) {
+      *known = static_cast<uint32_t>(plan.rows.size());
       plan.rows.push_back(ids[t]);
       count.push_back(0);
     }
-    slot[t] = it->second;
-    ++count[it->second];
+    slot[t] = *known;
+    ++count[*known];
   }
   plan.offsets.assign(plan.rows.size() + 1, 0);
   for (size_t k = 0; k < plan.rows.size(); ++k) plan.offsets[k + 1] = plan.offsets[k] + count[k];

@@ -460,6 +460,23 @@ TEST(KernelEmbedding, PaddedPositionsGatherZerosAndScatterNothing) {
   EXPECT_EQ(row, (std::vector<float>{0.0f, 0.0f}));
 }
 
+TEST(KernelEmbedding, ScatterPlanIsTheSameForSmallAndLargeIds) {
+  // Small ids take the array lookup, ids far beyond the count the hash map.
+  const std::vector<uint32_t> small = {5, kernels::kNoItem, 2, 5, 9, 2, 2, 0};
+  std::vector<uint32_t> large = small;
+  for (uint32_t& id : large) {
+    if (id != kernels::kNoItem) id += 3000000000u;
+  }
+  const kernels::ScatterPlan a = kernels::BuildScatterPlan(small.data(), small.size());
+  const kernels::ScatterPlan b = kernels::BuildScatterPlan(large.data(), large.size());
+  EXPECT_EQ(a.rows, (std::vector<uint32_t>{5, 2, 9, 0}));
+  ASSERT_EQ(b.rows.size(), a.rows.size());
+  for (size_t k = 0; k < a.rows.size(); ++k) EXPECT_EQ(b.rows[k], a.rows[k] + 3000000000u);
+  EXPECT_EQ(a.offsets, b.offsets);
+  EXPECT_EQ(a.positions, b.positions);
+  EXPECT_EQ(a.positions, (std::vector<uint32_t>{0, 3, 2, 5, 6, 4, 7}));
+}
+
 // ---------------------------------------------------------------- BCE loss
 
 TEST(KernelBce, LossAndGradientsMatchLossesH) {
