@@ -449,8 +449,10 @@ absl::StatusOr<nlohmann::json> RunCentralTraining(const Config& config,
     (*spec.mutable_extra())["global_mean"] =
         std::to_string(TrainingMeanRating(LeaveOneOutSplit(data)));
   }
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                          CreateModelOnBackend(spec, config.backend.compute, data.item_features));
+  FEDREC_ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      CreateModelOnBackend(spec, {.name = config.backend.compute, .tf32 = config.backend.tf32},
+                           data.item_features));
   model->Initialize(static_cast<uint64_t>(config.seed));
   // Cold items are not in the catalogue while the model trains: never a
   // negative, out of a full softmax.

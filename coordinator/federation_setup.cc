@@ -128,7 +128,7 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
     (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
   }
   FEDREC_ASSIGN_OR_RETURN(s->initial,
-                          CreateModelOnBackend(s->spec, s->compute_backend, s->data.item_features));
+                          CreateModelOnBackend(s->spec, s->Compute(), s->data.item_features));
   s->initial->Initialize(config.seed);
 
   for (uint32_t u = 0; u < s->data.num_users(); ++u) {
@@ -175,7 +175,7 @@ absl::StatusOr<std::unique_ptr<Worker>> CreateWorker(const FederationSetup& s, u
   WorkerOptions options = MakeWorkerOptions(s, index);
   if (s.compute_backend == "cuda") {
     // The worker's clients train batched on its GPU.
-    FEDREC_ASSIGN_OR_RETURN(options.client_ops, DeviceTensorOpsFactory(s.compute_backend, index));
+    FEDREC_ASSIGN_OR_RETURN(options.client_ops, DeviceTensorOpsFactory(s.Compute(), index));
   }
   return Worker::Create(s.spec, *s.split, s.users_by_worker[index], s.population,
                         s.initial->global_params(), s.initial->local_params(), options);

@@ -17,6 +17,7 @@
 #include "data/cold_items.h"
 #include "data/dataset.h"
 #include "data/split.h"
+#include "models/cuda/compute_backend.h"
 #include "models/model.h"
 #include "privacy/plan.h"
 #include "proto/fedrec.pb.h"
@@ -46,6 +47,8 @@ struct FederationSetup {
   std::unique_ptr<RoundRules> rules;  // borrows privacy.ddg
 
   // `collective`, or `comm_backend` where no launch set it (tests).
+  // backend.compute with its device options.
+  ComputeBackend Compute() const { return {.name = compute_backend, .tf32 = config.backend.tf32}; }
   const std::string& CollectiveName() const {
     return collective.empty() ? comm_backend : collective;
   }

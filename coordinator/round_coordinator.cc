@@ -59,8 +59,8 @@ class Coordinator {
       : comm_(comm), s_(s), c_(s.config), dir_(std::move(dir)), run_(run) {}
 
   absl::Status Setup() {
-    FEDREC_ASSIGN_OR_RETURN(
-        model_, CreateModelOnBackend(s_.spec, s_.compute_backend, s_.data.item_features));
+    FEDREC_ASSIGN_OR_RETURN(model_,
+                            CreateModelOnBackend(s_.spec, s_.Compute(), s_.data.item_features));
     // The coordinator holds the global parameters only; local ones live with
     // the workers.
     model_->global_params() = s_.initial->global_params();

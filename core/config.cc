@@ -365,6 +365,11 @@ absl::Status ValidateConfig(const Config& c, const std::string& where) {
                                    "' needs privacy.noise_multiplier > 0 or "
                                    "privacy.target_epsilon");
   }
+  if (c.backend.tf32 && c.backend.compute != "cuda") {
+    return InvalidInput(where,
+                        "backend.tf32: true needs backend.compute = \"cuda\" (TF32 is a GPU "
+                        "tensor-core format; the CPU computes in FP32)");
+  }
   if (c.privacy.mode == "distributed" && !c.secagg.enabled) {
     return InvalidInput(where,
                         "privacy.mode: 'distributed' needs secagg.enabled = true (the noise "

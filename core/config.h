@@ -151,6 +151,7 @@ struct BackendConfig {
   std::string compute = "cpu";  // cpu|cuda
   std::string comm = "auto";    // auto|local|mpi|nccl
   int64_t threads = 0;          // threads per process (0 = all cores)
+  bool tf32 = false;            // cuda: TF32 tensor-core products instead of FP32
   bool operator==(const BackendConfig&) const = default;
 };
 

@@ -489,6 +489,9 @@ std::vector<KeySpec> BuildRegistry() {
       MakeKey("backend", "threads", &C::backend, &BackendConfig::threads,
               "Threads per process (0: all cores).",
               IntInRange(0, static_cast<int64_t>(kMaxThreads), "the most threads fedrec starts")));
+  r.push_back(MakeKey("backend", "tf32", &C::backend, &BackendConfig::tf32,
+                      "backend.compute = cuda: matrix products in TF32 on tensor cores (faster; "
+                      "inputs rounded to 10 mantissa bits) instead of FP32."));
   return r;
 }
 

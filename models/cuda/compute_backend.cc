@@ -23,10 +23,10 @@ void SetDeviceTensorOpsForTesting(kernels::TensorOpsFactory factory) {
   TestingFactory() = std::move(factory);
 }
 
-absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute,
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const ComputeBackend& compute,
                                                                  uint32_t local_worker) {
-  if (compute != "cuda") {
-    return absl::InvalidArgumentError("backend.compute: '" + compute + "' has no device");
+  if (compute.name != "cuda") {
+    return absl::InvalidArgumentError("backend.compute: '" + compute.name + "' has no device");
   }
   if (TestingFactory()) return TestingFactory();
   FEDREC_ASSIGN_OR_RETURN(const int visible, kernels::PluginCudaDeviceCount());
@@ -38,14 +38,15 @@ absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::stri
   const int local = NodeLocalRank();
   const int device = static_cast<int>((local < 0 ? local_worker : static_cast<uint32_t>(local)) %
                                       static_cast<uint32_t>(visible));
-  return kernels::TensorOpsFactory(
-      [device] { return kernels::NewPluginCudaTensorOps({.device = device}); });
+  return kernels::TensorOpsFactory([device, tf32 = compute.tf32] {
+    return kernels::NewPluginCudaTensorOps({.device = device, .allow_tf32 = tf32});
+  });
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
-    const proto::ModelSpec& spec, const std::string& compute,
+    const proto::ModelSpec& spec, const ComputeBackend& compute,
     std::shared_ptr<const ItemFeatures> features) {
-  if (compute != "cuda") return CreateModel(spec, compute, std::move(features));
+  if (compute.name != "cuda") return CreateModel(spec, compute.name, std::move(features));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> cpu, CreateModel(spec, "cpu", features));
   if (cpu->type() != "sasrec") {
     return absl::FailedPreconditionError(

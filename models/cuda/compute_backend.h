@@ -4,7 +4,8 @@
 //           CudaTensorOps from the CUDA plugin, cuda_plugin.h), FP32
 //           products, on device (node-local rank mod the devices visible):
 //           one GPU per rank under mpirun or srun, device 0 for a process
-//           launched alone (CUDA_VISIBLE_DEVICES chooses others);
+//           launched alone (CUDA_VISIBLE_DEVICES chooses others); TF32
+//           products when ComputeBackend::tf32;
 //           parameters, the optimiser, scoring and evaluation stay on the
 //           CPU.
 // Errors name the key: FailedPrecondition when this build or machine cannot
@@ -24,13 +25,19 @@
 
 namespace fedrec {
 
+// backend.compute and the options of its device.
+struct ComputeBackend {
+  std::string name = "cpu";  // backend.compute: cpu or cuda
+  bool tf32 = false;         // backend.tf32: cuBLAS products in TF32
+};
+
 // The factory of backend.compute = "cuda" for this process's device: the
 // node-local rank's (mpirun, srun) modulo the devices visible, or, in a
 // process launched alone, `local_worker`'s (a worker thread's index; 0 for
 // the coordinator) so that the workers of a local run spread over the GPUs.
 // FailedPrecondition without a plugin or a visible device, InvalidArgument
 // for another backend.
-absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::string& compute,
+absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const ComputeBackend& compute,
                                                                  uint32_t local_worker = 0);
 
 // For tests: "cuda" runs its device programs on `factory`'s TensorOps (e.g.
@@ -40,7 +47,7 @@ absl::StatusOr<kernels::TensorOpsFactory> DeviceTensorOpsFactory(const std::stri
 void SetDeviceTensorOpsForTesting(kernels::TensorOpsFactory factory);
 
 absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
-    const proto::ModelSpec& spec, const std::string& compute,
+    const proto::ModelSpec& spec, const ComputeBackend& compute,
     std::shared_ptr<const ItemFeatures> features = nullptr);
 
 }  // namespace fedrec

@@ -145,6 +145,10 @@ TEST(Config, CrossKeyChecks) {
   auto c = LoadConfig("", {"privacy.mode=distributed", "privacy.noise_multiplier=1.1"});
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(StatusMessage(c.status()), HasSubstr("config: privacy.mode: 'distributed' needs"));
+  ExpectError(ParseConfig("[backend]\ntf32 = true\n", "c.toml"),
+              "c.toml: backend.tf32: true needs backend.compute = \"cuda\" (TF32 is a GPU "
+              "tensor-core format; the CPU computes in FP32)");
+  EXPECT_TRUE(ParseConfig("[backend]\ntf32 = true\ncompute = \"cuda\"\n", "c.toml").ok());
 }
 
 TEST(Config, SyntaxErrorHasLine) {
@@ -189,9 +193,9 @@ TEST(Config, ModernRecipeSetsDefaultsThatExplicitKeysOverride) {
   EXPECT_FALSE(modern->train.normalize_embeddings);
   EXPECT_EQ(modern->train.temperature, 1.0);
   const testing::TempDir dir("recipe");
-  const std::string path =
-      dir.File("run.toml", "[model]\nrecipe = \"modern\"\n[train]\nnegatives = 64\n"
-                           "normalize_embeddings = true\n");
+  const std::string path = dir.File("run.toml",
+                                    "[model]\nrecipe = \"modern\"\n[train]\nnegatives = 64\n"
+                                    "normalize_embeddings = true\n");
   auto mixed = LoadConfig(path, {"train.loss=gbce"});
   ASSERT_TRUE(mixed.ok()) << mixed.status();
   EXPECT_EQ(mixed->train.loss, "gbce");
@@ -209,8 +213,7 @@ TEST(Config, ModernRecipeSetsDefaultsThatExplicitKeysOverride) {
   EXPECT_NE(std::string(mf.status().message()).find("model.recipe"), std::string::npos);
   auto bad = LoadConfig("", {"train.negative_sampler=zipf"});
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(std::string(bad.status().message()).find("train.negative_sampler"),
-            std::string::npos);
+  EXPECT_NE(std::string(bad.status().message()).find("train.negative_sampler"), std::string::npos);
   EXPECT_FALSE(LoadConfig("", {"train.gbce_t=1.5"}).ok());
   EXPECT_FALSE(LoadConfig("", {"train.temperature=0"}).ok());
   EXPECT_FALSE(LoadConfig("", {"train.patience=-1"}).ok());
@@ -304,7 +307,7 @@ TEST(Config, KeysMarkdownListsEveryKey) {
   for (const std::string& name : ConfigKeyNames()) {
     EXPECT_THAT(md, HasSubstr("| `" + name + "` |"));
   }
-  EXPECT_EQ(ConfigKeyNames().size(), 80u);
+  EXPECT_EQ(ConfigKeyNames().size(), 81u);
 }
 
 }  // namespace
