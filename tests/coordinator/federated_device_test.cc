@@ -1,8 +1,8 @@
 // Federated training with backend.compute = "cuda" end to end, its device
 // programs run on HostTensorOps (SetDeviceTensorOpsForTesting): the GPU
 // workers' invariants (the same model for 1, 2 and 4 workers, with secure
-// aggregation on or off, one or two local epochs) and the configurations
-// refused up front.
+// aggregation on or off, one or two local epochs, central DP) and the
+// configurations refused up front.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -64,6 +64,20 @@ void FederatedDeviceTest::CheckWorkerCountsAndSecagg(const Config& base, const s
   Config cpu = base;
   cpu.backend.compute = "cpu";
   EXPECT_NE(Train(cpu, tag + "cpu")["model_sha256"], expected["model_sha256"]);
+}
+
+TEST_F(FederatedDeviceTest, CentralDpWithDeviceClientsIsTheSameForAnyWorkerCount) {
+  Config base = DpConfig(DeviceConfig());
+  base.federation.rounds = 3;
+  const auto expected = Train(base, "dp1");
+  ASSERT_TRUE(expected.contains("model_sha256"));
+  for (int workers : {2, 4}) {
+    Config c = base;
+    c.federation.workers = workers;
+    c.secagg.enabled = workers == 4;
+    EXPECT_EQ(Train(c, "dp" + std::to_string(workers))["model_sha256"], expected["model_sha256"])
+        << workers;
+  }
 }
 
 TEST_F(FederatedDeviceTest, WhatTheDeviceClientsDoNotDoIsRefusedBeforeAnythingIsWritten) {
