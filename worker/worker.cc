@@ -62,7 +62,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
   w->options_.threads = std::max<uint32_t>(1, options.threads);
   w->global_ = initial_global;
   if (initial_local != nullptr) w->local_ = *initial_local;
-  for (uint32_t t = 0; t < w->options_.threads; ++t) {
+  // Clients batched on a device need one CPU model only, for evaluation.
+  const uint32_t cpu_trainers = options.client_ops ? 1 : w->options_.threads;
+  for (uint32_t t = 0; t < cpu_trainers; ++t) {
     FEDREC_ASSIGN_OR_RETURN(
         auto trainer, ClientTrainer::Create(spec, options.client, split.data().item_features));
     if (!trainer->model().global_params().SameLayout(initial_global)) {

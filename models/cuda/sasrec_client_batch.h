@@ -28,14 +28,14 @@
 // cohort into steps; the cost is computing padding for short sequences.
 //
 // Randomness: negatives and dropout masks are the CPU client's (the streams
-// of (seed, round, user, step 0)); the encoding's rounding uses word i of the
+// of (seed, round, user, local step)); the encoding's rounding uses word i of the
 // stream (seed, "encode", round, user) for global coordinate i
 // (client_update_kernels.h), not the CPU client's sequential draws, so a GPU
 // client's words differ from a CPU client's by rounding only.
 //
 // Supported: what SasRecDeviceProgram supports, the plain fixed-point
-// encoding. Thread safety:
-// one thread at a time (it owns its TensorOps).
+// encoding. Thread safety: one thread at a time (it owns its TensorOps);
+// ClientStepPlan::Make's scratch is per thread.
 #pragma once
 
 #include <cstdint>
@@ -75,7 +75,6 @@ class SasRecClientBatch {
   ~SasRecClientBatch();
 
   size_t windows_per_step() const { return options_.windows_per_step; }
-  TensorOps& ops() { return *ops_; }
 
   // Uploads the round's global parameters and zeroes the round's sum.
   absl::Status BeginRound(const ParameterStore& global, uint32_t round);

@@ -372,7 +372,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   if (grads == nullptr && per_window == nullptr) return result;
 
   // Where parameter gradients go: tensor k summed over the batch at
-  // grads[k], or window b's own at dense + b * stride (stride 0: summed).
+  // grads[k], or window b's own at per_window->grads + offset + b stride.
   const bool per = per_window != nullptr;
   const size_t stride = per ? per_window->dense_stride : 0;
   float* grad_rows = per ? per_window->grads + per_window->rows_offset : nullptr;

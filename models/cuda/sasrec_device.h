@@ -18,6 +18,12 @@
 // word offsets the CPU's draws reach (embedding, then per block the heads'
 // attention triangles, the FFN's first and second masks).
 //
+// Two ways to take the gradient: summed over the batch (central training,
+// LossAndGradients), or one per window with each window optionally reading
+// its own parameters (federated clients, LossAndWindowGradients with
+// PerWindowSlots): then the weight products are strided-batched per window
+// and the bias, layer-norm and position gradients are per-window sums.
+//
 // Supported: the paper's BCE loss with one negative per position, items by
 // id (separate_output either way), post-LN and pre-LN blocks, any dropout.
 // Create refuses other options with InvalidArgument naming them.

@@ -31,6 +31,16 @@ int main(int argc, char** argv) {
       "mpi", 0, [](const fedrec::LaunchPlan&) { return absl::OkStatus(); },
       [&](fedrec::Collective& comm) -> absl::Status {
         comm.set_timeout(fedrec::TimeoutForRank(std::chrono::milliseconds(1000), comm.rank()));
+        // Everything the allreduce needs is made before the barrier, so that
+        // after it a rank enters the collective at once, however loaded the
+        // machine (paging in 32 MB took longer than the stop's delay once).
+        std::unique_ptr<fedrec::MpiCollective> chunked;
+        std::vector<uint32_t> words;
+        if (mode == "inside") {
+          FEDREC_ASSIGN_OR_RETURN(chunked, fedrec::MpiCollective::Create(MPI_COMM_WORLD, 100));
+          chunked->set_timeout(comm.timeout());
+          words.assign(size_t{1} << 23, 1);
+        }
         FEDREC_RETURN_IF_ERROR(comm.Barrier());
         const int stalled = rank0_stalls ? 0 : comm.size() - 1;
         if (mode == "inside") {
@@ -39,9 +49,6 @@ int main(int argc, char** argv) {
           // chunks, after the rank announced the collective, and the next
           // chunk never comes. (200 ms, not less: on a loaded machine the
           // rank may not have entered the collective after 50 ms.)
-          FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<fedrec::MpiCollective> chunked,
-                                  fedrec::MpiCollective::Create(MPI_COMM_WORLD, 100));
-          chunked->set_timeout(comm.timeout());
           if (comm.rank() == stalled) {
             std::thread([] {  // no MPI on this thread
               std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -49,7 +56,6 @@ int main(int argc, char** argv) {
             })
                 .detach();
           }
-          std::vector<uint32_t> words(size_t{1} << 23, 1);
           return chunked->AllreduceSum(std::span<uint32_t>(words));
         }
         if (comm.rank() == stalled) std::raise(SIGSTOP);
