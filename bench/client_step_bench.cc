@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
+#include "bench/demo_cohort.h"
 #include "models/cuda/client_step_plan.h"
 #include "models/gru4rec.h"
 #include "models/mf.h"
@@ -76,32 +76,19 @@ void BM_MfBprStep(benchmark::State& state) {
 BENCHMARK(BM_MfBprStep)->Unit(benchmark::kMicrosecond);
 
 void BM_ClientStepPlan(benchmark::State& state) {
-  SasRecOptions o;
-  o.num_items = 10000;
-  o.dim = 32;
-  o.blocks = 1;
-  o.heads = 1;
-  o.max_len = 50;
-  o.dropout = 0.2;
+  const SasRecOptions o = bench::DemoSasRecOptions();
   auto model = SasRecModel::Create(o);
   if (!model.ok()) {
     state.SkipWithError("model");
     return;
   }
   constexpr size_t kClients = 256;
-  RandomStream rng({2, "bench", 0, 0, 0});
-  std::vector<std::vector<uint32_t>> seqs(kClients);
-  std::vector<UserSequence> clients;
-  for (uint32_t u = 0; u < kClients; ++u) {
-    seqs[u].resize(5 + rng.NextBelow(196));
-    for (uint32_t& x : seqs[u]) x = rng.NextBelow(o.num_items);
-    clients.push_back({u, seqs[u], {}});
-  }
+  const bench::DemoCohort cohort(kClients, o.num_items);
   const auto& layout = (*model)->global_params().layout();
   const auto block = kernels::WindowBlockLayout::For(o, layout);
   uint32_t round = 0;
   for (auto _ : state) {
-    const auto plan = kernels::ClientStepPlan::Make(o, layout, block, clients, 1, round++,
+    const auto plan = kernels::ClientStepPlan::Make(o, layout, block, cohort.clients, 1, round++,
                                                     static_cast<size_t>(state.range(0)), kClients);
     benchmark::DoNotOptimize(plan.runs.data());
   }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/demo_cohort.h"
 #include "core/random.h"
 #include "models/cuda/cuda_tensor_ops.h"
 #include "models/cuda/device.h"
@@ -94,13 +95,7 @@ void BM_ClientBatchRound(benchmark::State& state) {
     state.SkipWithError("no CUDA device visible");
     return;
   }
-  SasRecOptions o;
-  o.num_items = 10000;
-  o.dim = 32;
-  o.blocks = 1;
-  o.heads = 1;
-  o.max_len = 50;
-  o.dropout = 0.2;
+  const SasRecOptions o = bench::DemoSasRecOptions();
   const auto cohort = static_cast<size_t>(state.range(0));
   const auto windows = static_cast<size_t>(state.range(1));
   auto model = SasRecModel::Create(o);
@@ -118,14 +113,8 @@ void BM_ClientBatchRound(benchmark::State& state) {
     state.SkipWithError(std::string(batch.status().message()).c_str());
     return;
   }
-  RandomStream rng({2, "bench", 0, 0, 0});
-  std::vector<std::vector<uint32_t>> seqs(cohort);
-  std::vector<UserSequence> clients;
-  for (uint32_t u = 0; u < cohort; ++u) {
-    seqs[u].resize(5 + rng.NextBelow(196));
-    for (uint32_t& x : seqs[u]) x = rng.NextBelow(o.num_items);
-    clients.push_back({u, seqs[u], {}});
-  }
+  const bench::DemoCohort demo(cohort, o.num_items);
+  const std::vector<UserSequence>& clients = demo.clients;
   std::vector<uint64_t> sum((*model)->global_params().size());
   const double scale = 0x1p40, limit = 0.1 * scale;  // a 64-bit codec at clip 0.1
   uint32_t round = 0;
