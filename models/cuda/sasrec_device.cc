@@ -200,13 +200,17 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_ASSIGN_OR_RETURN(
       uint32_t * negatives,
       words(own ? std::span<const uint32_t>(per_window->scored_rows).subspan(M) : batch.negatives));
-  // Ones for the own-parameter affine layers (bias rows, unit gamma).
+  // Ones for the own-parameter affine layers (bias rows, unit gamma), filled
+  // only when windows read their own parameters; the slots are taken either
+  // way so that every call hands out scratch in the same order.
   const size_t ones_n = std::max(T, d);
-  std::vector<float> ones_host(ones_n, 1.0f), zeros_host(d, 0.0f);
   FEDREC_ASSIGN_OR_RETURN(void* ones_p, scratch.Take(ops, ones_n * sizeof(float)));
-  FEDREC_RETURN_IF_ERROR(ops.Upload(ones_p, ones_host.data(), ones_n * sizeof(float)));
   FEDREC_ASSIGN_OR_RETURN(void* zeros_p, scratch.Take(ops, d * sizeof(float)));
-  FEDREC_RETURN_IF_ERROR(ops.Upload(zeros_p, zeros_host.data(), d * sizeof(float)));
+  if (own) {
+    const std::vector<float> ones_host(ones_n, 1.0f), zeros_host(d, 0.0f);
+    FEDREC_RETURN_IF_ERROR(ops.Upload(ones_p, ones_host.data(), ones_n * sizeof(float)));
+    FEDREC_RETURN_IF_ERROR(ops.Upload(zeros_p, zeros_host.data(), d * sizeof(float)));
+  }
   const auto* ones = static_cast<const float*>(ones_p);
   const auto* zeros = static_cast<const float*>(zeros_p);
   std::vector<uint8_t> valid_host(M);
