@@ -38,24 +38,6 @@ WorkerOptions MakeWorkerOptions(const FederationSetup& s, uint32_t index) {
   return o;
 }
 
-// Federated clients on the GPU run batched (worker.h, client_ops): refused
-// up front, before any data is read, where that path does not apply.
-absl::Status CheckDeviceClients(const Config& config) {
-  if (config.backend.compute != "cuda") return absl::OkStatus();
-  const std::string why =
-      " (federated clients on the GPU are trained in batches and add into their worker's sum; "
-      "use backend.compute = \"cpu\")";
-  if (config.secagg.enabled && config.secagg.scope == "client") {
-    return absl::InvalidArgumentError(
-        "secagg.scope: 'client' with backend.compute = 'cuda' is not supported yet" + why);
-  }
-  if (config.privacy.mode == "distributed") {
-    return absl::InvalidArgumentError(
-        "privacy.mode: 'distributed' with backend.compute = 'cuda' is not supported yet" + why);
-  }
-  return absl::OkStatus();
-}
-
 // Client-scope secure aggregation aborts a round unless every survivor keeps
 // `threshold` surviving neighbours. A threshold the expected dropouts make
 // (nearly) unreachable would abort every round: the run would exit 0 having
@@ -104,7 +86,6 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   if (config.data.path.empty()) {
     return absl::InvalidArgumentError("config: data.path: required by `fedrec train`");
   }
-  FEDREC_RETURN_IF_ERROR(CheckDeviceClients(config));
   if (config.model.type == "pop") {
     return absl::InvalidArgumentError(
         "config: model.type: 'pop' has nothing to train; evaluate it with `fedrec eval --model "

@@ -33,6 +33,37 @@ struct Scratch {
   std::vector<float> scores;
 };
 
+// s->candidates = the target, then the sampled protocol's negatives for
+// `user`: uniform with replacement over the items the user never touched.
+// False when there is no such item.
+bool DrawSampledCandidates(const Dataset& data, const EvalOptions& opt, uint32_t user,
+                           uint32_t target, Scratch* s) {
+  const uint32_t num_items = data.num_items();
+  const auto touched = data.Sequence(user);
+  uint32_t distinct = 0;
+  for (uint32_t item : touched) {
+    distinct += s->marked[item] == 0;
+    s->marked[item] = 1;
+  }
+  const bool possible = distinct < num_items;
+  if (possible) {
+    RandomStream stream({.seed = opt.seed,
+                         .purpose = "eval_negatives",
+                         .round = static_cast<uint32_t>(opt.part),
+                         .client = user});
+    s->candidates.assign(1, target);
+    for (uint32_t j = 0; j < opt.negatives; ++j) {
+      uint32_t item;
+      do {
+        item = stream.NextBelow(num_items);
+      } while (s->marked[item] != 0);
+      s->candidates.push_back(item);
+    }
+  }
+  for (uint32_t item : touched) s->marked[item] = 0;
+  return possible;
+}
+
 // Returns false when the user has no untouched item to draw negatives from.
 bool EvaluateUser(const Scorer& scorer, const LeaveOneOutSplit& split, const EvalOptions& opt,
                   uint32_t user, Scratch* s, MetricSums* sums) {
@@ -43,29 +74,7 @@ bool EvaluateUser(const Scorer& scorer, const LeaveOneOutSplit& split, const Eva
   RankCount count;
 
   if (opt.protocol == EvalProtocol::kSampled) {
-    const auto touched = data.Sequence(user);
-    uint32_t distinct = 0;
-    for (uint32_t item : touched) {
-      distinct += s->marked[item] == 0;
-      s->marked[item] = 1;
-    }
-    const bool possible = distinct < num_items;
-    if (possible) {
-      RandomStream stream({.seed = opt.seed,
-                           .purpose = "eval_negatives",
-                           .round = static_cast<uint32_t>(opt.part),
-                           .client = user});
-      s->candidates.assign(1, target);
-      for (uint32_t j = 0; j < opt.negatives; ++j) {
-        uint32_t item;
-        do {
-          item = stream.NextBelow(num_items);
-        } while (s->marked[item] != 0);
-        s->candidates.push_back(item);
-      }
-    }
-    for (uint32_t item : touched) s->marked[item] = 0;
-    if (!possible) return false;
+    if (!DrawSampledCandidates(data, opt, user, target, s)) return false;
     s->scores.resize(s->candidates.size());
     scorer.ScoreCandidates(user, input, s->candidates, s->scores);
     for (size_t j = 1; j < s->scores.size(); ++j) CountAgainst(s->scores[0], s->scores[j], &count);
@@ -83,6 +92,55 @@ bool EvaluateUser(const Scorer& scorer, const LeaveOneOutSplit& split, const Eva
   }
   sums->Add(ExpectedRankMetrics(count.greater, count.ties, opt.k));
   return true;
+}
+
+// The selected users in batches through `session`: negatives drawn and
+// metrics summed exactly as EvaluateUser does, scores from the session.
+absl::StatusOr<EvalResult> EvaluateWithSession(RankingSession& session,
+                                               const LeaveOneOutSplit& split,
+                                               const EvalOptions& opt) {
+  const Dataset& data = split.data();
+  const bool subset = !opt.users.empty();
+  const size_t scanned = subset ? opt.users.size() : static_cast<size_t>(data.num_users());
+  const size_t batch = std::max<size_t>(1, session.max_batch());
+  const bool sampled = opt.protocol == EvalProtocol::kSampled;
+  Scratch s;
+  s.marked.assign(data.num_items(), 0);
+  std::vector<RankQuery> queries;
+  std::vector<uint32_t> candidates;  // the batch's negatives, query after query
+  std::vector<uint64_t> greater(batch), ties(batch);
+  EvalResult result;
+  size_t next = 0;
+  while (next < scanned) {
+    const size_t begin = next;
+    queries.clear();
+    candidates.clear();
+    for (; next < scanned && queries.size() < batch; ++next) {
+      const uint32_t u = subset ? opt.users[next] : static_cast<uint32_t>(next);
+      if (!SelectsUser(split, opt, u)) continue;
+      const uint32_t target = split.Target(u, opt.part);
+      if (sampled) {
+        if (!DrawSampledCandidates(data, opt, u, target, &s)) {
+          ++result.skipped_users;
+          continue;
+        }
+        candidates.insert(candidates.end(), s.candidates.begin() + 1, s.candidates.end());
+      }
+      queries.push_back({.history = split.Input(u, opt.part), .target = target, .candidates = {}});
+    }
+    // The candidate spans point into one buffer, filled before they are set.
+    for (size_t q = 0; sampled && q < queries.size(); ++q) {
+      queries[q].candidates =
+          std::span<const uint32_t>(candidates).subspan(q * opt.negatives, opt.negatives);
+    }
+    FEDREC_RETURN_IF_ERROR(session.Rank(queries, std::span(greater).first(queries.size()),
+                                        std::span(ties).first(queries.size())));
+    for (size_t q = 0; q < queries.size(); ++q) {
+      result.sums.Add(ExpectedRankMetrics(greater[q], ties[q], opt.k));
+    }
+    if (opt.progress != nullptr) opt.progress->Advance(next - begin);
+  }
+  return result;
 }
 
 }  // namespace
@@ -164,6 +222,11 @@ absl::StatusOr<EvalResult> Evaluate(const Scorer& scorer, const LeaveOneOutSplit
   }
   for (uint32_t u : opt.users) {
     if (u >= data.num_users()) return absl::InvalidArgumentError("eval: user id out of range");
+  }
+  if (opt.ranking != nullptr) return EvaluateWithSession(*opt.ranking, split, opt);
+  if (opt.scorer_ranking) {
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<RankingSession> session, scorer.StartRanking());
+    if (session != nullptr) return EvaluateWithSession(*session, split, opt);
   }
   if (opt.protocol == EvalProtocol::kFull && opt.blocked_full &&
       scorer.dot_items().rows != nullptr) {

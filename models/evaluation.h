@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "data/split.h"
 #include "models/metrics.h"
+#include "models/ranking_session.h"
 #include "models/scorer.h"
 
 namespace fedrec {
@@ -65,6 +66,13 @@ struct EvalOptions {
   // metrics as the per-user path; false forces the per-user path (tests and
   // the benchmark compare the two).
   bool blocked_full = true;
+  // A batched ranking backend (models/ranking_session.h, e.g. the GPU) that
+  // ranks the selected users in batches instead of the scorer; when null
+  // and `scorer_ranking` is set, the scorer's StartRanking() is used if it
+  // offers one. Negatives, selections and metrics are the same; scores come
+  // from the backend (equal up to float rounding).
+  RankingSession* ranking = nullptr;
+  bool scorer_ranking = true;
 };
 
 struct EvalResult {

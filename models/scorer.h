@@ -4,7 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
+
+#include "core/status.h"
+#include "models/ranking_session.h"
 
 namespace fedrec {
 
@@ -45,6 +49,14 @@ class Scorer {
   // called when dot_items().rows != nullptr.
   virtual void UserState(uint32_t user, std::span<const uint32_t> history,
                          std::span<float> state) const;
+
+  // A batched ranking backend over the current parameters
+  // (models/ranking_session.h), or null when this scorer has none (the
+  // default: evaluation scores users itself). Errors are the backend's
+  // (a device that cannot start).
+  virtual absl::StatusOr<std::unique_ptr<RankingSession>> StartRanking() const {
+    return std::unique_ptr<RankingSession>();
+  }
 };
 
 }  // namespace fedrec

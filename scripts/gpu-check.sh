@@ -59,7 +59,7 @@ step() {
   timeout --kill-after=5 "$limit" "$@" > "$out/$name.log" 2>&1
   rc=$?
   end=$(date +%s.%N)
-  detail=$(grep -E "PASSED|FAILED|SKIPPED|error|seqs_per_s|client_updates|GFLOP" "$out/$name.log" | tail -n 2 | tr '\n|' '  ')
+  detail=$(grep -E "PASSED|FAILED|SKIPPED|error|seqs_per_s|client_updates|users_per_s|GFLOP" "$out/$name.log" | tail -n 2 | tr '\n|' '  ')
   local status=ok
   if ((rc == 124 || rc == 137)); then
     status="timed out (${limit}s)"
@@ -106,7 +106,7 @@ else
   echo "| nccl_identity | skipped | 0 | needs two GPUs (the coordinator and a worker each hold one) |" >> "$summary"
 fi
 [[ -x $bundle/bin/sasrec_gpu_bench ]] &&
-  step sasrec_gpu_bench 75 "$bundle/bin/sasrec_gpu_bench" \
+  step sasrec_gpu_bench 85 "$bundle/bin/sasrec_gpu_bench" \
     --benchmark_out="$out/sasrec_gpu_bench.json" --benchmark_out_format=json
 # The demo's federated SASRec, its clients on the GPU: 5 rounds of 1,000
 # clients; client updates per second of the whole process (data included).

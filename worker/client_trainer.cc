@@ -211,7 +211,6 @@ ClientOutcome ClientTrainer::TrainAndEncode(const UserSequence& user, uint32_t r
 absl::Status ClientTrainer::EncodeDistributed(const UserSequence& user, uint32_t round,
                                               double factor, const RoundEncoding& encoding,
                                               std::span<uint64_t> accumulator) {
-  const privacy::DdgMechanism& ddg = *encoding.ddg;
   const ParameterStore& work = model_->global_params();
   dense_.assign(work.size(), 0.0);
   const auto& layout = work.layout();
@@ -228,19 +227,28 @@ absl::Status ClientTrainer::EncodeDistributed(const UserSequence& user, uint32_t
       ScaledRange(out, d.data, d.size(), factor);
     }
   }
+  return EncodeDistributedUpdate(dense_, user.user, round, encoding, options_.noise_seed,
+                                 *noise_urbg_, accumulator);
+}
+
+absl::Status EncodeDistributedUpdate(std::span<const double> update, uint32_t user, uint32_t round,
+                                     const RoundEncoding& encoding,
+                                     const std::optional<uint64_t>& noise_seed,
+                                     privacy::AesCtrUrbg& urbg, std::span<uint64_t> accumulator) {
+  const privacy::DdgMechanism& ddg = *encoding.ddg;
   absl::StatusOr<std::vector<uint64_t>> words;
-  if (options_.noise_seed) {
+  if (noise_seed) {
     // Pinned (flagged, not private): the AES key is a function of the
     // client's Philox stream, so the client's words are reproducible.
     absl::StatusOr<privacy::AesCtrUrbg> g = privacy::AesCtrUrbg::FromPinnedStream(
-        {.seed = *options_.noise_seed, .purpose = "ddg", .round = round, .client = user.user});
+        {.seed = *noise_seed, .purpose = "ddg", .round = round, .client = user});
     if (!g.ok()) return g.status();
-    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, *g);
+    words = ddg.Encode(update, encoding.ddg_rotation_seed, *g);
   } else {
-    words = ddg.Encode(dense_, encoding.ddg_rotation_seed, *noise_urbg_);
+    words = ddg.Encode(update, encoding.ddg_rotation_seed, urbg);
   }
   if (!words.ok()) {
-    return WithContext(words.status(), "client " + std::to_string(user.user));
+    return WithContext(words.status(), "client " + std::to_string(user));
   }
   if (accumulator.size() != words->size()) {
     return absl::InternalError("distributed DP: accumulator is not the padded dimension");

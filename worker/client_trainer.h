@@ -82,6 +82,16 @@ struct ClipDecision {
 ClipDecision ClipAndWeigh(double update_norm, uint64_t examples, double clip_norm,
                           const ClientTrainingOptions& o);
 
+// Distributed DP's encoding of one client's clipped, weighted update
+// (`update`: the global layout, in double): rotation, conditional rounding
+// and the client's noise (pinned: from (noise_seed, "ddg", round, user);
+// else drawn from `urbg`), added into `accumulator` (the padded dimension)
+// mod 2^bits. Shared by the CPU clients and the device-batched ones.
+absl::Status EncodeDistributedUpdate(std::span<const double> update, uint32_t user, uint32_t round,
+                                     const RoundEncoding& encoding,
+                                     const std::optional<uint64_t>& noise_seed,
+                                     privacy::AesCtrUrbg& urbg, std::span<uint64_t> accumulator);
+
 // The round's public rotation seed (Philox stream (seed, "ddg_rotation", round)).
 uint64_t DdgRotationSeed(uint64_t seed, uint32_t round);
 

@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "core/timing.h"
+#include "models/cuda/sasrec_ranking.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
@@ -90,12 +91,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(
              .local_lr = options.client.local_lr,
              .local_epochs = static_cast<size_t>(options.client.local_epochs),
              .windows_per_step = std::max<size_t>(1, options.client_windows_per_step)}));
+    FEDREC_ASSIGN_OR_RETURN(w->noise_urbg_, privacy::AesCtrUrbg::Create());
   }
   return w;
 }
 
 void Worker::TrainOnDevice(uint32_t round, const RoundEncoding& encoding,
-                           const std::vector<uint32_t>& active, std::span<uint64_t> accumulator,
+                           const std::vector<uint32_t>& active, const std::vector<size_t>& slot,
+                           std::span<uint64_t> accumulator, std::vector<ClientUpload>* uploads,
                            WorkerRoundStats* stats) {
   Stopwatch wall;
   double encode_s = 0;
@@ -132,10 +135,32 @@ void Worker::TrainOnDevice(uint32_t round, const RoundEncoding& encoding,
       out.weight = clip.weight;
       CountClient(out, options_.client.weight_cap, stats);
     }
-    status = client_batch_->Encode(factors, codec.scale(), codec.clip_norm() * codec.scale());
+    // Where client i of the step adds its words: its own upload, or the sum.
+    auto target_of = [&](size_t i) -> std::span<uint64_t> {
+      if (uploads == nullptr) return accumulator;
+      std::vector<uint64_t>& own = (*uploads)[slot[begin + i]].words;
+      own.assign(accumulator.size(), 0);
+      return own;
+    };
+    if (encoding.ddg != nullptr) {
+      status =
+          client_batch_->VisitScaledDeltas(factors, [&](size_t i, std::span<const double> delta) {
+            return EncodeDistributedUpdate(delta, step[i].user, round, encoding,
+                                           options_.client.noise_seed, *noise_urbg_, target_of(i));
+          });
+    } else if (uploads != nullptr) {
+      std::vector<std::span<uint64_t>> words;
+      for (size_t i = 0; i < step.size(); ++i) words.push_back(target_of(i));
+      status = client_batch_->EncodeEach(factors, codec.scale(), codec.clip_norm() * codec.scale(),
+                                         words);
+    } else {
+      status = client_batch_->Encode(factors, codec.scale(), codec.clip_norm() * codec.scale());
+    }
     encode_s += esw.ElapsedSeconds();
   }
-  if (status.ok()) status = client_batch_->AddSumInto(accumulator);
+  if (status.ok() && uploads == nullptr && encoding.ddg == nullptr) {
+    status = client_batch_->AddSumInto(accumulator);
+  }
   if (!status.ok() && stats->status.ok()) {
     stats->status = WithContext(status, "backend.compute: 'cuda': the clients' device step");
   }
@@ -165,13 +190,7 @@ WorkerRoundStats Worker::TrainRound(uint32_t round, const RoundEncoding& encodin
   }
   stats.sampled = cohort.size();
   if (client_batch_ != nullptr) {
-    if (uploads != nullptr || encoding.ddg != nullptr) {
-      stats.status = absl::FailedPreconditionError(
-          "worker: clients batched on a device add into the worker's sum with the plain encoding "
-          "only");
-      return stats;
-    }
-    TrainOnDevice(round, encoding, active, accumulator, &stats);
+    TrainOnDevice(round, encoding, active, slot, accumulator, uploads, &stats);
     return stats;
   }
   // Clients are handed out one at a time. Each thread trains with its own
@@ -243,6 +262,14 @@ absl::StatusOr<EvalResult> Worker::Evaluate(EvalOptions options, bool best_local
   options.users = users_;
   options.threads = options_.threads;
   if (users_.empty()) return EvalResult{};
+  // Clients on a device: their users are ranked there too.
+  std::unique_ptr<RankingSession> session;
+  const auto* sasrec = dynamic_cast<const SasRecModel*>(&model);
+  if (options_.client_ops && sasrec != nullptr && kernels::SasRecRankableOnDevice(*sasrec)) {
+    FEDREC_ASSIGN_OR_RETURN(session,
+                            kernels::NewSasRecRankingSession(*sasrec, options_.client_ops));
+    options.ranking = session.get();
+  }
   return fedrec::Evaluate(model, *split_, options);
 }
 

@@ -69,9 +69,10 @@ struct WorkerOptions {
   // Set: the round's clients train batched on a device
   // (models/cuda/sasrec_client_batch.h), client_windows_per_step per step,
   // with TensorOps from this factory, instead of one ClientTrainer per
-  // thread. SASRec only, one local epoch, the plain fixed-point encoding
-  // into the worker's sum (not client-scope secure aggregation, not
-  // distributed DP): Create refuses anything else.
+  // thread. SASRec only, at least one local epoch: Create refuses anything
+  // else. Encodings go into the worker's sum on the device; each client's
+  // own words (client-scope secure aggregation) and distributed DP are
+  // finished on the host.
   kernels::TensorOpsFactory client_ops;
   size_t client_windows_per_step = 256;
 };
@@ -130,8 +131,10 @@ class Worker {
  private:
   Worker() = default;
   // TrainRound's device path for the clients `active`.
+  // `slot[i]`: active[i]'s place in *uploads (when given).
   void TrainOnDevice(uint32_t round, const RoundEncoding& encoding,
-                     const std::vector<uint32_t>& active, std::span<uint64_t> accumulator,
+                     const std::vector<uint32_t>& active, const std::vector<size_t>& slot,
+                     std::span<uint64_t> accumulator, std::vector<ClientUpload>* uploads,
                      WorkerRoundStats* stats);
 
   const LeaveOneOutSplit* split_ = nullptr;
@@ -143,6 +146,9 @@ class Worker {
   std::vector<std::unique_ptr<ClientTrainer>> trainers_;
   std::vector<std::vector<uint64_t>> thread_acc_;
   std::unique_ptr<kernels::SasRecClientBatch> client_batch_;
+  // Distributed DP's noise for the device-batched clients (an AES-CTR
+  // stream keyed from the OS CSPRNG, as each ClientTrainer's).
+  std::optional<privacy::AesCtrUrbg> noise_urbg_;
 };
 
 }  // namespace fedrec

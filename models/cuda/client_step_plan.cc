@@ -125,12 +125,15 @@ ClientStepPlan ClientStepPlan::Make(const SasRecOptions& o, std::span<const Tens
       if (block.is_table[k]) continue;
       p.runs.push_back({.src = b * block.dense_size + block.dense_offset[k],
                         .dst = layout[k].offset,
+                        .at = layout[k].offset,
                         .len = static_cast<uint32_t>(layout[k].size()),
                         .client = static_cast<uint32_t>(b)});
     }
     for (uint64_t r = p.row_begin[b]; r < p.row_begin[b + 1]; ++r) {
+      const uint64_t at = layout[p.rows[r].table].offset + size_t{p.rows[r].item} * d;
       p.runs.push_back({.src = p.rows_offset + r * d,
-                        .dst = layout[p.rows[r].table].offset + size_t{p.rows[r].item} * d,
+                        .dst = at,
+                        .at = at,
                         .len = static_cast<uint32_t>(d),
                         .client = static_cast<uint32_t>(b)});
     }

@@ -221,8 +221,43 @@ __global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const
   const PhiloxStream stream = streams[run.client];
   for (uint32_t j = threadIdx.x; j < run.len; j += blockDim.x) {
     const uint64_t word = EncodeAt(stream, run.dst + j, x[run.src + j], scale * f, limit);
-    atomicAdd(reinterpret_cast<unsigned long long*>(acc + run.dst + j),  // NOLINT(runtime/int)
-              static_cast<unsigned long long>(word));                    // NOLINT(runtime/int)
+    atomicAdd(reinterpret_cast<unsigned long long*>(acc + run.at + j),  // NOLINT(runtime/int)
+              static_cast<unsigned long long>(word));                   // NOLINT(runtime/int)
+  }
+}
+
+__global__ void SetAtKernel(float* x, const uint64_t* offsets, size_t n, float value) {
+  FEDREC_GRID_INDEX(i, n);
+  x[offsets[i]] = value;
+}
+
+// Block i: row i, its columns strided over the block's threads; the
+// per-thread counts combine in shared memory (integers: any order).
+__global__ void CountAboveRowsKernel(const float* s, size_t cols, size_t ld,
+                                     const float* thresholds, uint64_t* greater, uint64_t* ties) {
+  __shared__ unsigned long long above[kThreads], equal[kThreads];  // NOLINT(runtime/int)
+  const size_t i = blockIdx.x;
+  const float t = thresholds[i];
+  const float* row = s + i * ld;
+  unsigned long long g = 0, e = 0;  // NOLINT(runtime/int)
+  for (size_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float v = row[j];
+    g += v > t ? 1 : 0;
+    e += v == t ? 1 : 0;
+  }
+  above[threadIdx.x] = g;
+  equal[threadIdx.x] = e;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) {
+      above[threadIdx.x] += above[threadIdx.x + half];
+      equal[threadIdx.x] += equal[threadIdx.x + half];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    greater[i] += above[0];
+    ties[i] += equal[0];
   }
 }
 
@@ -488,6 +523,18 @@ class CudaTensorOps final : public TensorOps {
     EncodeAddRunsKernel<<<static_cast<unsigned>(num_runs), kEncodeThreads, 0, stream_>>>(
         x, runs, factors, streams, scale, limit, acc);
     return AfterLaunch("EncodeAddRuns");
+  }
+  absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) override {
+    if (n == 0) return absl::OkStatus();
+    SetAtKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(x, offsets, n, value);
+    return AfterLaunch("SetAt");
+  }
+  absl::Status CountAboveRows(const float* s, size_t rows, size_t cols, size_t ld,
+                              const float* thresholds, uint64_t* greater, uint64_t* ties) override {
+    if (rows == 0 || cols == 0) return absl::OkStatus();
+    CountAboveRowsKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream_>>>(
+        s, cols, ld, thresholds, greater, ties);
+    return AfterLaunch("CountAboveRows");
   }
 
  private:

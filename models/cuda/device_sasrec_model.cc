@@ -9,6 +9,7 @@
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
+#include "models/cuda/sasrec_ranking.h"
 #include "models/sasrec_impl.h"
 
 namespace fedrec {
@@ -45,6 +46,11 @@ void DeviceSasRecModel::Fail(const absl::Status& status) const {
                EscapeForMessage(std::string(status.message())).c_str());
   std::fflush(stderr);
   std::_Exit(1);
+}
+
+absl::StatusOr<std::unique_ptr<RankingSession>> DeviceSasRecModel::StartRanking() const {
+  if (!kernels::SasRecRankableOnDevice(*cpu_)) return std::unique_ptr<RankingSession>();
+  return kernels::NewSasRecRankingSession(*cpu_, make_ops_);
 }
 
 std::unique_ptr<Workspace> DeviceSasRecModel::NewWorkspace() const {

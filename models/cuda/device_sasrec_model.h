@@ -1,7 +1,8 @@
 // A SASRec whose training step (ForwardBackward) runs on a TensorOps
 // backend (the GPU through CudaTensorOps; the host through HostTensorOps in
 // tests), while everything else is the CPU model's: the ParameterStore the
-// optimisers and checkpoints see, initialisation, scoring and evaluation.
+// optimisers and checkpoints see, initialisation and scoring. Evaluation
+// ranks on the backend (StartRanking).
 //
 // Each ForwardBackward uploads the current parameters into its workspace's
 // buffers, runs SasRecDeviceProgram on the batch, and adds the gradient to
@@ -77,6 +78,10 @@ class DeviceSasRecModel final : public Model {
                  std::span<float> state) const override {
     cpu_->UserState(user, history, state);
   }
+
+  // Evaluation ranks on the backend too (models/cuda/sasrec_ranking.h)
+  // when the model's scores are plain dot products; null otherwise.
+  absl::StatusOr<std::unique_ptr<RankingSession>> StartRanking() const override;
 
   const SasRecModel& cpu_model() const { return *cpu_; }
 

@@ -317,8 +317,25 @@ class HostTensorOps final : public TensorOps {
       const double f = factors[run.client];
       if (f == 0) continue;
       for (uint32_t j = 0; j < run.len; ++j) {
-        acc[run.dst + j] +=
+        acc[run.at + j] +=
             EncodeAt(streams[run.client], run.dst + j, x[run.src + j], scale * f, limit);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) override {
+    for (size_t i = 0; i < n; ++i) x[offsets[i]] = value;
+    return absl::OkStatus();
+  }
+  absl::Status CountAboveRows(const float* s, size_t rows, size_t cols, size_t ld,
+                              const float* thresholds, uint64_t* greater, uint64_t* ties) override {
+    for (size_t i = 0; i < rows; ++i) {
+      const float t = thresholds[i];
+      for (size_t j = 0; j < cols; ++j) {
+        const float v = s[i * ld + j];
+        greater[i] += v > t ? 1 : 0;
+        ties[i] += v == t ? 1 : 0;
       }
     }
     return absl::OkStatus();

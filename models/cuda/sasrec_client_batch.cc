@@ -46,7 +46,7 @@ struct SasRecClientBatch::DeviceState {
   std::vector<const float*> param_ptrs;
   // grads: a step's gradients, then the deltas; local: the clients'
   // parameters; start: their values before the first step.
-  GrowingBuffer grads, local, start, ids, bounds, scales, norms, runs, factors, streams;
+  GrowingBuffer grads, local, start, ids, bounds, scales, norms, runs, factors, streams, each;
   WindowBlockLayout block;
   float* grad_base = nullptr;
   ClientStepPlan plan;  // the last Train's, for Encode
@@ -179,6 +179,82 @@ absl::StatusOr<std::vector<ClientStepResult>> SasRecClientBatch::Train(
 
 absl::Status SasRecClientBatch::Encode(std::span<const double> factors, double scale,
                                        double limit) {
+  return EncodeRunsInto(factors, scale, limit, state_->plan.runs, state_->sum->as<uint64_t>());
+}
+
+absl::Status SasRecClientBatch::EncodeEach(std::span<const double> factors, double scale,
+                                           double limit,
+                                           std::span<const std::span<uint64_t>> words) {
+  DeviceState& s = *state_;
+  const ClientStepPlan& plan = s.plan;
+  if (words.size() != plan.window_of.size()) {
+    return absl::InvalidArgumentError("client batch: one word vector per client of the last step");
+  }
+  // The same runs, packed one after another into a compact buffer.
+  std::vector<EncodeRun> packed(plan.runs);
+  uint64_t total = 0;
+  for (EncodeRun& run : packed) {
+    run.at = total;
+    total += run.len;
+  }
+  FEDREC_ASSIGN_OR_RETURN(void* buffer, s.each.Reserve(*ops_, total * sizeof(uint64_t)));
+  auto* compact = static_cast<uint64_t*>(buffer);
+  FEDREC_RETURN_IF_ERROR(ops_->BindToCallingThread());
+  FEDREC_RETURN_IF_ERROR(ZeroWords(*ops_, compact, total));
+  FEDREC_RETURN_IF_ERROR(EncodeRunsInto(factors, scale, limit, packed, compact));
+  std::vector<uint64_t> host(total);
+  FEDREC_RETURN_IF_ERROR(ops_->Download(host.data(), compact, total * sizeof(uint64_t)));
+  std::vector<uint32_t> client_of(plan.real, kNoItem);
+  for (size_t i = 0; i < plan.window_of.size(); ++i) {
+    if (plan.window_of[i] != kNoItem) client_of[plan.window_of[i]] = static_cast<uint32_t>(i);
+  }
+  for (const EncodeRun& run : packed) {
+    uint64_t* out = words[client_of[run.client]].data() + run.dst;
+    for (uint32_t j = 0; j < run.len; ++j) out[j] += host[run.at + j];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SasRecClientBatch::VisitScaledDeltas(std::span<const double> factors,
+                                                  const DeltaVisitor& visit) {
+  const ClientStepPlan& plan = state_->plan;
+  if (factors.size() != plan.window_of.size()) {
+    return absl::InvalidArgumentError("client batch: one factor per client of the last step");
+  }
+  FEDREC_RETURN_IF_ERROR(ops_->BindToCallingThread());
+  std::vector<float> host(plan.floats);
+  FEDREC_RETURN_IF_ERROR(
+      ops_->Download(host.data(), state_->grad_base, plan.floats * sizeof(float)));
+  // Window w's runs are plan.runs[first_run[w], first_run[w + 1]).
+  std::vector<size_t> first_run(plan.real + 1, plan.runs.size());
+  for (size_t r = plan.runs.size(); r-- > 0;) first_run[plan.runs[r].client] = r;
+  for (size_t w = plan.real; w-- > 0;) first_run[w] = std::min(first_run[w], first_run[w + 1]);
+  size_t n = 0;
+  for (const TensorLayout& t : layout_) n = std::max(n, t.offset + t.size());
+  std::vector<double> delta(n, 0.0);
+  for (size_t i = 0; i < plan.window_of.size(); ++i) {
+    const uint32_t w = plan.window_of[i];
+    const double f = factors[i];
+    const bool writes = w != kNoItem && f != 0;
+    const size_t begin = writes ? first_run[w] : 0, end = writes ? first_run[w + 1] : 0;
+    for (size_t r = begin; r < end; ++r) {
+      const EncodeRun& run = plan.runs[r];
+      for (uint32_t j = 0; j < run.len; ++j) delta[run.dst + j] = f * host[run.src + j];
+    }
+    FEDREC_RETURN_IF_ERROR(visit(i, delta));
+    // Back to zero where this client wrote: the next starts clean.
+    for (size_t r = begin; r < end; ++r) {
+      const EncodeRun& run = plan.runs[r];
+      std::fill_n(delta.data() + run.dst, run.len, 0.0);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SasRecClientBatch::EncodeRunsInto(std::span<const double> factors, double scale,
+                                               double limit,
+                                               const std::vector<EncodeRun>& runs_host,
+                                               uint64_t* acc) {
   DeviceState& s = *state_;
   const ClientStepPlan& plan = s.plan;
   if (factors.size() != plan.window_of.size()) {
@@ -198,13 +274,12 @@ absl::Status SasRecClientBatch::Encode(std::span<const double> factors, double s
     streams[w] = MakePhiloxStream(options_.seed, purpose, round_, plan.users[w], 0);
   }
   FEDREC_ASSIGN_OR_RETURN(EncodeRun * runs,
-                          s.runs.Put<EncodeRun>(*ops_, std::span<const EncodeRun>(plan.runs)));
+                          s.runs.Put<EncodeRun>(*ops_, std::span<const EncodeRun>(runs_host)));
   FEDREC_ASSIGN_OR_RETURN(double* f,
                           s.factors.Put<double>(*ops_, std::span<const double>(window_factor)));
   FEDREC_ASSIGN_OR_RETURN(PhiloxStream * st, s.streams.Put<PhiloxStream>(
                                                  *ops_, std::span<const PhiloxStream>(streams)));
-  return ops_->EncodeAddRuns(s.grad_base, runs, plan.runs.size(), f, st, scale, limit,
-                             s.sum->as<uint64_t>());
+  return ops_->EncodeAddRuns(s.grad_base, runs, runs_host.size(), f, st, scale, limit, acc);
 }
 
 absl::Status SasRecClientBatch::AddSumInto(std::span<uint64_t> acc) {

@@ -33,12 +33,16 @@
 // (client_update_kernels.h), not the CPU client's sequential draws, so a GPU
 // client's words differ from a CPU client's by rounding only.
 //
-// Supported: what SasRecDeviceProgram supports, the plain fixed-point
-// encoding. Thread safety: one thread at a time (it owns its TensorOps);
-// ClientStepPlan::Make's scratch is per thread.
+// Each client's own words (client-scope secure aggregation, EncodeEach) or
+// its scaled delta (distributed DP, ScaledDeltas) can come to the host
+// instead of the sum.
+//
+// Supported: what SasRecDeviceProgram supports. Thread safety: one thread at a time (it owns its
+// TensorOps); ClientStepPlan::Make's scratch is per thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -85,12 +89,28 @@ class SasRecClientBatch {
   // times factors[i] (0: nothing), encoded at fixed-point `scale` and
   // clamped to +-limit (FixedPointCodec's scale() and clip_norm() scale()).
   absl::Status Encode(std::span<const double> factors, double scale, double limit);
+  // Client-scope uploads: adds client i of the last Train's own words into
+  // words[i] (the global layout), the very words Encode would add for it
+  // (factors[i] as there; 0: nothing). Only the coordinates a client touched
+  // come back from the device.
+  absl::Status EncodeEach(std::span<const double> factors, double scale, double limit,
+                          std::span<const std::span<uint64_t>> words);
+  // Distributed DP: calls visit(i, delta) for every client i of the last
+  // Train, in order, with delta = factors[i] times its delta in double, in
+  // the global layout (zero where it touched nothing; all zero for factor 0
+  // or a client too short to train). The span is valid during the call.
+  using DeltaVisitor = std::function<absl::Status(size_t, std::span<const double>)>;
+  absl::Status VisitScaledDeltas(std::span<const double> factors, const DeltaVisitor& visit);
   // acc[i] += the round's sum (mod 2^64), then zeroes the sum.
   absl::Status AddSumInto(std::span<uint64_t> acc);
 
  private:
   struct DeviceState;
   SasRecClientBatch() = default;
+  // Encodes the last Train's `runs` (the plan's, or the same re-packed)
+  // into acc, in the ops' memory.
+  absl::Status EncodeRunsInto(std::span<const double> factors, double scale, double limit,
+                              const std::vector<EncodeRun>& runs, uint64_t* acc);
 
   SasRecOptions o_;
   ClientBatchOptions options_;

@@ -50,6 +50,25 @@ SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
   return w;
 }
 
+SasRecWindowBatch SasRecWindowBatch::PackHistories(
+    std::span<const std::span<const uint32_t>> histories, size_t len) {
+  SasRecWindowBatch w;
+  w.batch = histories.size();
+  w.len = len;
+  w.users.assign(w.batch, 0);
+  w.inputs.assign(w.batch * len, kNoItem);
+  w.targets.assign(w.batch * len, kNoItem);
+  w.negatives.assign(w.batch * len, kNoItem);
+  for (size_t b = 0; b < w.batch; ++b) {
+    const std::span<const uint32_t> h = histories[b];
+    const size_t n = std::min(h.size(), len);
+    std::copy(h.end() - static_cast<std::ptrdiff_t>(n), h.end(),
+              w.inputs.begin() + static_cast<std::ptrdiff_t>(b * len + len - n));
+    w.first.push_back(static_cast<uint32_t>(len - n));
+  }
+  return w;
+}
+
 void SasRecWindowBatch::AddEmptyWindows(size_t count) {
   batch += count;
   users.insert(users.end(), count, 0);
@@ -133,7 +152,16 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndGradients(const float* const
                                                               float* const* grads,
                                                               const SasRecWindowBatch& batch,
                                                               const StepKey& key, bool dropout_on) {
-  return Run(params, grads, nullptr, batch, key, dropout_on, nullptr);
+  return Run(params, grads, nullptr, batch, key, dropout_on, nullptr, nullptr);
+}
+
+absl::Status SasRecDeviceProgram::LastStates(const float* const* params,
+                                             const SasRecWindowBatch& batch, float* states) {
+  if (batch.len == 0 || batch.len > o_.max_len) {
+    return absl::InvalidArgumentError("last states: windows of " + std::to_string(batch.len) +
+                                      " rows, max_len " + std::to_string(o_.max_len));
+  }
+  return Run(params, nullptr, nullptr, batch, StepKey{}, false, nullptr, states).status();
 }
 
 absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
@@ -144,13 +172,14 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
       batch.len > o_.max_len) {
     return absl::InvalidArgumentError("per-window gradients: row maps do not fit the batch");
   }
-  return Run(params, nullptr, &target, batch, key, dropout_on, window_loss);
+  return Run(params, nullptr, &target, batch, key, dropout_on, window_loss, nullptr);
 }
 
 absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, float* const* grads,
                                                  const PerWindowSlots* per_window,
                                                  const SasRecWindowBatch& batch, const StepKey& key,
-                                                 bool dropout_on, std::vector<float>* window_loss) {
+                                                 bool dropout_on, std::vector<float>* window_loss,
+                                                 float* last_states) {
   LossSum result;
   if (window_loss != nullptr) window_loss->assign(batch.batch, 0.0f);
   if (batch.batch == 0) return result;
@@ -351,6 +380,16 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   }
   const size_t fg = sasrec_internal::FinalGamma(o_.blocks);
   FEDREC_RETURN_IF_ERROR(ln_forward(x, fg, fg + 1, final_xhat, final_rstd, hidden_out));
+  if (last_states != nullptr) {
+    // Row T - 1 of each window; none (zeros) for a window of padding only.
+    std::vector<uint32_t> last_rows(B);
+    for (size_t b = 0; b < B; ++b) {
+      last_rows[b] = batch.first[b] < T ? static_cast<uint32_t>(b * T + T - 1) : kNoItem;
+    }
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * rows, words(last_rows));
+    FEDREC_RETURN_IF_ERROR(ops.Gather(hidden_out, d, rows, B, 1.0f, last_states));
+    return result;
+  }
 
   // ----------------------------------------------------------------- loss
   FEDREC_FLOATS(pos_logits, M);

@@ -60,6 +60,11 @@ struct SasRecWindowBatch {
   // at least this (a fixed shape for every call, see SasRecClientBatch).
   static SasRecWindowBatch Pack(const SasRecOptions& o, std::span<const UserSequence> batch,
                                 const StepKey& key, size_t min_len = 0);
+  // Inference windows of T = `len` rows (at least 1, at most max_len): window
+  // b holds the last min(|history|, len) items of histories[b],
+  // right-aligned, nothing to predict (an empty history is padding only).
+  static SasRecWindowBatch PackHistories(std::span<const std::span<const uint32_t>> histories,
+                                         size_t len);
   // Appends `count` windows of padding only (no loss, zero gradient).
   void AddEmptyWindows(size_t count);
 };
@@ -107,13 +112,20 @@ class SasRecDeviceProgram {
                                                  const PerWindowSlots& target,
                                                  const SasRecWindowBatch& batch, const StepKey& key,
                                                  bool dropout_on, std::vector<float>* window_loss);
+  // Inference: states (B x d, in the ops' memory) = the final hidden state
+  // of each window's last row, without dropout (what scoring dots with the
+  // scored item table); zeros for a window of padding only. Equals the CPU
+  // model's UserState up to float rounding.
+  absl::Status LastStates(const float* const* params, const SasRecWindowBatch& batch,
+                          float* states);
 
  private:
   struct Scratch;
   SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops);
   absl::StatusOr<LossSum> Run(const float* const* params, float* const* grads,
                               const PerWindowSlots* per_window, const SasRecWindowBatch& batch,
-                              const StepKey& key, bool dropout_on, std::vector<float>* window_loss);
+                              const StepKey& key, bool dropout_on, std::vector<float>* window_loss,
+                              float* last_states);
 
   SasRecOptions o_;
   TensorOps* ops_;

@@ -54,10 +54,13 @@ struct MaskSource {
 };
 
 // A contiguous run of one client's update, encoded into a sum
-// (TensorOps::EncodeAddRuns): x[src, src + len) into acc[dst, dst + len).
+// (TensorOps::EncodeAddRuns): x[src, src + len) as global coordinates
+// [dst, dst + len) (whose words of the client's stream round them), added
+// into acc[at, at + len) (at = dst for a sum in the global layout).
 struct EncodeRun {
   uint64_t src = 0;
   uint64_t dst = 0;
+  uint64_t at = 0;
   uint32_t len = 0;
   uint32_t client = 0;  // index into the call's factors and streams
 };
@@ -206,14 +209,25 @@ class TensorOps {
   virtual absl::Status SegmentSquaredNorms(const float* x, const uint64_t* bounds, size_t segments,
                                            double* out) = 0;
   // For every run and j < run.len, with c = run.client, f = factors[c]:
-  //   acc[run.dst + j] += EncodeCoordinate(x[run.src + j], scale f, limit,
-  //                                        word run.dst + j of streams[c])
+  //   acc[run.at + j] += EncodeCoordinate(x[run.src + j], scale f, limit,
+  //                                       word run.dst + j of streams[c])
   // mod 2^64 (client_update_kernels.h); clients with f == 0 add nothing.
   // Integer additions: the sum does not depend on the order runs are
   // applied in, so the device may add concurrently.
   virtual absl::Status EncodeAddRuns(const float* x, const EncodeRun* runs, size_t num_runs,
                                      const double* factors, const PhiloxStream* streams,
                                      double scale, double limit, uint64_t* acc) = 0;
+
+  // ------------------------------------------------------------ ranking
+  // x[offsets[i]] = value for i < n.
+  virtual absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) = 0;
+  // For each row i < rows of the rows x cols matrix s (row stride ld):
+  //   greater[i] += #{j : s[i][j] > thresholds[i]},
+  //   ties[i]    += #{j : s[i][j] == thresholds[i]}
+  // (NaN entries count in neither). Integer counts: no order to fix.
+  virtual absl::Status CountAboveRows(const float* s, size_t rows, size_t cols, size_t ld,
+                                      const float* thresholds, uint64_t* greater,
+                                      uint64_t* ties) = 0;
 };
 
 // Makes a new TensorOps (e.g. one per thread's workspace, all on one device).

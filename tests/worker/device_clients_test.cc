@@ -2,7 +2,8 @@
 // sasrec_client_batch.h, Worker's client_ops path), run on HostTensorOps:
 // against the CPU ClientTrainer (norms, losses, the decoded sum, with and
 // without clipping and weights), bitwise the same sum however the cohort is
-// cut into steps or workers, and the refusals.
+// cut into steps or workers, each client's own words and scaled delta (for
+// client-scope secure aggregation and distributed DP), and the refusals.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -263,14 +264,81 @@ TEST(DeviceClients, WorkerRefusesWhatTheDevicePathDoesNotDo) {
                           Options(f, true));
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().message().find("SASRec"), std::string::npos) << w.status();
+}
 
-  auto ok = Worker::Create(f.spec, f.split, f.users, f.users, f.model->global_params(), nullptr,
-                           Options(f, true));
-  ASSERT_TRUE(ok.ok());
-  std::vector<uint64_t> acc(f.model->global_params().size(), 0);
+// Each client's own words (client-scope secure aggregation) are its share of
+// the sum: the uploads add up to the worker's device sum bitwise, and each
+// client's words differ from zero only where it trained.
+TEST(DeviceClients, EachClientsWordsAddUpToTheSum) {
+  Fixture f(0.05, true, false, 2);
+  auto w = Worker::Create(f.spec, f.split, f.users, f.users, f.model->global_params(), nullptr,
+                          Options(f, true));
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::vector<uint64_t> sum(f.model->global_params().size(), 0);
+  ASSERT_TRUE((*w)->TrainRound(Fixture::kRound, f.codec, sum).status.ok());
+  std::vector<uint64_t> acc(sum.size(), 0);
   std::vector<Worker::ClientUpload> uploads;
-  const WorkerRoundStats s = (*ok)->TrainRound(1, f.codec, acc, &uploads);
-  EXPECT_FALSE(s.status.ok());
+  const WorkerRoundStats s = (*w)->TrainRound(Fixture::kRound, f.codec, acc, &uploads);
+  ASSERT_TRUE(s.status.ok()) << s.status;
+  EXPECT_TRUE(std::all_of(acc.begin(), acc.end(), [](uint64_t x) { return x == 0; }));
+  ASSERT_EQ(uploads.size(), f.users.size());
+  std::vector<uint64_t> total(sum.size(), 0);
+  const size_t item_rows = f.model->global_params().ViewAt(0).size();  // item_emb first
+  for (const Worker::ClientUpload& u : uploads) {
+    ASSERT_EQ(u.words.size(), sum.size());
+    for (size_t i = 0; i < total.size(); ++i) total[i] += u.words[i];
+    // Rows of items the client never saw stay zero (its rows are sparse).
+    size_t touched_rows = 0;
+    for (size_t r = 0; r < kItems; ++r) {
+      const size_t d = item_rows / kItems;
+      touched_rows += std::any_of(u.words.begin() + r * d, u.words.begin() + (r + 1) * d,
+                                  [](uint64_t x) { return x != 0; });
+    }
+    EXPECT_LT(touched_rows, kItems) << u.user;
+  }
+  EXPECT_EQ(total, sum);
+  // And each upload is that client's words: its sum trained alone.
+  const std::vector<uint32_t> everyone = f.users;
+  for (const size_t i : {size_t{4}, size_t{9}}) {
+    f.users = {everyone[i]};
+    EXPECT_EQ(uploads[i].words, f.DeviceSum(4, 1)) << everyone[i];
+  }
+}
+
+// Distributed DP reads each client's scaled delta: it is the delta the
+// encoding rounds (within one fixed-point step of each word), zero elsewhere.
+TEST(DeviceClients, ScaledDeltasAreWhatTheWordsEncode) {
+  Fixture f(0.05);
+  auto batch = f.Batch(4);
+  ASSERT_TRUE(batch->BeginRound(f.model->global_params(), Fixture::kRound).ok());
+  const std::vector<UserSequence> step = {f.Client(0), f.Client(3), f.Client(5), f.Client(6)};
+  auto r = batch->Train(step);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<double> factors;
+  for (const auto& x : *r) factors.push_back(std::min(1.0, 0.05 / x.update_norm));
+  factors[2] = 0;  // a client with nothing to add
+  const size_t n = f.model->global_params().size();
+  std::vector<std::vector<uint64_t>> words(step.size(), std::vector<uint64_t>(n, 0));
+  std::vector<std::span<uint64_t>> spans(words.begin(), words.end());
+  const double scale = f.codec.scale();
+  ASSERT_TRUE(batch->EncodeEach(factors, scale, f.codec.clip_norm() * scale, spans).ok());
+  size_t visited = 0;
+  const absl::Status st =
+      batch->VisitScaledDeltas(factors, [&](size_t i, std::span<const double> delta) {
+        EXPECT_EQ(i, visited++);
+        EXPECT_EQ(delta.size(), n);
+        double largest = 0;
+        for (size_t c = 0; c < n; ++c) {
+          const double decoded = static_cast<double>(static_cast<int64_t>(words[i][c])) / scale;
+          EXPECT_NEAR(delta[c], decoded, 1.0 / scale) << i << " " << c;
+          largest = std::max(largest, std::abs(delta[c]));
+        }
+        // A client too short to train has no delta either.
+        EXPECT_EQ(largest > 0, factors[i] != 0 && (*r)[i].loss.examples > 0) << i;
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(visited, step.size());
 }
 
 }  // namespace

@@ -1,0 +1,252 @@
+#include "models/cuda/sasrec_ranking.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "models/cuda/layer_kernels.h"
+#include "models/cuda/ops_tensors.h"
+#include "models/cuda/sasrec_device.h"
+#include "models/sasrec_impl.h"
+
+namespace fedrec::kernels {
+namespace {
+
+// A buffer in the ops' memory that grows to the largest size asked for.
+class GrowingBuffer {
+ public:
+  template <typename T>
+  absl::StatusOr<T*> Get(TensorOps& ops, size_t count) {
+    const size_t bytes = std::max<size_t>(count * sizeof(T), 16);
+    if (bytes > bytes_) {
+      FEDREC_ASSIGN_OR_RETURN(buffer_, ops.Allocate(bytes));
+      bytes_ = bytes;
+    }
+    return buffer_->as<T>();
+  }
+  template <typename T>
+  absl::StatusOr<T*> Upload(TensorOps& ops, const std::vector<T>& host) {
+    FEDREC_ASSIGN_OR_RETURN(T * p, Get<T>(ops, host.size()));
+    FEDREC_RETURN_IF_ERROR(ops.Upload(p, host.data(), host.size() * sizeof(T)));
+    return p;
+  }
+
+ private:
+  std::unique_ptr<OpsBuffer> buffer_;
+  size_t bytes_ = 0;
+};
+
+class SasRecRankingSession final : public RankingSession {
+ public:
+  SasRecRankingSession(SasRecOptions o, RankingSessionOptions r, std::unique_ptr<TensorOps> ops,
+                       std::unique_ptr<SasRecDeviceProgram> program, OpsTensors tensors)
+      : o_(std::move(o)),
+        max_batch_(r.max_batch),
+        item_block_(r.item_block),
+        ops_(std::move(ops)),
+        program_(std::move(program)),
+        tensors_(std::move(tensors)) {}
+
+  size_t max_batch() const override { return max_batch_; }
+
+  absl::Status Rank(std::span<const RankQuery> queries, std::span<uint64_t> greater,
+                    std::span<uint64_t> ties) override {
+    const size_t n = queries.size();
+    if (n > max_batch_ || greater.size() != n || ties.size() != n) {
+      return absl::InvalidArgumentError("ranking session: a batch of " + std::to_string(n) +
+                                        " queries does not fit (at most " +
+                                        std::to_string(max_batch_) + ", one count each)");
+    }
+    if (n == 0) return absl::OkStatus();
+    TensorOps& ops = *ops_;
+    FEDREC_RETURN_IF_ERROR(ops.BindToCallingThread());
+    const size_t B = max_batch_, d = o_.dim;
+    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+
+    // 1-2. States and the targets' scores, at the fixed shape B x max_len.
+    std::vector<std::span<const uint32_t>> histories(B);
+    std::vector<uint32_t> target_ids(B, kNoItem);
+    for (size_t q = 0; q < n; ++q) {
+      if (queries[q].target >= o_.num_items) {
+        return absl::InvalidArgumentError("ranking session: target item out of range");
+      }
+      for (const uint32_t item : queries[q].history) {
+        if (item >= o_.num_items) {
+          return absl::InvalidArgumentError("ranking session: history item out of range");
+        }
+      }
+      histories[q] = queries[q].history;
+      target_ids[q] = queries[q].target;
+    }
+    const SasRecWindowBatch windows = SasRecWindowBatch::PackHistories(histories, o_.max_len);
+    FEDREC_ASSIGN_OR_RETURN(float* states, states_.Get<float>(ops, B * d));
+    FEDREC_RETURN_IF_ERROR(program_->LastStates(tensors_.params(), windows, states));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * targets, target_ids_.Upload(ops, target_ids));
+    FEDREC_ASSIGN_OR_RETURN(float* target_scores, target_scores_.Get<float>(ops, B));
+    FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(states, table, d, targets, B, target_scores));
+    std::vector<float> target_host(n);
+    FEDREC_RETURN_IF_ERROR(ops.Download(target_host.data(), target_scores, n * sizeof(float)));
+
+    std::fill(greater.begin(), greater.end(), 0);
+    std::fill(ties.begin(), ties.end(), 0);
+    FEDREC_RETURN_IF_ERROR(RankSampled(queries, states, target_host, greater, ties));
+    FEDREC_RETURN_IF_ERROR(RankFull(queries, states, target_scores, greater, ties));
+    // A NaN target ranks below every competitor.
+    for (size_t q = 0; q < n; ++q) {
+      if (!std::isnan(target_host[q])) continue;
+      greater[q] = queries[q].candidates.empty() ? FullCompetitors(queries[q])
+                                                 : queries[q].candidates.size();
+      ties[q] = 0;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Items a full query ranks its target against: all but the distinct items
+  // of the history and the target.
+  uint64_t FullCompetitors(const RankQuery& q) {
+    Excluded(q);
+    return o_.num_items - excluded_.size();
+  }
+  // excluded_ = the distinct items of q's history and its target, sorted.
+  void Excluded(const RankQuery& q) {
+    excluded_.assign(q.history.begin(), q.history.end());
+    excluded_.push_back(q.target);
+    std::sort(excluded_.begin(), excluded_.end());
+    excluded_.erase(std::unique(excluded_.begin(), excluded_.end()), excluded_.end());
+  }
+
+  // 3. The sampled queries' candidates, scored on the device, counted here.
+  absl::Status RankSampled(std::span<const RankQuery> queries, const float* states,
+                           const std::vector<float>& target_host, std::span<uint64_t> greater,
+                           std::span<uint64_t> ties) {
+    std::vector<uint32_t> owner, items;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      for (const uint32_t item : queries[q].candidates) {
+        if (item >= o_.num_items) {
+          return absl::InvalidArgumentError("ranking session: candidate item out of range");
+        }
+        owner.push_back(static_cast<uint32_t>(q));
+        items.push_back(item);
+      }
+    }
+    if (owner.empty()) return absl::OkStatus();
+    TensorOps& ops = *ops_;
+    const size_t m = owner.size(), d = o_.dim;
+    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * owner_dev, owner_.Upload(ops, owner));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * items_dev, items_.Upload(ops, items));
+    FEDREC_ASSIGN_OR_RETURN(float* expanded, expanded_.Get<float>(ops, m * d));
+    FEDREC_ASSIGN_OR_RETURN(float* scores, scores_.Get<float>(ops, m));
+    FEDREC_RETURN_IF_ERROR(ops.Gather(states, d, owner_dev, m, 1.0f, expanded));
+    FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(expanded, table, d, items_dev, m, scores));
+    std::vector<float> host(m);
+    FEDREC_RETURN_IF_ERROR(ops.Download(host.data(), scores, m * sizeof(float)));
+    for (size_t i = 0; i < m; ++i) {
+      const float t = target_host[owner[i]];
+      greater[owner[i]] += host[i] > t ? 1 : 0;
+      ties[owner[i]] += host[i] == t ? 1 : 0;
+    }
+    return absl::OkStatus();
+  }
+
+  // 4. The full queries: every item block scored and counted on the device.
+  absl::Status RankFull(std::span<const RankQuery> queries, const float* states,
+                        const float* target_scores, std::span<uint64_t> greater,
+                        std::span<uint64_t> ties) {
+    const size_t n = queries.size();
+    // Queries are ranked in the first `rows` rows; sampled ones among them
+    // are counted too and ignored.
+    std::vector<std::vector<uint32_t>> excluded;
+    size_t rows = 0;
+    for (size_t q = 0; q < n; ++q) {
+      if (!queries[q].candidates.empty()) continue;
+      rows = q + 1;
+    }
+    if (rows == 0) return absl::OkStatus();
+    excluded.resize(rows);
+    for (size_t q = 0; q < rows; ++q) {
+      if (!queries[q].candidates.empty()) continue;
+      Excluded(queries[q]);
+      excluded[q] = excluded_;
+    }
+    TensorOps& ops = *ops_;
+    const size_t B = max_batch_, d = o_.dim, items = o_.num_items;
+    const size_t block = std::min(items, item_block_);
+    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+    FEDREC_ASSIGN_OR_RETURN(float* scores, block_scores_.Get<float>(ops, B * block));
+    const std::vector<uint64_t> zeros(2 * rows, 0);
+    FEDREC_ASSIGN_OR_RETURN(uint64_t * counts, counts_.Upload(ops, zeros));
+    std::vector<uint64_t> offsets;
+    std::vector<size_t> cursor(rows, 0);  // next excluded item per query
+    for (size_t i0 = 0; i0 < items; i0 += block) {
+      const size_t width = std::min(block, items - i0);
+      FEDREC_RETURN_IF_ERROR(ops.Gemm(false, true, B, width, d, 1.0f, states, d, table + i0 * d, d,
+                                      0.0f, scores, width));
+      offsets.clear();
+      for (size_t q = 0; q < rows; ++q) {
+        const std::vector<uint32_t>& ex = excluded[q];
+        for (size_t& c = cursor[q]; c < ex.size() && ex[c] < i0 + width; ++c) {
+          offsets.push_back(q * width + (ex[c] - i0));
+        }
+      }
+      if (!offsets.empty()) {
+        FEDREC_ASSIGN_OR_RETURN(uint64_t * offsets_dev, offsets_.Upload(ops, offsets));
+        FEDREC_RETURN_IF_ERROR(ops.SetAt(scores, offsets_dev, offsets.size(),
+                                         std::numeric_limits<float>::quiet_NaN()));
+      }
+      FEDREC_RETURN_IF_ERROR(
+          ops.CountAboveRows(scores, rows, width, width, target_scores, counts, counts + rows));
+    }
+    std::vector<uint64_t> host(2 * rows);
+    FEDREC_RETURN_IF_ERROR(ops.Download(host.data(), counts, host.size() * sizeof(uint64_t)));
+    for (size_t q = 0; q < rows; ++q) {
+      if (!queries[q].candidates.empty()) continue;
+      greater[q] = host[q];
+      ties[q] = host[rows + q];
+    }
+    return absl::OkStatus();
+  }
+
+  SasRecOptions o_;
+  size_t max_batch_, item_block_;
+  std::unique_ptr<TensorOps> ops_;
+  std::unique_ptr<SasRecDeviceProgram> program_;
+  OpsTensors tensors_;
+  GrowingBuffer states_, target_ids_, target_scores_, owner_, items_, expanded_, scores_,
+      block_scores_, counts_, offsets_;
+  std::vector<uint32_t> excluded_;
+};
+
+}  // namespace
+
+bool SasRecRankableOnDevice(const SasRecModel& model) {
+  const SasRecOptions& o = model.options();
+  return !model.item_layout().has_adapter() && !o.normalize && o.temperature == 1.0;
+}
+
+absl::StatusOr<std::unique_ptr<RankingSession>> NewSasRecRankingSession(
+    const SasRecModel& model, const TensorOpsFactory& make_ops, RankingSessionOptions options) {
+  if (!SasRecRankableOnDevice(model)) {
+    return absl::FailedPreconditionError(
+        "ranking on the device needs SASRec on item ids with plain dot-product scores");
+  }
+  // The forward pass does not depend on the loss: the program's training
+  // restrictions on it do not apply here.
+  SasRecOptions o = model.options();
+  o.loss = SasRecLoss::kBce;
+  o.l2_emb = 0;
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<TensorOps> ops, make_ops());
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<SasRecDeviceProgram> program,
+                          SasRecDeviceProgram::Create(o, ops.get()));
+  FEDREC_ASSIGN_OR_RETURN(OpsTensors tensors, OpsTensors::Allocate(*ops, model.global_params()));
+  FEDREC_RETURN_IF_ERROR(tensors.Load(*ops, model.global_params()));
+  options.max_batch = std::max<size_t>(options.max_batch, 1);
+  options.item_block = std::max<size_t>(options.item_block, 1);
+  return std::unique_ptr<RankingSession>(new SasRecRankingSession(
+      std::move(o), options, std::move(ops), std::move(program), std::move(tensors)));
+}
+
+}  // namespace fedrec::kernels
