@@ -4,8 +4,11 @@
 #include "apps/cli_common.h"
 #include "apps/data_flags.h"
 #include "coordinator/offline_eval.h"
+#include "models/cuda/compute_backend.h"
+#include "models/cuda/sasrec_ranking.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
+#include "models/sasrec.h"
 #include "proto/checkpoint.h"
 #include "proto/local_shards.h"
 
@@ -22,11 +25,35 @@ struct EvalArgs {
   uint32_t negatives = 100;
   uint64_t seed = 0;
   uint32_t threads = 0;
+  std::string compute = "cpu";
   double cold_items = 0;
   CLI::Option* cold_items_option = nullptr;  // given on the command line?
 };
 
+// --compute cuda: a ranking session on the GPU for `model` (SASRec on item
+// ids with dot-product scores; the others rank on the CPU).
+absl::StatusOr<std::unique_ptr<RankingSession>> DeviceRanking(const EvalArgs& args,
+                                                              const Model& model) {
+  const auto* sasrec = dynamic_cast<const SasRecModel*>(&model);
+  if (sasrec == nullptr || !kernels::SasRecRankableOnDevice(*sasrec)) {
+    return absl::InvalidArgumentError(
+        "eval: --compute cuda ranks SASRec on item ids with dot-product scores; this model ('" +
+        model.type() + "') ranks on the CPU (--compute cpu)");
+  }
+  FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory ops,
+                          DeviceTensorOpsFactory({.name = args.compute}));
+  return kernels::NewSasRecRankingSession(*sasrec, ops);
+}
+
 absl::Status RunEval(const EvalArgs& args) {
+  if (args.compute != "cpu" && args.compute != "cuda") {
+    return absl::InvalidArgumentError("eval: --compute '" + args.compute +
+                                      "' is not one of: cpu, cuda");
+  }
+  if (args.compute == "cuda" && args.checkpoint.empty()) {
+    return absl::InvalidArgumentError(
+        "eval: --compute cuda ranks a saved SASRec (--checkpoint); popularity ranks on the CPU");
+  }
   if (args.checkpoint.empty() && args.model != "pop") {
     return absl::InvalidArgumentError("eval: --model '" + args.model +
                                       "' needs --checkpoint; only 'pop' is fitted on the fly");
@@ -57,6 +84,11 @@ absl::Status RunEval(const EvalArgs& args) {
                             LoadCheckpointItemFeatures(ckpt, args.checkpoint));
     absl::StatusOr<std::unique_ptr<Model>> model = LoadModel(ckpt, std::move(features));
     if (!model.ok()) return WithContext(model.status(), args.checkpoint);
+    std::unique_ptr<RankingSession> session;
+    if (args.compute == "cuda") {
+      FEDREC_ASSIGN_OR_RETURN(session, DeviceRanking(args, **model));
+      request.options.ranking = session.get();
+    }
     FEDREC_ASSIGN_OR_RETURN(result,
                             EvaluateCheckpointModel(ckpt, **model, args.checkpoint, request));
   }
@@ -86,6 +118,10 @@ void RegisterEvalCommand(CLI::App& app, Dispatch& dispatch) {
       ->capture_default_str();
   cmd->add_option("--threads", args.threads, "0 = all cores")
       ->check(ThreadCountRange())
+      ->capture_default_str();
+  cmd->add_option("--compute", args.compute,
+                  "cpu|cuda: cuda ranks a SASRec checkpoint's users on the GPU (metrics equal "
+                  "up to scores that nearly tie)")
       ->capture_default_str();
   args.cold_items_option = cmd->add_option(
       "--cold-items", args.cold_items,

@@ -226,6 +226,36 @@ __global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const
   }
 }
 
+// Thread (b, j): unit j of window b.
+__global__ void GruForwardStepKernel(const float* gi, const float* gh, const float* h_prev,
+                                     const uint32_t* first, size_t step, size_t batch, size_t h,
+                                     float* gates, float* ghn, float* h_next) {
+  FEDREC_GRID_INDEX(e, batch * h);
+  const size_t b = e / h, j = e % h;
+  if (step < first[b]) {
+    gates[b * 3 * h + j] = gates[b * 3 * h + h + j] = gates[b * 3 * h + 2 * h + j] = 0.0f;
+    ghn[b * h + j] = 0.0f;
+    h_next[b * h + j] = 0.0f;
+    return;
+  }
+  GruForwardUnit(gi + b * 3 * h, gh + b * 3 * h, h_prev + b * h, h, j, gates + b * 3 * h,
+                 ghn + b * h, h_next + b * h);
+}
+
+__global__ void GruBackwardStepKernel(const float* dout, const float* gates, const float* ghn,
+                                      const float* h_prev, const uint32_t* first, size_t step,
+                                      size_t batch, size_t h, float* dh, float* dgi, float* dgh) {
+  FEDREC_GRID_INDEX(e, batch * h);
+  const size_t b = e / h, j = e % h;
+  if (step < first[b]) {
+    dh[b * h + j] = 0.0f;
+    for (size_t g = 0; g < 3; ++g) dgi[b * 3 * h + g * h + j] = dgh[b * 3 * h + g * h + j] = 0.0f;
+    return;
+  }
+  GruBackwardUnit(gates + b * 3 * h, ghn + b * h, h_prev + b * h, dout + b * h, h, j, dh + b * h,
+                  dgi + b * 3 * h, dgh + b * 3 * h);
+}
+
 __global__ void SetAtKernel(float* x, const uint64_t* offsets, size_t n, float value) {
   FEDREC_GRID_INDEX(i, n);
   x[offsets[i]] = value;
@@ -523,6 +553,23 @@ class CudaTensorOps final : public TensorOps {
     EncodeAddRunsKernel<<<static_cast<unsigned>(num_runs), kEncodeThreads, 0, stream_>>>(
         x, runs, factors, streams, scale, limit, acc);
     return AfterLaunch("EncodeAddRuns");
+  }
+  absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
+                              const uint32_t* first, size_t step, size_t batch, size_t hidden,
+                              float* gates, float* ghn, float* h_next) override {
+    if (batch == 0 || hidden == 0) return absl::OkStatus();
+    GruForwardStepKernel<<<BlocksFor(batch * hidden), kThreads, 0, stream_>>>(
+        gi, gh, h_prev, first, step, batch, hidden, gates, ghn, h_next);
+    return AfterLaunch("GruForwardStep");
+  }
+  absl::Status GruBackwardStep(const float* dout, const float* gates, const float* ghn,
+                               const float* h_prev, const uint32_t* first, size_t step,
+                               size_t batch, size_t hidden, float* dh, float* dgi,
+                               float* dgh) override {
+    if (batch == 0 || hidden == 0) return absl::OkStatus();
+    GruBackwardStepKernel<<<BlocksFor(batch * hidden), kThreads, 0, stream_>>>(
+        dout, gates, ghn, h_prev, first, step, batch, hidden, dh, dgi, dgh);
+    return AfterLaunch("GruBackwardStep");
   }
   absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) override {
     if (n == 0) return absl::OkStatus();

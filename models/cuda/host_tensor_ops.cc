@@ -2,6 +2,7 @@
 // in CI. Each kernel-backed operation loops over the threads the GPU would
 // run and calls the same body of layer_kernels.h; the rest are plain loops
 // in the order tensor_ops.h states. Written for checking, not speed.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -324,6 +325,43 @@ class HostTensorOps final : public TensorOps {
     return absl::OkStatus();
   }
 
+  absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
+                              const uint32_t* first, size_t step, size_t batch, size_t hidden,
+                              float* gates, float* ghn, float* h_next) override {
+    const size_t h = hidden;
+    for (size_t b = 0; b < batch; ++b) {
+      if (step < first[b]) {
+        std::fill_n(gates + b * 3 * h, 3 * h, 0.0f);
+        std::fill_n(ghn + b * h, h, 0.0f);
+        std::fill_n(h_next + b * h, h, 0.0f);
+        continue;
+      }
+      for (size_t j = 0; j < h; ++j) {
+        GruForwardUnit(gi + b * 3 * h, gh + b * 3 * h, h_prev + b * h, h, j, gates + b * 3 * h,
+                       ghn + b * h, h_next + b * h);
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status GruBackwardStep(const float* dout, const float* gates, const float* ghn,
+                               const float* h_prev, const uint32_t* first, size_t step,
+                               size_t batch, size_t hidden, float* dh, float* dgi,
+                               float* dgh) override {
+    const size_t h = hidden;
+    for (size_t b = 0; b < batch; ++b) {
+      if (step < first[b]) {
+        std::fill_n(dh + b * h, h, 0.0f);
+        std::fill_n(dgi + b * 3 * h, 3 * h, 0.0f);
+        std::fill_n(dgh + b * 3 * h, 3 * h, 0.0f);
+        continue;
+      }
+      for (size_t j = 0; j < h; ++j) {
+        GruBackwardUnit(gates + b * 3 * h, ghn + b * h, h_prev + b * h, dout + b * h, h, j,
+                        dh + b * h, dgi + b * 3 * h, dgh + b * 3 * h);
+      }
+    }
+    return absl::OkStatus();
+  }
   absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) override {
     for (size_t i = 0; i < n; ++i) x[offsets[i]] = value;
     return absl::OkStatus();

@@ -56,6 +56,8 @@ FEDREC_HOST_DEVICE inline double Sqrt(double x) { FEDREC_KMATH(sqrt(x), std::sqr
 FEDREC_HOST_DEVICE inline float Abs(float x) { FEDREC_KMATH(fabsf(x), std::abs(x)); }
 FEDREC_HOST_DEVICE inline double Abs(double x) { FEDREC_KMATH(fabs(x), std::abs(x)); }
 FEDREC_HOST_DEVICE inline double Round(double x) { FEDREC_KMATH(round(x), std::round(x)); }
+FEDREC_HOST_DEVICE inline float Tanh(float x) { FEDREC_KMATH(tanhf(x), std::tanh(x)); }
+FEDREC_HOST_DEVICE inline double Tanh(double x) { FEDREC_KMATH(tanh(x), std::tanh(x)); }
 #undef FEDREC_KMATH
 }  // namespace kmath
 
@@ -347,6 +349,50 @@ template <typename S>
 FEDREC_HOST_DEVICE inline void BceHiddenGradRow(S dpos, const S* e_pos, S dneg, const S* e_neg,
                                                 size_t d, S* dh) {
   for (size_t j = 0; j < d; ++j) dh[j] += dpos * e_pos[j] + dneg * e_neg[j];
+}
+
+// -------------------------------------------------------------------- GRU
+// One unit j of a GRU step (models/layers/gru.h, PyTorch's gates [r; z; n]):
+// gi, gh: the input and hidden projections of the step (3h each, biases
+// included); hp: the previous state. Writes the activated gates into
+// gates (3h; may alias gi: unit j reads and writes only its own three
+// entries), ghn[j] = gh[2h + j] and hn[j]. Thread: one per (row, j).
+template <typename S>
+FEDREC_HOST_DEVICE inline void GruForwardUnit(const S* gi, const S* gh, const S* hp, size_t h,
+                                              size_t j, S* gates, S* ghn, S* hn) {
+  const S r = SigmoidOf(gi[j] + gh[j]);
+  const S z = SigmoidOf(gi[h + j] + gh[h + j]);
+  ghn[j] = gh[2 * h + j];
+  const S n = kmath::Tanh(gi[2 * h + j] + r * ghn[j]);
+  gates[j] = r;
+  gates[h + j] = z;
+  gates[2 * h + j] = n;
+  hn[j] = (S(1) - z) * n + z * hp[j];
+}
+
+// The backward of GruForwardUnit: dh[j] holds the gradient reaching h_t
+// from later steps and is replaced by the direct path's share for
+// h_{t-1} (dht z; the recurrent product's share is added by the caller);
+// dout: the loss's gradient at h_t. Writes the pre-activation gradients of
+// the input projection (di, 3h) and of the hidden projection (dgh, 3h).
+template <typename S>
+FEDREC_HOST_DEVICE inline void GruBackwardUnit(const S* gates, const S* ghn, const S* hp,
+                                               const S* dout, size_t h, size_t j, S* dh, S* di,
+                                               S* dgh) {
+  const S r = gates[j], z = gates[h + j], n = gates[2 * h + j];
+  const S dht = dh[j] + dout[j];
+  const S dn = dht * (S(1) - z);
+  const S dz = dht * (hp[j] - n);
+  const S dan = dn * (S(1) - n * n);
+  const S dar = dan * ghn[j] * r * (S(1) - r);
+  const S daz = dz * z * (S(1) - z);
+  di[j] = dar;
+  di[h + j] = daz;
+  di[2 * h + j] = dan;
+  dgh[j] = dar;
+  dgh[h + j] = daz;
+  dgh[2 * h + j] = dan * r;
+  dh[j] = dht * z;
 }
 
 }  // namespace fedrec::kernels

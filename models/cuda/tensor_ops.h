@@ -218,6 +218,22 @@ class TensorOps {
                                      const double* factors, const PhiloxStream* streams,
                                      double scale, double limit, uint64_t* acc) = 0;
 
+  // -------------------------------------------------------------- GRU
+  // Step `step` of a GRU over `batch` windows (GruForwardUnit for every
+  // window b and unit j): gi, gh, gates (may alias gi): batch x 3 hidden;
+  // h_prev, ghn, h_next: batch x hidden. A window still in its padding
+  // (step < first[b]) gets h_next = 0 and zero gates.
+  virtual absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
+                                      const uint32_t* first, size_t step, size_t batch,
+                                      size_t hidden, float* gates, float* ghn, float* h_next) = 0;
+  // Its backward (GruBackwardUnit): dh (batch x hidden) in: the gradient at
+  // h_step from later steps, out: the direct path's share for h_{step-1};
+  // writes dgi, dgh (batch x 3 hidden). Padding: all zero.
+  virtual absl::Status GruBackwardStep(const float* dout, const float* gates, const float* ghn,
+                                       const float* h_prev, const uint32_t* first, size_t step,
+                                       size_t batch, size_t hidden, float* dh, float* dgi,
+                                       float* dgh) = 0;
+
   // ------------------------------------------------------------ ranking
   // x[offsets[i]] = value for i < n.
   virtual absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) = 0;

@@ -119,6 +119,26 @@ TEST_F(CliCommands, TrainThenEvalCheckpointThenRecommend) {
   EXPECT_EQ(e["HR@10"], summary["test_at_best"]["sampled"]["HR@10"]);
   EXPECT_EQ(e["NDCG@10"], summary["test_at_best"]["sampled"]["NDCG@10"]);
 
+  // --compute cuda ranks on a GPU (the same metrics up to near-ties), or,
+  // without one, is refused in one line with exit code 2.
+  const std::string ckpt = "--checkpoint '" + run + "/checkpoints/best.ckpt' ";
+  const CliResult gpu = RunFedrec(
+      "eval --no-cache --compute cuda " + ckpt + "--data '" + data + "' --split test --seed 7",
+      dir_.path());
+  if (gpu.exit_code == 0) {
+    const nlohmann::json g = nlohmann::json::parse(gpu.out);
+    EXPECT_NEAR(g["HR@10"].get<double>(), e["HR@10"].get<double>(), 0.01);
+  } else {
+    EXPECT_EQ(gpu.exit_code, 2) << gpu.err;
+    EXPECT_NE(gpu.err.find("cuda"), std::string::npos) << gpu.err;
+  }
+  for (const std::string& bad :
+       {"--compute tpu " + ckpt, std::string("--compute cuda --model pop ")}) {
+    const CliResult r = RunFedrec("eval --no-cache " + bad + "--data '" + data + "'", dir_.path());
+    EXPECT_EQ(r.exit_code, 2) << bad << r.err;
+    EXPECT_NE(r.err.find("--compute"), std::string::npos) << r.err;
+  }
+
   // Original ids in, original ids out, history excluded.
   nlohmann::json rec =
       RunJson("recommend --checkpoint '" + run + "/checkpoints/best.ckpt' --history '5 17 3' -k 7");
