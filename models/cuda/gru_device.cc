@@ -1,29 +1,10 @@
 #include "models/cuda/gru_device.h"
 
-#include <algorithm>
-#include <utility>
-#include <vector>
+#include <memory>
+
+#include "models/cuda/growing_buffer.h"
 
 namespace fedrec::kernels {
-namespace {
-
-// A float buffer in the ops' memory that grows to the largest size asked.
-class FloatBuffer {
- public:
-  absl::StatusOr<float*> Get(TensorOps& ops, size_t n) {
-    if (buffer_ == nullptr || n > size_) {
-      FEDREC_ASSIGN_OR_RETURN(buffer_, ops.Allocate(std::max<size_t>(n, 4) * sizeof(float)));
-      size_ = n;
-    }
-    return buffer_->as<float>();
-  }
-
- private:
-  std::unique_ptr<OpsBuffer> buffer_;
-  size_t size_ = 0;
-};
-
-}  // namespace
 
 struct GruDeviceLayer::Buffers {
   // gates: the input projection, then the activated gates (T B x 3H);
@@ -31,7 +12,7 @@ struct GruDeviceLayer::Buffers {
   // each step ((T + 1) B x H); gh: one step's hidden projection (B x 3H);
   // dh: the gradient carried to the previous step (B x H); dgi, dgh: the
   // pre-activation gradients of every step (T B x 3H).
-  FloatBuffer gates, ghn, hs, gh, dh, dgi, dgh;
+  GrowingBuffer gates, ghn, hs, gh, dh, dgi, dgh;
   GruDeviceWeights w;
   const float* x = nullptr;
   const uint32_t* first = nullptr;
@@ -55,10 +36,10 @@ absl::Status GruDeviceLayer::Forward(const GruDeviceWeights& w, const float* x,
   c.batch = batch;
   c.steps = steps;
   if (rows == 0) return absl::OkStatus();
-  FEDREC_ASSIGN_OR_RETURN(float* gates, c.gates.Get(ops, rows * 3 * h));
-  FEDREC_ASSIGN_OR_RETURN(float* ghn, c.ghn.Get(ops, rows * h));
-  FEDREC_ASSIGN_OR_RETURN(float* hs, c.hs.Get(ops, (rows + B) * h));
-  FEDREC_ASSIGN_OR_RETURN(float* gh, c.gh.Get(ops, B * 3 * h));
+  FEDREC_ASSIGN_OR_RETURN(float* gates, c.gates.Get<float>(ops, rows * 3 * h));
+  FEDREC_ASSIGN_OR_RETURN(float* ghn, c.ghn.Get<float>(ops, rows * h));
+  FEDREC_ASSIGN_OR_RETURN(float* hs, c.hs.Get<float>(ops, (rows + B) * h));
+  FEDREC_ASSIGN_OR_RETURN(float* gh, c.gh.Get<float>(ops, B * 3 * h));
   // The input projection of every step: bias rows, then the product added
   // (GruLayer's order).
   FEDREC_RETURN_IF_ERROR(ops.BiasRows(w.b_ih, rows, 3 * h, gates));
@@ -82,12 +63,12 @@ absl::Status GruDeviceLayer::Backward(const float* dout, const GruDeviceGradient
   Buffers& c = *buffers_;
   const size_t h = hidden_, B = c.batch, T = c.steps, rows = T * B;
   if (rows == 0) return absl::OkStatus();
-  FEDREC_ASSIGN_OR_RETURN(float* gates, c.gates.Get(ops, rows * 3 * h));
-  FEDREC_ASSIGN_OR_RETURN(float* ghn, c.ghn.Get(ops, rows * h));
-  FEDREC_ASSIGN_OR_RETURN(float* hs, c.hs.Get(ops, (rows + B) * h));
-  FEDREC_ASSIGN_OR_RETURN(float* dh, c.dh.Get(ops, B * h));
-  FEDREC_ASSIGN_OR_RETURN(float* dgi, c.dgi.Get(ops, rows * 3 * h));
-  FEDREC_ASSIGN_OR_RETURN(float* dgh, c.dgh.Get(ops, rows * 3 * h));
+  FEDREC_ASSIGN_OR_RETURN(float* gates, c.gates.Get<float>(ops, rows * 3 * h));
+  FEDREC_ASSIGN_OR_RETURN(float* ghn, c.ghn.Get<float>(ops, rows * h));
+  FEDREC_ASSIGN_OR_RETURN(float* hs, c.hs.Get<float>(ops, (rows + B) * h));
+  FEDREC_ASSIGN_OR_RETURN(float* dh, c.dh.Get<float>(ops, B * h));
+  FEDREC_ASSIGN_OR_RETURN(float* dgi, c.dgi.Get<float>(ops, rows * 3 * h));
+  FEDREC_ASSIGN_OR_RETURN(float* dgh, c.dgh.Get<float>(ops, rows * 3 * h));
   FEDREC_RETURN_IF_ERROR(ops.Zero(dh, B * h));
   for (size_t t = T; t-- > 0;) {
     float* dgh_t = dgh + t * B * 3 * h;

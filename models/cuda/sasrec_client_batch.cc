@@ -7,32 +7,11 @@
 
 #include "core/random.h"
 #include "models/cuda/client_step_plan.h"
+#include "models/cuda/growing_buffer.h"
 #include "models/cuda/layer_kernels.h"
 
 namespace fedrec::kernels {
 namespace {
-
-// A buffer in the ops' memory that grows to the largest size asked for.
-class GrowingBuffer {
- public:
-  absl::StatusOr<void*> Reserve(TensorOps& ops, size_t bytes) {
-    if (buffer_ == nullptr || bytes > bytes_) {
-      FEDREC_ASSIGN_OR_RETURN(buffer_, ops.Allocate(std::max<size_t>(bytes, 16)));
-      bytes_ = bytes;
-    }
-    return buffer_->data();
-  }
-  template <typename T>
-  absl::StatusOr<T*> Put(TensorOps& ops, std::span<const T> host) {
-    FEDREC_ASSIGN_OR_RETURN(void* p, Reserve(ops, host.size_bytes()));
-    FEDREC_RETURN_IF_ERROR(ops.Upload(p, host.data(), host.size_bytes()));
-    return static_cast<T*>(p);
-  }
-
- private:
-  std::unique_ptr<OpsBuffer> buffer_;
-  size_t bytes_ = 0;
-};
 
 // Zeroes n 64-bit words (TensorOps zeroes floats: the same bytes).
 absl::Status ZeroWords(TensorOps& ops, uint64_t* words, size_t n) {
@@ -63,6 +42,7 @@ absl::StatusOr<std::unique_ptr<SasRecClientBatch>> SasRecClientBatch::Create(
   b->o_ = o;
   b->options_ = options;
   b->layout_ = layout.layout();
+  b->flat_size_ = layout.size();
   b->ops_ = std::move(ops);
   FEDREC_ASSIGN_OR_RETURN(b->program_, SasRecDeviceProgram::Create(o, b->ops_.get()));
   b->state_ = std::make_unique<DeviceState>();
@@ -229,8 +209,7 @@ absl::Status SasRecClientBatch::VisitScaledDeltas(std::span<const double> factor
   std::vector<size_t> first_run(plan.real + 1, plan.runs.size());
   for (size_t r = plan.runs.size(); r-- > 0;) first_run[plan.runs[r].client] = r;
   for (size_t w = plan.real; w-- > 0;) first_run[w] = std::min(first_run[w], first_run[w + 1]);
-  size_t n = 0;
-  for (const TensorLayout& t : layout_) n = std::max(n, t.offset + t.size());
+  const size_t n = flat_size_;
   std::vector<double> delta(n, 0.0);
   for (size_t i = 0; i < plan.window_of.size(); ++i) {
     const uint32_t w = plan.window_of[i];
@@ -283,8 +262,7 @@ absl::Status SasRecClientBatch::EncodeRunsInto(std::span<const double> factors, 
 }
 
 absl::Status SasRecClientBatch::AddSumInto(std::span<uint64_t> acc) {
-  size_t n = 0;
-  for (const TensorLayout& t : layout_) n = std::max(n, t.offset + t.size());
+  const size_t n = flat_size_;
   if (acc.size() != n) return absl::InvalidArgumentError("client batch: the sum has another size");
   FEDREC_RETURN_IF_ERROR(ops_->BindToCallingThread());
   std::vector<uint64_t> host(n);

@@ -115,6 +115,7 @@ class SasRecClientBatch {
   SasRecOptions o_;
   ClientBatchOptions options_;
   std::vector<TensorLayout> layout_;
+  size_t flat_size_ = 0;  // floats of the global layout
   std::unique_ptr<TensorOps> ops_;
   std::unique_ptr<SasRecDeviceProgram> program_;
   std::unique_ptr<DeviceState> state_;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/cuda/growing_buffer.h"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
@@ -13,30 +14,6 @@
 
 namespace fedrec::kernels {
 namespace {
-
-// A buffer in the ops' memory that grows to the largest size asked for.
-class GrowingBuffer {
- public:
-  template <typename T>
-  absl::StatusOr<T*> Get(TensorOps& ops, size_t count) {
-    const size_t bytes = std::max<size_t>(count * sizeof(T), 16);
-    if (bytes > bytes_) {
-      FEDREC_ASSIGN_OR_RETURN(buffer_, ops.Allocate(bytes));
-      bytes_ = bytes;
-    }
-    return buffer_->as<T>();
-  }
-  template <typename T>
-  absl::StatusOr<T*> Upload(TensorOps& ops, const std::vector<T>& host) {
-    FEDREC_ASSIGN_OR_RETURN(T * p, Get<T>(ops, host.size()));
-    FEDREC_RETURN_IF_ERROR(ops.Upload(p, host.data(), host.size() * sizeof(T)));
-    return p;
-  }
-
- private:
-  std::unique_ptr<OpsBuffer> buffer_;
-  size_t bytes_ = 0;
-};
 
 class SasRecRankingSession final : public RankingSession {
  public:
@@ -83,7 +60,8 @@ class SasRecRankingSession final : public RankingSession {
     const SasRecWindowBatch windows = SasRecWindowBatch::PackHistories(histories, o_.max_len);
     FEDREC_ASSIGN_OR_RETURN(float* states, states_.Get<float>(ops, B * d));
     FEDREC_RETURN_IF_ERROR(program_->LastStates(tensors_.params(), windows, states));
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * targets, target_ids_.Upload(ops, target_ids));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
+                            target_ids_.Put(ops, std::span<const uint32_t>(target_ids)));
     FEDREC_ASSIGN_OR_RETURN(float* target_scores, target_scores_.Get<float>(ops, B));
     FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(states, table, d, targets, B, target_scores));
     std::vector<float> target_host(n);
@@ -136,8 +114,10 @@ class SasRecRankingSession final : public RankingSession {
     TensorOps& ops = *ops_;
     const size_t m = owner.size(), d = o_.dim;
     const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * owner_dev, owner_.Upload(ops, owner));
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * items_dev, items_.Upload(ops, items));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * owner_dev,
+                            owner_.Put(ops, std::span<const uint32_t>(owner)));
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * items_dev,
+                            items_.Put(ops, std::span<const uint32_t>(items)));
     FEDREC_ASSIGN_OR_RETURN(float* expanded, expanded_.Get<float>(ops, m * d));
     FEDREC_ASSIGN_OR_RETURN(float* scores, scores_.Get<float>(ops, m));
     FEDREC_RETURN_IF_ERROR(ops.Gather(states, d, owner_dev, m, 1.0f, expanded));
@@ -178,7 +158,7 @@ class SasRecRankingSession final : public RankingSession {
     const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
     FEDREC_ASSIGN_OR_RETURN(float* scores, block_scores_.Get<float>(ops, B * block));
     const std::vector<uint64_t> zeros(2 * rows, 0);
-    FEDREC_ASSIGN_OR_RETURN(uint64_t * counts, counts_.Upload(ops, zeros));
+    FEDREC_ASSIGN_OR_RETURN(uint64_t * counts, counts_.Put(ops, std::span<const uint64_t>(zeros)));
     std::vector<uint64_t> offsets;
     std::vector<size_t> cursor(rows, 0);  // next excluded item per query
     for (size_t i0 = 0; i0 < items; i0 += block) {
@@ -193,7 +173,8 @@ class SasRecRankingSession final : public RankingSession {
         }
       }
       if (!offsets.empty()) {
-        FEDREC_ASSIGN_OR_RETURN(uint64_t * offsets_dev, offsets_.Upload(ops, offsets));
+        FEDREC_ASSIGN_OR_RETURN(uint64_t * offsets_dev,
+                                offsets_.Put(ops, std::span<const uint64_t>(offsets)));
         FEDREC_RETURN_IF_ERROR(ops.SetAt(scores, offsets_dev, offsets.size(),
                                          std::numeric_limits<float>::quiet_NaN()));
       }
