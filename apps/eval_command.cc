@@ -5,7 +5,7 @@
 #include "apps/data_flags.h"
 #include "coordinator/offline_eval.h"
 #include "models/cuda/compute_backend.h"
-#include "models/cuda/sasrec_ranking.h"
+#include "models/cuda/device_ranking.h"
 #include "models/evaluation.h"
 #include "models/factory.h"
 #include "models/sasrec.h"
@@ -30,19 +30,19 @@ struct EvalArgs {
   CLI::Option* cold_items_option = nullptr;  // given on the command line?
 };
 
-// --compute cuda: a ranking session on the GPU for `model` (SASRec on item
-// ids with dot-product scores; the others rank on the CPU).
+// --compute cuda: a ranking session on the GPU for `model` (SASRec and
+// GRU4Rec on item ids with dot-product scores; the others rank on the CPU).
 absl::StatusOr<std::unique_ptr<RankingSession>> DeviceRanking(const EvalArgs& args,
                                                               const Model& model) {
-  const auto* sasrec = dynamic_cast<const SasRecModel*>(&model);
-  if (sasrec == nullptr || !kernels::SasRecRankableOnDevice(*sasrec)) {
+  if (!kernels::RankableOnDevice(model)) {
     return absl::InvalidArgumentError(
-        "eval: --compute cuda ranks SASRec on item ids with dot-product scores; this model ('" +
+        "eval: --compute cuda ranks SASRec and GRU4Rec on item ids with dot-product scores; "
+        "this model ('" +
         model.type() + "') ranks on the CPU (--compute cpu)");
   }
   FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory ops,
                           DeviceTensorOpsFactory({.name = args.compute}));
-  return kernels::NewSasRecRankingSession(*sasrec, ops);
+  return kernels::NewRankingSessionOnDevice(model, ops);
 }
 
 absl::Status RunEval(const EvalArgs& args) {
@@ -52,7 +52,9 @@ absl::Status RunEval(const EvalArgs& args) {
   }
   if (args.compute == "cuda" && args.checkpoint.empty()) {
     return absl::InvalidArgumentError(
-        "eval: --compute cuda ranks a saved SASRec (--checkpoint); popularity ranks on the CPU");
+        "eval: --compute cuda ranks a saved SASRec or GRU4Rec (--checkpoint); popularity ranks on "
+        "the "
+        "CPU");
   }
   if (args.checkpoint.empty() && args.model != "pop") {
     return absl::InvalidArgumentError("eval: --model '" + args.model +

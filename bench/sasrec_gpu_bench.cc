@@ -12,7 +12,7 @@
 // norms, encoding, and the sum's download. Counter: client_updates_per_s.
 //
 // BM_RankingFullProtocol: evaluation's full ranking on the device
-// (models/cuda/sasrec_ranking.h) for the paper's model at maxlen 200 over
+// (models/cuda/device_ranking.h) for the paper's model at maxlen 200 over
 // 3,416 and 100,000 items: 256 users a call, their states, every item
 // scored and counted against the target. Counter: users_per_s.
 // Without a GPU every case is skipped with a message.
@@ -26,10 +26,10 @@
 #include "core/random.h"
 #include "models/cuda/cuda_tensor_ops.h"
 #include "models/cuda/device.h"
+#include "models/cuda/device_ranking.h"
 #include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_client_batch.h"
 #include "models/cuda/sasrec_device.h"
-#include "models/cuda/sasrec_ranking.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
@@ -173,7 +173,7 @@ void BM_RankingFullProtocol(benchmark::State& state) {
     return;
   }
   (*model)->Initialize(1);
-  auto session = kernels::NewSasRecRankingSession(
+  auto session = kernels::NewRankingSessionOnDevice(
       **model, [] { return kernels::NewCudaTensorOps({.device = 0}); });
   if (!session.ok()) {
     state.SkipWithError(std::string(session.status().message()).c_str());

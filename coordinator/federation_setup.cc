@@ -108,6 +108,12 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   if (s->spec.type() == "mf_rating") {
     (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
   }
+  if (s->compute_backend == "cuda" && s->spec.type() == "gru4rec") {
+    return absl::FailedPreconditionError(
+        "backend.compute: 'cuda' trains federated clients for SASRec only so far; GRU4Rec trains "
+        "on the GPU centrally (federation.mode = \"central\"), federated on the CPU "
+        "(backend.compute = \"cpu\")");
+  }
   FEDREC_ASSIGN_OR_RETURN(s->initial,
                           CreateModelOnBackend(s->spec, s->Compute(), s->data.item_features));
   s->initial->Initialize(config.seed);

@@ -302,12 +302,12 @@ bool DrawUserNegatives(const Gru4RecOptions& o, const seqloss::PopularityTable& 
   drawn->clear();
   logq->clear();
   if (o.loss == SeqLoss::kCe && o.negatives == 0) return true;
-  RandomStream neg({.seed = key.seed,
-                    .purpose = "train_negatives",
-                    .round = key.epoch,
-                    .client = user,
-                    .step = key.step});
   if (SharesNegatives(o)) {
+    RandomStream neg({.seed = key.seed,
+                      .purpose = "train_negatives",
+                      .round = key.epoch,
+                      .client = user,
+                      .step = key.step});
     if (ws->seen.size() < o.num_items) ws->seen.assign(o.num_items, 0);
     const bool by_popularity = o.sampler == NegativeSampler::kPopularity;
     const seqloss::PopularityTable* table = by_popularity ? &popularity : nullptr;
@@ -321,13 +321,8 @@ bool DrawUserNegatives(const Gru4RecOptions& o, const seqloss::PopularityTable& 
     if (!by_popularity) logq->clear();
     return true;
   }
-  const bool any = ws->sampler.Begin(items, excluded);
-  if (any) {
-    drawn->resize(steps * o.negatives);
-    for (uint32_t& j : *drawn) j = ws->sampler.Draw(neg, excluded);
-  }
-  ws->sampler.End(items);
-  return any;
+  return gru4rec_internal::DrawBprNegatives(o, excluded, key, user, items, steps, &ws->sampler,
+                                            drawn);
 }
 
 std::vector<const float*> TensorPointers(const ParameterStore& p) {
@@ -337,6 +332,25 @@ std::vector<const float*> TensorPointers(const ParameterStore& p) {
 }
 
 }  // namespace
+
+bool gru4rec_internal::DrawBprNegatives(const Gru4RecOptions& o, const ExcludedItems& excluded,
+                                        const StepKey& key, uint32_t user,
+                                        std::span<const uint32_t> items, size_t steps,
+                                        UnseenItemSampler* sampler, std::vector<uint32_t>* drawn) {
+  drawn->clear();
+  RandomStream neg({.seed = key.seed,
+                    .purpose = "train_negatives",
+                    .round = key.epoch,
+                    .client = user,
+                    .step = key.step});
+  const bool any = sampler->Begin(items, excluded);
+  if (any) {
+    drawn->resize(steps * o.negatives);
+    for (uint32_t& j : *drawn) j = sampler->Draw(neg, excluded);
+  }
+  sampler->End(items);
+  return any;
+}
 
 absl::StatusOr<std::unique_ptr<Gru4RecModel>> Gru4RecModel::Create(
     const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features) {

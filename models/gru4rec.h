@@ -55,6 +55,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/param_store.h"
 #include "core/status.h"
@@ -154,6 +155,8 @@ class Gru4RecModel final : public Model {
   const ItemLayout& item_layout() const { return layout_; }
   // Store index of "out_emb" (options().separate_output only).
   size_t OutputTensor() const { return layout_.num_tensors() + 4 * size_t{options_.layers}; }
+  // The items SetNegativeExclusions excluded.
+  const ExcludedItems& excluded_items() const { return excluded_; }
 
  private:
   Gru4RecModel(const Gru4RecOptions& options, std::shared_ptr<const ItemFeatures> features);
@@ -178,4 +181,17 @@ class Gru4RecModel final : public Model {
   ParameterStore global_;
 };
 
+namespace gru4rec_internal {
+
+// BPR's negatives of one user (`items`, its whole training sequence) for
+// `steps` positions, exactly as Gru4RecModel draws them: steps x
+// o.negatives items, position-major, uniform over the items neither the
+// user's nor excluded, from (seed, "train_negatives", epoch, user, step).
+// Returns false (nothing drawn: the user is skipped) when no such item
+// exists. `sampler` is scratch of o.num_items.
+bool DrawBprNegatives(const Gru4RecOptions& o, const ExcludedItems& excluded, const StepKey& key,
+                      uint32_t user, std::span<const uint32_t> items, size_t steps,
+                      UnseenItemSampler* sampler, std::vector<uint32_t>* drawn);
+
+}  // namespace gru4rec_internal
 }  // namespace fedrec

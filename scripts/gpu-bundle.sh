@@ -25,7 +25,7 @@ limit_mib=${FEDREC_GPU_BUNDLE_MIB:-64}
 # are required, the benchmarks are bundled when they were built.
 required=(apps/fedrec tests/cuda/cuda_test tests/comm/comm_test)
 optional=(bench/sasrec_bench bench/full_ranking_bench bench/client_step_bench
-  bench/nccl_allreduce_bench bench/sasrec_gpu_bench)
+  bench/nccl_allreduce_bench bench/sasrec_gpu_bench bench/gru4rec_gpu_bench)
 # The CUDA plugin fedrec loads for backend.compute = cuda, next to fedrec.
 plugins=(apps/libfedrec_cuda_plugin.so)
 

@@ -3,13 +3,13 @@
 # Runs from the repository root there, with gpu-bundle/ carried in (made here
 # by scripts/gpu-bundle.sh). Writes logs and one table, summary.md, under
 # $OUT (default out/gpu-check). Each step has its own time limit, so the
-# whole run stays within 7.5 minutes (8.5 with two GPUs) and a hung step
+# whole run stays within 8 minutes (9 with two GPUs) and a hung step
 # cannot eat the rest:
 #   1. the device (nvidia-smi) and the CUDA libraries found
 #   2. the GPU tests (cuda_test; the NCCL backend's tests in comm_test)
 #   3. the GPU benchmarks (the SASRec step, a federated round's clients
 #      batched on the device for cohorts of 1,000 and 10,000, NCCL
-#      AllreduceSum)
+#      AllreduceSum, the GRU4Rec step beside the CPU's)
 #   3c. the demo's federated SASRec with backend.compute = cuda end to end
 #      (synthetic data, 1,000 clients a round)
 #   3b. with two or more GPUs: a federated run whose sums go through NCCL
@@ -108,6 +108,9 @@ fi
 [[ -x $bundle/bin/sasrec_gpu_bench ]] &&
   step sasrec_gpu_bench 85 "$bundle/bin/sasrec_gpu_bench" \
     --benchmark_out="$out/sasrec_gpu_bench.json" --benchmark_out_format=json
+[[ -x $bundle/bin/gru4rec_gpu_bench ]] &&
+  step gru4rec_gpu_bench 30 "$bundle/bin/gru4rec_gpu_bench" \
+    --benchmark_out="$out/gru4rec_gpu_bench.json" --benchmark_out_format=json
 # The demo's federated SASRec, its clients on the GPU: 5 rounds of 1,000
 # clients; client updates per second of the whole process (data included).
 federated_cuda() {

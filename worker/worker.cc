@@ -6,7 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "core/timing.h"
-#include "models/cuda/sasrec_ranking.h"
+#include "models/cuda/device_ranking.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
@@ -264,10 +264,9 @@ absl::StatusOr<EvalResult> Worker::Evaluate(EvalOptions options, bool best_local
   if (users_.empty()) return EvalResult{};
   // Clients on a device: their users are ranked there too.
   std::unique_ptr<RankingSession> session;
-  const auto* sasrec = dynamic_cast<const SasRecModel*>(&model);
-  if (options_.client_ops && sasrec != nullptr && kernels::SasRecRankableOnDevice(*sasrec)) {
+  if (options_.client_ops && kernels::RankableOnDevice(model)) {
     FEDREC_ASSIGN_OR_RETURN(session,
-                            kernels::NewSasRecRankingSession(*sasrec, options_.client_ops));
+                            kernels::NewRankingSessionOnDevice(model, options_.client_ops));
     options.ranking = session.get();
   }
   return fedrec::Evaluate(model, *split_, options);

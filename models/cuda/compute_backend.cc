@@ -4,8 +4,10 @@
 
 #include "core/node_rank.h"
 #include "models/cuda/cuda_plugin.h"
+#include "models/cuda/device_gru4rec_model.h"
 #include "models/cuda/device_sasrec_model.h"
 #include "models/factory.h"
+#include "models/gru4rec.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
@@ -48,13 +50,19 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
     std::shared_ptr<const ItemFeatures> features) {
   if (compute.name != "cuda") return CreateModel(spec, compute.name, std::move(features));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> cpu, CreateModel(spec, "cpu", features));
-  if (cpu->type() != "sasrec") {
+  if (cpu->type() != "sasrec" && cpu->type() != "gru4rec") {
     return absl::FailedPreconditionError(
-        "backend.compute: 'cuda' trains SASRec only so far; model.type = '" + cpu->type() +
-        "' runs on the CPU (backend.compute = \"cpu\")");
+        "backend.compute: 'cuda' trains SASRec and GRU4Rec only so far; model.type = '" +
+        cpu->type() + "' runs on the CPU (backend.compute = \"cpu\")");
+  }
+  FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory make_ops, DeviceTensorOpsFactory(compute));
+  if (cpu->type() == "gru4rec") {
+    std::unique_ptr<Gru4RecModel> gru(static_cast<Gru4RecModel*>(cpu.release()));
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceGru4RecModel> model,
+                            DeviceGru4RecModel::Create(std::move(gru), make_ops, "cuda"));
+    return std::unique_ptr<Model>(std::move(model));
   }
   std::unique_ptr<SasRecModel> sasrec(static_cast<SasRecModel*>(cpu.release()));
-  FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory make_ops, DeviceTensorOpsFactory(compute));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSasRecModel> model,
                           DeviceSasRecModel::Create(std::move(sasrec), make_ops, "cuda"));
   return std::unique_ptr<Model>(std::move(model));

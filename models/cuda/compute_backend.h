@@ -1,17 +1,18 @@
 // The one seam every trainer builds its model through, by backend.compute:
 //   "cpu"   models/factory.h's CreateModel;
-//   "cuda"  SASRec with its training step on the GPU (DeviceSasRecModel over
-//           CudaTensorOps from the CUDA plugin, cuda_plugin.h), FP32
-//           products, on device (node-local rank mod the devices visible):
-//           one GPU per rank under mpirun or srun, device 0 for a process
-//           launched alone (CUDA_VISIBLE_DEVICES chooses others); TF32
-//           products when ComputeBackend::tf32;
-//           parameters, the optimiser, scoring and evaluation stay on the
-//           CPU.
+//   "cuda"  SASRec (DeviceSasRecModel) and GRU4Rec (DeviceGru4RecModel)
+//           with their training step on the GPU, over CudaTensorOps from
+//           the CUDA plugin (cuda_plugin.h), FP32 products, on device
+//           (node-local rank mod the devices visible): one GPU per rank
+//           under mpirun or srun, device 0 for a process launched alone
+//           (CUDA_VISIBLE_DEVICES chooses others); TF32 products when
+//           ComputeBackend::tf32; parameters, the optimiser and scoring stay
+//           on the CPU (SASRec's evaluation ranks on the GPU).
 // Errors name the key: FailedPrecondition when this build or machine cannot
 // run CUDA (no plugin, no device) or the model has no GPU version yet
-// (model.type other than sasrec, item features); InvalidArgument for an
-// unknown backend or options the GPU step does not support.
+// (model.type other than sasrec and gru4rec, item features);
+// InvalidArgument for an unknown backend or options the GPU step does not
+// support.
 #pragma once
 
 #include <memory>

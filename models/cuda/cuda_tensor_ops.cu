@@ -227,6 +227,38 @@ __global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const
 }
 
 // Thread (b, j): unit j of window b.
+// Thread: one mask entry (row t B + b, column j).
+__global__ void StepDropoutKernel(const MaskSource* sources, const uint32_t* first, float rate,
+                                  float keep, size_t batch, size_t steps, size_t width,
+                                  float* mask) {
+  FEDREC_GRID_INDEX(e, steps * batch * width);
+  const size_t row = e / width, j = e % width;
+  const size_t t = row / batch, b = row % batch;
+  if (t < first[b]) {
+    mask[e] = 0.0f;
+    return;
+  }
+  const uint64_t word = sources[b].first_word + (t - first[b]) * width + j;
+  mask[e] = FloatDropoutEntry(PhiloxStreamWord(sources[b].stream, word), rate, keep);
+}
+
+__global__ void BprLossKernel(const float* pos_logits, const float* neg_logits,
+                              const uint8_t* valid, size_t n, size_t k, float* loss, float* dpos,
+                              float* dneg) {
+  FEDREC_GRID_INDEX(t, n);
+  loss[t] =
+      BprPosition<float>(pos_logits[t], neg_logits + t, n, k, valid[t] != 0, dpos + t, dneg + t);
+}
+
+// Thread: one entry (t, j) of dh.
+__global__ void AddScaledRowsKernel(const float* coef, const float* table, size_t d,
+                                    const uint32_t* ids, size_t n, float* dh) {
+  FEDREC_GRID_INDEX(e, n * d);
+  const size_t t = e / d;
+  if (ids[t] == kNoItem) return;
+  dh[e] += coef[t] * table[static_cast<size_t>(ids[t]) * d + e % d];
+}
+
 __global__ void GruForwardStepKernel(const float* gi, const float* gh, const float* h_prev,
                                      const uint32_t* first, size_t step, size_t batch, size_t h,
                                      float* gates, float* ghn, float* h_next) {
@@ -553,6 +585,27 @@ class CudaTensorOps final : public TensorOps {
     EncodeAddRunsKernel<<<static_cast<unsigned>(num_runs), kEncodeThreads, 0, stream_>>>(
         x, runs, factors, streams, scale, limit, acc);
     return AfterLaunch("EncodeAddRuns");
+  }
+  absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
+                                size_t batch, size_t steps, size_t width, float* mask) override {
+    const size_t n = steps * batch * width;
+    if (n == 0) return absl::OkStatus();
+    StepDropoutKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(
+        sources, first, rate, 1.0f / (1.0f - rate), batch, steps, width, mask);
+    return AfterLaunch("StepDropoutMasks");
+  }
+  absl::Status BprLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,
+                       size_t n, size_t k, float* loss, float* dpos, float* dneg) override {
+    if (n == 0) return absl::OkStatus();
+    BprLossKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(pos_logits, neg_logits, valid, n, k, loss,
+                                                          dpos, dneg);
+    return AfterLaunch("BprLoss");
+  }
+  absl::Status AddScaledRows(const float* coef, const float* table, size_t d, const uint32_t* ids,
+                             size_t n, float* dh) override {
+    if (n * d == 0) return absl::OkStatus();
+    AddScaledRowsKernel<<<BlocksFor(n * d), kThreads, 0, stream_>>>(coef, table, d, ids, n, dh);
+    return AfterLaunch("AddScaledRows");
   }
   absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
                               const uint32_t* first, size_t step, size_t batch, size_t hidden,

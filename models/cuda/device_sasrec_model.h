@@ -12,14 +12,7 @@
 // model's up to float rounding (sasrec_device.h); it is a pure function of
 // the parameters, the batch and the StepKey, so a run is reproducible.
 //
-// Errors: a backend failure after creation (a CUDA fault, out of device
-// memory) cannot be returned through the Model interface; it ends the
-// process with one "fedrec: error:" line and exit code 1. Creation checks
-// the backend first, so a missing device is a FailedPrecondition instead.
-//
-// Thread safety: as Model: const methods may run concurrently, each thread
-// with its own Workspace (each workspace owns its own TensorOps, i.e. its own
-// CUDA stream).
+// Errors and thread safety: as DeviceModel (device_model.h).
 #pragma once
 
 #include <functional>
@@ -28,16 +21,13 @@
 #include <string>
 
 #include "core/status.h"
-#include "models/cuda/tensor_ops.h"
-#include "models/model.h"
+#include "models/cuda/device_model.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
 
-class DeviceSasRecModel final : public Model {
+class DeviceSasRecModel final : public DeviceModel {
  public:
-  using OpsFactory = kernels::TensorOpsFactory;
-
   // `cpu`: the model whose parameters and scoring this one uses.
   // `make_ops`: a new TensorOps per workspace; called once here to check it
   // works (its error is returned). InvalidArgument for options the device
@@ -47,52 +37,16 @@ class DeviceSasRecModel final : public Model {
                                                                    OpsFactory make_ops,
                                                                    std::string backend_name);
 
-  std::string type() const override { return cpu_->type(); }
-  uint32_t num_items() const override { return cpu_->num_items(); }
-  ParameterStore& global_params() override { return cpu_->global_params(); }
-  const ParameterStore& global_params() const override { return cpu_->global_params(); }
-  Gradients NewGlobalGradients() const override { return cpu_->NewGlobalGradients(); }
   std::unique_ptr<Workspace> NewWorkspace() const override;
   LossSum ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
                           Workspace* workspace, Gradients* global_grads,
                           Gradients* local_grads) const override;
-  void Initialize(uint64_t seed) override { cpu_->Initialize(seed); }
-  absl::Status SetItemPopularity(std::span<const uint64_t> counts) override {
-    return cpu_->SetItemPopularity(counts);
-  }
-  absl::Status SetNegativeExclusions(std::span<const uint8_t> excluded) override {
-    return cpu_->SetNegativeExclusions(excluded);
-  }
 
-  void ScoreAll(uint32_t user, std::span<const uint32_t> history,
-                std::span<float> scores) const override {
-    cpu_->ScoreAll(user, history, scores);
-  }
-  void ScoreCandidates(uint32_t user, std::span<const uint32_t> history,
-                       std::span<const uint32_t> candidates,
-                       std::span<float> scores) const override {
-    cpu_->ScoreCandidates(user, history, candidates, scores);
-  }
-  DotItems dot_items() const override { return cpu_->dot_items(); }
-  void UserState(uint32_t user, std::span<const uint32_t> history,
-                 std::span<float> state) const override {
-    cpu_->UserState(user, history, state);
-  }
-
-  // Evaluation ranks on the backend too (models/cuda/sasrec_ranking.h)
-  // when the model's scores are plain dot products; null otherwise.
-  absl::StatusOr<std::unique_ptr<RankingSession>> StartRanking() const override;
-
-  const SasRecModel& cpu_model() const { return *cpu_; }
+  const SasRecModel& cpu_model() const { return static_cast<const SasRecModel&>(*cpu_); }
 
  private:
   DeviceSasRecModel(std::unique_ptr<SasRecModel> cpu, OpsFactory make_ops, std::string name)
-      : cpu_(std::move(cpu)), make_ops_(std::move(make_ops)), backend_name_(std::move(name)) {}
-  [[noreturn]] void Fail(const absl::Status& status) const;
-
-  std::unique_ptr<SasRecModel> cpu_;
-  OpsFactory make_ops_;
-  std::string backend_name_;
+      : DeviceModel(std::move(cpu), std::move(make_ops), std::move(name)) {}
 };
 
 }  // namespace fedrec

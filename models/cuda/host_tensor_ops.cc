@@ -325,6 +325,42 @@ class HostTensorOps final : public TensorOps {
     return absl::OkStatus();
   }
 
+  absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
+                                size_t batch, size_t steps, size_t width, float* mask) override {
+    const float keep = 1.0f / (1.0f - rate);
+    for (size_t t = 0; t < steps; ++t) {
+      for (size_t b = 0; b < batch; ++b) {
+        float* row = mask + (t * batch + b) * width;
+        if (t < first[b]) {
+          std::fill_n(row, width, 0.0f);
+          continue;
+        }
+        const uint64_t start = sources[b].first_word + (t - first[b]) * width;
+        for (size_t j = 0; j < width; ++j) {
+          row[j] = FloatDropoutEntry(PhiloxStreamWord(sources[b].stream, start + j), rate, keep);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status BprLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,
+                       size_t n, size_t k, float* loss, float* dpos, float* dneg) override {
+    for (size_t t = 0; t < n; ++t) {
+      loss[t] = BprPosition<float>(pos_logits[t], neg_logits + t, n, k, valid[t] != 0, dpos + t,
+                                   dneg + t);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status AddScaledRows(const float* coef, const float* table, size_t d, const uint32_t* ids,
+                             size_t n, float* dh) override {
+    for (size_t t = 0; t < n; ++t) {
+      if (ids[t] == kNoItem) continue;
+      const float* row = table + static_cast<size_t>(ids[t]) * d;
+      for (size_t j = 0; j < d; ++j) dh[t * d + j] += coef[t] * row[j];
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
                               const uint32_t* first, size_t step, size_t batch, size_t hidden,
                               float* gates, float* ghn, float* h_next) override {

@@ -351,6 +351,39 @@ FEDREC_HOST_DEVICE inline void BceHiddenGradRow(S dpos, const S* e_pos, S dneg, 
   for (size_t j = 0; j < d; ++j) dh[j] += dpos * e_pos[j] + dneg * e_neg[j];
 }
 
+// BPR over k negatives at one position (Gru4Rec's kBpr, models/losses.h's
+// BprLoss): the mean over j of -log sigmoid(pos - neg[j stride]), with
+// *dpos and dneg[j stride] its partial derivatives; the sums run over j in
+// increasing order, as the CPU model's loop. A padded position (valid
+// false) has loss 0 and zero gradients. Thread: one per position.
+template <typename S>
+FEDREC_HOST_DEVICE inline S BprPosition(S pos_logit, const S* neg_logits, size_t stride, size_t k,
+                                        bool valid, S* dpos, S* dneg) {
+  if (!valid) {
+    *dpos = S(0);
+    for (size_t j = 0; j < k; ++j) dneg[j * stride] = S(0);
+    return S(0);
+  }
+  const S inv = S(1) / static_cast<S>(k);
+  S loss = S(0), dp = S(0);
+  for (size_t j = 0; j < k; ++j) {
+    const S diff = pos_logit - neg_logits[j * stride];
+    const S g = -SigmoidOf(-diff);
+    loss += SoftplusOf(-diff);
+    dp += g * inv;
+    dneg[j * stride] = -g * inv;
+  }
+  *dpos = dp;
+  return loss * inv;
+}
+
+// Entry of a GRU4Rec dropout mask drawn as the CPU model draws it, one
+// RandomStream::NextFloat per entry: 0 when (word >> 8) 2^-24 < rate, else
+// keep (= 1 / (1 - rate) in float).
+FEDREC_HOST_DEVICE inline float FloatDropoutEntry(uint32_t word, float rate, float keep) {
+  return static_cast<float>(word >> 8) * 0x1.0p-24f < rate ? 0.0f : keep;
+}
+
 // -------------------------------------------------------------------- GRU
 // One unit j of a GRU step (models/layers/gru.h, PyTorch's gates [r; z; n]):
 // gi, gh: the input and hidden projections of the step (3h each, biases

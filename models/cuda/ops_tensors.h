@@ -6,11 +6,14 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/param_store.h"
 #include "core/status.h"
+#include "models/cuda/growing_buffer.h"
 #include "models/cuda/tensor_ops.h"
+#include "models/gradients.h"
 
 namespace fedrec::kernels {
 
@@ -24,6 +27,13 @@ class OpsTensors {
   absl::Status Load(TensorOps& ops, const ParameterStore& store);
   // Tensor k's gradient into `host` (resized to the tensor's size).
   absl::Status FetchGradient(TensorOps& ops, size_t k, std::vector<float>* host) const;
+  // Adds every tensor's gradient into `into` (the store's layout): dense
+  // tensors whole; a sparse tensor k only in the rows touched[k] lists,
+  // in that order, repeats ignored, each row marked before it is written
+  // (so `into` sees the rows in the CPU models' first-touch order). Only
+  // those rows leave the device (gathered into one transfer).
+  absl::Status AddGradientsTo(TensorOps& ops, std::span<const std::vector<uint32_t>> touched,
+                              Gradients* into);
 
   const float* const* params() const { return params_.data(); }
   float* const* grads() const { return grads_.data(); }
@@ -35,6 +45,11 @@ class OpsTensors {
   std::vector<const float*> params_;  // the same, as programs read them
   std::vector<float*> grads_;
   std::vector<size_t> sizes_;  // floats per tensor
+  // AddGradientsTo's scratch: the rows to gather and their values.
+  GrowingBuffer row_ids_, row_values_;
+  std::vector<float> host_;
+  std::vector<uint32_t> unique_rows_;
+  std::vector<uint8_t> seen_;
 };
 
 }  // namespace fedrec::kernels

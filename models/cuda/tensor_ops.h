@@ -234,6 +234,24 @@ class TensorOps {
                                        size_t batch, size_t hidden, float* dh, float* dgi,
                                        float* dgh) = 0;
 
+  // ------------------------------------------------------------ GRU4Rec
+  // Time-major dropout masks (GruDeviceLayer's layout, batch windows of
+  // `steps` rows): row t batch + b at valid step s = t - first[b] of window
+  // b holds entries e = s width + j, each one NextFloat of sources[b]'s
+  // stream at word first_word + e (FloatDropoutEntry); padding rows zero.
+  virtual absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first,
+                                        float rate, size_t batch, size_t steps, size_t width,
+                                        float* mask) = 0;
+  // BprPosition per position t < n with k negatives laid out j-major
+  // (neg_logits[j n + t], dneg likewise): loss[t], dpos[t], dneg.
+  virtual absl::Status BprLoss(const float* pos_logits, const float* neg_logits,
+                               const uint8_t* valid, size_t n, size_t k, float* loss, float* dpos,
+                               float* dneg) = 0;
+  // dh[t] += coef[t] table[ids[t]] for t < n (rows of width d), nothing
+  // where ids[t] == kNoItem.
+  virtual absl::Status AddScaledRows(const float* coef, const float* table, size_t d,
+                                     const uint32_t* ids, size_t n, float* dh) = 0;
+
   // ------------------------------------------------------------ ranking
   // x[offsets[i]] = value for i < n.
   virtual absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) = 0;

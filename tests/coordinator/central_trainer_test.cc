@@ -8,6 +8,7 @@
 #include "coordinator/run_common.h"
 #include "data/synth.h"
 #include "fmt/format.h"
+#include "models/cuda/compute_backend.h"
 #include "proto/checkpoint.h"
 #include "tests/testing/fixtures.h"
 #include "tests/testing/temp_dir.h"
@@ -206,6 +207,38 @@ TEST(PatienceExhausted, CountsEvaluationsAfterTheBest) {
   EXPECT_TRUE(PatienceExhausted(2, 3, 10, 6, 10));
   // every = 0: only the last step is evaluated.
   EXPECT_FALSE(PatienceExhausted(1, 0, 10, 10, 10));
+}
+
+// backend.compute = "cuda" trains SASRec and GRU4Rec centrally with their
+// device programs (here on HostTensorOps): reproducibly, and to the CPU
+// model's quality (the two differ by float rounding only, which training
+// amplifies a little).
+class CentralDeviceTest : public CentralTrainerTest {
+ protected:
+  void SetUp() override {
+    CentralTrainerTest::SetUp();
+    SetDeviceTensorOpsForTesting([] {
+      return absl::StatusOr<std::unique_ptr<kernels::TensorOps>>(kernels::NewHostTensorOps());
+    });
+  }
+  void TearDown() override { SetDeviceTensorOpsForTesting({}); }
+};
+
+TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
+  for (const std::string type : {"gru4rec", "sasrec"}) {
+    Config cpu = MakeConfig(type), cuda = MakeConfig(type);
+    cpu.train.epochs = cuda.train.epochs = 3;
+    cuda.backend.compute = "cuda";
+    const auto a = Train(cuda, type + "-cuda");
+    const auto b = Train(cuda, type + "-cuda-again");
+    const auto c = Train(cpu, type + "-cpu");
+    EXPECT_EQ(a["model_sha256"], b["model_sha256"]) << type;
+    EXPECT_NE(a["model_sha256"], c["model_sha256"]) << type;  // the device step ran
+    const double hr_cuda = a["test_at_best"]["sampled"]["HR@10"].get<double>();
+    const double hr_cpu = c["test_at_best"]["sampled"]["HR@10"].get<double>();
+    EXPECT_GT(hr_cuda, 0.2) << type;
+    EXPECT_NEAR(hr_cuda, hr_cpu, 0.05) << type;
+  }
 }
 
 }  // namespace

@@ -236,14 +236,25 @@ TEST_F(RoundProtocolTest, AMissingShardIsRefusedOnResume) {
       << resumed.status();
 }
 
-// Only SASRec has a GPU step so far: MF on cuda is refused on every machine.
+// MF has no GPU step, and GRU4Rec's GPU step trains centrally only: both are
+// refused for federated runs on every machine.
 TEST_F(RoundProtocolTest, CudaComputeForAModelWithoutAGpuStepIsRefusedAndWritesNothing) {
   Config c = MakeConfig("mf_bpr");
   c.backend.compute = "cuda";
   auto r = RunFederatedTraining(c, {.out_dir = (dir_ / "cuda").string(), .quiet = true});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(std::string(r.status().message()).find("backend.compute: 'cuda' trains SASRec only"),
+  EXPECT_NE(std::string(r.status().message())
+                .find("backend.compute: 'cuda' trains SASRec and GRU4Rec only"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(fs::exists(dir_ / "cuda"));
+  c = MakeConfig("gru4rec");
+  c.backend.compute = "cuda";
+  r = RunFederatedTraining(c, {.out_dir = (dir_ / "cuda").string(), .quiet = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status().message()).find("federation.mode = \"central\""),
             std::string::npos)
       << r.status();
   EXPECT_FALSE(fs::exists(dir_ / "cuda"));

@@ -1,6 +1,6 @@
-// Evaluation's ranking on the device (models/cuda/sasrec_ranking.h on
+// Evaluation's ranking on the device (models/cuda/device_ranking.h on
 // CudaTensorOps) against the same session on the host (HostTensorOps), which
-// tests/cuda/sasrec_ranking_reference_test checks against the CPU model;
+// tests/cuda/device_ranking_reference_test checks against the CPU model;
 // and a user's counts bitwise the same whoever shares its batch. Skipped
 // without a GPU.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "core/random.h"
 #include "models/cuda/cuda_tensor_ops.h"
-#include "models/cuda/sasrec_ranking.h"
+#include "models/cuda/device_ranking.h"
 #include "models/sasrec.h"
 #include "tests/cuda/skip_without_gpu.h"
 
@@ -46,7 +46,7 @@ struct RankingCase {
   std::vector<std::pair<uint64_t, uint64_t>> Rank(kernels::TensorOpsFactory make_ops,
                                                   const std::vector<size_t>& order,
                                                   size_t per_call) {
-    auto session = kernels::NewSasRecRankingSession(*model, make_ops, {.max_batch = 128});
+    auto session = kernels::NewRankingSessionOnDevice(*model, make_ops, {.max_batch = 128});
     EXPECT_TRUE(session.ok()) << session.status();
     std::vector<std::pair<uint64_t, uint64_t>> out(queries.size());
     std::vector<RankQuery> call;

@@ -1,11 +1,12 @@
-// The evaluation protocol's ranking for SASRec on a TensorOps backend (the
-// GPU): a RankingSession (models/ranking_session.h) over a snapshot of the
-// model's parameters.
+// The evaluation protocol's ranking for SASRec and GRU4Rec on a TensorOps
+// backend (the GPU): a RankingSession (models/ranking_session.h) over a
+// snapshot of the model's parameters.
 //
 // Per Rank call, with B = max_batch() windows of T = max_len rows (a fixed
 // shape, so a user's scores do not depend on the users sharing its call):
-//   1. the users' states: SasRecDeviceProgram::LastStates on their
-//      histories (the last max_len items, right-aligned);
+//   1. the users' states: the device program's LastStates on their
+//      histories (the last max_len items, right-aligned;
+//      SasRecDeviceProgram or Gru4RecDeviceProgram);
 //   2. each target's score: its row of the scored table dotted with the
 //      state (GatheredRowDots);
 //   3. sampled queries: the candidates' scores the same way (states
@@ -19,7 +20,7 @@
 // host, as models/full_ranking.cc does).
 //
 // Scores equal the CPU model's up to float rounding: the states come from
-// the full-length forward (the CPU computes the last row alone), and the
+// the padded full-length forward (the CPU runs the history alone), and the
 // GEMM's dot products round in their own order.
 //
 // Thread safety: as RankingSession (one thread at a time; its TensorOps is
@@ -31,8 +32,8 @@
 
 #include "core/status.h"
 #include "models/cuda/tensor_ops.h"
+#include "models/model.h"
 #include "models/ranking_session.h"
-#include "models/sasrec.h"
 
 namespace fedrec::kernels {
 
@@ -41,15 +42,16 @@ struct RankingSessionOptions {
   size_t item_block = 8192;  // items per GEMM of the full protocol
 };
 
-// Whether `model` can be ranked on a TensorOps backend: items by id, plain
-// dot-product scores (no normalisation or temperature). The loss does not
-// matter (the forward pass is the same).
-bool SasRecRankableOnDevice(const SasRecModel& model);
+// Whether `model` (a CPU model: SasRecModel or Gru4RecModel) can be ranked
+// on a TensorOps backend: items by id, plain dot-product scores (no
+// normalisation or temperature). The loss does not matter (the forward pass
+// is the same).
+bool RankableOnDevice(const Model& model);
 
 // A session over `model`'s current parameters (copied to the backend
 // here), on a TensorOps from `make_ops`. FailedPrecondition when
-// !SasRecRankableOnDevice(model); the backend's errors as it returns them.
-absl::StatusOr<std::unique_ptr<RankingSession>> NewSasRecRankingSession(
-    const SasRecModel& model, const TensorOpsFactory& make_ops, RankingSessionOptions options = {});
+// !RankableOnDevice(model); the backend's errors as it returns them.
+absl::StatusOr<std::unique_ptr<RankingSession>> NewRankingSessionOnDevice(
+    const Model& model, const TensorOpsFactory& make_ops, RankingSessionOptions options = {});
 
 }  // namespace fedrec::kernels

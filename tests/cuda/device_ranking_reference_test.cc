@@ -1,9 +1,9 @@
 // The evaluation protocol ranked on a TensorOps backend
-// (models/cuda/sasrec_ranking.h), run on HostTensorOps against the CPU
-// model's own scores: every query's counts for the full protocol (several
-// item blocks, histories longer than max_len, repeats, NaN scores) and for
-// sampled candidates, and Evaluate through a device model against the CPU
-// path.
+// (models/cuda/device_ranking.h), run on HostTensorOps against the CPU
+// model's own scores, for SASRec and GRU4Rec: every query's counts for the
+// full protocol (several item blocks, histories longer than max_len,
+// repeats, NaN scores) and for sampled candidates, and Evaluate through a
+// device model against the CPU path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "core/random.h"
+#include "models/cuda/device_gru4rec_model.h"
+#include "models/cuda/device_ranking.h"
 #include "models/cuda/device_sasrec_model.h"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/sasrec_device.h"
-#include "models/cuda/sasrec_ranking.h"
 #include "models/evaluation.h"
 #include "models/sasrec_impl.h"
 #include "tests/testing/fixtures.h"
@@ -56,6 +57,21 @@ std::unique_ptr<SasRecModel> Model(bool pre_ln, bool separate_output) {
   return std::move(*model);
 }
 
+std::unique_ptr<Gru4RecModel> GruModel(bool separate_output) {
+  Gru4RecOptions o;
+  o.num_items = kItems;
+  o.dim = 16;
+  o.layers = 2;
+  o.max_len = 8;
+  o.dropout = 0.3f;  // off in ranking
+  o.separate_output = separate_output;
+  o.init_std = 0.5f;
+  auto model = Gru4RecModel::Create(o);
+  EXPECT_TRUE(model.ok()) << model.status();
+  (*model)->Initialize(4);
+  return std::move(*model);
+}
+
 kernels::TensorOpsFactory HostOps() {
   return []() -> absl::StatusOr<std::unique_ptr<kernels::TensorOps>> {
     return kernels::NewHostTensorOps();
@@ -67,7 +83,7 @@ struct Counts {
 };
 
 // The protocol written out on the CPU model's scores.
-Counts CpuCounts(const SasRecModel& model, const RankQuery& q) {
+Counts CpuCounts(const Scorer& model, const RankQuery& q) {
   std::vector<float> scores(kItems);
   model.ScoreAll(0, q.history, scores);
   const float t = scores[q.target];
@@ -131,7 +147,7 @@ std::vector<Counts> SessionCounts(RankingSession& session, std::span<const RankQ
 
 // Scores differ from the CPU's by float rounding only: a count may move
 // where two scores nearly tie, rarely and by little.
-void ExpectNearlyTheCpuCounts(const SasRecModel& model, std::span<const RankQuery> queries,
+void ExpectNearlyTheCpuCounts(const Scorer& model, std::span<const RankQuery> queries,
                               const std::vector<Counts>& got) {
   ASSERT_EQ(got.size(), queries.size());
   size_t moved = 0;
@@ -155,7 +171,7 @@ TEST_P(SasRecRankingTest, CountsMatchTheCpuModel) {
   ASSERT_GT(queries.list.size(), 200u);
   // Blocks of 64 items: two whole and one of 22.
   auto session =
-      kernels::NewSasRecRankingSession(*model, HostOps(), {.max_batch = 32, .item_block = 64});
+      kernels::NewRankingSessionOnDevice(*model, HostOps(), {.max_batch = 32, .item_block = 64});
   ASSERT_TRUE(session.ok()) << session.status();
   ExpectNearlyTheCpuCounts(*model, queries.list, SessionCounts(**session, queries.list));
 }
@@ -180,7 +196,7 @@ TEST(SasRecRanking, NanScoresRankAsTheCpuRanksThem) {
   list.push_back({.history = history, .target = 5, .candidates = some});
   list.push_back({.history = history, .target = 7, .candidates = some});
   auto session =
-      kernels::NewSasRecRankingSession(*model, HostOps(), {.max_batch = 64, .item_block = 100});
+      kernels::NewRankingSessionOnDevice(*model, HostOps(), {.max_batch = 64, .item_block = 100});
   ASSERT_TRUE(session.ok()) << session.status();
   const std::vector<Counts> got = SessionCounts(**session, list);
   const size_t n = list.size();
@@ -193,7 +209,7 @@ TEST(SasRecRanking, NanScoresRankAsTheCpuRanksThem) {
 
 TEST(SasRecRanking, RefusesWhatItCannotRank) {
   const std::unique_ptr<SasRecModel> model = Model(false, false);
-  auto session = kernels::NewSasRecRankingSession(*model, HostOps(), {.max_batch = 2});
+  auto session = kernels::NewRankingSessionOnDevice(*model, HostOps(), {.max_batch = 2});
   ASSERT_TRUE(session.ok()) << session.status();
   const std::vector<uint32_t> history = {1, 2};
   std::vector<uint64_t> g(3), t(3);
@@ -208,12 +224,12 @@ TEST(SasRecRanking, RefusesWhatItCannotRank) {
   o.loss = SasRecLoss::kCe;
   auto ce = SasRecModel::Create(o);
   ASSERT_TRUE(ce.ok()) << ce.status();
-  EXPECT_TRUE(kernels::NewSasRecRankingSession(**ce, HostOps()).ok());
+  EXPECT_TRUE(kernels::NewRankingSessionOnDevice(**ce, HostOps()).ok());
   o.normalize = true;
   auto cosine = SasRecModel::Create(o);
   ASSERT_TRUE(cosine.ok()) << cosine.status();
-  EXPECT_FALSE(kernels::SasRecRankableOnDevice(**cosine));
-  EXPECT_EQ(kernels::NewSasRecRankingSession(**cosine, HostOps()).status().code(),
+  EXPECT_FALSE(kernels::RankableOnDevice(**cosine));
+  EXPECT_EQ(kernels::NewRankingSessionOnDevice(**cosine, HostOps()).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -256,6 +272,58 @@ TEST(SasRecRanking, EvaluateOnADeviceModelMatchesTheCpuPath) {
     EXPECT_EQ(cpu_path->sums.hr, want->sums.hr);
     EXPECT_EQ(cpu_path->sums.ndcg, want->sums.ndcg);
   }
+}
+
+class Gru4RecRankingTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Gru4RecRankingTest, CountsMatchTheCpuModel) {
+  const Dataset data = MixedDataset(300, 6);
+  const LeaveOneOutSplit split(data);
+  const std::unique_ptr<Gru4RecModel> model = GruModel(GetParam());
+  const Queries queries(split);
+  ASSERT_GT(queries.list.size(), 200u);
+  auto session =
+      kernels::NewRankingSessionOnDevice(*model, HostOps(), {.max_batch = 32, .item_block = 64});
+  ASSERT_TRUE(session.ok()) << session.status();
+  ExpectNearlyTheCpuCounts(*model, queries.list, SessionCounts(**session, queries.list));
+}
+
+INSTANTIATE_TEST_SUITE_P(OutputTable, Gru4RecRankingTest, ::testing::Values(false, true));
+
+// A device GRU4Rec ranks on its backend, with the CPU path's users and
+// skips; cosine scores rank on the CPU.
+TEST(Gru4RecRanking, EvaluateOnADeviceModelMatchesTheCpuPath) {
+  const Dataset data = MixedDataset(300, 12);
+  const LeaveOneOutSplit split(data);
+  std::unique_ptr<Gru4RecModel> cpu = GruModel(false);
+  auto device = DeviceGru4RecModel::Create(GruModel(false), HostOps(), "host");
+  ASSERT_TRUE(device.ok()) << device.status();
+  auto session = (*device)->StartRanking();
+  ASSERT_TRUE(session.ok() && *session != nullptr);
+  for (const EvalProtocol protocol : {EvalProtocol::kFull, EvalProtocol::kSampled}) {
+    EvalOptions opt;
+    opt.protocol = protocol;
+    opt.negatives = 30;
+    opt.part = SplitPart::kValidation;
+    auto want = Evaluate(*cpu, split, opt);
+    auto got = Evaluate(**device, split, opt);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_EQ(got->sums.users, want->sums.users);
+    EXPECT_EQ(got->skipped_users, want->skipped_users);
+    EXPECT_NEAR(got->Mean().hr, want->Mean().hr, 0.01);
+    EXPECT_NEAR(got->Mean().ndcg, want->Mean().ndcg, 0.01);
+  }
+  Gru4RecOptions o = cpu->options();
+  o.loss = SeqLoss::kCe;
+  o.negatives = 8;
+  o.normalize = true;
+  auto cosine = Gru4RecModel::Create(o);
+  ASSERT_TRUE(cosine.ok()) << cosine.status();
+  EXPECT_FALSE(kernels::RankableOnDevice(**cosine));
+  o.normalize = false;
+  auto ce = Gru4RecModel::Create(o);
+  ASSERT_TRUE(ce.ok()) << ce.status();
+  EXPECT_TRUE(kernels::NewRankingSessionOnDevice(**ce, HostOps()).ok());
 }
 
 }  // namespace

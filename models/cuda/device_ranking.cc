@@ -1,30 +1,47 @@
-#include "models/cuda/sasrec_ranking.h"
+#include "models/cuda/device_ranking.h"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <utility>
 #include <vector>
 
 #include "models/cuda/growing_buffer.h"
+#include "models/cuda/gru4rec_device.h"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/ops_tensors.h"
 #include "models/cuda/sasrec_device.h"
+#include "models/gru4rec.h"
+#include "models/sasrec.h"
 #include "models/sasrec_impl.h"
 
 namespace fedrec::kernels {
 namespace {
 
-class SasRecRankingSession final : public RankingSession {
+// What a session ranks with: the model's sizes, the scored table's index
+// among the tensors, and its states for a batch of histories.
+struct RankedModel {
+  uint32_t num_items = 0;
+  size_t dim = 0;
+  size_t max_len = 0;
+  size_t scored_tensor = 0;
+  // states (histories.size() x dim, in the ops' memory) for the histories'
+  // last max_len items, from the parameters `params`.
+  std::function<absl::Status(std::span<const std::span<const uint32_t>> histories,
+                             const float* const* params, float* states)>
+      states;
+};
+
+class DeviceRankingSession final : public RankingSession {
  public:
-  SasRecRankingSession(SasRecOptions o, RankingSessionOptions r, std::unique_ptr<TensorOps> ops,
-                       std::unique_ptr<SasRecDeviceProgram> program, OpsTensors tensors)
-      : o_(std::move(o)),
-        max_batch_(r.max_batch),
+  DeviceRankingSession(RankingSessionOptions r, std::unique_ptr<TensorOps> ops, OpsTensors tensors,
+                       RankedModel model)
+      : max_batch_(r.max_batch),
         item_block_(r.item_block),
         ops_(std::move(ops)),
-        program_(std::move(program)),
-        tensors_(std::move(tensors)) {}
+        tensors_(std::move(tensors)),
+        model_(std::move(model)) {}
 
   size_t max_batch() const override { return max_batch_; }
 
@@ -39,27 +56,26 @@ class SasRecRankingSession final : public RankingSession {
     if (n == 0) return absl::OkStatus();
     TensorOps& ops = *ops_;
     FEDREC_RETURN_IF_ERROR(ops.BindToCallingThread());
-    const size_t B = max_batch_, d = o_.dim;
-    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+    const size_t B = max_batch_, d = model_.dim;
+    const float* table = tensors_.params()[model_.scored_tensor];
 
     // 1-2. States and the targets' scores, at the fixed shape B x max_len.
     std::vector<std::span<const uint32_t>> histories(B);
     std::vector<uint32_t> target_ids(B, kNoItem);
     for (size_t q = 0; q < n; ++q) {
-      if (queries[q].target >= o_.num_items) {
+      if (queries[q].target >= model_.num_items) {
         return absl::InvalidArgumentError("ranking session: target item out of range");
       }
       for (const uint32_t item : queries[q].history) {
-        if (item >= o_.num_items) {
+        if (item >= model_.num_items) {
           return absl::InvalidArgumentError("ranking session: history item out of range");
         }
       }
       histories[q] = queries[q].history;
       target_ids[q] = queries[q].target;
     }
-    const SasRecWindowBatch windows = SasRecWindowBatch::PackHistories(histories, o_.max_len);
     FEDREC_ASSIGN_OR_RETURN(float* states, states_.Get<float>(ops, B * d));
-    FEDREC_RETURN_IF_ERROR(program_->LastStates(tensors_.params(), windows, states));
+    FEDREC_RETURN_IF_ERROR(model_.states(histories, tensors_.params(), states));
     FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
                             target_ids_.Put(ops, std::span<const uint32_t>(target_ids)));
     FEDREC_ASSIGN_OR_RETURN(float* target_scores, target_scores_.Get<float>(ops, B));
@@ -86,7 +102,7 @@ class SasRecRankingSession final : public RankingSession {
   // of the history and the target.
   uint64_t FullCompetitors(const RankQuery& q) {
     Excluded(q);
-    return o_.num_items - excluded_.size();
+    return model_.num_items - excluded_.size();
   }
   // excluded_ = the distinct items of q's history and its target, sorted.
   void Excluded(const RankQuery& q) {
@@ -103,7 +119,7 @@ class SasRecRankingSession final : public RankingSession {
     std::vector<uint32_t> owner, items;
     for (size_t q = 0; q < queries.size(); ++q) {
       for (const uint32_t item : queries[q].candidates) {
-        if (item >= o_.num_items) {
+        if (item >= model_.num_items) {
           return absl::InvalidArgumentError("ranking session: candidate item out of range");
         }
         owner.push_back(static_cast<uint32_t>(q));
@@ -112,8 +128,8 @@ class SasRecRankingSession final : public RankingSession {
     }
     if (owner.empty()) return absl::OkStatus();
     TensorOps& ops = *ops_;
-    const size_t m = owner.size(), d = o_.dim;
-    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+    const size_t m = owner.size(), d = model_.dim;
+    const float* table = tensors_.params()[model_.scored_tensor];
     FEDREC_ASSIGN_OR_RETURN(uint32_t * owner_dev,
                             owner_.Put(ops, std::span<const uint32_t>(owner)));
     FEDREC_ASSIGN_OR_RETURN(uint32_t * items_dev,
@@ -153,9 +169,9 @@ class SasRecRankingSession final : public RankingSession {
       excluded[q] = excluded_;
     }
     TensorOps& ops = *ops_;
-    const size_t B = max_batch_, d = o_.dim, items = o_.num_items;
+    const size_t B = max_batch_, d = model_.dim, items = model_.num_items;
     const size_t block = std::min(items, item_block_);
-    const float* table = tensors_.params()[sasrec_internal::ScoredTable(o_)];
+    const float* table = tensors_.params()[model_.scored_tensor];
     FEDREC_ASSIGN_OR_RETURN(float* scores, block_scores_.Get<float>(ops, B * block));
     const std::vector<uint64_t> zeros(2 * rows, 0);
     FEDREC_ASSIGN_OR_RETURN(uint64_t * counts, counts_.Put(ops, std::span<const uint64_t>(zeros)));
@@ -191,43 +207,101 @@ class SasRecRankingSession final : public RankingSession {
     return absl::OkStatus();
   }
 
-  SasRecOptions o_;
   size_t max_batch_, item_block_;
-  std::unique_ptr<TensorOps> ops_;
-  std::unique_ptr<SasRecDeviceProgram> program_;
+  std::unique_ptr<TensorOps> ops_;  // before model_: its programs use it
   OpsTensors tensors_;
+  RankedModel model_;
   GrowingBuffer states_, target_ids_, target_scores_, owner_, items_, expanded_, scores_,
       block_scores_, counts_, offsets_;
   std::vector<uint32_t> excluded_;
 };
 
-}  // namespace
-
-bool SasRecRankableOnDevice(const SasRecModel& model) {
-  const SasRecOptions& o = model.options();
-  return !model.item_layout().has_adapter() && !o.normalize && o.temperature == 1.0;
+// The session over `params` copied to a new TensorOps from `make_ops`;
+// `program` builds the states function on that TensorOps.
+absl::StatusOr<std::unique_ptr<RankingSession>> NewSession(
+    const ParameterStore& params, const TensorOpsFactory& make_ops, RankingSessionOptions options,
+    RankedModel model,
+    const std::function<absl::StatusOr<decltype(RankedModel::states)>(TensorOps*)>& program) {
+  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<TensorOps> ops, make_ops());
+  FEDREC_ASSIGN_OR_RETURN(model.states, program(ops.get()));
+  FEDREC_ASSIGN_OR_RETURN(OpsTensors tensors, OpsTensors::Allocate(*ops, params));
+  FEDREC_RETURN_IF_ERROR(tensors.Load(*ops, params));
+  options.max_batch = std::max<size_t>(options.max_batch, 1);
+  options.item_block = std::max<size_t>(options.item_block, 1);
+  return std::unique_ptr<RankingSession>(
+      new DeviceRankingSession(options, std::move(ops), std::move(tensors), std::move(model)));
 }
 
-absl::StatusOr<std::unique_ptr<RankingSession>> NewSasRecRankingSession(
-    const SasRecModel& model, const TensorOpsFactory& make_ops, RankingSessionOptions options) {
-  if (!SasRecRankableOnDevice(model)) {
-    return absl::FailedPreconditionError(
-        "ranking on the device needs SASRec on item ids with plain dot-product scores");
-  }
+absl::StatusOr<std::unique_ptr<RankingSession>> NewSasRecSession(const SasRecModel& model,
+                                                                 const TensorOpsFactory& make_ops,
+                                                                 RankingSessionOptions options) {
   // The forward pass does not depend on the loss: the program's training
   // restrictions on it do not apply here.
   SasRecOptions o = model.options();
   o.loss = SasRecLoss::kBce;
   o.l2_emb = 0;
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<TensorOps> ops, make_ops());
-  FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<SasRecDeviceProgram> program,
-                          SasRecDeviceProgram::Create(o, ops.get()));
-  FEDREC_ASSIGN_OR_RETURN(OpsTensors tensors, OpsTensors::Allocate(*ops, model.global_params()));
-  FEDREC_RETURN_IF_ERROR(tensors.Load(*ops, model.global_params()));
-  options.max_batch = std::max<size_t>(options.max_batch, 1);
-  options.item_block = std::max<size_t>(options.item_block, 1);
-  return std::unique_ptr<RankingSession>(new SasRecRankingSession(
-      std::move(o), options, std::move(ops), std::move(program), std::move(tensors)));
+  RankedModel ranked{o.num_items, o.dim, o.max_len, sasrec_internal::ScoredTable(o), {}};
+  return NewSession(model.global_params(), make_ops, options, std::move(ranked),
+                    [&o](TensorOps* ops) -> absl::StatusOr<decltype(RankedModel::states)> {
+                      FEDREC_ASSIGN_OR_RETURN(std::shared_ptr<SasRecDeviceProgram> program,
+                                              SasRecDeviceProgram::Create(o, ops));
+                      return [program, len = size_t{o.max_len}](
+                                 std::span<const std::span<const uint32_t>> histories,
+                                 const float* const* params, float* states) {
+                        return program->LastStates(
+                            params, SasRecWindowBatch::PackHistories(histories, len), states);
+                      };
+                    });
+}
+
+absl::StatusOr<std::unique_ptr<RankingSession>> NewGru4RecSession(const Gru4RecModel& model,
+                                                                  const TensorOpsFactory& make_ops,
+                                                                  RankingSessionOptions options) {
+  // Likewise: any loss and negatives run the same forward pass.
+  Gru4RecOptions o = model.options();
+  o.loss = SeqLoss::kBpr;
+  o.negatives = std::max<uint32_t>(o.negatives, 1);
+  const size_t scored = o.separate_output ? model.OutputTensor() : Gru4RecModel::kItemEmb;
+  RankedModel ranked{o.num_items, o.dim, o.max_len, scored, {}};
+  return NewSession(model.global_params(), make_ops, options, std::move(ranked),
+                    [&o](TensorOps* ops) -> absl::StatusOr<decltype(RankedModel::states)> {
+                      FEDREC_ASSIGN_OR_RETURN(std::shared_ptr<Gru4RecDeviceProgram> program,
+                                              Gru4RecDeviceProgram::Create(o, ops));
+                      return [program, len = size_t{o.max_len}](
+                                 std::span<const std::span<const uint32_t>> histories,
+                                 const float* const* params, float* states) {
+                        return program->LastStates(
+                            params, Gru4RecWindowBatch::PackHistories(histories, len), states);
+                      };
+                    });
+}
+
+}  // namespace
+
+bool RankableOnDevice(const Model& model) {
+  if (const auto* sasrec = dynamic_cast<const SasRecModel*>(&model)) {
+    const SasRecOptions& o = sasrec->options();
+    return !sasrec->item_layout().has_adapter() && !o.normalize && o.temperature == 1.0;
+  }
+  if (const auto* gru = dynamic_cast<const Gru4RecModel*>(&model)) {
+    const Gru4RecOptions& o = gru->options();
+    return !gru->item_layout().has_adapter() && !o.normalize && o.temperature == 1.0;
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<RankingSession>> NewRankingSessionOnDevice(
+    const Model& model, const TensorOpsFactory& make_ops, RankingSessionOptions options) {
+  if (!RankableOnDevice(model)) {
+    return absl::FailedPreconditionError(
+        "ranking on the device needs SASRec or GRU4Rec on item ids with plain dot-product "
+        "scores; model.type '" +
+        model.type() + "' as configured ranks on the CPU");
+  }
+  if (const auto* sasrec = dynamic_cast<const SasRecModel*>(&model)) {
+    return NewSasRecSession(*sasrec, make_ops, options);
+  }
+  return NewGru4RecSession(static_cast<const Gru4RecModel&>(model), make_ops, options);
 }
 
 }  // namespace fedrec::kernels

@@ -1,0 +1,77 @@
+#include "models/cuda/device_gru4rec_model.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/cuda/gru4rec_device.h"
+#include "models/cuda/layer_kernels.h"
+#include "models/cuda/ops_tensors.h"
+
+namespace fedrec {
+namespace {
+
+// DeviceModel's workspace and the negative sampler's scratch.
+struct DeviceWorkspace final : DeviceModel::ProgramWorkspace<kernels::Gru4RecDeviceProgram> {
+  UnseenItemSampler sampler;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DeviceGru4RecModel>> DeviceGru4RecModel::Create(
+    std::unique_ptr<Gru4RecModel> cpu, OpsFactory make_ops, std::string backend_name) {
+  FEDREC_RETURN_IF_ERROR(CheckBackend<kernels::Gru4RecDeviceProgram>(
+      cpu->item_layout(), cpu->options(), make_ops, backend_name, "GRU4Rec"));
+  return std::unique_ptr<DeviceGru4RecModel>(
+      new DeviceGru4RecModel(std::move(cpu), std::move(make_ops), std::move(backend_name)));
+}
+
+std::unique_ptr<Workspace> DeviceGru4RecModel::NewWorkspace() const {
+  auto ws = std::make_unique<DeviceWorkspace>();
+  FillWorkspace(cpu_model().options(), ws.get());
+  ws->sampler = UnseenItemSampler(num_items());
+  return ws;
+}
+
+LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
+                                            Workspace* workspace, Gradients* global_grads,
+                                            Gradients*) const {
+  std::unique_ptr<Workspace> owned;
+  if (workspace == nullptr) {
+    owned = NewWorkspace();
+    workspace = owned.get();
+  }
+  DeviceWorkspace& ws = *static_cast<DeviceWorkspace*>(workspace);
+  kernels::TensorOps& ops = *ws.ops;
+  // Trainers create workspaces on one thread and use them on others.
+  if (absl::Status bound = ops.BindToCallingThread(); !bound.ok()) Fail(bound);
+  const Gru4RecModel& cpu = cpu_model();
+  const Gru4RecOptions& o = cpu.options();
+  const kernels::Gru4RecWindowBatch windows =
+      kernels::Gru4RecWindowBatch::Pack(o, cpu.excluded_items(), batch, key, &ws.sampler);
+  if (windows.batch == 0) return {};
+  if (absl::Status loaded = ws.tensors.Load(ops, global_params()); !loaded.ok()) Fail(loaded);
+  absl::StatusOr<LossSum> sum =
+      ws.program->LossAndGradients(ws.tensors.params(), ws.tensors.grads(), windows, key, true);
+  if (!sum.ok()) Fail(sum.status());
+
+  // The CPU model's first-touch order, user by user: each position's target
+  // and negatives in the scored table, then the user's inputs.
+  const size_t B = windows.batch, T = windows.steps, rows = B * T, k = windows.negatives;
+  const size_t scored_k = o.separate_output ? cpu.OutputTensor() : Gru4RecModel::kItemEmb;
+  std::vector<std::vector<uint32_t>> touched(global_params().num_tensors());
+  for (size_t b = 0; b < B; ++b) {
+    for (size_t t = windows.first[b]; t < T; ++t) {
+      const size_t r = t * B + b;
+      touched[scored_k].push_back(windows.targets[r]);
+      for (size_t j = 0; j < k; ++j) touched[scored_k].push_back(windows.drawn[j * rows + r]);
+    }
+    for (size_t t = windows.first[b]; t < T; ++t) {
+      touched[Gru4RecModel::kItemEmb].push_back(windows.inputs[t * B + b]);
+    }
+  }
+  if (absl::Status s = ws.tensors.AddGradientsTo(ops, touched, global_grads); !s.ok()) Fail(s);
+  return *sum;
+}
+
+}  // namespace fedrec
