@@ -108,6 +108,14 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
   if (s->spec.type() == "mf_rating") {
     (*s->spec.mutable_extra())["global_mean"] = std::to_string(TrainingMeanRating(*s->split));
   }
+  if (s->compute_backend == "cuda" && s->spec.type() == "sasrec" && config.train.loss != "auto" &&
+      config.train.loss != "bce") {
+    return absl::FailedPreconditionError(
+        "train.loss: '" + config.train.loss +
+        "' with backend.compute = 'cuda' trains SASRec centrally only so far (federation.mode = "
+        "\"central\"); GPU clients train the paper's bce, and other losses train federated on "
+        "the CPU (backend.compute = \"cpu\")");
+  }
   if (s->compute_backend == "cuda" && s->spec.type() == "gru4rec") {
     return absl::FailedPreconditionError(
         "backend.compute: 'cuda' trains federated clients for SASRec only so far; GRU4Rec trains "

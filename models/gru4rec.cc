@@ -57,7 +57,7 @@ struct ItemTable {
 
 struct Gru4RecWorkspace final : Workspace {
   ForwardScratch fwd;
-  UnseenItemSampler sampler;
+  gru4rec_internal::NegativeScratch draw;  // the negatives' samplers
   // The model's exclusions (never a negative, out of the full softmax); set
   // by every ForwardBackward.
   const ExcludedItems* excluded = nullptr;
@@ -69,7 +69,6 @@ struct Gru4RecWorkspace final : Workspace {
   layers::AlignedVector<float> logits, dlogits;     // BPR: 1 + negatives
   // Shared negatives: the draw's bitmap (num_items, kept zeroed), the
   // targets and negatives as table rows, the heads' scratch.
-  std::vector<uint8_t> seen;
   std::vector<uint32_t> target_rows, negative_rows;
   seqloss::HeadScratch<float> head;
   // Each user's negatives (BPR: steps x negatives; shared: one set) and
@@ -290,39 +289,15 @@ double UserLoss(const Gru4RecOptions& o, const ParameterStore& global, size_t gr
   return loss;
 }
 
-// Draws one user's training negatives into *drawn (and *logq with
-// popularity negatives) from (seed, "train_negatives", epoch, user, step):
-// BPR steps x negatives by UnseenItemSampler, the softmax-type losses one
-// shared set (or one per position), the full softmax none. Returns false when BPR finds no
-// negative (the user is skipped).
+// Draws one user's training negatives (gru4rec_internal::DrawNegatives with
+// the model's popularity table when it samples by popularity).
 bool DrawUserNegatives(const Gru4RecOptions& o, const seqloss::PopularityTable& popularity,
                        const ExcludedItems& excluded, const StepKey& key, uint32_t user,
                        std::span<const uint32_t> items, size_t steps, Gru4RecWorkspace* ws,
                        std::vector<uint32_t>* drawn, std::vector<double>* logq) {
-  drawn->clear();
-  logq->clear();
-  if (o.loss == SeqLoss::kCe && o.negatives == 0) return true;
-  if (SharesNegatives(o)) {
-    RandomStream neg({.seed = key.seed,
-                      .purpose = "train_negatives",
-                      .round = key.epoch,
-                      .client = user,
-                      .step = key.step});
-    if (ws->seen.size() < o.num_items) ws->seen.assign(o.num_items, 0);
-    const bool by_popularity = o.sampler == NegativeSampler::kPopularity;
-    const seqloss::PopularityTable* table = by_popularity ? &popularity : nullptr;
-    if (o.negatives_per_position) {
-      seqloss::DrawPerPositionNegatives(neg, items, o.num_items, table, o.negatives, steps,
-                                        excluded, ws->seen, drawn, logq);
-    } else {
-      seqloss::DrawSharedNegatives(neg, items, o.num_items, table, o.negatives, excluded, ws->seen,
-                                   drawn, logq);
-    }
-    if (!by_popularity) logq->clear();
-    return true;
-  }
-  return gru4rec_internal::DrawBprNegatives(o, excluded, key, user, items, steps, &ws->sampler,
-                                            drawn);
+  const bool by_popularity = o.sampler == NegativeSampler::kPopularity;
+  return gru4rec_internal::DrawNegatives(o, by_popularity ? &popularity : nullptr, excluded, key,
+                                         user, items, steps, &ws->draw, drawn, logq);
 }
 
 std::vector<const float*> TensorPointers(const ParameterStore& p) {
@@ -333,22 +308,40 @@ std::vector<const float*> TensorPointers(const ParameterStore& p) {
 
 }  // namespace
 
-bool gru4rec_internal::DrawBprNegatives(const Gru4RecOptions& o, const ExcludedItems& excluded,
-                                        const StepKey& key, uint32_t user,
-                                        std::span<const uint32_t> items, size_t steps,
-                                        UnseenItemSampler* sampler, std::vector<uint32_t>* drawn) {
+bool gru4rec_internal::DrawNegatives(const Gru4RecOptions& o,
+                                     const seqloss::PopularityTable* popularity,
+                                     const ExcludedItems& excluded, const StepKey& key,
+                                     uint32_t user, std::span<const uint32_t> items, size_t steps,
+                                     NegativeScratch* scratch, std::vector<uint32_t>* drawn,
+                                     std::vector<double>* logq) {
   drawn->clear();
+  logq->clear();
+  if (o.loss == SeqLoss::kCe && o.negatives == 0) return true;
   RandomStream neg({.seed = key.seed,
                     .purpose = "train_negatives",
                     .round = key.epoch,
                     .client = user,
                     .step = key.step});
-  const bool any = sampler->Begin(items, excluded);
+  if (SharesNegatives(o)) {
+    std::vector<uint8_t>& seen = scratch->seen;
+    if (seen.size() < o.num_items) seen.assign(o.num_items, 0);
+    if (o.negatives_per_position) {
+      seqloss::DrawPerPositionNegatives(neg, items, o.num_items, popularity, o.negatives, steps,
+                                        excluded, seen, drawn, logq);
+    } else {
+      seqloss::DrawSharedNegatives(neg, items, o.num_items, popularity, o.negatives, excluded, seen,
+                                   drawn, logq);
+    }
+    if (popularity == nullptr) logq->clear();
+    return true;
+  }
+  UnseenItemSampler& sampler = scratch->sampler;
+  const bool any = sampler.Begin(items, excluded);
   if (any) {
     drawn->resize(steps * o.negatives);
-    for (uint32_t& j : *drawn) j = sampler->Draw(neg, excluded);
+    for (uint32_t& j : *drawn) j = sampler.Draw(neg, excluded);
   }
-  sampler->End(items);
+  sampler.End(items);
   return any;
 }
 
@@ -390,7 +383,7 @@ Gradients Gru4RecModel::NewGlobalGradients() const {
 std::unique_ptr<Workspace> Gru4RecModel::NewWorkspace() const {
   auto ws = std::make_unique<Gru4RecWorkspace>();
   Resize(&ws->fwd, options_.layers);
-  ws->sampler = UnseenItemSampler(options_.num_items);
+  ws->draw.sampler = UnseenItemSampler(options_.num_items);
   ws->masks.resize(options_.layers + 1);
   ws->mask_ptrs.reserve(options_.layers + 1);
   ws->cands.resize(1 + options_.negatives);

@@ -183,15 +183,25 @@ class Gru4RecModel final : public Model {
 
 namespace gru4rec_internal {
 
-// BPR's negatives of one user (`items`, its whole training sequence) for
-// `steps` positions, exactly as Gru4RecModel draws them: steps x
-// o.negatives items, position-major, uniform over the items neither the
-// user's nor excluded, from (seed, "train_negatives", epoch, user, step).
-// Returns false (nothing drawn: the user is skipped) when no such item
-// exists. `sampler` is scratch of o.num_items.
-bool DrawBprNegatives(const Gru4RecOptions& o, const ExcludedItems& excluded, const StepKey& key,
-                      uint32_t user, std::span<const uint32_t> items, size_t steps,
-                      UnseenItemSampler* sampler, std::vector<uint32_t>* drawn);
+// The samplers' scratch of a thread: BPR's unseen-item marks (sized to the
+// catalogue by the owner) and the shared draws' bitmap (sized on first use).
+struct NegativeScratch {
+  UnseenItemSampler sampler;
+  std::vector<uint8_t> seen;
+};
+
+// One user's training negatives (`items`, its whole training sequence) for
+// `steps` positions, exactly as Gru4RecModel draws them from (seed,
+// "train_negatives", epoch, user, step): BPR steps x o.negatives items,
+// position-major, uniform over the items neither the user's nor excluded;
+// the softmax-type losses one shared set (or one per position), by
+// `popularity` when it is not null (with their logQ corrections in *logq,
+// else *logq is empty); the full softmax none. Returns false (nothing
+// drawn: the user is skipped) when BPR finds no such item.
+bool DrawNegatives(const Gru4RecOptions& o, const seqloss::PopularityTable* popularity,
+                   const ExcludedItems& excluded, const StepKey& key, uint32_t user,
+                   std::span<const uint32_t> items, size_t steps, NegativeScratch* scratch,
+                   std::vector<uint32_t>* drawn, std::vector<double>* logq);
 
 }  // namespace gru4rec_internal
 }  // namespace fedrec

@@ -3,7 +3,7 @@
 # Runs from the repository root there, with gpu-bundle/ carried in (made here
 # by scripts/gpu-bundle.sh). Writes logs and one table, summary.md, under
 # $OUT (default out/gpu-check). Each step has its own time limit, so the
-# whole run stays within 8 minutes (9 with two GPUs) and a hung step
+# whole run stays within 9 minutes (10 with two GPUs) and a hung step
 # cannot eat the rest:
 #   1. the device (nvidia-smi) and the CUDA libraries found
 #   2. the GPU tests (cuda_test; the NCCL backend's tests in comm_test)
@@ -16,6 +16,8 @@
 #      must end with the same model_sha256 as the same run over threads
 #   4. central SASRec with backend.compute = cuda against the PyTorch peer on
 #      the same GPU (../shared/bench/sasrec_torch.py --device cuda)
+#   5. central GRU4Rec (the modern recipe) with backend.compute = cuda
+#      against the same run on the machine's CPU
 # A step that fails is recorded and the next one still runs; the exit status
 # is 1 when any step failed.
 set -uo pipefail
@@ -74,7 +76,7 @@ step() {
 step device 20 bash -c "nvidia-smi && echo && echo LD_LIBRARY_PATH=$LD_LIBRARY_PATH && \
   { ldd $bundle/bin/cuda_test | grep -E 'cuda|cublas|nccl|not found' || true; }"
 step version 10 "$bundle/bin/fedrec" --version
-step cuda_test 90 "$bundle/bin/cuda_test" --gtest_output="xml:$out/cuda_test.xml"
+step cuda_test 75 "$bundle/bin/cuda_test" --gtest_output="xml:$out/cuda_test.xml"
 step nccl_test 45 "$bundle/bin/comm_test" --gtest_filter='NcclCollective.*' \
   --gtest_output="xml:$out/nccl_test.xml"
 [[ -x $bundle/bin/nccl_allreduce_bench ]] &&
@@ -109,7 +111,7 @@ fi
   step sasrec_gpu_bench 85 "$bundle/bin/sasrec_gpu_bench" \
     --benchmark_out="$out/sasrec_gpu_bench.json" --benchmark_out_format=json
 [[ -x $bundle/bin/gru4rec_gpu_bench ]] &&
-  step gru4rec_gpu_bench 30 "$bundle/bin/gru4rec_gpu_bench" \
+  step gru4rec_gpu_bench 25 "$bundle/bin/gru4rec_gpu_bench" \
     --benchmark_out="$out/gru4rec_gpu_bench.json" --benchmark_out_format=json
 # The demo's federated SASRec, its clients on the GPU: 5 rounds of 1,000
 # clients; client updates per second of the whole process (data included).
@@ -159,6 +161,32 @@ PY
   step sasrec_cuda_vs_torch 150 bash -c sasrec_cuda_vs_torch
 else
   echo "| sasrec_cuda_vs_torch | skipped | 0 | $peer or $data not on this machine |" >> "$summary"
+fi
+
+if [[ -f $data ]]; then
+  # Central GRU4Rec, the modern recipe (sampled softmax over 256 shared
+  # negatives), on the GPU and on this machine's CPU: the same epochs,
+  # sequences per second and test metrics side by side.
+  gru4rec_cuda_vs_cpu() {
+    local epochs=3 compute
+    for compute in cuda cpu; do
+      "$bundle/bin/fedrec" --log-level warn train --config examples/ml100k-gru4rec-modern.toml \
+        --set data.path="$data" --set train.epochs=$epochs --set train.patience=0 \
+        --set eval.every=0 --set checkpoint.every=0 --set backend.compute=$compute \
+        --out "$out/gru4rec-$compute" > "$out/gru4rec-$compute.json" || return 1
+    done
+    python3 - "$out" <<'PY'
+import json, sys
+g = json.load(open(f"{sys.argv[1]}/gru4rec-cuda.json"))
+c = json.load(open(f"{sys.argv[1]}/gru4rec-cpu.json"))
+a, b = g["sequences_per_second_median"], c["sequences_per_second_median"]
+print(f"seqs_per_s gru4rec cuda {a:.0f}, cpu {b:.0f}, ratio {a / b:.2f}x; test NDCG@10 full "
+      f"{g['test_at_best']['full']['NDCG@10']:.4f} vs {c['test_at_best']['full']['NDCG@10']:.4f}")
+PY
+  }
+  export -f gru4rec_cuda_vs_cpu
+  export bundle out data
+  step gru4rec_cuda_vs_cpu 45 bash -c gru4rec_cuda_vs_cpu
 fi
 
 cat "$summary"

@@ -227,6 +227,21 @@ __global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const
 }
 
 // Thread (b, j): unit j of window b.
+// Thread: one row (position).
+__global__ void SharedNegativeLossKernel(bool gbce, float beta, const float* pos,
+                                         const uint8_t* valid, const uint32_t* counts,
+                                         const float* logq, size_t batch, size_t len,
+                                         size_t width, float* nl, float* loss, float* dpos) {
+  FEDREC_GRID_INDEX(r, batch * len);
+  const size_t b = r / len;
+  float* row = nl + r * width;
+  if (logq != nullptr) {
+    for (size_t k = 0; k < counts[b]; ++k) row[k] -= logq[b * width + k];
+  }
+  loss[r] = SharedNegativesRow<float>(gbce, beta, pos[r], counts[b], width, valid[r] != 0, row,
+                                      dpos + r);
+}
+
 // Thread: one mask entry (row t B + b, column j).
 __global__ void StepDropoutKernel(const MaskSource* sources, const uint32_t* first, float rate,
                                   float keep, size_t batch, size_t steps, size_t width,
@@ -585,6 +600,15 @@ class CudaTensorOps final : public TensorOps {
     EncodeAddRunsKernel<<<static_cast<unsigned>(num_runs), kEncodeThreads, 0, stream_>>>(
         x, runs, factors, streams, scale, limit, acc);
     return AfterLaunch("EncodeAddRuns");
+  }
+  absl::Status SharedNegativeLossRows(bool gbce, float beta, const float* pos,
+                                      const uint8_t* valid, const uint32_t* counts,
+                                      const float* logq, size_t batch, size_t len, size_t width,
+                                      float* nl, float* loss, float* dpos) override {
+    if (batch * len == 0) return absl::OkStatus();
+    SharedNegativeLossKernel<<<BlocksFor(batch * len), kThreads, 0, stream_>>>(
+        gbce, beta, pos, valid, counts, logq, batch, len, width, nl, loss, dpos);
+    return AfterLaunch("SharedNegativeLossRows");
   }
   absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
                                 size_t batch, size_t steps, size_t width, float* mask) override {

@@ -11,9 +11,9 @@
 namespace fedrec {
 namespace {
 
-// DeviceModel's workspace and the negative sampler's scratch.
+// DeviceModel's workspace and the negative samplers' scratch.
 struct DeviceWorkspace final : DeviceModel::ProgramWorkspace<kernels::Gru4RecDeviceProgram> {
-  UnseenItemSampler sampler;
+  gru4rec_internal::NegativeScratch draw;
 };
 
 }  // namespace
@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<DeviceGru4RecModel>> DeviceGru4RecModel::Create(
 std::unique_ptr<Workspace> DeviceGru4RecModel::NewWorkspace() const {
   auto ws = std::make_unique<DeviceWorkspace>();
   FillWorkspace(cpu_model().options(), ws.get());
-  ws->sampler = UnseenItemSampler(num_items());
+  ws->draw.sampler = UnseenItemSampler(num_items());
   return ws;
 }
 
@@ -48,7 +48,7 @@ LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch,
   const Gru4RecModel& cpu = cpu_model();
   const Gru4RecOptions& o = cpu.options();
   const kernels::Gru4RecWindowBatch windows =
-      kernels::Gru4RecWindowBatch::Pack(o, cpu.excluded_items(), batch, key, &ws.sampler);
+      kernels::Gru4RecWindowBatch::Pack(o, cpu.excluded_items(), batch, key, &ws.draw);
   if (windows.batch == 0) return {};
   if (absl::Status loaded = ws.tensors.Load(ops, global_params()); !loaded.ok()) Fail(loaded);
   absl::StatusOr<LossSum> sum =
@@ -56,7 +56,8 @@ LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch,
   if (!sum.ok()) Fail(sum.status());
 
   // The CPU model's first-touch order, user by user: each position's target
-  // and negatives in the scored table, then the user's inputs.
+  // and BPR negatives (or every target, then the shared negatives) in the
+  // scored table, then the user's inputs.
   const size_t B = windows.batch, T = windows.steps, rows = B * T, k = windows.negatives;
   const size_t scored_k = o.separate_output ? cpu.OutputTensor() : Gru4RecModel::kItemEmb;
   std::vector<std::vector<uint32_t>> touched(global_params().num_tensors());
@@ -65,6 +66,10 @@ LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch,
       const size_t r = t * B + b;
       touched[scored_k].push_back(windows.targets[r]);
       for (size_t j = 0; j < k; ++j) touched[scored_k].push_back(windows.drawn[j * rows + r]);
+    }
+    const size_t width = windows.shared.width;
+    for (size_t j = 0; j < (width == 0 ? 0 : windows.shared.counts[b]); ++j) {
+      touched[scored_k].push_back(windows.shared.ids[b * width + j]);
     }
     for (size_t t = windows.first[b]; t < T; ++t) {
       touched[Gru4RecModel::kItemEmb].push_back(windows.inputs[t * B + b]);

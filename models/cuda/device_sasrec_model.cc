@@ -53,10 +53,12 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
   if (!sum.ok()) Fail(sum.status());
 
   // The rows each table's gradient may hold, in first-touch order: the
-  // scored rows (targets, then negatives), then the input rows.
+  // scored rows (targets, then BCE's or the shared negatives), then the
+  // input rows.
   std::vector<std::vector<uint32_t>> touched(store.num_tensors());
   std::vector<uint32_t>& scored = touched[sasrec_internal::ScoredTable(o)];
-  for (const std::vector<uint32_t>* ids : {&windows.targets, &windows.negatives}) {
+  for (const std::vector<uint32_t>* ids :
+       {&windows.targets, &windows.negatives, &windows.shared.ids}) {
     for (uint32_t id : *ids) {
       if (id != kernels::kNoItem) scored.push_back(id);
     }

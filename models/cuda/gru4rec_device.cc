@@ -8,26 +8,30 @@
 #include "models/cuda/growing_buffer.h"
 #include "models/cuda/gru_device.h"
 #include "models/cuda/layer_kernels.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec::kernels {
 
 Gru4RecWindowBatch Gru4RecWindowBatch::Pack(const Gru4RecOptions& o, const ExcludedItems& excluded,
                                             std::span<const UserSequence> batch, const StepKey& key,
-                                            UnseenItemSampler* sampler) {
+                                            gru4rec_internal::NegativeScratch* scratch) {
   Gru4RecWindowBatch w;
-  w.negatives = o.negatives;
+  const bool bpr = o.loss == SeqLoss::kBpr;
+  w.negatives = bpr ? o.negatives : 0;
+  if (!bpr) w.shared.width = o.negatives;
   struct Kept {
     const UserSequence* seq;
     size_t steps;
     std::vector<uint32_t> drawn;
   };
   std::vector<Kept> kept;
+  std::vector<double> logq;  // uniform negatives: stays empty
   for (const UserSequence& s : batch) {
     if (s.items.size() < 2) continue;
     const size_t steps = std::min<size_t>(s.items.size() - 1, o.max_len);
     Kept k{&s, steps, {}};
-    if (!gru4rec_internal::DrawBprNegatives(o, excluded, key, s.user, s.items, steps, sampler,
-                                            &k.drawn)) {
+    if (!gru4rec_internal::DrawNegatives(o, nullptr, excluded, key, s.user, s.items, steps, scratch,
+                                         &k.drawn, &logq)) {
       continue;
     }
     w.steps = std::max(w.steps, steps);
@@ -48,6 +52,7 @@ Gru4RecWindowBatch Gru4RecWindowBatch::Pack(const Gru4RecOptions& o, const Exclu
       w.targets[row] = items[n - k.steps + s];
       for (size_t j = 0; j < neg; ++j) w.drawn[j * rows + row] = k.drawn[s * neg + j];
     }
+    if (!bpr) w.shared.AddWindow(k.drawn, {});
     w.users.push_back(k.seq->user);
     w.first.push_back(static_cast<uint32_t>(pad));
     w.examples += k.steps;
@@ -82,17 +87,27 @@ struct Gru4RecDeviceProgram::Scratch {
   std::vector<GrowingBuffer> masks, ins, outs;
   GrowingBuffer first, sources, inputs, targets, drawn, valid, fin, pos, neg, loss, dpos, dneg,
       dfin, dx, item_rows, scatter_rows, scatter_offsets, scatter_positions, last_rows;
+  // The shared losses' batch-major copies: the permutations both ways, the
+  // states, their gradient, the targets and flags.
+  GrowingBuffer to_batch_major, to_time_major, h_bm, dh_bm, targets_bm, valid_bm;
 };
 
 absl::StatusOr<std::unique_ptr<Gru4RecDeviceProgram>> Gru4RecDeviceProgram::Create(
     const Gru4RecOptions& o, TensorOps* ops) {
   std::string unsupported;
-  if (o.loss != SeqLoss::kBpr) unsupported = std::string("train.loss ") + SeqLossName(o.loss);
+  if (o.loss == SeqLoss::kCe && o.negatives == 0) unsupported = "the full softmax";
+  if (o.loss != SeqLoss::kBpr) {
+    if (o.negatives_per_position) unsupported = "train.negative_sharing = position";
+    if (o.sampler != NegativeSampler::kUniform) unsupported = "popularity negatives";
+    if (o.normalize) unsupported = "normalised embeddings";
+    if (o.temperature != 1.0) unsupported = "a temperature";
+  }
   if (o.item_repr.repr != ItemRepr::kId) unsupported = "model.item_repr other than id";
-  if (o.dim == 0 || o.layers == 0 || o.negatives == 0) unsupported = "an empty model";
+  if (o.dim == 0 || o.layers == 0) unsupported = "an empty model";
   if (!unsupported.empty()) {
-    return absl::InvalidArgumentError("the GPU GRU4Rec does not support " + unsupported +
-                                      " yet (the paper's BPR setup on item ids only)");
+    return absl::InvalidArgumentError(
+        "the GPU GRU4Rec does not support " + unsupported +
+        " yet (BPR, or sampled softmax / gBCE over uniform shared negatives, on item ids)");
   }
   return std::unique_ptr<Gru4RecDeviceProgram>(new Gru4RecDeviceProgram(o, ops));
 }
@@ -104,6 +119,11 @@ Gru4RecDeviceProgram::Gru4RecDeviceProgram(const Gru4RecOptions& o, TensorOps* o
   scratch_->masks.resize(o.layers + 1);
   scratch_->ins.resize(o.layers);
   scratch_->outs.resize(o.layers);
+  if (o.loss != SeqLoss::kBpr) {
+    const bool gbce = o.loss == SeqLoss::kGbce;
+    head_ = std::make_unique<SharedNegativesHead>(
+        ops, gbce, gbce ? seqloss::GbceBeta(o.negatives, o.num_items, o.gbce_t) : 1.0);
+  }
 }
 
 Gru4RecDeviceProgram::~Gru4RecDeviceProgram() = default;
@@ -183,6 +203,58 @@ absl::Status Gru4RecDeviceProgram::LastStates(const float* const* params,
   return ops.Gather(fin, o_.dim, rows, B, 1.0f, states);
 }
 
+absl::Status Gru4RecDeviceProgram::Scatter(std::span<const uint32_t> ids, const float* src,
+                                           float* table) {
+  TensorOps& ops = *ops_;
+  Scratch& s = *scratch_;
+  const ScatterPlan plan = BuildScatterPlan(ids.data(), ids.size());
+  if (plan.rows.empty()) return absl::OkStatus();
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * r, s.scatter_rows.Put<uint32_t>(ops, plan.rows));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * off, s.scatter_offsets.Put<uint32_t>(ops, plan.offsets));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * at, s.scatter_positions.Put<uint32_t>(ops, plan.positions));
+  return ops.ScatterAdd(r, off, at, plan.rows.size(), src, o_.dim, 1.0f, table);
+}
+
+absl::StatusOr<std::vector<float>> Gru4RecDeviceProgram::SharedLoss(const float* fin,
+                                                                    const float* table,
+                                                                    const Gru4RecWindowBatch& batch,
+                                                                    float* dfin, float* dtable) {
+  TensorOps& ops = *ops_;
+  Scratch& s = *scratch_;
+  const size_t B = batch.batch, T = batch.steps, d = o_.dim, rows = B * T, nd = rows * d;
+  // Batch-major row b T + t <-> time-major row t B + b (padding rows
+  // gather zeros).
+  std::vector<uint32_t> to_bm(rows), to_tm(rows), targets_bm(rows);
+  std::vector<uint8_t> valid_bm(rows);
+  for (size_t b = 0; b < B; ++b) {
+    for (size_t t = 0; t < T; ++t) {
+      const size_t bm = b * T + t, tm = t * B + b;
+      const bool valid = t >= batch.first[b];
+      to_bm[bm] = valid ? static_cast<uint32_t>(tm) : kNoItem;
+      to_tm[tm] = valid ? static_cast<uint32_t>(bm) : kNoItem;
+      targets_bm[bm] = batch.targets[tm];
+      valid_bm[bm] = valid ? 1 : 0;
+    }
+  }
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * bm_ids,
+                          s.to_batch_major.Put<uint32_t>(ops, std::span<const uint32_t>(to_bm)));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * tm_ids,
+                          s.to_time_major.Put<uint32_t>(ops, std::span<const uint32_t>(to_tm)));
+  FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
+                          s.targets_bm.Put<uint32_t>(ops, std::span<const uint32_t>(targets_bm)));
+  FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
+                          s.valid_bm.Put<uint8_t>(ops, std::span<const uint8_t>(valid_bm)));
+  FEDREC_ASSIGN_OR_RETURN(float* h, s.h_bm.Get<float>(ops, nd));
+  FEDREC_ASSIGN_OR_RETURN(float* dh, s.dh_bm.Get<float>(ops, nd));
+  FEDREC_RETURN_IF_ERROR(ops.Gather(fin, d, bm_ids, rows, 1.0f, h));
+  FEDREC_RETURN_IF_ERROR(ops.Zero(dh, nd));
+  FEDREC_ASSIGN_OR_RETURN(
+      std::vector<float> loss,
+      head_->Run(h, table, d, B, T, targets, targets_bm, valid, batch.shared, dh, dtable));
+  FEDREC_RETURN_IF_ERROR(ops.Gather(dh, d, tm_ids, rows, 1.0f, dfin));
+  return loss;
+}
+
 absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* const* params,
                                                                float* const* grads,
                                                                const Gru4RecWindowBatch& batch,
@@ -205,58 +277,60 @@ absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* cons
   // ---------------------------------------------------------------- loss
   FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
                           s.targets.Put<uint32_t>(ops, std::span<const uint32_t>(batch.targets)));
-  FEDREC_ASSIGN_OR_RETURN(uint32_t * drawn,
-                          s.drawn.Put<uint32_t>(ops, std::span<const uint32_t>(batch.drawn)));
-  std::vector<uint8_t> valid_host(rows);
-  for (size_t r = 0; r < rows; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
-  FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
-                          s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host)));
-  FEDREC_ASSIGN_OR_RETURN(float* pos, s.pos.Get<float>(ops, rows));
-  FEDREC_ASSIGN_OR_RETURN(float* neg, s.neg.Get<float>(ops, k * rows));
-  FEDREC_ASSIGN_OR_RETURN(float* loss, s.loss.Get<float>(ops, rows));
-  FEDREC_ASSIGN_OR_RETURN(float* dpos, s.dpos.Get<float>(ops, rows));
-  FEDREC_ASSIGN_OR_RETURN(float* dneg, s.dneg.Get<float>(ops, k * rows));
-  FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(fin, out_table, d, targets, rows, pos));
-  for (size_t j = 0; j < k; ++j) {
-    FEDREC_RETURN_IF_ERROR(
-        ops.GatheredRowDots(fin, out_table, d, drawn + j * rows, rows, neg + j * rows));
-  }
-  FEDREC_RETURN_IF_ERROR(ops.BprLoss(pos, neg, valid, rows, k, loss, dpos, dneg));
-  std::vector<float> loss_host(rows);
-  FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), loss, rows * sizeof(float)));
-  for (size_t b = 0; b < B; ++b) {
-    double window = 0;
-    for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[t * B + b];
-    result.loss += window;
+  FEDREC_ASSIGN_OR_RETURN(float* dfin, s.dfin.Get<float>(ops, nd));
+  if (head_ != nullptr) {
+    FEDREC_ASSIGN_OR_RETURN(std::vector<float> loss_host,
+                            SharedLoss(fin, out_table, batch, dfin, grads[out_index]));
+    for (size_t b = 0; b < B; ++b) {
+      double window = 0;
+      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[b * T + t];
+      result.loss += window;
+    }
+  } else {
+    FEDREC_ASSIGN_OR_RETURN(uint32_t * drawn,
+                            s.drawn.Put<uint32_t>(ops, std::span<const uint32_t>(batch.drawn)));
+    std::vector<uint8_t> valid_host(rows);
+    for (size_t r = 0; r < rows; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
+    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
+                            s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host)));
+    FEDREC_ASSIGN_OR_RETURN(float* pos, s.pos.Get<float>(ops, rows));
+    FEDREC_ASSIGN_OR_RETURN(float* neg, s.neg.Get<float>(ops, k * rows));
+    FEDREC_ASSIGN_OR_RETURN(float* loss, s.loss.Get<float>(ops, rows));
+    FEDREC_ASSIGN_OR_RETURN(float* dpos, s.dpos.Get<float>(ops, rows));
+    FEDREC_ASSIGN_OR_RETURN(float* dneg, s.dneg.Get<float>(ops, k * rows));
+    FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(fin, out_table, d, targets, rows, pos));
+    for (size_t j = 0; j < k; ++j) {
+      FEDREC_RETURN_IF_ERROR(
+          ops.GatheredRowDots(fin, out_table, d, drawn + j * rows, rows, neg + j * rows));
+    }
+    FEDREC_RETURN_IF_ERROR(ops.BprLoss(pos, neg, valid, rows, k, loss, dpos, dneg));
+    std::vector<float> loss_host(rows);
+    FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), loss, rows * sizeof(float)));
+    for (size_t b = 0; b < B; ++b) {
+      double window = 0;
+      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[t * B + b];
+      result.loss += window;
+    }
+
+    // The scored rows: dfin = sum dlogit e_item (target first, then the
+    // negatives in order, the CPU's order); d e_item += dlogit fin.
+    FEDREC_RETURN_IF_ERROR(ops.Zero(dfin, nd));
+    FEDREC_RETURN_IF_ERROR(ops.AddScaledRows(dpos, out_table, d, targets, rows, dfin));
+    for (size_t j = 0; j < k; ++j) {
+      FEDREC_RETURN_IF_ERROR(
+          ops.AddScaledRows(dneg + j * rows, out_table, d, drawn + j * rows, rows, dfin));
+    }
+    FEDREC_ASSIGN_OR_RETURN(float* item_rows, s.item_rows.Get<float>(ops, (1 + k) * nd));
+    FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, fin, rows, d, item_rows));
+    for (size_t j = 0; j < k; ++j) {
+      FEDREC_RETURN_IF_ERROR(
+          ops.ScaleRows(dneg + j * rows, fin, rows, d, item_rows + (1 + j) * nd));
+    }
+    std::vector<uint32_t> scored(batch.targets);
+    scored.insert(scored.end(), batch.drawn.begin(), batch.drawn.end());
+    FEDREC_RETURN_IF_ERROR(Scatter(scored, item_rows, grads[out_index]));
   }
   result.examples = batch.examples;
-
-  // ------------------------------------------------------------ backward
-  // The scored rows: dfin = sum dlogit e_item (target first, then the
-  // negatives in order, the CPU's order); d e_item += dlogit fin.
-  FEDREC_ASSIGN_OR_RETURN(float* dfin, s.dfin.Get<float>(ops, nd));
-  FEDREC_RETURN_IF_ERROR(ops.Zero(dfin, nd));
-  FEDREC_RETURN_IF_ERROR(ops.AddScaledRows(dpos, out_table, d, targets, rows, dfin));
-  for (size_t j = 0; j < k; ++j) {
-    FEDREC_RETURN_IF_ERROR(
-        ops.AddScaledRows(dneg + j * rows, out_table, d, drawn + j * rows, rows, dfin));
-  }
-  FEDREC_ASSIGN_OR_RETURN(float* item_rows, s.item_rows.Get<float>(ops, (1 + k) * nd));
-  FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, fin, rows, d, item_rows));
-  for (size_t j = 0; j < k; ++j) {
-    FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dneg + j * rows, fin, rows, d, item_rows + (1 + j) * nd));
-  }
-  auto scatter = [&](std::span<const uint32_t> ids, const float* src, float* table) {
-    const ScatterPlan plan = BuildScatterPlan(ids.data(), ids.size());
-    if (plan.rows.empty()) return absl::OkStatus();
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * r, s.scatter_rows.Put<uint32_t>(ops, plan.rows));
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * off, s.scatter_offsets.Put<uint32_t>(ops, plan.offsets));
-    FEDREC_ASSIGN_OR_RETURN(uint32_t * at, s.scatter_positions.Put<uint32_t>(ops, plan.positions));
-    return ops.ScatterAdd(r, off, at, plan.rows.size(), src, d, 1.0f, table);
-  };
-  std::vector<uint32_t> scored(batch.targets);
-  scored.insert(scored.end(), batch.drawn.begin(), batch.drawn.end());
-  FEDREC_RETURN_IF_ERROR(scatter(scored, item_rows, grads[out_index]));
 
   // Back through the output dropout and the layers (each layer's input
   // mask on the way out of it), into the input rows.
@@ -278,7 +352,7 @@ absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* cons
     }
     std::swap(dcur, dnext);
   }
-  FEDREC_RETURN_IF_ERROR(scatter(batch.inputs, dcur, grads[Gru4RecModel::kItemEmb]));
+  FEDREC_RETURN_IF_ERROR(Scatter(batch.inputs, dcur, grads[Gru4RecModel::kItemEmb]));
   return result;
 }
 

@@ -10,23 +10,26 @@
 // and get no gradient.
 //
 // Per step: embedding gather -> (dropout -> GruDeviceLayer) per layer ->
-// output dropout -> the paper's BPR with k negatives per position, scored
-// against item_emb (or out_emb with separate_output) with GatheredRowDots;
-// the scored rows' gradients and the input rows' gradients go through
-// deterministic scatter plans. Every sum runs in a fixed order: a run
-// repeats bitwise.
+// output dropout -> the loss against item_emb (or out_emb with
+// separate_output): the paper's BPR with k negatives per position (gathered
+// row dots), or sampled softmax / gBCE over each user's shared negatives
+// (SharedNegativesHead, on a batch-major copy of the states). The scored
+// rows' gradients and the input rows' gradients go through deterministic
+// scatter plans. Every sum runs in a fixed order: a run repeats bitwise.
 //
 // Randomness is the CPU model's: negatives are drawn on the host by
-// gru4rec_internal::DrawBprNegatives from the same streams; the dropout
+// gru4rec_internal::DrawNegatives from the same streams; the dropout
 // masks are one NextFloat per entry of each user's (seed, "dropout",
 // epoch, user, step) stream, mask m (layer m's input, the output for m =
 // layers) from word m T_b d on (T_b the user's valid steps), as the CPU
 // draws them.
 //
-// Supported: loss bpr (any number of negatives), items by id (separate
-// output either way), any layers and dropout. Create refuses the rest
-// (the softmax-type losses, text item representations) with
-// InvalidArgument naming them.
+// Supported: bpr (any number of negatives), sampled softmax and gBCE over
+// uniform shared negatives with plain logits; items by id (separate output
+// either way), any layers and dropout. Create refuses the rest (the full
+// softmax, per-position or popularity negatives, cosine logits, a
+// temperature, text item representations) with InvalidArgument naming
+// them.
 //
 // Thread safety: one program per thread (it owns scratch in the ops' memory
 // and calls into its TensorOps).
@@ -38,6 +41,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/cuda/shared_negatives_head.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/gru4rec.h"
 #include "models/model.h"
@@ -48,22 +52,23 @@ namespace fedrec::kernels {
 struct Gru4RecWindowBatch {
   size_t batch = 0;               // B windows (users with >= 2 items and a negative)
   size_t steps = 0;               // T rows each (the longest window)
-  size_t negatives = 0;           // k per position
+  size_t negatives = 0;           // BPR: k per position (0 for the shared losses)
   std::vector<uint32_t> users;    // B: the dropout streams' client words
   std::vector<uint32_t> first;    // B: padding steps of each window
   std::vector<uint32_t> inputs;   // T B, time-major, kNoItem in padding
   std::vector<uint32_t> targets;  // T B
-  // k T B: negative j of row r at j T B + r (kNoItem in padding).
+  // BPR: k T B, negative j of row r at j T B + r (kNoItem in padding).
   std::vector<uint32_t> drawn;
-  uint64_t examples = 0;  // predicted positions
+  SharedNegatives shared;  // the shared losses: each window's
+  uint64_t examples = 0;   // predicted positions
 
   // The training windows of `batch` as the CPU model forms them (the last
   // min(n - 1, max_len) positions of each user with n >= 2 items), users in
   // batch order, skipping those BPR finds no negative for; negatives drawn
-  // for `key`. `sampler` is scratch of o.num_items.
+  // for `key` (uniform). `scratch`'s sampler has o.num_items items.
   static Gru4RecWindowBatch Pack(const Gru4RecOptions& o, const ExcludedItems& excluded,
                                  std::span<const UserSequence> batch, const StepKey& key,
-                                 UnseenItemSampler* sampler);
+                                 gru4rec_internal::NegativeScratch* scratch);
   // Inference windows of T = `len` rows: window b holds the last
   // min(|histories[b]|, len) items, right-aligned (an empty history is
   // padding only).
@@ -99,10 +104,19 @@ class Gru4RecDeviceProgram {
   // dropout (T B x d) in the scratch.
   absl::StatusOr<const float*> Forward(const float* const* params, const Gru4RecWindowBatch& batch,
                                        const StepKey& key, bool drop);
+  // dtable[ids[t]] += src[t] through a scatter plan (rows of o_.dim).
+  absl::Status Scatter(std::span<const uint32_t> ids, const float* src, float* table);
+  // The shared losses on batch-major copies of fin: returns the per-position
+  // losses (batch-major) and writes dfin (time-major); adds the scored rows'
+  // gradients into dtable.
+  absl::StatusOr<std::vector<float>> SharedLoss(const float* fin, const float* table,
+                                                const Gru4RecWindowBatch& batch, float* dfin,
+                                                float* dtable);
 
   Gru4RecOptions o_;
   TensorOps* ops_;
   std::unique_ptr<Scratch> scratch_;
+  std::unique_ptr<SharedNegativesHead> head_;  // the shared losses
 };
 
 }  // namespace fedrec::kernels

@@ -325,6 +325,21 @@ class HostTensorOps final : public TensorOps {
     return absl::OkStatus();
   }
 
+  absl::Status SharedNegativeLossRows(bool gbce, float beta, const float* pos, const uint8_t* valid,
+                                      const uint32_t* counts, const float* logq, size_t batch,
+                                      size_t len, size_t width, float* nl, float* loss,
+                                      float* dpos) override {
+    for (size_t r = 0; r < batch * len; ++r) {
+      const size_t b = r / len;
+      float* row = nl + r * width;
+      if (logq != nullptr) {
+        for (size_t k = 0; k < counts[b]; ++k) row[k] -= logq[b * width + k];
+      }
+      loss[r] = SharedNegativesRow<float>(gbce, beta, pos[r], counts[b], width, valid[r] != 0, row,
+                                          dpos + r);
+    }
+    return absl::OkStatus();
+  }
   absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
                                 size_t batch, size_t steps, size_t width, float* mask) override {
     const float keep = 1.0f / (1.0f - rate);

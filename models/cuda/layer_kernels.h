@@ -49,6 +49,8 @@ namespace kmath {
 #endif
 FEDREC_HOST_DEVICE inline float Exp(float x) { FEDREC_KMATH(expf(x), std::exp(x)); }
 FEDREC_HOST_DEVICE inline double Exp(double x) { FEDREC_KMATH(exp(x), std::exp(x)); }
+FEDREC_HOST_DEVICE inline float Log(float x) { FEDREC_KMATH(logf(x), std::log(x)); }
+FEDREC_HOST_DEVICE inline double Log(double x) { FEDREC_KMATH(log(x), std::log(x)); }
 FEDREC_HOST_DEVICE inline float Log1p(float x) { FEDREC_KMATH(log1pf(x), std::log1p(x)); }
 FEDREC_HOST_DEVICE inline double Log1p(double x) { FEDREC_KMATH(log1p(x), std::log1p(x)); }
 FEDREC_HOST_DEVICE inline float Sqrt(float x) { FEDREC_KMATH(sqrtf(x), std::sqrt(x)); }
@@ -375,6 +377,46 @@ FEDREC_HOST_DEVICE inline S BprPosition(S pos_logit, const S* neg_logits, size_t
   }
   *dpos = dp;
   return loss * inv;
+}
+
+// One position of the sampled heads over negatives shared by its sequence
+// (models/sequence_losses.h's SharedNegativesLoss with plain logits): the
+// target's logit `pos` and the first n of `width` negative logits in nl
+// (corrected already). Sampled softmax: log(e^pos + sum_k e^nl_k) - pos;
+// gBCE: beta softplus(-pos) + sum_k softplus(nl_k). Returns the loss,
+// writes *dpos and the negatives' d loss / d logit over nl (0 for k >= n).
+// A padded position (valid false) has loss 0 and zero gradients. Thread:
+// one per position.
+template <typename S>
+FEDREC_HOST_DEVICE inline S SharedNegativesRow(bool gbce, S beta, S pos, size_t n, size_t width,
+                                               bool valid, S* nl, S* dpos) {
+  if (!valid) n = 0;
+  for (size_t k = n; k < width; ++k) nl[k] = S(0);
+  if (!valid) {
+    *dpos = S(0);
+    return S(0);
+  }
+  if (gbce) {
+    S loss = beta * SoftplusOf(-pos);
+    *dpos = -beta * SigmoidOf(-pos);
+    for (size_t k = 0; k < n; ++k) {
+      loss += SoftplusOf(nl[k]);
+      nl[k] = SigmoidOf(nl[k]);
+    }
+    return loss;
+  }
+  S max = pos;
+  for (size_t k = 0; k < n; ++k) max = nl[k] > max ? nl[k] : max;
+  const S ep = kmath::Exp(pos - max);
+  S sum = ep;
+  for (size_t k = 0; k < n; ++k) {
+    nl[k] = kmath::Exp(nl[k] - max);
+    sum += nl[k];
+  }
+  const S inv = S(1) / sum;
+  for (size_t k = 0; k < n; ++k) nl[k] *= inv;
+  *dpos = ep * inv - S(1);
+  return kmath::Log(sum) + max - pos;
 }
 
 // Entry of a GRU4Rec dropout mask drawn as the CPU model draws it, one

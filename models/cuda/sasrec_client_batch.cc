@@ -38,6 +38,10 @@ absl::StatusOr<std::unique_ptr<SasRecClientBatch>> SasRecClientBatch::Create(
     return absl::InvalidArgumentError(
         "client batch: windows_per_step and local_epochs must be positive");
   }
+  if (o.loss != SasRecLoss::kBce) {
+    return absl::InvalidArgumentError(
+        "client batch: GPU clients train the paper's BCE loss only so far (train.loss = bce)");
+  }
   std::unique_ptr<SasRecClientBatch> b(new SasRecClientBatch());
   b->o_ = o;
   b->options_ = options;

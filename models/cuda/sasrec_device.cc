@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "models/cuda/layer_kernels.h"
 #include "models/sasrec_impl.h"
+#include "models/sequence_losses.h"
 
 namespace fedrec::kernels {
 
@@ -29,6 +30,7 @@ SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
   w.targets.assign(rows, kNoItem);
   w.negatives.assign(rows, kNoItem);
   sasrec_internal::SeqWorkspace<float> ws;
+  if (o.loss != SasRecLoss::kBce) w.shared.width = o.ce_negatives;
   size_t b = 0;
   for (const UserSequence& s : batch) {
     if (s.items.size() < 2) continue;
@@ -36,11 +38,13 @@ SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
     const size_t first_item = s.items.size() - 1 - len;
     const size_t pad = w.len - len;
     sasrec_internal::DrawNegatives<float>(o, s.user, s.items, key, ws, nullptr);
+    const bool bce = o.loss == SasRecLoss::kBce;
+    if (!bce) w.shared.AddWindow(ws.negatives, {});
     for (size_t t = 0; t < len; ++t) {
       const size_t row = b * w.len + pad + t;
       w.inputs[row] = s.items[first_item + t];
       w.targets[row] = s.items[first_item + t + 1];
-      w.negatives[row] = ws.negatives[t];
+      if (bce) w.negatives[row] = ws.negatives[t];
     }
     w.users.push_back(s.user);
     w.first.push_back(static_cast<uint32_t>(pad));
@@ -132,19 +136,31 @@ MaskWords DropoutWordsOf(const SasRecOptions& o, uint64_t valid) {
 absl::StatusOr<std::unique_ptr<SasRecDeviceProgram>> SasRecDeviceProgram::Create(
     const SasRecOptions& o, TensorOps* ops) {
   std::string unsupported;
-  if (o.loss != SasRecLoss::kBce) unsupported = "train.loss other than bce";
+  if (o.loss == SasRecLoss::kCe && o.ce_negatives == 0) unsupported = "the full softmax";
+  if (o.loss != SasRecLoss::kBce) {
+    if (o.negatives_per_position) unsupported = "train.negative_sharing = position";
+    if (o.sampler != NegativeSampler::kUniform) unsupported = "popularity negatives";
+    if (o.temperature != 1.0) unsupported = "a temperature";
+  }
   if (o.l2_emb != 0) unsupported = "model.l2_emb";
   if (o.normalize) unsupported = "normalised embeddings";
   if (o.dim == 0 || o.heads == 0 || o.dim % o.heads != 0) unsupported = "model.dim / model.heads";
   if (!unsupported.empty()) {
-    return absl::InvalidArgumentError("the GPU SASRec does not support " + unsupported +
-                                      " yet (the paper's BCE setup only)");
+    return absl::InvalidArgumentError(
+        "the GPU SASRec does not support " + unsupported +
+        " yet (BCE, or sampled softmax / gBCE over uniform shared negatives)");
   }
   return std::unique_ptr<SasRecDeviceProgram>(new SasRecDeviceProgram(o, ops));
 }
 
 SasRecDeviceProgram::SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops)
-    : o_(o), ops_(ops), scratch_(std::make_unique<Scratch>()) {}
+    : o_(o), ops_(ops), scratch_(std::make_unique<Scratch>()) {
+  if (o.loss != SasRecLoss::kBce) {
+    const bool gbce = o.loss == SasRecLoss::kGbce;
+    head_ = std::make_unique<SharedNegativesHead>(
+        ops, gbce, gbce ? seqloss::GbceBeta(o.ce_negatives, o.num_items, o.gbce_t) : 1.0);
+  }
+}
 
 SasRecDeviceProgram::~SasRecDeviceProgram() = default;
 
@@ -171,6 +187,9 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
   if (target.input_rows.size() != cells || target.scored_rows.size() != 2 * cells ||
       batch.len > o_.max_len) {
     return absl::InvalidArgumentError("per-window gradients: row maps do not fit the batch");
+  }
+  if (head_ != nullptr) {
+    return absl::InvalidArgumentError("per-window gradients: the BCE loss only");
   }
   return Run(params, nullptr, &target, batch, key, dropout_on, window_loss, nullptr);
 }
@@ -392,17 +411,33 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   }
 
   // ----------------------------------------------------------------- loss
-  FEDREC_FLOATS(pos_logits, M);
-  FEDREC_FLOATS(neg_logits, M);
-  FEDREC_FLOATS(losses, M);
-  FEDREC_FLOATS(dpos, M);
-  FEDREC_FLOATS(dneg, M);
-  FEDREC_RETURN_IF_ERROR(ops.GatheredRowDots(hidden_out, scored_table, d, targets, M, pos_logits));
-  FEDREC_RETURN_IF_ERROR(
-      ops.GatheredRowDots(hidden_out, scored_table, d, negatives, M, neg_logits));
-  FEDREC_RETURN_IF_ERROR(ops.BceLoss(pos_logits, neg_logits, valid, M, losses, dpos, dneg));
+  // BCE: per-position logits and losses here, their gradients below. The
+  // sampled heads: loss and d loss / d hidden_out (into head_dh) at once.
   std::vector<float> loss_host(M);
-  FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), losses, M * sizeof(float)));
+  float* dpos = nullptr;
+  float* dneg = nullptr;
+  float* head_dh = nullptr;
+  if (head_ == nullptr) {
+    FEDREC_FLOATS(pos_logits, M);
+    FEDREC_FLOATS(neg_logits, M);
+    FEDREC_FLOATS(losses, M);
+    FEDREC_ASSIGN_OR_RETURN(dpos, floats(M));
+    FEDREC_ASSIGN_OR_RETURN(dneg, floats(M));
+    FEDREC_RETURN_IF_ERROR(
+        ops.GatheredRowDots(hidden_out, scored_table, d, targets, M, pos_logits));
+    FEDREC_RETURN_IF_ERROR(
+        ops.GatheredRowDots(hidden_out, scored_table, d, negatives, M, neg_logits));
+    FEDREC_RETURN_IF_ERROR(ops.BceLoss(pos_logits, neg_logits, valid, M, losses, dpos, dneg));
+    FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), losses, M * sizeof(float)));
+  } else {
+    if (grads != nullptr) {
+      FEDREC_ASSIGN_OR_RETURN(head_dh, floats(nd));
+      FEDREC_RETURN_IF_ERROR(ops.Zero(head_dh, nd));
+    }
+    FEDREC_ASSIGN_OR_RETURN(
+        loss_host, head_->Run(hidden_out, scored_table, d, B, T, targets, batch.targets, valid,
+                              batch.shared, head_dh, grads != nullptr ? grads[scored] : nullptr));
+  }
   // Per window in position order, then windows in batch order (the CPU
   // trainer's order of sequences).
   for (size_t b = 0; b < B; ++b) {
@@ -435,13 +470,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(dy2, nd);
   FEDREC_FLOATS(item_rows, 2 * nd);
 
-  // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH.
-  FEDREC_RETURN_IF_ERROR(ops.Zero(g0, nd));
-  FEDREC_RETURN_IF_ERROR(ops.BceHiddenGrad(dpos, dneg, scored_table, d, targets, negatives, M, g0));
-  FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, hidden_out, M, d, item_rows));
-  FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dneg, hidden_out, M, d, item_rows + nd));
-  std::vector<uint32_t> scored_ids(batch.targets);
-  scored_ids.insert(scored_ids.end(), batch.negatives.begin(), batch.negatives.end());
+  // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH
+  // (the sampled heads added theirs already).
   auto scatter = [&](const std::vector<uint32_t>& ids, const float* src, float scale_by,
                      float* table) -> absl::Status {
     const ScatterPlan plan = BuildScatterPlan(ids.data(), ids.size());
@@ -451,8 +481,19 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
     FEDREC_ASSIGN_OR_RETURN(uint32_t * positions, words(plan.positions));
     return ops.ScatterAdd(rows, offsets, positions, plan.rows.size(), src, d, scale_by, table);
   };
-  FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->scored_rows : scored_ids, item_rows, 1.0f,
-                                 per ? grad_rows : grads[scored]));
+  if (head_dh != nullptr) {
+    FEDREC_RETURN_IF_ERROR(ops.Copy(head_dh, nd, g0));
+  } else {
+    FEDREC_RETURN_IF_ERROR(ops.Zero(g0, nd));
+    FEDREC_RETURN_IF_ERROR(
+        ops.BceHiddenGrad(dpos, dneg, scored_table, d, targets, negatives, M, g0));
+    FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dpos, hidden_out, M, d, item_rows));
+    FEDREC_RETURN_IF_ERROR(ops.ScaleRows(dneg, hidden_out, M, d, item_rows + nd));
+    std::vector<uint32_t> scored_ids(batch.targets);
+    scored_ids.insert(scored_ids.end(), batch.negatives.begin(), batch.negatives.end());
+    FEDREC_RETURN_IF_ERROR(scatter(per ? per_window->scored_rows : scored_ids, item_rows, 1.0f,
+                                   per ? grad_rows : grads[scored]));
+  }
 
   // Final layer norm: gx = dL/d(last block's output).
   float* gx = g1;

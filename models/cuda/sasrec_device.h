@@ -24,9 +24,13 @@
 // PerWindowSlots): then the weight products are strided-batched per window
 // and the bias, layer-norm and position gradients are per-window sums.
 //
-// Supported: the paper's BCE loss with one negative per position, items by
-// id (separate_output either way), post-LN and pre-LN blocks, any dropout.
-// Create refuses other options with InvalidArgument naming them.
+// Losses: the paper's BCE with one negative per position; sampled softmax
+// and gBCE over uniform negatives shared by each sequence
+// (SharedNegativesHead, plain dot-product logits). Items by id
+// (separate_output either way), post-LN and pre-LN blocks, any dropout.
+// Create refuses other options (full softmax, per-position or popularity
+// negatives, cosine logits, a temperature, l2_emb) with InvalidArgument
+// naming them; per-window gradients (federated clients) take BCE only.
 //
 // Thread safety: one program per thread (it owns scratch in the ops' memory
 // and calls into its TensorOps).
@@ -38,6 +42,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/cuda/shared_negatives_head.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/model.h"
 #include "models/sasrec_options.h"
@@ -53,6 +58,7 @@ struct SasRecWindowBatch {
   std::vector<uint32_t> inputs;     // B T item ids, kNoItem in padding rows
   std::vector<uint32_t> targets;    // B T
   std::vector<uint32_t> negatives;  // B T: BCE's one negative per position
+  SharedNegatives shared;           // sampled softmax / gBCE: each window's
   uint64_t examples = 0;            // predicted positions
 
   // Windows of the sequences with at least 2 items, in batch order; the
@@ -130,6 +136,7 @@ class SasRecDeviceProgram {
   SasRecOptions o_;
   TensorOps* ops_;
   std::unique_ptr<Scratch> scratch_;
+  std::unique_ptr<SharedNegativesHead> head_;  // the sampled losses
 };
 
 }  // namespace fedrec::kernels

@@ -252,6 +252,17 @@ class TensorOps {
   virtual absl::Status AddScaledRows(const float* coef, const float* table, size_t d,
                                      const uint32_t* ids, size_t n, float* dh) = 0;
 
+  // ------------------------------------------- sampled heads (shared)
+  // SharedNegativesRow for every row r = b len + t of `batch` windows of
+  // `len` rows: pos[r], valid[r], window b's counts[b] negatives of
+  // `width` in nl[r width ..] (minus logq[b width + k] first when logq is
+  // not null), overwritten by their gradients; loss[r], dpos[r].
+  virtual absl::Status SharedNegativeLossRows(bool gbce, float beta, const float* pos,
+                                              const uint8_t* valid, const uint32_t* counts,
+                                              const float* logq, size_t batch, size_t len,
+                                              size_t width, float* nl, float* loss,
+                                              float* dpos) = 0;
+
   // ------------------------------------------------------------ ranking
   // x[offsets[i]] = value for i < n.
   virtual absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) = 0;

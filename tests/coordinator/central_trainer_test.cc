@@ -210,9 +210,9 @@ TEST(PatienceExhausted, CountsEvaluationsAfterTheBest) {
 }
 
 // backend.compute = "cuda" trains SASRec and GRU4Rec centrally with their
-// device programs (here on HostTensorOps): reproducibly, and to the CPU
-// model's quality (the two differ by float rounding only, which training
-// amplifies a little).
+// device programs (here on HostTensorOps), with the paper's losses and with
+// sampled softmax: reproducibly, and to the CPU model's quality (the two
+// differ by float rounding only, which training amplifies a little).
 class CentralDeviceTest : public CentralTrainerTest {
  protected:
   void SetUp() override {
@@ -225,19 +225,25 @@ class CentralDeviceTest : public CentralTrainerTest {
 };
 
 TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
-  for (const std::string type : {"gru4rec", "sasrec"}) {
+  // The paper's losses, and the modern recipe's sampled softmax.
+  for (const std::string tag : {"gru4rec", "sasrec", "gru4rec-ss", "sasrec-ss"}) {
+    const std::string type = tag.substr(0, tag.find('-'));
     Config cpu = MakeConfig(type), cuda = MakeConfig(type);
     cpu.train.epochs = cuda.train.epochs = 3;
+    if (tag.ends_with("-ss")) {
+      cpu.train.loss = cuda.train.loss = "sampled_softmax";
+      cpu.train.negatives = cuda.train.negatives = 16;
+    }
     cuda.backend.compute = "cuda";
-    const auto a = Train(cuda, type + "-cuda");
-    const auto b = Train(cuda, type + "-cuda-again");
-    const auto c = Train(cpu, type + "-cpu");
-    EXPECT_EQ(a["model_sha256"], b["model_sha256"]) << type;
-    EXPECT_NE(a["model_sha256"], c["model_sha256"]) << type;  // the device step ran
+    const auto a = Train(cuda, tag + "-cuda");
+    const auto b = Train(cuda, tag + "-cuda-again");
+    const auto c = Train(cpu, tag + "-cpu");
+    EXPECT_EQ(a["model_sha256"], b["model_sha256"]) << tag;
+    EXPECT_NE(a["model_sha256"], c["model_sha256"]) << tag;  // the device step ran
     const double hr_cuda = a["test_at_best"]["sampled"]["HR@10"].get<double>();
     const double hr_cpu = c["test_at_best"]["sampled"]["HR@10"].get<double>();
-    EXPECT_GT(hr_cuda, 0.2) << type;
-    EXPECT_NEAR(hr_cuda, hr_cpu, 0.05) << type;
+    EXPECT_GT(hr_cuda, 0.2) << tag;
+    EXPECT_NEAR(hr_cuda, hr_cpu, 0.05) << tag;
   }
 }
 

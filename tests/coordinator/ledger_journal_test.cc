@@ -46,8 +46,8 @@ TEST(LedgerJournal, AppendsDurableLinesAndReadsThemBack) {
   auto again = LedgerJournal::Open(path);
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->entries().size(), 2u);
-  EXPECT_EQ(again->entries()[1], (JournalEntry{.step = 2, .round = 2, .clip_norm = 0.25,
-                                               .cohort = 9}));
+  EXPECT_EQ(again->entries()[1],
+            (JournalEntry{.step = 2, .round = 2, .clip_norm = 0.25, .cohort = 9}));
   ASSERT_EQ(again->After(1).size(), 1u);
   EXPECT_EQ(again->After(1)[0].step, 2u);
   EXPECT_TRUE(again->After(2).empty());
@@ -154,8 +154,7 @@ TEST_F(FederatedTrainerTest, LedgerCountsEveryReleasedRound) {
   EXPECT_EQ(resumed["rounds_this_session"], 5);
   EXPECT_EQ(resumed["privacy"]["released_rounds"], 3 + 3 + 5);
   EXPECT_EQ(resumed["privacy"]["recomputed_rounds"], 3);
-  EXPECT_DOUBLE_EQ(resumed["privacy"]["epsilon"].get<double>(),
-                   EpsilonOf(resumed["privacy"], 11));
+  EXPECT_DOUBLE_EQ(resumed["privacy"]["epsilon"].get<double>(), EpsilonOf(resumed["privacy"], 11));
   EXPECT_EQ(JournalLines(run), 11u);
   const auto privacy_json = nlohmann::json::parse(ReadAll(run / "privacy.json"));
   EXPECT_EQ(privacy_json["recomputed_rounds"], 3);

@@ -236,8 +236,9 @@ TEST_F(RoundProtocolTest, AMissingShardIsRefusedOnResume) {
       << resumed.status();
 }
 
-// MF has no GPU step, and GRU4Rec's GPU step trains centrally only: both are
-// refused for federated runs on every machine.
+// MF has no GPU step, and GRU4Rec's GPU step and SASRec's sampled losses on
+// the GPU train centrally only: each is refused for federated runs on every
+// machine.
 TEST_F(RoundProtocolTest, CudaComputeForAModelWithoutAGpuStepIsRefusedAndWritesNothing) {
   Config c = MakeConfig("mf_bpr");
   c.backend.compute = "cuda";
@@ -255,6 +256,18 @@ TEST_F(RoundProtocolTest, CudaComputeForAModelWithoutAGpuStepIsRefusedAndWritesN
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(std::string(r.status().message()).find("federation.mode = \"central\""),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(fs::exists(dir_ / "cuda"));
+  // GPU clients train SASRec with the paper's BCE only.
+  c = MakeConfig("sasrec");
+  c.backend.compute = "cuda";
+  c.train.loss = "sampled_softmax";
+  c.train.negatives = 8;
+  r = RunFederatedTraining(c, {.out_dir = (dir_ / "cuda").string(), .quiet = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status().message()).find("train.loss: 'sampled_softmax'"),
             std::string::npos)
       << r.status();
   EXPECT_FALSE(fs::exists(dir_ / "cuda"));

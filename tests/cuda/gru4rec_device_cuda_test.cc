@@ -45,7 +45,7 @@ StepResult RunStep(kernels::TensorOps& ops) {
     batch.push_back({u, items[u], {}});
   }
   const StepKey key{5, 1, 2};
-  UnseenItemSampler sampler(o.num_items);
+  gru4rec_internal::NegativeScratch sampler{UnseenItemSampler(o.num_items), {}};
   const kernels::Gru4RecWindowBatch w =
       kernels::Gru4RecWindowBatch::Pack(o, {}, batch, key, &sampler);
   auto tensors = kernels::OpsTensors::Allocate(ops, (*model)->global_params());

@@ -6,7 +6,8 @@
 // several negatives, a separate output table, excluded items and a user
 // with no possible negative. This is the CPU-side check of the whole device
 // algorithm: the time-major layout, the dropout words of every mask, BPR
-// over k negatives, the scatter plans and backpropagation through time.
+// over k negatives, sampled softmax and gBCE over shared negatives, the
+// scatter plans and backpropagation through time.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,11 +31,12 @@ struct Case {
   float dropout;
   uint32_t negatives;
   bool separate_output;
+  SeqLoss loss = SeqLoss::kBpr;
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << "layers=" << c.layers << " dropout=" << c.dropout << " negatives=" << c.negatives
-      << " separate_output=" << c.separate_output;
+  *os << SeqLossName(c.loss) << " layers=" << c.layers << " dropout=" << c.dropout
+      << " negatives=" << c.negatives << " separate_output=" << c.separate_output;
 }
 
 absl::StatusOr<std::unique_ptr<kernels::TensorOps>> HostOps() {
@@ -50,6 +52,7 @@ Gru4RecOptions OptionsFor(const Case& c) {
   o.dropout = c.dropout;
   o.negatives = c.negatives;
   o.separate_output = c.separate_output;
+  o.loss = c.loss;
   o.init_std = 0.3f;
   return o;
 }
@@ -117,7 +120,10 @@ TEST_P(Gru4RecDeviceTest, LossGradientsAndTouchedRowsMatchTheCpuModel) {
 INSTANTIATE_TEST_SUITE_P(Variants, Gru4RecDeviceTest,
                          ::testing::Values(Case{1, 0.0f, 1, false}, Case{1, 0.3f, 1, false},
                                            Case{2, 0.25f, 3, false}, Case{2, 0.0f, 2, true},
-                                           Case{1, 0.4f, 4, true}));
+                                           Case{1, 0.4f, 4, true},
+                                           Case{2, 0.2f, 6, false, SeqLoss::kCe},
+                                           Case{1, 0.0f, 6, true, SeqLoss::kCe},
+                                           Case{2, 0.3f, 5, true, SeqLoss::kGbce}));
 
 // Padding is inert: a user's loss does not depend on who shares the batch
 // (other window lengths change its padding), up to float rounding in the
@@ -136,7 +142,7 @@ TEST(Gru4RecDeviceProgram, AUsersLossDoesNotDependOnItsBatch) {
   const std::vector<uint32_t> a = {3, 17, 4};
   const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23};
   const StepKey key{4, 1, 1};
-  UnseenItemSampler sampler(o.num_items);
+  gru4rec_internal::NegativeScratch sampler{UnseenItemSampler(o.num_items), {}};
   const std::vector<UserSequence> alone = {{4, a, {}}};
   const std::vector<UserSequence> shared = {{9, b, {}}, {4, a, {}}};
   const kernels::Gru4RecWindowBatch w1 =
@@ -264,11 +270,21 @@ TEST(Gru4RecDeviceProgram, RefusesWhatItDoesNotCompute) {
   Gru4RecOptions o;
   o.num_items = 10;
   o.loss = SeqLoss::kCe;
+  o.negatives = 0;
   auto p = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(p.status().message()).find("train.loss ce"), std::string::npos);
+  EXPECT_NE(std::string(p.status().message()).find("the full softmax"), std::string::npos);
   auto model = DeviceGru4RecModel::Create(*Gru4RecModel::Create(o), HostOps, "host");
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  o.negatives = 4;
+  EXPECT_TRUE(kernels::Gru4RecDeviceProgram::Create(o, ops.get()).ok());
+  o.sampler = NegativeSampler::kPopularity;
+  p = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
+  EXPECT_NE(std::string(p.status().message()).find("popularity"), std::string::npos);
+  o.sampler = NegativeSampler::kUniform;
+  o.temperature = 0.5;
+  p = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
+  EXPECT_NE(std::string(p.status().message()).find("temperature"), std::string::npos);
 }
 
 // A user whose items and the excluded ones cover the catalogue has no BPR
@@ -282,7 +298,7 @@ TEST(Gru4RecDeviceProgram, AUserWithoutANegativeIsSkipped) {
   const std::vector<uint32_t> all = {0, 1, 2, 0};
   const std::vector<uint32_t> some = {0, 1};
   const std::vector<UserSequence> batch = {{1, all, {}}, {2, some, {}}};
-  UnseenItemSampler sampler(o.num_items);
+  gru4rec_internal::NegativeScratch sampler{UnseenItemSampler(o.num_items), {}};
   const kernels::Gru4RecWindowBatch w =
       kernels::Gru4RecWindowBatch::Pack(o, excluded, batch, StepKey{1, 1, 1}, &sampler);
   EXPECT_EQ(w.batch, 1u);

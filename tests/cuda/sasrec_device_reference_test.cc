@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/cuda/device_sasrec_model.h"
+#include "models/cuda/sasrec_client_batch.h"
 #include "models/cuda/sasrec_device.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/sasrec.h"
@@ -26,10 +27,11 @@ struct Case {
   double dropout;
   bool separate_output;
   uint32_t heads;
+  SasRecLoss loss = SasRecLoss::kBce;  // kCe and kGbce over 6 shared negatives
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << (c.pre_ln ? "pre_ln" : "post_ln") << " dropout=" << c.dropout
+  *os << static_cast<int>(c.loss) << (c.pre_ln ? " pre_ln" : " post_ln") << " dropout=" << c.dropout
       << " separate_output=" << c.separate_output << " heads=" << c.heads;
 }
 
@@ -46,6 +48,8 @@ TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
   o.dropout = c.dropout;
   o.pre_ln = c.pre_ln;
   o.separate_output = c.separate_output;
+  o.loss = c.loss;
+  if (c.loss != SasRecLoss::kBce) o.ce_negatives = 6;
   auto model = SasRecModel::Create(o);
   ASSERT_TRUE(model.ok()) << model.status();
   (*model)->Initialize(5);
@@ -129,7 +133,10 @@ TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
 INSTANTIATE_TEST_SUITE_P(Variants, SasRecDeviceProgramTest,
                          ::testing::Values(Case{false, 0.0, false, 2}, Case{false, 0.3, false, 2},
                                            Case{true, 0.0, false, 1}, Case{true, 0.3, true, 2},
-                                           Case{false, 0.3, true, 1}));
+                                           Case{false, 0.3, true, 1},
+                                           Case{false, 0.3, false, 2, SasRecLoss::kCe},
+                                           Case{true, 0.0, true, 1, SasRecLoss::kCe},
+                                           Case{false, 0.2, true, 2, SasRecLoss::kGbce}));
 
 absl::StatusOr<std::unique_ptr<kernels::TensorOps>> HostOps() {
   return kernels::NewHostTensorOps();
@@ -200,7 +207,24 @@ TEST(SasRecDeviceProgram, RefusesWhatItDoesNotCompute) {
   o.loss = SasRecLoss::kCe;
   auto p = kernels::SasRecDeviceProgram::Create(o, ops.get());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(p.status().message()).find("train.loss"), std::string::npos);
+  EXPECT_NE(std::string(p.status().message()).find("full softmax"), std::string::npos);
+  o.ce_negatives = 8;
+  EXPECT_TRUE(kernels::SasRecDeviceProgram::Create(o, ops.get()).ok());
+  o.negatives_per_position = true;
+  p = kernels::SasRecDeviceProgram::Create(o, ops.get());
+  EXPECT_NE(std::string(p.status().message()).find("negative_sharing"), std::string::npos);
+  o.negatives_per_position = false;
+  o.sampler = NegativeSampler::kPopularity;
+  p = kernels::SasRecDeviceProgram::Create(o, ops.get());
+  EXPECT_NE(std::string(p.status().message()).find("popularity"), std::string::npos);
+  // Federated clients on the device take the paper's BCE only.
+  o.sampler = NegativeSampler::kUniform;
+  auto model = SasRecModel::Create(o);
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto clients = kernels::SasRecClientBatch::Create(o, (*model)->global_params(),
+                                                    kernels::NewHostTensorOps(), {});
+  EXPECT_EQ(clients.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(clients.status().message()).find("bce"), std::string::npos);
 }
 
 TEST(SasRecDeviceProgram, AnEmptyBatchIsNoWork) {
