@@ -116,10 +116,11 @@ absl::StatusOr<std::unique_ptr<FederationSetup>> BuildFederationSetup(const Conf
         "\"central\"); GPU clients train the paper's bce, and other losses train federated on "
         "the CPU (backend.compute = \"cpu\")");
   }
-  if (s->compute_backend == "cuda" && s->spec.type() == "gru4rec") {
+  if (s->compute_backend == "cuda" && s->spec.type() != "sasrec") {
     return absl::FailedPreconditionError(
-        "backend.compute: 'cuda' trains federated clients for SASRec only so far; GRU4Rec trains "
-        "on the GPU centrally (federation.mode = \"central\"), federated on the CPU "
+        "backend.compute: 'cuda' trains federated clients for SASRec only so far; model.type '" +
+        s->spec.type() +
+        "' trains on the GPU centrally (federation.mode = \"central\") or federated on the CPU "
         "(backend.compute = \"cpu\")");
   }
   FEDREC_ASSIGN_OR_RETURN(s->initial,

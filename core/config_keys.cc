@@ -480,8 +480,8 @@ std::vector<KeySpec> BuildRegistry() {
                       "Checkpoints kept on disk (0: all).", IntAtLeast(0)));
   // [backend]
   r.push_back(MakeKey("backend", "compute", &C::backend, &BackendConfig::compute,
-                      "Compute backend: cpu, or cuda (SASRec's and GRU4Rec's training steps and "
-                      "evaluation on the GPU).",
+                      "Compute backend: cpu, or cuda (SASRec's, GRU4Rec's and MF-BPR's training "
+                      "steps and evaluation on the GPU).",
                       OneOf({"cpu", "cuda"})));
   r.push_back(MakeKey("backend", "comm", &C::backend, &BackendConfig::comm,
                       "Collective backend: auto, local, mpi or nccl (sums on one GPU per rank).",

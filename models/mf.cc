@@ -194,13 +194,9 @@ void MfBprModel::Initialize(uint64_t seed) {
   InitNormal(local_.ViewAt(kUserEmb), seed, kLocalStoreIndex, kUserEmb, options_.init_std);
 }
 
-namespace {
-
-// Draws one negative per training item of `seq` into *negatives, from the
-// user's stream (seed, "train_negatives", epoch, user, step). False when no
-// item is left to draw (the user touched, or the exclusions hold, all).
-bool DrawBprNegatives(const UserSequence& seq, const StepKey& key, const ExcludedItems& excluded,
-                      UnseenItemSampler& sampler, std::vector<uint32_t>* negatives) {
+bool mf_internal::DrawBprNegatives(const UserSequence& seq, const StepKey& key,
+                                   const ExcludedItems& excluded, UnseenItemSampler& sampler,
+                                   std::vector<uint32_t>* negatives) {
   if (!sampler.Begin(seq.items, excluded)) {
     sampler.End(seq.items);
     return false;
@@ -215,8 +211,6 @@ bool DrawBprNegatives(const UserSequence& seq, const StepKey& key, const Exclude
   sampler.End(seq.items);
   return true;
 }
-
-}  // namespace
 
 LossSum MfBprModel::ForwardBackward(std::span<const UserSequence> batch, const StepKey& key,
                                     Workspace* workspace, Gradients* global_grads,
@@ -240,7 +234,9 @@ LossSum MfBprModel::ForwardBackward(std::span<const UserSequence> batch, const S
   for (const UserSequence& seq : batch) {
     if (seq.user >= options_.num_users) Fail("MfBprModel: user id out of range");
     if (seq.items.empty()) continue;
-    if (!DrawBprNegatives(seq, key, excluded_, ws->sampler, &ws->negatives[0])) continue;
+    if (!mf_internal::DrawBprNegatives(seq, key, excluded_, ws->sampler, &ws->negatives[0])) {
+      continue;
+    }
     Vec du(ws->du.data(), d);
     du.setZero();
     total.loss += UserBpr(items, global_grads, CVec(users.Row(seq.user).data(), d), seq.items,
@@ -269,7 +265,9 @@ LossSum MfBprModel::FeatureForwardBackward(std::span<const UserSequence> batch, 
     const UserSequence& seq = batch[b];
     if (seq.user >= options_.num_users) Fail("MfBprModel: user id out of range");
     if (seq.items.empty()) continue;
-    if (!DrawBprNegatives(seq, key, excluded_, ws->sampler, &ws->negatives[b])) continue;
+    if (!mf_internal::DrawBprNegatives(seq, key, excluded_, ws->sampler, &ws->negatives[b])) {
+      continue;
+    }
     ws->skip[b] = 0;
     rows.Add(seq.items);
     rows.Add(ws->negatives[b]);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/param_store.h"
 #include "core/status.h"
@@ -101,6 +102,8 @@ class MfBprModel final : public Model {
   // item_bias's index in the global store; npos for a text model.
   static constexpr size_t kNoBias = static_cast<size_t>(-1);
   size_t bias_tensor() const { return bias_; }
+  // The items SetNegativeExclusions excluded.
+  const ExcludedItems& excluded_items() const { return excluded_; }
 
  private:
   MfBprModel(const MfBprOptions& options, std::shared_ptr<const ItemFeatures> features);
@@ -118,6 +121,18 @@ class MfBprModel final : public Model {
   ParameterStore global_;
   ParameterStore local_;
 };
+
+namespace mf_internal {
+
+// MF-BPR's negatives of one user, exactly as MfBprModel draws them: one per
+// training item of `seq`, uniform over the items neither the user's nor
+// excluded, from (seed, "train_negatives", epoch, user, step). False when
+// no such item is left (the user is skipped). `sampler` has the catalogue's
+// size.
+bool DrawBprNegatives(const UserSequence& seq, const StepKey& key, const ExcludedItems& excluded,
+                      UnseenItemSampler& sampler, std::vector<uint32_t>* negatives);
+
+}  // namespace mf_internal
 
 struct MfRatingOptions {
   uint32_t num_users = 0;

@@ -5,9 +5,11 @@
 #include "core/node_rank.h"
 #include "models/cuda/cuda_plugin.h"
 #include "models/cuda/device_gru4rec_model.h"
+#include "models/cuda/device_mf_model.h"
 #include "models/cuda/device_sasrec_model.h"
 #include "models/factory.h"
 #include "models/gru4rec.h"
+#include "models/mf.h"
 #include "models/sasrec.h"
 
 namespace fedrec {
@@ -50,13 +52,20 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModelOnBackend(
     std::shared_ptr<const ItemFeatures> features) {
   if (compute.name != "cuda") return CreateModel(spec, compute.name, std::move(features));
   FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<Model> cpu, CreateModel(spec, "cpu", features));
-  if (cpu->type() != "sasrec" && cpu->type() != "gru4rec") {
+  const std::string type = cpu->type();
+  if (type != "sasrec" && type != "gru4rec" && type != "mf_bpr") {
     return absl::FailedPreconditionError(
-        "backend.compute: 'cuda' trains SASRec and GRU4Rec only so far; model.type = '" +
-        cpu->type() + "' runs on the CPU (backend.compute = \"cpu\")");
+        "backend.compute: 'cuda' trains SASRec, GRU4Rec and MF-BPR only so far; model.type = '" +
+        type + "' runs on the CPU (backend.compute = \"cpu\")");
   }
   FEDREC_ASSIGN_OR_RETURN(kernels::TensorOpsFactory make_ops, DeviceTensorOpsFactory(compute));
-  if (cpu->type() == "gru4rec") {
+  if (type == "mf_bpr") {
+    std::unique_ptr<MfBprModel> mf(static_cast<MfBprModel*>(cpu.release()));
+    FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceMfModel> model,
+                            DeviceMfModel::Create(std::move(mf), make_ops, "cuda"));
+    return std::unique_ptr<Model>(std::move(model));
+  }
+  if (type == "gru4rec") {
     std::unique_ptr<Gru4RecModel> gru(static_cast<Gru4RecModel*>(cpu.release()));
     FEDREC_ASSIGN_OR_RETURN(std::unique_ptr<DeviceGru4RecModel> model,
                             DeviceGru4RecModel::Create(std::move(gru), make_ops, "cuda"));

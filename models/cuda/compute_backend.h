@@ -1,7 +1,8 @@
 // The one seam every trainer builds its model through, by backend.compute:
 //   "cpu"   models/factory.h's CreateModel;
-//   "cuda"  SASRec (DeviceSasRecModel) and GRU4Rec (DeviceGru4RecModel)
-//           with their training step on the GPU, over CudaTensorOps from
+//   "cuda"  SASRec (DeviceSasRecModel), GRU4Rec (DeviceGru4RecModel) and
+//           MF-BPR (DeviceMfModel) with their training step on the GPU,
+//           over CudaTensorOps from
 //           the CUDA plugin (cuda_plugin.h), FP32 products, on device
 //           (node-local rank mod the devices visible): one GPU per rank
 //           under mpirun or srun, device 0 for a process launched alone
@@ -10,7 +11,7 @@
 //           on the CPU (SASRec's evaluation ranks on the GPU).
 // Errors name the key: FailedPrecondition when this build or machine cannot
 // run CUDA (no plugin, no device) or the model has no GPU version yet
-// (model.type other than sasrec and gru4rec, item features);
+// (model.type other than sasrec, gru4rec and mf_bpr, item features);
 // InvalidArgument for an unknown backend or options the GPU step does not
 // support.
 #pragma once

@@ -37,14 +37,8 @@ LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch,
                                             Workspace* workspace, Gradients* global_grads,
                                             Gradients*) const {
   std::unique_ptr<Workspace> owned;
-  if (workspace == nullptr) {
-    owned = NewWorkspace();
-    workspace = owned.get();
-  }
-  DeviceWorkspace& ws = *static_cast<DeviceWorkspace*>(workspace);
+  DeviceWorkspace& ws = Acquire<DeviceWorkspace>(workspace, &owned);
   kernels::TensorOps& ops = *ws.ops;
-  // Trainers create workspaces on one thread and use them on others.
-  if (absl::Status bound = ops.BindToCallingThread(); !bound.ok()) Fail(bound);
   const Gru4RecModel& cpu = cpu_model();
   const Gru4RecOptions& o = cpu.options();
   const kernels::Gru4RecWindowBatch windows =

@@ -44,7 +44,10 @@ class DeviceModel : public Model {
   uint32_t num_items() const override { return cpu_->num_items(); }
   ParameterStore& global_params() override { return cpu_->global_params(); }
   const ParameterStore& global_params() const override { return cpu_->global_params(); }
+  ParameterStore* local_params() override { return cpu_->local_params(); }
+  const ParameterStore* local_params() const override { return cpu_->local_params(); }
   Gradients NewGlobalGradients() const override { return cpu_->NewGlobalGradients(); }
+  Gradients NewLocalGradients() const override { return cpu_->NewLocalGradients(); }
   void Initialize(uint64_t seed) override { cpu_->Initialize(seed); }
   absl::Status SetItemPopularity(std::span<const uint64_t> counts) override {
     return cpu_->SetItemPopularity(counts);
@@ -106,6 +109,21 @@ class DeviceModel : public Model {
     auto tensors = kernels::OpsTensors::Allocate(*ws->ops, global_params());
     if (!tensors.ok()) Fail(tensors.status());
     ws->tensors = std::move(*tensors);
+  }
+
+  // The workspace a ForwardBackward runs in (W, a ProgramWorkspace):
+  // `workspace`, or a new one kept in *owned; its TensorOps bound to the
+  // calling thread (trainers create workspaces on one thread and use them
+  // on others).
+  template <typename W>
+  W& Acquire(Workspace* workspace, std::unique_ptr<Workspace>* owned) const {
+    if (workspace == nullptr) {
+      *owned = NewWorkspace();
+      workspace = owned->get();
+    }
+    W& ws = *static_cast<W*>(workspace);
+    if (absl::Status bound = ws.ops->BindToCallingThread(); !bound.ok()) Fail(bound);
+    return ws;
   }
 
   // One "fedrec: error: backend.compute '<name>': <why>" line, exit code 1.

@@ -35,14 +35,8 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
                                            Gradients* local_grads) const {
   (void)local_grads;  // SASRec has no local parameters
   std::unique_ptr<Workspace> owned;
-  if (workspace == nullptr) {
-    owned = NewWorkspace();
-    workspace = owned.get();
-  }
-  DeviceWorkspace& ws = *static_cast<DeviceWorkspace*>(workspace);
+  DeviceWorkspace& ws = Acquire<DeviceWorkspace>(workspace, &owned);
   kernels::TensorOps& ops = *ws.ops;
-  // Trainers create workspaces on one thread and use them on others.
-  if (absl::Status bound = ops.BindToCallingThread(); !bound.ok()) Fail(bound);
   const SasRecOptions& o = cpu_model().options();
   const ParameterStore& store = global_params();
   const kernels::SasRecWindowBatch windows = kernels::SasRecWindowBatch::Pack(o, batch, key);

@@ -209,9 +209,9 @@ TEST(PatienceExhausted, CountsEvaluationsAfterTheBest) {
   EXPECT_FALSE(PatienceExhausted(1, 0, 10, 10, 10));
 }
 
-// backend.compute = "cuda" trains SASRec and GRU4Rec centrally with their
-// device programs (here on HostTensorOps), with the paper's losses and with
-// sampled softmax: reproducibly, and to the CPU model's quality (the two
+// backend.compute = "cuda" trains SASRec, GRU4Rec and MF-BPR centrally with
+// their device programs (here on HostTensorOps), with the paper's losses and
+// with sampled softmax: reproducibly, and to the CPU model's quality (the two
 // differ by float rounding only, which training amplifies a little).
 class CentralDeviceTest : public CentralTrainerTest {
  protected:
@@ -226,10 +226,11 @@ class CentralDeviceTest : public CentralTrainerTest {
 
 TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
   // The paper's losses, and the modern recipe's sampled softmax.
-  for (const std::string tag : {"gru4rec", "sasrec", "gru4rec-ss", "sasrec-ss"}) {
+  for (const std::string tag : {"gru4rec", "sasrec", "mf_bpr", "gru4rec-ss", "sasrec-ss"}) {
     const std::string type = tag.substr(0, tag.find('-'));
     Config cpu = MakeConfig(type), cuda = MakeConfig(type);
     cpu.train.epochs = cuda.train.epochs = 3;
+    if (type == "mf_bpr") cpu.model.l2 = cuda.model.l2 = 1e-3;
     if (tag.ends_with("-ss")) {
       cpu.train.loss = cuda.train.loss = "sampled_softmax";
       cpu.train.negatives = cuda.train.negatives = 16;
@@ -245,6 +246,27 @@ TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
     EXPECT_GT(hr_cuda, 0.2) << tag;
     EXPECT_NEAR(hr_cuda, hr_cpu, 0.05) << tag;
   }
+}
+
+// A model without a GPU step is refused by name before anything is written.
+TEST_F(CentralDeviceTest, AModelWithoutAGpuStepIsRefused) {
+  SynthOptions synth;
+  synth.users = 40;
+  synth.items = 30;
+  synth.seed = 4;
+  const std::string csv = dir_.Path("ratings.csv");
+  ASSERT_TRUE(WriteSyntheticDataset(synth, csv).ok());
+  Config c = MakeConfig("mf_rating");
+  c.data.path = csv;
+  c.backend.compute = "cuda";
+  auto r = RunCentralTraining(c, {.out_dir = (dir_.path() / "rating").string(), .quiet = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(r.status().message())
+                .find("backend.compute: 'cuda' trains SASRec, GRU4Rec and MF-BPR only"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(fs::exists(dir_.path() / "rating"));
 }
 
 }  // namespace
