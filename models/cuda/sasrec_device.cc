@@ -468,7 +468,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(dp, att);
   FEDREC_FLOATS(dhidden, nd);
   FEDREC_FLOATS(dy2, nd);
-  FEDREC_FLOATS(item_rows, 2 * nd);
+  FEDREC_FLOATS(item_rows, head_ == nullptr ? 2 * nd : 0);  // BCE's scored rows
 
   // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH
   // (the sampled heads added theirs already).

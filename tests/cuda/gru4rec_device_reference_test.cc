@@ -57,6 +57,29 @@ Gru4RecOptions OptionsFor(const Case& c) {
   return o;
 }
 
+// A CPU model initialised with `seed`, its tensors on HostTensorOps and the
+// device program on them.
+struct OnHost {
+  OnHost(const Gru4RecOptions& o, uint64_t seed) {
+    auto model = Gru4RecModel::Create(o);
+    if (!model.ok()) return;
+    cpu = std::move(*model);
+    cpu->Initialize(seed);
+    ops = kernels::NewHostTensorOps();
+    auto placed = kernels::OpsTensors::Allocate(*ops, cpu->global_params());
+    if (!placed.ok() || !placed->Load(*ops, cpu->global_params()).ok()) return;
+    tensors = std::move(*placed);
+    auto made = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
+    if (made.ok()) program = std::move(*made);
+  }
+  bool ok() const { return program != nullptr; }
+
+  std::unique_ptr<Gru4RecModel> cpu;
+  std::unique_ptr<kernels::TensorOps> ops;
+  kernels::OpsTensors tensors;
+  std::unique_ptr<kernels::Gru4RecDeviceProgram> program;
+};
+
 class Gru4RecDeviceTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Gru4RecDeviceTest, LossGradientsAndTouchedRowsMatchTheCpuModel) {
@@ -130,15 +153,10 @@ INSTANTIATE_TEST_SUITE_P(Variants, Gru4RecDeviceTest,
 // products.
 TEST(Gru4RecDeviceProgram, AUsersLossDoesNotDependOnItsBatch) {
   const Gru4RecOptions o = OptionsFor({2, 0.3f, 2, false});
-  auto cpu = Gru4RecModel::Create(o);
-  ASSERT_TRUE(cpu.ok());
-  (*cpu)->Initialize(3);
-  std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
-  auto tensors = kernels::OpsTensors::Allocate(*ops, (*cpu)->global_params());
-  ASSERT_TRUE(tensors.ok());
-  ASSERT_TRUE(tensors->Load(*ops, (*cpu)->global_params()).ok());
-  auto program = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
-  ASSERT_TRUE(program.ok());
+  OnHost h(o, 3);
+  ASSERT_TRUE(h.ok());
+  kernels::OpsTensors* tensors = &h.tensors;
+  kernels::Gru4RecDeviceProgram* program = h.program.get();
   const std::vector<uint32_t> a = {3, 17, 4};
   const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23};
   const StepKey key{4, 1, 1};
@@ -152,13 +170,13 @@ TEST(Gru4RecDeviceProgram, AUsersLossDoesNotDependOnItsBatch) {
   EXPECT_EQ(w1.steps, 2u);
   EXPECT_EQ(w2.steps, 7u);
   EXPECT_EQ(w2.first, (std::vector<uint32_t>{0, 5}));
-  auto l1 = (*program)->LossAndGradients(tensors->params(), tensors->grads(), w1, key, true);
+  auto l1 = program->LossAndGradients(tensors->params(), tensors->grads(), w1, key, true);
   ASSERT_TRUE(l1.ok());
   const std::vector<UserSequence> other = {{9, b, {}}};
   const kernels::Gru4RecWindowBatch w3 =
       kernels::Gru4RecWindowBatch::Pack(o, {}, other, key, &sampler);
-  auto l2 = (*program)->LossAndGradients(tensors->params(), tensors->grads(), w2, key, true);
-  auto l3 = (*program)->LossAndGradients(tensors->params(), tensors->grads(), w3, key, true);
+  auto l2 = program->LossAndGradients(tensors->params(), tensors->grads(), w2, key, true);
+  auto l3 = program->LossAndGradients(tensors->params(), tensors->grads(), w3, key, true);
   ASSERT_TRUE(l2.ok() && l3.ok());
   EXPECT_NEAR(l2->loss, l1->loss + l3->loss, 1e-6 * l2->loss);
   EXPECT_EQ(l2->examples, l1->examples + l3->examples);
@@ -168,15 +186,9 @@ TEST(Gru4RecDeviceProgram, AUsersLossDoesNotDependOnItsBatch) {
 TEST(Gru4RecDeviceProgram, LastStatesScoreAsTheCpuModel) {
   for (const bool separate : {false, true}) {
     const Gru4RecOptions o = OptionsFor({2, 0.3f, 1, separate});
-    auto cpu = Gru4RecModel::Create(o);
-    ASSERT_TRUE(cpu.ok());
-    (*cpu)->Initialize(8);
-    std::unique_ptr<kernels::TensorOps> ops = kernels::NewHostTensorOps();
-    auto tensors = kernels::OpsTensors::Allocate(*ops, (*cpu)->global_params());
-    ASSERT_TRUE(tensors.ok());
-    ASSERT_TRUE(tensors->Load(*ops, (*cpu)->global_params()).ok());
-    auto program = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
-    ASSERT_TRUE(program.ok());
+    OnHost h(o, 8);
+    ASSERT_TRUE(h.ok());
+    const Gru4RecModel& cpu = *h.cpu;
     const std::vector<uint32_t> a = {3, 17, 4};
     const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23};  // longer than max_len
     const std::vector<uint32_t> none;
@@ -184,12 +196,12 @@ TEST(Gru4RecDeviceProgram, LastStatesScoreAsTheCpuModel) {
     const kernels::Gru4RecWindowBatch w =
         kernels::Gru4RecWindowBatch::PackHistories(histories, o.max_len);
     std::vector<float> states(histories.size() * o.dim, -1.0f);
-    ASSERT_TRUE((*program)->LastStates(tensors->params(), w, states.data()).ok());
-    const ParameterStore& store = (*cpu)->global_params();
-    const float* rows = store.ViewAt(separate ? (*cpu)->OutputTensor() : 0).data;
+    ASSERT_TRUE(h.program->LastStates(h.tensors.params(), w, states.data()).ok());
+    const ParameterStore& store = cpu.global_params();
+    const float* rows = store.ViewAt(separate ? cpu.OutputTensor() : 0).data;
     for (size_t u = 0; u < histories.size(); ++u) {
       std::vector<float> want(o.num_items);
-      (*cpu)->ScoreAll(0, histories[u], want);
+      cpu.ScoreAll(0, histories[u], want);
       for (uint32_t i = 0; i < o.num_items; ++i) {
         float dot = 0;
         for (size_t j = 0; j < o.dim; ++j) dot += states[u * o.dim + j] * rows[i * o.dim + j];
