@@ -4,6 +4,7 @@
 #   FEDREC_SANITIZE    e.g. address,undefined (Debug build)
 #   FEDREC_BUILD_TYPE  default RelWithDebInfo
 #   FEDREC_BUILD_BENCH ON|OFF (default ON)
+#   FEDREC_DEBUG_INFO  full|lines (default full; lines = -g1, a faster build)
 #   FEDREC_CUDA        AUTO|ON|OFF (default AUTO)
 #   FEDREC_JOBS        parallel jobs (default nproc)
 #   FEDREC_ISA         auto|baseline|x86-64-v3|native (default auto: x86-64-v3
@@ -32,7 +33,8 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
     -DFEDREC_SANITIZE="$sanitize" -DFEDREC_BUILD_BENCH="${FEDREC_BUILD_BENCH:-ON}" \
-    -DFEDREC_CUDA="${FEDREC_CUDA:-AUTO}" -DFEDREC_ISA="${FEDREC_ISA:-auto}" >&2
+    -DFEDREC_CUDA="${FEDREC_CUDA:-AUTO}" -DFEDREC_ISA="${FEDREC_ISA:-auto}" \
+    -DFEDREC_DEBUG_INFO="${FEDREC_DEBUG_INFO:-full}" >&2
 elif [[ -n "${FEDREC_ISA:-}" ]]; then
   cmake "$build_dir" -DFEDREC_ISA="$FEDREC_ISA" >&2
 fi
