@@ -316,7 +316,7 @@ bool gru4rec_internal::DrawNegatives(const Gru4RecOptions& o,
                                      std::vector<double>* logq) {
   drawn->clear();
   logq->clear();
-  if (o.loss == SeqLoss::kCe && o.negatives == 0) return true;
+  if (IsFullSoftmax(o)) return true;
   RandomStream neg({.seed = key.seed,
                     .purpose = "train_negatives",
                     .round = key.epoch,
@@ -428,7 +428,7 @@ LossSum Gru4RecModel::ForwardBackward(std::span<const UserSequence> batch, const
   auto* ws = static_cast<Gru4RecWorkspace*>(workspace);
   ws->excluded = &excluded_;
   const size_t gru_first = layout_.num_tensors();
-  const bool full = options_.loss == SeqLoss::kCe && options_.negatives == 0;
+  const bool full = gru4rec_internal::IsFullSoftmax(options_);
   if (ws->negatives.size() < batch.size()) {
     ws->negatives.resize(batch.size());
     ws->logq.resize(batch.size());

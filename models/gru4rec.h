@@ -183,6 +183,11 @@ class Gru4RecModel final : public Model {
 
 namespace gru4rec_internal {
 
+// The loss is the softmax over the whole catalogue (ce without negatives).
+inline bool IsFullSoftmax(const Gru4RecOptions& o) {
+  return o.loss == SeqLoss::kCe && o.negatives == 0;
+}
+
 // The samplers' scratch of a thread: BPR's unseen-item marks (sized to the
 // catalogue by the owner) and the shared draws' bitmap (sized on first use).
 struct NegativeScratch {

@@ -74,6 +74,10 @@ inline size_t OutEmbIndex(const SasRecOptions& o) { return FinalBeta(o.blocks) +
 inline size_t ScoredTable(const SasRecOptions& o) {
   return o.separate_output ? OutEmbIndex(o) : kItemEmb;
 }
+// The loss is the softmax over the whole catalogue (ce without negatives).
+inline bool IsFullSoftmax(const SasRecOptions& o) {
+  return o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+}
 
 using seqloss::Buffer;
 
@@ -347,7 +351,7 @@ void DrawNegatives(const SasRecOptions& o, uint32_t user, std::span<const uint32
                    const StepKey& key, SeqWorkspace<S>& ws,
                    const seqloss::PopularityTable* popularity) {
   const size_t len = WindowLength(o, items.size());
-  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+  const bool full_ce = IsFullSoftmax(o);
   const bool by_popularity = o.sampler == NegativeSampler::kPopularity && popularity != nullptr;
   ws.negatives.clear();
   if (full_ce) return;
@@ -509,7 +513,7 @@ S FeatureBatchLoss(const SasRecOptions& o, const ItemLayout& layout, const ItemF
                    const seqloss::PopularityTable* popularity) {
   ItemRows<S>& rows = ws.items;
   rows.Begin(o.num_items);
-  const bool full_ce = o.loss == SasRecLoss::kCe && o.ce_negatives == 0;
+  const bool full_ce = IsFullSoftmax(o);
   if (ws.batch_negatives.size() < batch.size()) {
     ws.batch_negatives.resize(batch.size());
     ws.batch_logq.resize(batch.size());

@@ -303,6 +303,39 @@ __global__ void GruBackwardStepKernel(const float* dout, const float* gates, con
                   dgi + b * 3 * h, dgh + b * 3 * h);
 }
 
+// Block r: row r, one thread per lane of layer_kernels.h's full softmax.
+__global__ void FullSoftmaxRowsKernel(const uint32_t* targets, const uint8_t* valid,
+                                      const uint8_t* excluded, size_t cols, float* logits,
+                                      float* loss) {
+  __shared__ float partial[kFullSoftmaxLanes];
+  __shared__ float target_logit;
+  const size_t r = blockIdx.x, p = threadIdx.x;
+  float* row = logits + r * cols;
+  if (valid[r] == 0) {
+    for (size_t j = p; j < cols; j += kFullSoftmaxLanes) row[j] = 0.0f;
+    if (p == 0) loss[r] = 0.0f;
+    return;
+  }
+  if (p == 0) target_logit = row[targets[r]];
+  partial[p] = FullSoftmaxLaneMax(row, excluded, cols, p);
+  __syncthreads();
+  for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
+    if (p < half) FullSoftmaxTree(partial, p, half, true);
+    __syncthreads();
+  }
+  const float max = partial[0];
+  __syncthreads();  // every lane has read the max (and thread 0 the target) before the exps
+  partial[p] = FullSoftmaxLaneExp(row, excluded, cols, p, max);
+  __syncthreads();
+  for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
+    if (p < half) FullSoftmaxTree(partial, p, half, false);
+    __syncthreads();
+  }
+  const float sum = partial[0];
+  FullSoftmaxLaneGradient(row, cols, p, 1.0f / sum, targets[r]);
+  if (p == 0) loss[r] = FullSoftmaxRowLoss(max, sum, target_logit);
+}
+
 __global__ void SetAtKernel(float* x, const uint64_t* offsets, size_t n, float value) {
   FEDREC_GRID_INDEX(i, n);
   x[offsets[i]] = value;
@@ -609,6 +642,14 @@ class CudaTensorOps final : public TensorOps {
     SharedNegativeLossKernel<<<BlocksFor(batch * len), kThreads, 0, stream_>>>(
         gbce, beta, pos, valid, counts, logq, batch, len, width, nl, loss, dpos);
     return AfterLaunch("SharedNegativeLossRows");
+  }
+  absl::Status FullSoftmaxRows(const uint32_t* targets, const uint8_t* valid,
+                               const uint8_t* excluded, size_t rows, size_t cols, float* logits,
+                               float* loss) override {
+    if (rows == 0) return absl::OkStatus();
+    FullSoftmaxRowsKernel<<<static_cast<unsigned>(rows), kFullSoftmaxLanes, 0, stream_>>>(
+        targets, valid, excluded, cols, logits, loss);
+    return AfterLaunch("FullSoftmaxRows");
   }
   absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
                                 size_t batch, size_t steps, size_t width, float* mask) override {

@@ -50,11 +50,15 @@ LossSum DeviceGru4RecModel::ForwardBackward(std::span<const UserSequence> batch,
   if (!sum.ok()) Fail(sum.status());
 
   // The CPU model's first-touch order, user by user: each position's target
-  // and BPR negatives (or every target, then the shared negatives) in the
-  // scored table, then the user's inputs.
+  // and BPR negatives (or every target, then the shared negatives; every
+  // row, from the first user on, under the full softmax) in the scored
+  // table, then the user's inputs.
   const size_t B = windows.batch, T = windows.steps, rows = B * T, k = windows.negatives;
   const size_t scored_k = o.separate_output ? cpu.OutputTensor() : Gru4RecModel::kItemEmb;
   std::vector<std::vector<uint32_t>> touched(global_params().num_tensors());
+  if (gru4rec_internal::IsFullSoftmax(o)) {
+    for (uint32_t item = 0; item < o.num_items; ++item) touched[scored_k].push_back(item);
+  }
   for (size_t b = 0; b < B; ++b) {
     for (size_t t = windows.first[b]; t < T; ++t) {
       const size_t r = t * B + b;

@@ -47,10 +47,13 @@ LossSum DeviceSasRecModel::ForwardBackward(std::span<const UserSequence> batch, 
   if (!sum.ok()) Fail(sum.status());
 
   // The rows each table's gradient may hold, in first-touch order: the
-  // scored rows (targets, then BCE's or the shared negatives), then the
-  // input rows.
+  // scored rows (targets, then BCE's or the shared negatives; every row
+  // under the full softmax), then the input rows.
   std::vector<std::vector<uint32_t>> touched(store.num_tensors());
   std::vector<uint32_t>& scored = touched[sasrec_internal::ScoredTable(o)];
+  if (sasrec_internal::IsFullSoftmax(o)) {
+    for (uint32_t item = 0; item < o.num_items; ++item) scored.push_back(item);
+  }
   for (const std::vector<uint32_t>* ids :
        {&windows.targets, &windows.negatives, &windows.shared.ids}) {
     for (uint32_t id : *ids) {

@@ -19,6 +19,9 @@ Gru4RecWindowBatch Gru4RecWindowBatch::Pack(const Gru4RecOptions& o, const Exclu
   const bool bpr = o.loss == SeqLoss::kBpr;
   w.negatives = bpr ? o.negatives : 0;
   if (!bpr) w.shared.width = o.negatives;
+  if (gru4rec_internal::IsFullSoftmax(o)) {
+    w.excluded.assign(excluded.items().begin(), excluded.items().end());
+  }
   struct Kept {
     const UserSequence* seq;
     size_t steps;
@@ -95,10 +98,11 @@ struct Gru4RecDeviceProgram::Scratch {
 absl::StatusOr<std::unique_ptr<Gru4RecDeviceProgram>> Gru4RecDeviceProgram::Create(
     const Gru4RecOptions& o, TensorOps* ops) {
   std::string unsupported;
-  if (o.loss == SeqLoss::kCe && o.negatives == 0) unsupported = "the full softmax";
-  if (o.loss != SeqLoss::kBpr) {
+  if (o.loss != SeqLoss::kBpr && !gru4rec_internal::IsFullSoftmax(o)) {
     if (o.negatives_per_position) unsupported = "train.negative_sharing = position";
     if (o.sampler != NegativeSampler::kUniform) unsupported = "popularity negatives";
+  }
+  if (o.loss != SeqLoss::kBpr) {
     if (o.normalize) unsupported = "normalised embeddings";
     if (o.temperature != 1.0) unsupported = "a temperature";
   }
@@ -107,7 +111,8 @@ absl::StatusOr<std::unique_ptr<Gru4RecDeviceProgram>> Gru4RecDeviceProgram::Crea
   if (!unsupported.empty()) {
     return absl::InvalidArgumentError(
         "the GPU GRU4Rec does not support " + unsupported +
-        " yet (BPR, or sampled softmax / gBCE over uniform shared negatives, on item ids)");
+        " yet (BPR, the full softmax, or sampled softmax / gBCE over uniform shared negatives, "
+        "on item ids)");
   }
   return std::unique_ptr<Gru4RecDeviceProgram>(new Gru4RecDeviceProgram(o, ops));
 }
@@ -119,7 +124,9 @@ Gru4RecDeviceProgram::Gru4RecDeviceProgram(const Gru4RecOptions& o, TensorOps* o
   scratch_->masks.resize(o.layers + 1);
   scratch_->ins.resize(o.layers);
   scratch_->outs.resize(o.layers);
-  if (o.loss != SeqLoss::kBpr) {
+  if (gru4rec_internal::IsFullSoftmax(o)) {
+    full_head_ = std::make_unique<FullSoftmaxHead>(ops);
+  } else if (o.loss != SeqLoss::kBpr) {
     const bool gbce = o.loss == SeqLoss::kGbce;
     head_ = std::make_unique<SharedNegativesHead>(
         ops, gbce, gbce ? seqloss::GbceBeta(o.negatives, o.num_items, o.gbce_t) : 1.0);
@@ -278,7 +285,22 @@ absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* cons
   FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
                           s.targets.Put<uint32_t>(ops, std::span<const uint32_t>(batch.targets)));
   FEDREC_ASSIGN_OR_RETURN(float* dfin, s.dfin.Get<float>(ops, nd));
-  if (head_ != nullptr) {
+  if (full_head_ != nullptr) {
+    // Row by row: the time-major rows go in as they are.
+    std::vector<uint8_t> valid_host(rows);
+    for (size_t r = 0; r < rows; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
+    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
+                            s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host)));
+    FEDREC_RETURN_IF_ERROR(ops.Zero(dfin, nd));
+    FEDREC_ASSIGN_OR_RETURN(std::vector<float> loss_host,
+                            full_head_->Run(fin, out_table, d, o_.num_items, rows, targets, valid,
+                                            batch.excluded, dfin, grads[out_index]));
+    for (size_t b = 0; b < B; ++b) {
+      double window = 0;
+      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[t * B + b];
+      result.loss += window;
+    }
+  } else if (head_ != nullptr) {
     FEDREC_ASSIGN_OR_RETURN(std::vector<float> loss_host,
                             SharedLoss(fin, out_table, batch, dfin, grads[out_index]));
     for (size_t b = 0; b < B; ++b) {

@@ -12,8 +12,9 @@
 // Per step: embedding gather -> (dropout -> GruDeviceLayer) per layer ->
 // output dropout -> the loss against item_emb (or out_emb with
 // separate_output): the paper's BPR with k negatives per position (gathered
-// row dots), or sampled softmax / gBCE over each user's shared negatives
-// (SharedNegativesHead, on a batch-major copy of the states). The scored
+// row dots), sampled softmax / gBCE over each user's shared negatives
+// (SharedNegativesHead, on a batch-major copy of the states), or the full
+// softmax over the catalogue (FullSoftmaxHead, time-major). The scored
 // rows' gradients and the input rows' gradients go through deterministic
 // scatter plans. Every sum runs in a fixed order: a run repeats bitwise.
 //
@@ -25,9 +26,9 @@
 // draws them.
 //
 // Supported: bpr (any number of negatives), sampled softmax and gBCE over
-// uniform shared negatives with plain logits; items by id (separate output
-// either way), any layers and dropout. Create refuses the rest (the full
-// softmax, per-position or popularity negatives, cosine logits, a
+// uniform shared negatives and the full softmax, with plain logits; items
+// by id (separate output either way), any layers and dropout. Create
+// refuses the rest (per-position or popularity negatives, cosine logits, a
 // temperature, text item representations) with InvalidArgument naming
 // them.
 //
@@ -41,6 +42,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/cuda/full_softmax_head.h"
 #include "models/cuda/shared_negatives_head.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/gru4rec.h"
@@ -59,8 +61,9 @@ struct Gru4RecWindowBatch {
   std::vector<uint32_t> targets;  // T B
   // BPR: k T B, negative j of row r at j T B + r (kNoItem in padding).
   std::vector<uint32_t> drawn;
-  SharedNegatives shared;  // the shared losses: each window's
-  uint64_t examples = 0;   // predicted positions
+  SharedNegatives shared;          // the shared losses: each window's
+  std::vector<uint32_t> excluded;  // the full softmax: items left out of it
+  uint64_t examples = 0;           // predicted positions
 
   // The training windows of `batch` as the CPU model forms them (the last
   // min(n - 1, max_len) positions of each user with n >= 2 items), users in
@@ -116,7 +119,8 @@ class Gru4RecDeviceProgram {
   Gru4RecOptions o_;
   TensorOps* ops_;
   std::unique_ptr<Scratch> scratch_;
-  std::unique_ptr<SharedNegativesHead> head_;  // the shared losses
+  std::unique_ptr<SharedNegativesHead> head_;   // the shared losses
+  std::unique_ptr<FullSoftmaxHead> full_head_;  // the full softmax
 };
 
 }  // namespace fedrec::kernels

@@ -417,6 +417,40 @@ class HostTensorOps final : public TensorOps {
     for (size_t i = 0; i < n; ++i) x[offsets[i]] = value;
     return absl::OkStatus();
   }
+  absl::Status FullSoftmaxRows(const uint32_t* targets, const uint8_t* valid,
+                               const uint8_t* excluded, size_t rows, size_t cols, float* logits,
+                               float* loss) override {
+    // The device's block, its lanes run one after another.
+    float partial[kFullSoftmaxLanes];
+    for (size_t r = 0; r < rows; ++r) {
+      float* row = logits + r * cols;
+      if (valid[r] == 0) {
+        std::fill_n(row, cols, 0.0f);
+        loss[r] = 0.0f;
+        continue;
+      }
+      const float target_logit = row[targets[r]];
+      for (size_t p = 0; p < kFullSoftmaxLanes; ++p) {
+        partial[p] = FullSoftmaxLaneMax(row, excluded, cols, p);
+      }
+      for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
+        for (size_t p = 0; p < half; ++p) FullSoftmaxTree(partial, p, half, true);
+      }
+      const float max = partial[0];
+      for (size_t p = 0; p < kFullSoftmaxLanes; ++p) {
+        partial[p] = FullSoftmaxLaneExp(row, excluded, cols, p, max);
+      }
+      for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
+        for (size_t p = 0; p < half; ++p) FullSoftmaxTree(partial, p, half, false);
+      }
+      const float sum = partial[0];
+      for (size_t p = 0; p < kFullSoftmaxLanes; ++p) {
+        FullSoftmaxLaneGradient(row, cols, p, 1.0f / sum, targets[r]);
+      }
+      loss[r] = FullSoftmaxRowLoss(max, sum, target_logit);
+    }
+    return absl::OkStatus();
+  }
   absl::Status CountAboveRows(const float* s, size_t rows, size_t cols, size_t ld,
                               const float* thresholds, uint64_t* greater, uint64_t* ties) override {
     for (size_t i = 0; i < rows; ++i) {

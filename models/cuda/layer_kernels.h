@@ -426,6 +426,65 @@ FEDREC_HOST_DEVICE inline float FloatDropoutEntry(uint32_t word, float rate, flo
   return static_cast<float>(word >> 8) * 0x1.0p-24f < rate ? 0.0f : keep;
 }
 
+// ----------------------------------------------------------- full softmax
+// The full softmax over one row of a catalogue's logits (models/
+// sequence_losses.h's FullSoftmaxLoss with plain logits), in
+// kFullSoftmaxLanes interleaved lanes: lane p takes columns p, p + lanes,
+// ... in order, and the lanes' partial results combine in a fixed halving
+// tree (FullSoftmaxTree). The device runs one thread per lane and a block
+// per row; the host runs the lanes one after another: the same operations
+// in the same order. Excluded columns (excluded[j] != 0; excluded may be
+// null) take no part and get gradient 0.
+inline constexpr size_t kFullSoftmaxLanes = 256;
+
+// Lane p's largest logit (-infinity when it has none).
+template <typename S>
+FEDREC_HOST_DEVICE inline S FullSoftmaxLaneMax(const S* row, const uint8_t* excluded, size_t cols,
+                                               size_t lane) {
+  S max = -INFINITY;
+  for (size_t j = lane; j < cols; j += kFullSoftmaxLanes) {
+    if (excluded == nullptr || excluded[j] == 0) max = row[j] > max ? row[j] : max;
+  }
+  return max;
+}
+
+// Lane p: row[j] = exp(row[j] - max) (0 when excluded); returns their sum.
+template <typename S>
+FEDREC_HOST_DEVICE inline S FullSoftmaxLaneExp(S* row, const uint8_t* excluded, size_t cols,
+                                               size_t lane, S max) {
+  S sum = S(0);
+  for (size_t j = lane; j < cols; j += kFullSoftmaxLanes) {
+    row[j] = excluded == nullptr || excluded[j] == 0 ? kmath::Exp(row[j] - max) : S(0);
+    sum += row[j];
+  }
+  return sum;
+}
+
+// Lane p: row[j] = row[j] inv, minus 1 at the target: d loss / d logit.
+template <typename S>
+FEDREC_HOST_DEVICE inline void FullSoftmaxLaneGradient(S* row, size_t cols, size_t lane, S inv,
+                                                       size_t target) {
+  for (size_t j = lane; j < cols; j += kFullSoftmaxLanes) {
+    row[j] = row[j] * inv - (j == target ? S(1) : S(0));
+  }
+}
+
+// One level of the tree: partial[p] = combine(partial[p], partial[p +
+// half]) for p < half (half = lanes / 2, lanes / 4, ..., 1). take_max:
+// the maximum, else the sum.
+template <typename S>
+FEDREC_HOST_DEVICE inline void FullSoftmaxTree(S* partial, size_t p, size_t half, bool take_max) {
+  const S other = partial[p + half];
+  partial[p] = take_max ? (other > partial[p] ? other : partial[p]) : partial[p] + other;
+}
+
+// The row's loss from the combined max and sum and the target's logit
+// (read before the lanes overwrite it): log(sum) + max - target.
+template <typename S>
+FEDREC_HOST_DEVICE inline S FullSoftmaxRowLoss(S max, S sum, S target_logit) {
+  return kmath::Log(sum) + max - target_logit;
+}
+
 // -------------------------------------------------------------------- GRU
 // One unit j of a GRU step (models/layers/gru.h, PyTorch's gates [r; z; n]):
 // gi, gh: the input and hidden projections of the step (3h each, biases

@@ -31,6 +31,10 @@ SasRecWindowBatch SasRecWindowBatch::Pack(const SasRecOptions& o,
   w.negatives.assign(rows, kNoItem);
   sasrec_internal::SeqWorkspace<float> ws;
   if (o.loss != SasRecLoss::kBce) w.shared.width = o.ce_negatives;
+  if (sasrec_internal::IsFullSoftmax(o) && o.excluded != nullptr) {
+    const std::span<const uint32_t> left_out = o.excluded->items();
+    w.excluded.assign(left_out.begin(), left_out.end());
+  }
   size_t b = 0;
   for (const UserSequence& s : batch) {
     if (s.items.size() < 2) continue;
@@ -136,26 +140,28 @@ MaskWords DropoutWordsOf(const SasRecOptions& o, uint64_t valid) {
 absl::StatusOr<std::unique_ptr<SasRecDeviceProgram>> SasRecDeviceProgram::Create(
     const SasRecOptions& o, TensorOps* ops) {
   std::string unsupported;
-  if (o.loss == SasRecLoss::kCe && o.ce_negatives == 0) unsupported = "the full softmax";
-  if (o.loss != SasRecLoss::kBce) {
+  if (o.loss != SasRecLoss::kBce && !sasrec_internal::IsFullSoftmax(o)) {
     if (o.negatives_per_position) unsupported = "train.negative_sharing = position";
     if (o.sampler != NegativeSampler::kUniform) unsupported = "popularity negatives";
-    if (o.temperature != 1.0) unsupported = "a temperature";
   }
+  if (o.loss != SasRecLoss::kBce && o.temperature != 1.0) unsupported = "a temperature";
   if (o.l2_emb != 0) unsupported = "model.l2_emb";
   if (o.normalize) unsupported = "normalised embeddings";
   if (o.dim == 0 || o.heads == 0 || o.dim % o.heads != 0) unsupported = "model.dim / model.heads";
   if (!unsupported.empty()) {
     return absl::InvalidArgumentError(
         "the GPU SASRec does not support " + unsupported +
-        " yet (BCE, or sampled softmax / gBCE over uniform shared negatives)");
+        " yet (BCE, the full softmax, or sampled softmax / gBCE over uniform shared "
+        "negatives)");
   }
   return std::unique_ptr<SasRecDeviceProgram>(new SasRecDeviceProgram(o, ops));
 }
 
 SasRecDeviceProgram::SasRecDeviceProgram(const SasRecOptions& o, TensorOps* ops)
     : o_(o), ops_(ops), scratch_(std::make_unique<Scratch>()) {
-  if (o.loss != SasRecLoss::kBce) {
+  if (sasrec_internal::IsFullSoftmax(o)) {
+    full_head_ = std::make_unique<FullSoftmaxHead>(ops);
+  } else if (o.loss != SasRecLoss::kBce) {
     const bool gbce = o.loss == SasRecLoss::kGbce;
     head_ = std::make_unique<SharedNegativesHead>(
         ops, gbce, gbce ? seqloss::GbceBeta(o.ce_negatives, o.num_items, o.gbce_t) : 1.0);
@@ -188,7 +194,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::LossAndWindowGradients(
       batch.len > o_.max_len) {
     return absl::InvalidArgumentError("per-window gradients: row maps do not fit the batch");
   }
-  if (head_ != nullptr) {
+  if (head_ != nullptr || full_head_ != nullptr) {
     return absl::InvalidArgumentError("per-window gradients: the BCE loss only");
   }
   return Run(params, nullptr, &target, batch, key, dropout_on, window_loss, nullptr);
@@ -417,7 +423,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   float* dpos = nullptr;
   float* dneg = nullptr;
   float* head_dh = nullptr;
-  if (head_ == nullptr) {
+  const bool bce = head_ == nullptr && full_head_ == nullptr;
+  if (bce) {
     FEDREC_FLOATS(pos_logits, M);
     FEDREC_FLOATS(neg_logits, M);
     FEDREC_FLOATS(losses, M);
@@ -434,9 +441,16 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
       FEDREC_ASSIGN_OR_RETURN(head_dh, floats(nd));
       FEDREC_RETURN_IF_ERROR(ops.Zero(head_dh, nd));
     }
-    FEDREC_ASSIGN_OR_RETURN(
-        loss_host, head_->Run(hidden_out, scored_table, d, B, T, targets, batch.targets, valid,
-                              batch.shared, head_dh, grads != nullptr ? grads[scored] : nullptr));
+    float* dtable = grads != nullptr ? grads[scored] : nullptr;
+    if (full_head_ != nullptr) {
+      FEDREC_ASSIGN_OR_RETURN(
+          loss_host, full_head_->Run(hidden_out, scored_table, d, o_.num_items, M, targets, valid,
+                                     batch.excluded, head_dh, dtable));
+    } else {
+      FEDREC_ASSIGN_OR_RETURN(
+          loss_host, head_->Run(hidden_out, scored_table, d, B, T, targets, batch.targets, valid,
+                                batch.shared, head_dh, dtable));
+    }
   }
   // Per window in position order, then windows in batch order (the CPU
   // trainer's order of sequences).
@@ -468,7 +482,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(dp, att);
   FEDREC_FLOATS(dhidden, nd);
   FEDREC_FLOATS(dy2, nd);
-  FEDREC_FLOATS(item_rows, head_ == nullptr ? 2 * nd : 0);  // BCE's scored rows
+  FEDREC_FLOATS(item_rows, bce ? 2 * nd : 0);  // BCE's scored rows
 
   // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH
   // (the sampled heads added theirs already).

@@ -26,11 +26,12 @@
 //
 // Losses: the paper's BCE with one negative per position; sampled softmax
 // and gBCE over uniform negatives shared by each sequence
-// (SharedNegativesHead, plain dot-product logits). Items by id
+// (SharedNegativesHead); the full softmax over the catalogue
+// (FullSoftmaxHead); all with plain dot-product logits. Items by id
 // (separate_output either way), post-LN and pre-LN blocks, any dropout.
-// Create refuses other options (full softmax, per-position or popularity
-// negatives, cosine logits, a temperature, l2_emb) with InvalidArgument
-// naming them; per-window gradients (federated clients) take BCE only.
+// Create refuses other options (per-position or popularity negatives,
+// cosine logits, a temperature, l2_emb) with InvalidArgument naming them;
+// per-window gradients (federated clients) take BCE only.
 //
 // Thread safety: one program per thread (it owns scratch in the ops' memory
 // and calls into its TensorOps).
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/cuda/full_softmax_head.h"
 #include "models/cuda/shared_negatives_head.h"
 #include "models/cuda/tensor_ops.h"
 #include "models/model.h"
@@ -59,6 +61,7 @@ struct SasRecWindowBatch {
   std::vector<uint32_t> targets;    // B T
   std::vector<uint32_t> negatives;  // B T: BCE's one negative per position
   SharedNegatives shared;           // sampled softmax / gBCE: each window's
+  std::vector<uint32_t> excluded;   // the full softmax: items left out of it
   uint64_t examples = 0;            // predicted positions
 
   // Windows of the sequences with at least 2 items, in batch order; the
@@ -136,7 +139,8 @@ class SasRecDeviceProgram {
   SasRecOptions o_;
   TensorOps* ops_;
   std::unique_ptr<Scratch> scratch_;
-  std::unique_ptr<SharedNegativesHead> head_;  // the sampled losses
+  std::unique_ptr<SharedNegativesHead> head_;   // the sampled losses
+  std::unique_ptr<FullSoftmaxHead> full_head_;  // the full softmax
 };
 
 }  // namespace fedrec::kernels

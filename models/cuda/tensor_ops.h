@@ -263,6 +263,16 @@ class TensorOps {
                                               size_t width, float* nl, float* loss,
                                               float* dpos) = 0;
 
+  // ----------------------------------------------------- full softmax
+  // The full softmax of `rows` rows of `cols` logits (row r at logits + r
+  // cols, overwritten by d loss / d logit): loss[r] = log sum_j e^l_j -
+  // l_target[r] over the columns not excluded (excluded: cols flags, or
+  // null), in layer_kernels.h's lanes (FullSoftmaxLane*); a row with
+  // valid[r] == 0 gets loss 0 and a zero gradient.
+  virtual absl::Status FullSoftmaxRows(const uint32_t* targets, const uint8_t* valid,
+                                       const uint8_t* excluded, size_t rows, size_t cols,
+                                       float* logits, float* loss) = 0;
+
   // ------------------------------------------------------------ ranking
   // x[offsets[i]] = value for i < n.
   virtual absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) = 0;

@@ -225,8 +225,10 @@ class CentralDeviceTest : public CentralTrainerTest {
 };
 
 TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
-  // The paper's losses, and the modern recipe's sampled softmax.
-  for (const std::string tag : {"gru4rec", "sasrec", "mf_bpr", "gru4rec-ss", "sasrec-ss"}) {
+  // The paper's losses, the modern recipe's sampled softmax and the full
+  // softmax.
+  for (const std::string tag :
+       {"gru4rec", "sasrec", "mf_bpr", "gru4rec-ss", "sasrec-ss", "gru4rec-ce", "sasrec-ce"}) {
     const std::string type = tag.substr(0, tag.find('-'));
     Config cpu = MakeConfig(type), cuda = MakeConfig(type);
     cpu.train.epochs = cuda.train.epochs = 3;
@@ -234,6 +236,10 @@ TEST_F(CentralDeviceTest, DeviceModelsTrainReproduciblyToTheCpuModelsQuality) {
     if (tag.ends_with("-ss")) {
       cpu.train.loss = cuda.train.loss = "sampled_softmax";
       cpu.train.negatives = cuda.train.negatives = 16;
+    }
+    if (tag.ends_with("-ce")) {
+      cpu.train.loss = cuda.train.loss = "ce";
+      cpu.train.negatives = cuda.train.negatives = 0;
     }
     cuda.backend.compute = "cuda";
     const auto a = Train(cuda, tag + "-cuda");

@@ -23,16 +23,17 @@ struct StepResult {
   std::vector<std::vector<float>> grads;
 };
 
-// One training step of a 2-layer GRU4Rec (d 64, 3 negatives, dropout 0.2)
-// on 96 users of 2 to 80 items, on `ops`.
-StepResult RunStep(kernels::TensorOps& ops) {
+// One training step of a 2-layer GRU4Rec (d 64, dropout 0.2; BPR with 3
+// negatives, or the full softmax) on 96 users of 2 to 80 items, on `ops`.
+StepResult RunStep(kernels::TensorOps& ops, bool full_softmax) {
   Gru4RecOptions o;
   o.num_items = 2000;
   o.dim = 64;
   o.layers = 2;
   o.max_len = 50;
   o.dropout = 0.2f;
-  o.negatives = 3;
+  o.negatives = full_softmax ? 0 : 3;
+  if (full_softmax) o.loss = SeqLoss::kCe;
   auto model = Gru4RecModel::Create(o);
   EXPECT_TRUE(model.ok());
   (*model)->Initialize(7);
@@ -69,15 +70,18 @@ TEST(Gru4RecDeviceCuda, MatchesTheHostProgramAndRepeatsBitwise) {
   auto device = kernels::NewCudaTensorOps({.device = 0});
   ASSERT_TRUE(device.ok()) << device.status();
   auto host = kernels::NewHostTensorOps();
-  const StepResult d = RunStep(**device), h = RunStep(*host);
-  EXPECT_NEAR(d.loss, h.loss, 1e-5 * h.loss);
-  ASSERT_EQ(d.grads.size(), h.grads.size());
-  for (size_t k = 0; k < d.grads.size(); ++k) {
-    EXPECT_LT(RelativeError(d.grads[k], h.grads[k]), 1e-4) << "tensor " << k;
+  for (const bool full_softmax : {false, true}) {
+    SCOPED_TRACE(full_softmax ? "full softmax" : "bpr");
+    const StepResult d = RunStep(**device, full_softmax), h = RunStep(*host, full_softmax);
+    EXPECT_NEAR(d.loss, h.loss, 1e-5 * h.loss);
+    ASSERT_EQ(d.grads.size(), h.grads.size());
+    for (size_t k = 0; k < d.grads.size(); ++k) {
+      EXPECT_LT(RelativeError(d.grads[k], h.grads[k]), 1e-4) << "tensor " << k;
+    }
+    const StepResult again = RunStep(**device, full_softmax);
+    EXPECT_EQ(again.loss, d.loss);
+    EXPECT_EQ(again.grads, d.grads);
   }
-  const StepResult again = RunStep(**device);
-  EXPECT_EQ(again.loss, d.loss);
-  EXPECT_EQ(again.grads, d.grads);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 // with no possible negative. This is the CPU-side check of the whole device
 // algorithm: the time-major layout, the dropout words of every mask, BPR
 // over k negatives, sampled softmax and gBCE over shared negatives, the
-// scatter plans and backpropagation through time.
+// full softmax, the scatter plans and backpropagation through time.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -140,13 +140,13 @@ TEST_P(Gru4RecDeviceTest, LossGradientsAndTouchedRowsMatchTheCpuModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, Gru4RecDeviceTest,
-                         ::testing::Values(Case{1, 0.0f, 1, false}, Case{1, 0.3f, 1, false},
-                                           Case{2, 0.25f, 3, false}, Case{2, 0.0f, 2, true},
-                                           Case{1, 0.4f, 4, true},
-                                           Case{2, 0.2f, 6, false, SeqLoss::kCe},
-                                           Case{1, 0.0f, 6, true, SeqLoss::kCe},
-                                           Case{2, 0.3f, 5, true, SeqLoss::kGbce}));
+INSTANTIATE_TEST_SUITE_P(
+    Variants, Gru4RecDeviceTest,
+    ::testing::Values(Case{1, 0.0f, 1, false}, Case{1, 0.3f, 1, false}, Case{2, 0.25f, 3, false},
+                      Case{2, 0.0f, 2, true}, Case{1, 0.4f, 4, true},
+                      Case{2, 0.2f, 6, false, SeqLoss::kCe}, Case{1, 0.0f, 6, true, SeqLoss::kCe},
+                      Case{2, 0.3f, 5, true, SeqLoss::kGbce}, Case{2, 0.2f, 0, false, SeqLoss::kCe},
+                      Case{1, 0.3f, 0, true, SeqLoss::kCe}));
 
 // Padding is inert: a user's loss does not depend on who shares the batch
 // (other window lengths change its padding), up to float rounding in the
@@ -283,11 +283,14 @@ TEST(Gru4RecDeviceProgram, RefusesWhatItDoesNotCompute) {
   o.num_items = 10;
   o.loss = SeqLoss::kCe;
   o.negatives = 0;
+  EXPECT_TRUE(kernels::Gru4RecDeviceProgram::Create(o, ops.get()).ok());
+  o.normalize = true;  // cosine logits: not on the device, full or sampled
   auto p = kernels::Gru4RecDeviceProgram::Create(o, ops.get());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(p.status().message()).find("the full softmax"), std::string::npos);
+  EXPECT_NE(std::string(p.status().message()).find("normalised"), std::string::npos);
   auto model = DeviceGru4RecModel::Create(*Gru4RecModel::Create(o), HostOps, "host");
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  o.normalize = false;
   o.negatives = 4;
   EXPECT_TRUE(kernels::Gru4RecDeviceProgram::Create(o, ops.get()).ok());
   o.sampler = NegativeSampler::kPopularity;

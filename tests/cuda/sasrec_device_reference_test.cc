@@ -27,11 +27,13 @@ struct Case {
   double dropout;
   bool separate_output;
   uint32_t heads;
-  SasRecLoss loss = SasRecLoss::kBce;  // kCe and kGbce over 6 shared negatives
+  SasRecLoss loss = SasRecLoss::kBce;
+  uint32_t negatives = 6;  // kCe and kGbce: shared negatives; kCe with 0: the full softmax
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << static_cast<int>(c.loss) << (c.pre_ln ? " pre_ln" : " post_ln") << " dropout=" << c.dropout
+  *os << static_cast<int>(c.loss) << " negatives=" << c.negatives
+      << (c.pre_ln ? " pre_ln" : " post_ln") << " dropout=" << c.dropout
       << " separate_output=" << c.separate_output << " heads=" << c.heads;
 }
 
@@ -49,9 +51,15 @@ TEST_P(SasRecDeviceProgramTest, LossAndEveryGradientMatchTheCpuModel) {
   o.pre_ln = c.pre_ln;
   o.separate_output = c.separate_output;
   o.loss = c.loss;
-  if (c.loss != SasRecLoss::kBce) o.ce_negatives = 6;
+  if (c.loss != SasRecLoss::kBce) o.ce_negatives = c.negatives;
   auto model = SasRecModel::Create(o);
   ASSERT_TRUE(model.ok()) << model.status();
+  // Items no sequence below holds, left out of negatives and the full
+  // softmax.
+  std::vector<uint8_t> excluded(o.num_items, 0);
+  excluded[10] = excluded[21] = excluded[28] = 1;
+  ASSERT_TRUE((*model)->SetNegativeExclusions(excluded).ok());
+  o = (*model)->options();
   (*model)->Initialize(5);
   testing::DoubleParams ref = testing::DoubleCopy((*model)->global_params(), 0.3);
   // The program computes in float: both sides start from float values.
@@ -136,7 +144,9 @@ INSTANTIATE_TEST_SUITE_P(Variants, SasRecDeviceProgramTest,
                                            Case{false, 0.3, true, 1},
                                            Case{false, 0.3, false, 2, SasRecLoss::kCe},
                                            Case{true, 0.0, true, 1, SasRecLoss::kCe},
-                                           Case{false, 0.2, true, 2, SasRecLoss::kGbce}));
+                                           Case{false, 0.2, true, 2, SasRecLoss::kGbce},
+                                           Case{false, 0.3, false, 2, SasRecLoss::kCe, 0},
+                                           Case{true, 0.2, true, 1, SasRecLoss::kCe, 0}));
 
 absl::StatusOr<std::unique_ptr<kernels::TensorOps>> HostOps() {
   return kernels::NewHostTensorOps();
@@ -144,60 +154,72 @@ absl::StatusOr<std::unique_ptr<kernels::TensorOps>> HostOps() {
 
 // The Model around the program (on the host's TensorOps) against the CPU
 // model through the Model interface: loss, every gradient tensor, the rows
-// the embedding gradients mark, and scoring (which it delegates).
+// the embedding gradients mark, and scoring (which it delegates); the
+// paper's BCE, and the full softmax (every row of the scored table marked).
 TEST(DeviceSasRecModel, ForwardBackwardMatchesTheCpuModelThroughTheModelInterface) {
-  SasRecOptions o;
-  o.num_items = 30;
-  o.dim = 8;
-  o.blocks = 2;
-  o.heads = 2;
-  o.max_len = 7;
-  o.dropout = 0.3;
-  auto cpu = SasRecModel::Create(o);
-  auto ref = SasRecModel::Create(o);
-  ASSERT_TRUE(cpu.ok() && ref.ok());
-  (*cpu)->Initialize(5);
-  (*ref)->Initialize(5);
-  auto device = DeviceSasRecModel::Create(std::move(*cpu), HostOps, "host");
-  ASSERT_TRUE(device.ok()) << device.status();
+  for (const bool full_softmax : {false, true}) {
+    SCOPED_TRACE(full_softmax ? "full softmax" : "bce");
+    SasRecOptions o;
+    o.num_items = 30;
+    o.dim = 8;
+    o.blocks = 2;
+    o.heads = 2;
+    o.max_len = 7;
+    o.dropout = 0.3;
+    if (full_softmax) {
+      o.loss = SasRecLoss::kCe;
+      o.separate_output = true;
+    }
+    auto cpu = SasRecModel::Create(o);
+    auto ref = SasRecModel::Create(o);
+    ASSERT_TRUE(cpu.ok() && ref.ok());
+    (*cpu)->Initialize(5);
+    (*ref)->Initialize(5);
+    auto device = DeviceSasRecModel::Create(std::move(*cpu), HostOps, "host");
+    ASSERT_TRUE(device.ok()) << device.status();
 
-  const std::vector<uint32_t> a = {3, 17, 4, 29, 8};
-  const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
-  const std::vector<uint32_t> f = {14, 3};
-  const std::vector<UserSequence> batch = {{4, a, {}}, {9, b, {}}, {6, f, {}}};
-  const StepKey key{11, 2, 3};
-  Gradients got = (*device)->NewGlobalGradients();
-  Gradients want = (*ref)->NewGlobalGradients();
-  std::unique_ptr<Workspace> ws = (*device)->NewWorkspace();
-  const LossSum l_got = (*device)->ForwardBackward(batch, key, ws.get(), &got, nullptr);
-  const LossSum l_want = (*ref)->ForwardBackward(batch, key, nullptr, &want, nullptr);
-  EXPECT_EQ(l_got.examples, l_want.examples);
-  EXPECT_NEAR(l_got.loss, l_want.loss, 1e-5 * std::abs(l_want.loss));
-  const ParameterStore& store = (*ref)->global_params();
-  for (size_t k = 0; k < store.num_tensors(); ++k) {
-    const TensorView g = got.View(k), w = want.View(k);
-    double largest = 0, worst = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-      largest = std::max(largest, static_cast<double>(std::abs(w.data[i])));
-      worst = std::max(worst, static_cast<double>(std::abs(g.data[i] - w.data[i])));
+    const std::vector<uint32_t> a = {3, 17, 4, 29, 8};
+    const std::vector<uint32_t> b = {1, 2, 5, 7, 11, 13, 0, 19, 23, 2, 9, 27, 6};
+    const std::vector<uint32_t> f = {14, 3};
+    const std::vector<UserSequence> batch = {{4, a, {}}, {9, b, {}}, {6, f, {}}};
+    const StepKey key{11, 2, 3};
+    Gradients got = (*device)->NewGlobalGradients();
+    Gradients want = (*ref)->NewGlobalGradients();
+    std::unique_ptr<Workspace> ws = (*device)->NewWorkspace();
+    const LossSum l_got = (*device)->ForwardBackward(batch, key, ws.get(), &got, nullptr);
+    const LossSum l_want = (*ref)->ForwardBackward(batch, key, nullptr, &want, nullptr);
+    EXPECT_EQ(l_got.examples, l_want.examples);
+    EXPECT_NEAR(l_got.loss, l_want.loss, 1e-5 * std::abs(l_want.loss));
+    const ParameterStore& store = (*ref)->global_params();
+    for (size_t k = 0; k < store.num_tensors(); ++k) {
+      const TensorView g = got.View(k), w = want.View(k);
+      double largest = 0, worst = 0;
+      for (size_t i = 0; i < w.size(); ++i) {
+        largest = std::max(largest, static_cast<double>(std::abs(w.data[i])));
+        worst = std::max(worst, static_cast<double>(std::abs(g.data[i] - w.data[i])));
+      }
+      EXPECT_LE(worst, 5e-5 * std::max(1.0, largest)) << store.layout()[k].name;
+      EXPECT_EQ(got.IsSparse(k), want.IsSparse(k));
+      if (want.IsSparse(k)) {
+        std::vector<uint32_t> rg = got.TouchedRows(k), rw = want.TouchedRows(k);
+        std::sort(rg.begin(), rg.end());
+        std::sort(rw.begin(), rw.end());
+        EXPECT_EQ(rg, rw) << store.layout()[k].name;
+      }
     }
-    EXPECT_LE(worst, 5e-5 * std::max(1.0, largest)) << store.layout()[k].name;
-    EXPECT_EQ(got.IsSparse(k), want.IsSparse(k));
-    if (want.IsSparse(k)) {
-      std::vector<uint32_t> rg = got.TouchedRows(k), rw = want.TouchedRows(k);
-      std::sort(rg.begin(), rg.end());
-      std::sort(rw.begin(), rw.end());
-      EXPECT_EQ(rg, rw) << store.layout()[k].name;
+    if (full_softmax) {
+      EXPECT_EQ(got.TouchedRows(sasrec_internal::ScoredTable(o)).size(), o.num_items);
     }
+    std::vector<float> s_got(o.num_items), s_want(o.num_items);
+    (*device)->ScoreAll(4, a, s_got);
+    (*ref)->ScoreAll(4, a, s_want);
+    EXPECT_EQ(s_got, s_want);
+    // Options the GPU step lacks are refused when the model is built.
+    o.loss = SasRecLoss::kCe;
+    o.temperature = 0.5;
+    auto ce = DeviceSasRecModel::Create(*SasRecModel::Create(o), HostOps, "host");
+    EXPECT_EQ(ce.status().code(), absl::StatusCode::kInvalidArgument);
   }
-  std::vector<float> s_got(o.num_items), s_want(o.num_items);
-  (*device)->ScoreAll(4, a, s_got);
-  (*ref)->ScoreAll(4, a, s_want);
-  EXPECT_EQ(s_got, s_want);
-  // Options the GPU step lacks are refused when the model is built.
-  o.loss = SasRecLoss::kCe;
-  auto ce = DeviceSasRecModel::Create(*SasRecModel::Create(o), HostOps, "host");
-  EXPECT_EQ(ce.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SasRecDeviceProgram, RefusesWhatItDoesNotCompute) {
@@ -205,9 +227,12 @@ TEST(SasRecDeviceProgram, RefusesWhatItDoesNotCompute) {
   SasRecOptions o;
   o.num_items = 10;
   o.loss = SasRecLoss::kCe;
+  EXPECT_TRUE(kernels::SasRecDeviceProgram::Create(o, ops.get()).ok());  // the full softmax
+  o.temperature = 0.5;
   auto p = kernels::SasRecDeviceProgram::Create(o, ops.get());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(p.status().message()).find("full softmax"), std::string::npos);
+  EXPECT_NE(std::string(p.status().message()).find("temperature"), std::string::npos);
+  o.temperature = 1.0;
   o.ce_negatives = 8;
   EXPECT_TRUE(kernels::SasRecDeviceProgram::Create(o, ops.get()).ok());
   o.negatives_per_position = true;
