@@ -14,6 +14,7 @@
 #include "comm/factory.h"
 #include "comm/local_collective.h"
 #include "comm/mpi_collective.h"
+#include "core/interrupt.h"
 #include "core/status.h"
 #if FEDREC_HAVE_NCCL
 #include "comm/nccl_collective.h"
@@ -41,6 +42,17 @@ namespace {
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::_Exit(1);  // MPI_Abort does not return; in case it does
+}
+
+// A worker rank whose run rank 0 ended (a stop carrying the reason, which
+// rank 0 prints) must not exit before rank 0 has printed it: mpirun ends the
+// whole job at the first non-zero exit, and could kill rank 0 before its
+// line is out. So the worker waits (a signal now ends it silently) while
+// rank 0 prints; rank 0 then waits for it in MPI_Finalize, so an error
+// under mpirun ends the job about 2 s after its line.
+void LetRankZeroReportFirst() {
+  RestoreDefaultStopSignals();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
 }
 
 // Rank r runs on thread r (rank 0 on the calling thread); returns rank 0's
@@ -89,6 +101,7 @@ absl::Status RunNccl(int local_world_size,
                                               .process_rank = comm->rank()}));
     absl::Status status = rank_main(*comm);
     if (status.code() == absl::StatusCode::kDeadlineExceeded) EndJobAfterDeadline(status);
+    if (comm->rank() != 0 && IsReportedByAnotherRank(status)) LetRankZeroReportFirst();
     return status;
   }
   if (local_world_size < 1) {
@@ -147,6 +160,7 @@ absl::Status RunRanks(const std::string& backend, int local_world_size,
                                             .process_rank = comm->rank()}));
   absl::Status status = rank_main(*comm);
   if (status.code() == absl::StatusCode::kDeadlineExceeded) EndJobAfterDeadline(status);
+  if (comm->rank() != 0 && IsReportedByAnotherRank(status)) LetRankZeroReportFirst();
   return status;
 }
 

@@ -52,7 +52,11 @@ struct LaunchPlan {
 //      past its timeout: collective.h) does not return: the rank prints
 //      "fedrec: error: <message>" to stderr (unless the status is marked
 //      ReportedByAnotherRank) and ends the whole job with MPI_Abort, since a
-//      stalled rank would otherwise keep mpirun waiting forever.
+//      stalled rank would otherwise keep mpirun waiting forever. A worker
+//      rank (rank > 0) whose error is ReportedByAnotherRank waits 2 s before
+//      returning, so that rank 0 prints the reason first (mpirun ends the job
+//      at the first non-zero exit: a worker exiting first could cut rank 0
+//      off before its line).
 // Under "local" a rank that returns early while others still wait in a
 // collective would hang them (until their timeout, if set), as under MPI:
 // rank_main must keep the collective sequence on every path (the round

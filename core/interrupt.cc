@@ -40,4 +40,12 @@ void InstallStopSignals() {
   ::sigaction(SIGTERM, &action, nullptr);
 }
 
+void RestoreDefaultStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace fedrec

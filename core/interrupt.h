@@ -18,4 +18,8 @@ void ClearStopRequest();
 // default action). Call once, early in main.
 void InstallStopSignals();
 
+// For a process whose work is over (it only waits to be ended): SIGINT and
+// SIGTERM take their default action again, ending it at once and silently.
+void RestoreDefaultStopSignals();
+
 }  // namespace fedrec

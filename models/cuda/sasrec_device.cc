@@ -418,7 +418,8 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
 
   // ----------------------------------------------------------------- loss
   // BCE: per-position logits and losses here, their gradients below. The
-  // sampled heads: loss and d loss / d hidden_out (into head_dh) at once.
+  // sampled and full softmax heads: loss and d loss / d hidden_out (into
+  // head_dh) at once.
   std::vector<float> loss_host(M);
   float* dpos = nullptr;
   float* dneg = nullptr;
@@ -485,7 +486,7 @@ absl::StatusOr<LossSum> SasRecDeviceProgram::Run(const float* const* params, flo
   FEDREC_FLOATS(item_rows, bce ? 2 * nd : 0);  // BCE's scored rows
 
   // The scored rows: dE[target] += dpos h, dE[negative] += dneg h; dH
-  // (the sampled heads added theirs already).
+  // (the other heads added theirs already).
   auto scatter = [&](const std::vector<uint32_t>& ids, const float* src, float scale_by,
                      float* table) -> absl::Status {
     const ScatterPlan plan = BuildScatterPlan(ids.data(), ids.size());
