@@ -17,6 +17,7 @@
 #include "models/cuda/launch_util.cuh"
 #include "models/cuda/layer_kernels.h"
 #include "models/cuda/layer_kernels_api.h"
+#include "models/cuda/sequence_kernels.cuh"
 
 namespace fedrec::kernels {
 namespace {
@@ -30,10 +31,6 @@ absl::Status Cublas(cublasStatus_t code, const char* what) {
   if (code == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
   return absl::InternalError(std::string("cublas: ") + what + ": " + cublasGetStatusString(code));
 }
-
-#define FEDREC_GRID_INDEX(i, n)                                                \
-  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; \
-  if (i >= (n)) return
 
 __global__ void BiasRowsKernel(const float* bias, size_t rows, size_t cols, float* y) {
   FEDREC_GRID_INDEX(e, rows * cols);
@@ -223,151 +220,6 @@ __global__ void EncodeAddRunsKernel(const float* x, const EncodeRun* runs, const
     const uint64_t word = EncodeAt(stream, run.dst + j, x[run.src + j], scale * f, limit);
     atomicAdd(reinterpret_cast<unsigned long long*>(acc + run.at + j),  // NOLINT(runtime/int)
               static_cast<unsigned long long>(word));                   // NOLINT(runtime/int)
-  }
-}
-
-// Thread (b, j): unit j of window b.
-// Thread: one row (position).
-__global__ void SharedNegativeLossKernel(bool gbce, float beta, const float* pos,
-                                         const uint8_t* valid, const uint32_t* counts,
-                                         const float* logq, size_t batch, size_t len,
-                                         size_t width, float* nl, float* loss, float* dpos) {
-  FEDREC_GRID_INDEX(r, batch * len);
-  const size_t b = r / len;
-  float* row = nl + r * width;
-  if (logq != nullptr) {
-    for (size_t k = 0; k < counts[b]; ++k) row[k] -= logq[b * width + k];
-  }
-  loss[r] = SharedNegativesRow<float>(gbce, beta, pos[r], counts[b], width, valid[r] != 0, row,
-                                      dpos + r);
-}
-
-// Thread: one mask entry (row t B + b, column j).
-__global__ void StepDropoutKernel(const MaskSource* sources, const uint32_t* first, float rate,
-                                  float keep, size_t batch, size_t steps, size_t width,
-                                  float* mask) {
-  FEDREC_GRID_INDEX(e, steps * batch * width);
-  const size_t row = e / width, j = e % width;
-  const size_t t = row / batch, b = row % batch;
-  if (t < first[b]) {
-    mask[e] = 0.0f;
-    return;
-  }
-  const uint64_t word = sources[b].first_word + (t - first[b]) * width + j;
-  mask[e] = FloatDropoutEntry(PhiloxStreamWord(sources[b].stream, word), rate, keep);
-}
-
-__global__ void BprLossKernel(const float* pos_logits, const float* neg_logits,
-                              const uint8_t* valid, size_t n, size_t k, float* loss, float* dpos,
-                              float* dneg) {
-  FEDREC_GRID_INDEX(t, n);
-  loss[t] =
-      BprPosition<float>(pos_logits[t], neg_logits + t, n, k, valid[t] != 0, dpos + t, dneg + t);
-}
-
-// Thread: one entry (t, j) of dh.
-__global__ void AddScaledRowsKernel(const float* coef, const float* table, size_t d,
-                                    const uint32_t* ids, size_t n, float* dh) {
-  FEDREC_GRID_INDEX(e, n * d);
-  const size_t t = e / d;
-  if (ids[t] == kNoItem) return;
-  dh[e] += coef[t] * table[static_cast<size_t>(ids[t]) * d + e % d];
-}
-
-__global__ void GruForwardStepKernel(const float* gi, const float* gh, const float* h_prev,
-                                     const uint32_t* first, size_t step, size_t batch, size_t h,
-                                     float* gates, float* ghn, float* h_next) {
-  FEDREC_GRID_INDEX(e, batch * h);
-  const size_t b = e / h, j = e % h;
-  if (step < first[b]) {
-    gates[b * 3 * h + j] = gates[b * 3 * h + h + j] = gates[b * 3 * h + 2 * h + j] = 0.0f;
-    ghn[b * h + j] = 0.0f;
-    h_next[b * h + j] = 0.0f;
-    return;
-  }
-  GruForwardUnit(gi + b * 3 * h, gh + b * 3 * h, h_prev + b * h, h, j, gates + b * 3 * h,
-                 ghn + b * h, h_next + b * h);
-}
-
-__global__ void GruBackwardStepKernel(const float* dout, const float* gates, const float* ghn,
-                                      const float* h_prev, const uint32_t* first, size_t step,
-                                      size_t batch, size_t h, float* dh, float* dgi, float* dgh) {
-  FEDREC_GRID_INDEX(e, batch * h);
-  const size_t b = e / h, j = e % h;
-  if (step < first[b]) {
-    dh[b * h + j] = 0.0f;
-    for (size_t g = 0; g < 3; ++g) dgi[b * 3 * h + g * h + j] = dgh[b * 3 * h + g * h + j] = 0.0f;
-    return;
-  }
-  GruBackwardUnit(gates + b * 3 * h, ghn + b * h, h_prev + b * h, dout + b * h, h, j, dh + b * h,
-                  dgi + b * 3 * h, dgh + b * 3 * h);
-}
-
-// Block r: row r, one thread per lane of layer_kernels.h's full softmax.
-__global__ void FullSoftmaxRowsKernel(const uint32_t* targets, const uint8_t* valid,
-                                      const uint8_t* excluded, size_t cols, float* logits,
-                                      float* loss) {
-  __shared__ float partial[kFullSoftmaxLanes];
-  __shared__ float target_logit;
-  const size_t r = blockIdx.x, p = threadIdx.x;
-  float* row = logits + r * cols;
-  if (valid[r] == 0) {
-    for (size_t j = p; j < cols; j += kFullSoftmaxLanes) row[j] = 0.0f;
-    if (p == 0) loss[r] = 0.0f;
-    return;
-  }
-  if (p == 0) target_logit = row[targets[r]];
-  partial[p] = FullSoftmaxLaneMax(row, excluded, cols, p);
-  __syncthreads();
-  for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
-    if (p < half) FullSoftmaxTree(partial, p, half, true);
-    __syncthreads();
-  }
-  const float max = partial[0];
-  __syncthreads();  // every lane has read the max (and thread 0 the target) before the exps
-  partial[p] = FullSoftmaxLaneExp(row, excluded, cols, p, max);
-  __syncthreads();
-  for (size_t half = kFullSoftmaxLanes / 2; half > 0; half /= 2) {
-    if (p < half) FullSoftmaxTree(partial, p, half, false);
-    __syncthreads();
-  }
-  const float sum = partial[0];
-  FullSoftmaxLaneGradient(row, cols, p, 1.0f / sum, targets[r]);
-  if (p == 0) loss[r] = FullSoftmaxRowLoss(max, sum, target_logit);
-}
-
-__global__ void SetAtKernel(float* x, const uint64_t* offsets, size_t n, float value) {
-  FEDREC_GRID_INDEX(i, n);
-  x[offsets[i]] = value;
-}
-
-// Block i: row i, its columns strided over the block's threads; the
-// per-thread counts combine in shared memory (integers: any order).
-__global__ void CountAboveRowsKernel(const float* s, size_t cols, size_t ld,
-                                     const float* thresholds, uint64_t* greater, uint64_t* ties) {
-  __shared__ unsigned long long above[kThreads], equal[kThreads];  // NOLINT(runtime/int)
-  const size_t i = blockIdx.x;
-  const float t = thresholds[i];
-  const float* row = s + i * ld;
-  unsigned long long g = 0, e = 0;  // NOLINT(runtime/int)
-  for (size_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    const float v = row[j];
-    g += v > t ? 1 : 0;
-    e += v == t ? 1 : 0;
-  }
-  above[threadIdx.x] = g;
-  equal[threadIdx.x] = e;
-  __syncthreads();
-  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) {
-      above[threadIdx.x] += above[threadIdx.x + half];
-      equal[threadIdx.x] += equal[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) {
-    greater[i] += above[0];
-    ties[i] += equal[0];
   }
 }
 
@@ -634,72 +486,53 @@ class CudaTensorOps final : public TensorOps {
         x, runs, factors, streams, scale, limit, acc);
     return AfterLaunch("EncodeAddRuns");
   }
-  absl::Status SharedNegativeLossRows(bool gbce, float beta, const float* pos,
-                                      const uint8_t* valid, const uint32_t* counts,
-                                      const float* logq, size_t batch, size_t len, size_t width,
-                                      float* nl, float* loss, float* dpos) override {
-    if (batch * len == 0) return absl::OkStatus();
-    SharedNegativeLossKernel<<<BlocksFor(batch * len), kThreads, 0, stream_>>>(
-        gbce, beta, pos, valid, counts, logq, batch, len, width, nl, loss, dpos);
-    return AfterLaunch("SharedNegativeLossRows");
+  absl::Status SharedNegativeLossRows(bool gbce, float beta, const float* pos, const uint8_t* valid,
+                                      const uint32_t* counts, const float* logq, size_t batch,
+                                      size_t len, size_t width, float* nl, float* loss,
+                                      float* dpos) override {
+    return launch_internal::LaunchSharedNegativeLossRows(
+        gbce, beta, pos, valid, counts, logq, batch, len, width, nl, loss, dpos, stream_);
   }
   absl::Status FullSoftmaxRows(const uint32_t* targets, const uint8_t* valid,
                                const uint8_t* excluded, size_t rows, size_t cols, float* logits,
                                float* loss) override {
-    if (rows == 0) return absl::OkStatus();
-    FullSoftmaxRowsKernel<<<static_cast<unsigned>(rows), kFullSoftmaxLanes, 0, stream_>>>(
-        targets, valid, excluded, cols, logits, loss);
-    return AfterLaunch("FullSoftmaxRows");
+    return launch_internal::LaunchFullSoftmaxRows(targets, valid, excluded, rows, cols, logits,
+                                                  loss, stream_);
   }
   absl::Status StepDropoutMasks(const MaskSource* sources, const uint32_t* first, float rate,
                                 size_t batch, size_t steps, size_t width, float* mask) override {
-    const size_t n = steps * batch * width;
-    if (n == 0) return absl::OkStatus();
-    StepDropoutKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(
-        sources, first, rate, 1.0f / (1.0f - rate), batch, steps, width, mask);
-    return AfterLaunch("StepDropoutMasks");
+    return launch_internal::LaunchStepDropoutMasks(sources, first, rate, batch, steps, width, mask,
+                                                   stream_);
   }
   absl::Status BprLoss(const float* pos_logits, const float* neg_logits, const uint8_t* valid,
                        size_t n, size_t k, float* loss, float* dpos, float* dneg) override {
-    if (n == 0) return absl::OkStatus();
-    BprLossKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(pos_logits, neg_logits, valid, n, k, loss,
-                                                          dpos, dneg);
-    return AfterLaunch("BprLoss");
+    return launch_internal::LaunchBprLoss(pos_logits, neg_logits, valid, n, k, loss, dpos, dneg,
+                                          stream_);
   }
   absl::Status AddScaledRows(const float* coef, const float* table, size_t d, const uint32_t* ids,
                              size_t n, float* dh) override {
-    if (n * d == 0) return absl::OkStatus();
-    AddScaledRowsKernel<<<BlocksFor(n * d), kThreads, 0, stream_>>>(coef, table, d, ids, n, dh);
-    return AfterLaunch("AddScaledRows");
+    return launch_internal::LaunchAddScaledRows(coef, table, d, ids, n, dh, stream_);
   }
   absl::Status GruForwardStep(const float* gi, const float* gh, const float* h_prev,
                               const uint32_t* first, size_t step, size_t batch, size_t hidden,
                               float* gates, float* ghn, float* h_next) override {
-    if (batch == 0 || hidden == 0) return absl::OkStatus();
-    GruForwardStepKernel<<<BlocksFor(batch * hidden), kThreads, 0, stream_>>>(
-        gi, gh, h_prev, first, step, batch, hidden, gates, ghn, h_next);
-    return AfterLaunch("GruForwardStep");
+    return launch_internal::LaunchGruForwardStep(gi, gh, h_prev, first, step, batch, hidden, gates,
+                                                 ghn, h_next, stream_);
   }
   absl::Status GruBackwardStep(const float* dout, const float* gates, const float* ghn,
                                const float* h_prev, const uint32_t* first, size_t step,
                                size_t batch, size_t hidden, float* dh, float* dgi,
                                float* dgh) override {
-    if (batch == 0 || hidden == 0) return absl::OkStatus();
-    GruBackwardStepKernel<<<BlocksFor(batch * hidden), kThreads, 0, stream_>>>(
-        dout, gates, ghn, h_prev, first, step, batch, hidden, dh, dgi, dgh);
-    return AfterLaunch("GruBackwardStep");
+    return launch_internal::LaunchGruBackwardStep(dout, gates, ghn, h_prev, first, step, batch,
+                                                  hidden, dh, dgi, dgh, stream_);
   }
   absl::Status SetAt(float* x, const uint64_t* offsets, size_t n, float value) override {
-    if (n == 0) return absl::OkStatus();
-    SetAtKernel<<<BlocksFor(n), kThreads, 0, stream_>>>(x, offsets, n, value);
-    return AfterLaunch("SetAt");
+    return launch_internal::LaunchSetAt(x, offsets, n, value, stream_);
   }
   absl::Status CountAboveRows(const float* s, size_t rows, size_t cols, size_t ld,
                               const float* thresholds, uint64_t* greater, uint64_t* ties) override {
-    if (rows == 0 || cols == 0) return absl::OkStatus();
-    CountAboveRowsKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream_>>>(
-        s, cols, ld, thresholds, greater, ties);
-    return AfterLaunch("CountAboveRows");
+    return launch_internal::LaunchCountAboveRows(s, rows, cols, ld, thresholds, greater, ties,
+                                                 stream_);
   }
 
  private:
