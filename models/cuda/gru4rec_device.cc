@@ -285,36 +285,39 @@ absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* cons
   FEDREC_ASSIGN_OR_RETURN(uint32_t * targets,
                           s.targets.Put<uint32_t>(ops, std::span<const uint32_t>(batch.targets)));
   FEDREC_ASSIGN_OR_RETURN(float* dfin, s.dfin.Get<float>(ops, nd));
-  if (full_head_ != nullptr) {
-    // Row by row: the time-major rows go in as they are.
+  // The time-major rows' flags (0: padding), for BPR and the full softmax.
+  auto upload_valid = [&]() -> absl::StatusOr<uint8_t*> {
     std::vector<uint8_t> valid_host(rows);
     for (size_t r = 0; r < rows; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
-    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
-                            s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host)));
+    return s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host));
+  };
+  // The batch's loss: per window in step order, windows in batch order (the
+  // CPU trainer's sum), from per-row losses time- or batch-major.
+  auto add_window_losses = [&](const std::vector<float>& loss_host, bool time_major) {
+    for (size_t b = 0; b < B; ++b) {
+      double window = 0;
+      for (size_t t = batch.first[b]; t < T; ++t) {
+        window += loss_host[time_major ? t * B + b : b * T + t];
+      }
+      result.loss += window;
+    }
+  };
+  if (full_head_ != nullptr) {
+    // Row by row: the time-major rows go in as they are.
+    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid, upload_valid());
     FEDREC_RETURN_IF_ERROR(ops.Zero(dfin, nd));
     FEDREC_ASSIGN_OR_RETURN(std::vector<float> loss_host,
                             full_head_->Run(fin, out_table, d, o_.num_items, rows, targets, valid,
                                             batch.excluded, dfin, grads[out_index]));
-    for (size_t b = 0; b < B; ++b) {
-      double window = 0;
-      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[t * B + b];
-      result.loss += window;
-    }
+    add_window_losses(loss_host, /*time_major=*/true);
   } else if (head_ != nullptr) {
     FEDREC_ASSIGN_OR_RETURN(std::vector<float> loss_host,
                             SharedLoss(fin, out_table, batch, dfin, grads[out_index]));
-    for (size_t b = 0; b < B; ++b) {
-      double window = 0;
-      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[b * T + t];
-      result.loss += window;
-    }
+    add_window_losses(loss_host, /*time_major=*/false);
   } else {
     FEDREC_ASSIGN_OR_RETURN(uint32_t * drawn,
                             s.drawn.Put<uint32_t>(ops, std::span<const uint32_t>(batch.drawn)));
-    std::vector<uint8_t> valid_host(rows);
-    for (size_t r = 0; r < rows; ++r) valid_host[r] = batch.inputs[r] != kNoItem;
-    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid,
-                            s.valid.Put<uint8_t>(ops, std::span<const uint8_t>(valid_host)));
+    FEDREC_ASSIGN_OR_RETURN(uint8_t * valid, upload_valid());
     FEDREC_ASSIGN_OR_RETURN(float* pos, s.pos.Get<float>(ops, rows));
     FEDREC_ASSIGN_OR_RETURN(float* neg, s.neg.Get<float>(ops, k * rows));
     FEDREC_ASSIGN_OR_RETURN(float* loss, s.loss.Get<float>(ops, rows));
@@ -328,11 +331,7 @@ absl::StatusOr<LossSum> Gru4RecDeviceProgram::LossAndGradients(const float* cons
     FEDREC_RETURN_IF_ERROR(ops.BprLoss(pos, neg, valid, rows, k, loss, dpos, dneg));
     std::vector<float> loss_host(rows);
     FEDREC_RETURN_IF_ERROR(ops.Download(loss_host.data(), loss, rows * sizeof(float)));
-    for (size_t b = 0; b < B; ++b) {
-      double window = 0;
-      for (size_t t = batch.first[b]; t < T; ++t) window += loss_host[t * B + b];
-      result.loss += window;
-    }
+    add_window_losses(loss_host, /*time_major=*/true);
 
     // The scored rows: dfin = sum dlogit e_item (target first, then the
     // negatives in order, the CPU's order); d e_item += dlogit fin.
